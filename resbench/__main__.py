@@ -1,0 +1,3 @@
+from resbench.cli.app import run
+
+run()

@@ -1,0 +1,32 @@
+"""Where output goes: results to stdout, progress and diagnostics to stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from rich.console import Console
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+
+def _clean(o):
+    # JSON has no NaN/Infinity: emit null so every consumer can parse our output.
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(_clean(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)

@@ -1,0 +1,1 @@
+"""Measurements: complexity (analytic and fvcore), timing, environment."""

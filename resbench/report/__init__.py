@@ -1,0 +1,1 @@
+"""Presentation: Rich tables and matplotlib figures. Only this layer and cli/ print."""

@@ -1,0 +1,67 @@
+"""Rich tables built from measurement records (they return renderables; cli prints)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from resbench.measure.analytic import Complexity
+from resbench.report.format import si
+from resbench.spec import NetSpec
+
+SHORTCUT_WORDS = {"A": "A (zero-pad identity)", "B": "B (projection on shape change)", "C": "C (projection everywhere)", "none": "none (plain net)"}
+
+
+def spec_summary(spec: NetSpec) -> Text:
+    stride = f", stride on the {spec.stride_on}" if spec.block == "bottleneck" else ""
+    return Text.assemble(
+        (spec.name, "bold"),
+        f"  {spec.stem} stem, {spec.block} blocks{stride}, depth {spec.depth}, "
+        f"shortcut {SHORTCUT_WORDS[spec.shortcut]}, input {spec.in_channels}×{spec.input_size}×{spec.input_size}, "
+        f"{spec.num_classes} classes",
+    )
+
+
+def complexity_table(c: Complexity) -> Table:
+    table = Table(title=None, show_footer=True, header_style="bold")
+    table.add_column("stage", footer="total")
+    table.add_column("blocks", justify="right", footer=str(sum(s.blocks for s in c.stages)))
+    table.add_column("output", justify="right")
+    table.add_column("channels", justify="right")
+    table.add_column("params", justify="right", footer=f"{c.params:,}")
+    table.add_column("MACs", justify="right", footer=si(c.macs))
+    table.add_column("% MACs", justify="right", footer="100.0")
+    for s in c.stages:
+        table.add_row(
+            s.name,
+            str(s.blocks) if s.blocks else "",
+            f"{s.out_size}×{s.out_size}",
+            str(s.out_channels),
+            f"{s.params:,}",
+            si(s.macs),
+            f"{100 * s.macs / c.macs:.1f}" if c.macs else "-",
+        )
+    return table
+
+
+def complexity_notes(c: Complexity) -> str:
+    lines = [
+        f"MACs: conv + linear multiply-accumulates for one {c.input_size}×{c.input_size} image, counted by {c.counted_by}; "
+        f"FLOPs = 2 × MACs = {si(c.flops)} (the paper's 'FLOPs' are multiply-adds, i.e. MACs)."
+    ]
+    if c.other_ops:
+        lines.append("fvcore also counted (not in MACs): " + ", ".join(f"{op} {si(n)}" for op, n in sorted(c.other_ops.items())))
+    if c.uncounted_ops:
+        lines.append("not counted by fvcore: " + ", ".join(f"{op} ×{n}" for op, n in sorted(c.uncounted_ops.items())))
+    return "\n".join(lines)
+
+
+def presets_table(rows: list[dict]) -> Table:
+    table = Table(header_style="bold")
+    for col, justify in (("name", "left"), ("family", "left"), ("block", "left"), ("depth", "right"),
+                         ("stages", "left"), ("shortcut", "left"), ("params", "right"), ("MACs", "right")):
+        table.add_column(col, justify=justify, no_wrap=col in ("name", "block", "params", "MACs"))
+    for r in rows:
+        table.add_row(r["name"], r["family"], r["block"], str(r["depth"]), ".".join(map(str, r["stages"])),
+                      r["shortcut"], si(r["params"]), si(r["macs"]))
+    return table

@@ -1,0 +1,94 @@
+"""Parameters and MACs against torchvision's documented figures, the paper's tables,
+and the analytic counter against fvcore."""
+
+import random
+
+import pytest
+
+from resbench.measure.analytic import analytic_complexity
+from resbench.measure.complexity import count_complexity
+from resbench.spec import NetSpec, format_spec, parse_spec, preset_names
+
+# torchvision's model docs: num_params and GFLOPS (their GFLOPS are conv+linear MACs).
+TORCHVISION_FIGURES = {
+    "resnet18": (11_689_512, 1.814),
+    "resnet34": (21_797_672, 3.664),
+    "resnet50": (25_557_032, 4.089),
+    "resnet101": (44_549_160, 7.801),
+    "resnet152": (60_192_808, 11.514),
+}
+
+
+@pytest.mark.parametrize("name", TORCHVISION_FIGURES)
+def test_torchvision_documented_params_and_macs(name):
+    params, gmacs = TORCHVISION_FIGURES[name]
+    c = count_complexity(name)
+    assert c.params == params == c.trainable_params
+    assert round(c.macs / 1e9, 3) == gmacs
+    assert c.flops == 2 * c.macs
+
+
+@pytest.mark.parametrize("name, gmacs, paper", [("resnet50", 3.86, 3.8), ("resnet101", 7.57, 7.6), ("resnet152", 11.28, 11.3)])
+def test_paper_stride_placement_matches_table_1(name, gmacs, paper):
+    c = count_complexity(name + ":stride-on=1x1")
+    assert round(c.macs / 1e9, 2) == gmacs
+    assert abs(c.macs / 1e9 - paper) < 0.1
+
+
+# The paper's Table 6 (CIFAR-10, option A): params in millions.
+@pytest.mark.parametrize("name, millions", [("resnet20", 0.27), ("resnet32", 0.46), ("resnet44", 0.66),
+                                            ("resnet56", 0.85), ("resnet110", 1.7), ("resnet1202", 19.4)])
+def test_cifar_params_match_table_6(name, millions):
+    params = analytic_complexity(parse_spec(name)).params
+    digits = 1 if millions >= 1 else 2
+    assert round(params / 1e6, digits) == millions
+
+
+@pytest.mark.slow
+def test_resnet1202_counted_by_fvcore():
+    c = count_complexity("resnet1202")
+    assert c.params == 19_421_274
+    assert c.macs == analytic_complexity(parse_spec("resnet1202")).macs
+
+
+def _same(a, b):
+    assert (a.params, a.macs) == (b.params, b.macs)
+    assert [(s.name, s.blocks, s.out_channels, s.out_size, s.params, s.macs) for s in a.stages] == \
+           [(s.name, s.blocks, s.out_channels, s.out_size, s.params, s.macs) for s in b.stages]
+
+
+@pytest.mark.parametrize("name", [n for n in preset_names() if not n.endswith("1202")])
+def test_analytic_counter_equals_fvcore_for_presets(name):
+    spec = parse_spec(name)
+    _same(analytic_complexity(spec), count_complexity(spec))
+
+
+def test_analytic_counter_equals_fvcore_for_random_specs():
+    rng = random.Random(1)
+    for _ in range(25):
+        stem = rng.choice(["cifar", "imagenet"])
+        n = rng.randint(1, 4)
+        spec = NetSpec(
+            stem=stem, block=rng.choice(["basic", "bottleneck"]), stages=tuple(rng.randint(1, 3) for _ in range(n)),
+            widths=tuple(rng.choice([4, 8]) * 2**i for i in range(n)), shortcut=rng.choice("ABC") if rng.random() < 0.8 else "none",
+            stride_on=rng.choice(["3x3", "1x1"]), num_classes=rng.choice([3, 10]), in_channels=rng.choice([1, 3]),
+            input_size=rng.choice([33, 40, 64]) if stem == "imagenet" else rng.choice([17, 32]),
+        )
+        a, f = analytic_complexity(spec), count_complexity(spec)
+        assert (a.params, a.macs) == (f.params, f.macs), format_spec(spec)
+
+
+def test_stage_rows_add_up_and_have_table_1_shapes():
+    c = count_complexity("resnet50")
+    assert sum(s.params for s in c.stages) == c.params
+    assert sum(s.macs for s in c.stages) == c.macs
+    assert [(s.name, s.out_size, s.out_channels) for s in c.stages] == [
+        ("stem", 112, 64), ("layer1", 56, 256), ("layer2", 28, 512), ("layer3", 14, 1024), ("layer4", 7, 2048), ("head", 1, 1000)]
+
+
+def test_fvcore_extras_are_reported_separately():
+    c = count_complexity("resnet18")
+    assert c.other_ops["batch_norm"] > 0
+    assert "conv" not in c.other_ops
+    assert c.uncounted_ops.get("add") == 8  # the eight residual additions
+    assert count_complexity("plain18").uncounted_ops.get("add") is None
