@@ -1,5 +1,13 @@
+import os
+import tempfile
+
 import pytest
 import torch
+
+# Tests never write into the repository's results/ or the user's cache.
+_scratch = tempfile.mkdtemp(prefix="resbench-tests-")
+os.environ.setdefault("RESBENCH_RESULTS_DIR", os.path.join(_scratch, "results"))
+os.environ.setdefault("RESBENCH_CACHE", os.path.join(_scratch, "cache"))
 
 # Keep the suite predictable on small CI machines: two cores, one thread per test.
 torch.set_num_threads(2)

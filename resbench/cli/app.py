@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from resbench import __version__
-from resbench.cli import presets, show
+from resbench.cli import presets, profile, results, show
 from resbench.errors import ResbenchError
 
 app = typer.Typer(
@@ -40,6 +40,8 @@ def _root(
 
 app.command("show")(show.show)
 app.command("list")(presets.list_presets)
+app.command("profile")(profile.profile)
+app.command("results")(results.results)
 
 
 def _fail(message: str, code: int) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 from rich.console import Console
 
-out = Console(soft_wrap=False)
+# Piped output (files, CI logs) gets a wide console so tables are not truncated to 80 columns.
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err = Console(stderr=True)
 
 

@@ -65,3 +65,47 @@ def presets_table(rows: list[dict]) -> Table:
         table.add_row(r["name"], r["family"], r["block"], str(r["depth"]), ".".join(map(str, r["stages"])),
                       r["shortcut"], si(r["params"]), si(r["macs"]))
     return table
+
+
+def profile_table(results) -> Table:
+    from resbench.report.format import ms, pct
+
+    table = Table(header_style="bold")
+    cols = [("spec", "left"), ("device", "left"), ("dtype", "left"), ("mode", "left"), ("batch", "right"),
+            ("median ms", "right"), ("p90", "right"), ("p99", "right"), ("IQR", "right"), ("n", "right"),
+            ("samples/s", "right"), ("peak mem", "right"), ("TFLOP/s", "right"), ("MFU", "right")]
+    for c, j in cols:
+        table.add_column(c, justify=j, no_wrap=c in ("spec", "median ms"))
+    for r in results:
+        lat = r.latency
+        layout = " NHWC" if r.channels_last else ""
+        table.add_row(
+            r.spec, r.device, r.dtype + layout, r.mode, str(r.batch_size),
+            ms(lat.median), ms(lat.p90), ms(lat.p99),
+            Text(pct(lat.iqr / lat.median if lat.median else None, 0), style="red" if lat.noisy else ""),
+            str(lat.n), f"{r.throughput:,.1f}", si(r.peak_memory_bytes, "B"), f"{r.achieved_tflops:.3g}", pct(r.mfu),
+        )
+    return table
+
+
+def profile_notes(results) -> str:
+    r0 = results[0]
+    env = r0.env
+    lines = [f"{r0.device_name} · torch {env.get('torch')} · {r0.threads} threads · "
+             f"MFU vs {r0.peak_source or 'unknown peak'}"
+             + (f" ({r0.peak_tflops:.3g} TFLOP/s)" if r0.peak_tflops else "")
+             + (" · TFLOP/s of a train step count 3 × forward FLOPs" if r0.mode == "train" else "")]
+    for r in results:
+        extra = []
+        if r.phases_ms:
+            extra.append("forward {forward:.2f} / backward {backward:.2f} / optimizer {optimizer:.2f} ms (medians)".format(**r.phases_ms))
+        if r.compile_s is not None:
+            extra.append(f"compile (first call) {r.compile_s:.1f} s, not in the timings")
+        if r.peak_memory_bytes is None:
+            extra.append(f"memory: {r.memory_method}")
+        if r.suggestion:
+            extra.append("suggestion: " + r.suggestion)
+        extra += list(r.notes)
+        if extra:
+            lines.append(f"batch {r.batch_size}: " + "; ".join(extra))
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""CLI start-up: `resbench --help` and `resbench list` must not import torch (<= 0.3 s),
+`resbench show resnet152 --json` <= `python -c "import torch"` + 1 s.
+
+    python benchmarks/cli_startup.py [--repeat 5]
+
+Both sides run in this process's machine state, interleaved, best of N (start-up
+time is a minimum-seeking measurement: noise only ever adds).
+"""
+
+import argparse
+import platform
+import subprocess
+import sys
+import time
+
+
+def best(cmd: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    py = sys.executable
+    import torch
+
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}, best of {args.repeat}")
+    torch_import = best([py, "-c", "import torch"], args.repeat)
+    rows = [
+        ("resbench --help", best([py, "-m", "resbench", "--help"], args.repeat), 0.3),
+        ("resbench list", best([py, "-m", "resbench", "list"], args.repeat), 0.3),
+        ("resbench show resnet152 --json", best([py, "-m", "resbench", "show", "resnet152", "--json"], args.repeat), torch_import + 1.0),
+    ]
+    label = 'python -c "import torch"'
+    print(f"{label:34s} {torch_import:6.3f} s")
+    ok = True
+    for name, t, limit in rows:
+        verdict = "ok" if t <= limit else "OVER"
+        ok &= t <= limit
+        print(f"{name:34s} {t:6.3f} s   limit {limit:5.2f} s   ratio {t / limit:4.2f}  {verdict}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,421 @@
+"""Latency, throughput and memory of one network on one device: `resbench profile`.
+
+Method (as torch.utils.benchmark and timm's benchmark.py, plus percentiles):
+warm up (cuDNN autotuning, torch.compile, the caching allocator), then time every
+iteration: CUDA events on CUDA (no host sync inside the loop), ``perf_counter``
+around each step on CPU (where kernels run synchronously). The same loop, bracketed
+by two synchronizations, gives the wall-clock throughput, so launch overlap counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from resbench.errors import DeviceError, UsageError
+from resbench.measure.analytic import analytic_complexity
+from resbench.measure.env import collect_env
+from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline_tflops, gpu_peak_tflops
+from resbench.spec import NetSpec
+from resbench.stats import Summary, summarize
+
+DTYPES = ("fp32", "tf32", "fp16", "bf16")
+MODES = ("infer", "train")
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+# Per-device defaults: enough samples for stable percentiles without wasting minutes.
+DEFAULTS = {
+    "cpu": {"batch_size": 8, "warmup": 3, "iters": 20, "min_time": 2.0},
+    "cuda": {"batch_size": 64, "warmup": 20, "iters": 100, "min_time": 1.0},
+    "mps": {"batch_size": 32, "warmup": 10, "iters": 50, "min_time": 1.0},
+}
+MAX_ITERS = 10_000
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    batch_size: int | None = None  # None: the device's default (DEFAULTS)
+    mode: str = "infer"  # infer: eval + inference_mode; train: forward + backward + SGD step
+    dtype: str = "fp32"  # fp32 strict (TF32 off), tf32, or fp16/bf16 autocast
+    channels_last: bool = False
+    compile: bool = False  # torch.compile; its first call is timed apart (compile_s)
+    cuda_graphs: bool = False  # capture the inference step in a CUDA graph and replay it
+    warmup: int | None = None  # untimed iterations before measuring
+    iters: int | None = None  # at least this many timed iterations...
+    min_time: float | None = None  # ...and at least this many seconds of them
+    threads: int | None = None  # CPU threads (torch.set_num_threads); recorded either way
+    compare_layouts: bool = True  # CPU: also time the other memory layout and suggest the faster
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    spec: str
+    device: str
+    device_name: str
+    dtype: str
+    mode: str
+    batch_size: int  # the batch actually measured (smaller than requested after an OOM back-off)
+    batch_size_requested: int
+    channels_last: bool
+    compiled: bool
+    cuda_graphs: bool
+    threads: int
+    params: int
+    macs: int  # per image
+    flops: int  # per image, 2 x MACs (forward)
+    latency: Summary  # per iteration (one batch), ms
+    samples_ms: tuple[float, ...]
+    throughput: float  # samples/s from the synchronized wall-clock of the timed loop
+    phases_ms: dict | None  # train: median forward / backward / optimizer ms
+    peak_memory_bytes: int | None
+    memory_method: str
+    achieved_tflops: float  # flops x throughput (x3 for a train step: forward + 2x backward)
+    peak_tflops: float | None
+    peak_source: str | None
+    mfu: float | None  # achieved / peak
+    compile_s: float | None
+    warmup_s: float
+    measure_s: float
+    total_s: float
+    alt_layout: dict | None = None  # CPU: {"channels_last", "median_ms", "speedup"} of the other layout
+    notes: tuple[str, ...] = ()  # caveats the reader must see next to the numbers
+    env: dict = field(default_factory=dict)
+
+    @property
+    def suggestion(self) -> str | None:
+        if self.alt_layout and self.alt_layout["speedup"] > 1.05:
+            flag = "--channels-last" if self.alt_layout["channels_last"] else "the default (contiguous) layout"
+            return f"{flag} is {self.alt_layout['speedup']:.2f}x faster here (median {self.alt_layout['median_ms']:.3f} ms)"
+        return None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        lat = d.pop("latency")
+        d["latency_ms"] = {k: lat[k] for k in ("median", "mean", "min", "max", "p90", "p99", "iqr", "std")}
+        d["n_samples"] = lat["n"]
+        d["noisy"] = self.latency.noisy
+        d["samples_ms"] = list(self.samples_ms)
+        d["suggestion"] = self.suggestion
+        return d
+
+
+# --- devices and precision ------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
+    elif device.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise DeviceError("--device mps: Apple MPS is not available on this machine; use --device cpu")
+    elif device.type != "cpu":
+        raise DeviceError(f"unsupported device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def check_config(cfg: ProfileConfig, device: torch.device) -> None:
+    if cfg.mode not in MODES:
+        raise UsageError(f"unknown mode {cfg.mode!r}: expected infer or train")
+    if cfg.dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {cfg.dtype!r}: expected fp32, tf32, fp16 or bf16")
+    if cfg.batch_size is not None and cfg.batch_size < 1:
+        raise UsageError(f"batch size must be at least 1, got {cfg.batch_size}")
+    if cfg.dtype == "tf32" and device.type != "cuda":
+        raise DeviceError(f"tf32 is a CUDA tensor-core mode; on {device.type} use fp32 (or bf16 autocast)")
+    if cfg.dtype == "fp16" and device.type == "cpu":
+        raise DeviceError("fp16 autocast is not supported on CPU by resbench (slow, emulated); use bf16 or fp32")
+    if cfg.cuda_graphs and device.type != "cuda":
+        raise DeviceError("--cuda-graphs needs a CUDA device; drop it or use --device cuda")
+    if cfg.cuda_graphs and cfg.mode != "infer":
+        raise UsageError("--cuda-graphs captures the inference step only; use --mode infer")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {cfg.threads}")
+    for name in ("warmup", "iters"):
+        v = getattr(cfg, name)
+        if v is not None and v < (0 if name == "warmup" else 1):
+            raise UsageError(f"--{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {v}")
+    if cfg.min_time is not None and cfg.min_time < 0:
+        raise UsageError(f"--min-time must be >= 0 seconds, got {cfg.min_time}")
+
+
+@contextlib.contextmanager
+def precision(device: torch.device, dtype: str):
+    """fp32 is strict (TF32 off: unlike timm, we never turn it on silently); tf32 turns it
+    on; cuDNN autotuning on for CUDA. Restores the global flags afterwards."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+    torch.backends.cudnn.allow_tf32 = dtype == "tf32"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
+
+
+def autocast(device: torch.device, dtype: str, cache_enabled: bool = True):
+    if dtype in AMP_DTYPES:
+        return torch.autocast(device.type, dtype=AMP_DTYPES[dtype], cache_enabled=cache_enabled)
+    return contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+# --- timers ---------------------------------------------------------------------------
+
+
+class CpuTimer:
+    """Host clock: on CPU every op has finished when it returns."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def mark(self):
+        synchronize(self.device)  # a no-op on CPU; makes MPS honest
+        return time.perf_counter()
+
+    @staticmethod
+    def ms(a, b) -> float:
+        return (b - a) * 1e3
+
+
+class CudaTimer:
+    """CUDA events recorded on the stream: no host synchronization inside the loop."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def mark(self):
+        e = torch.cuda.Event(enable_timing=True)
+        e.record()
+        return e
+
+    @staticmethod
+    def ms(a, b) -> float:
+        return a.elapsed_time(b)
+
+
+# --- the measurement ---------------------------------------------------------------------
+
+
+def _peak_rss_bytes() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
+
+
+def _make_step(model, x, cfg: ProfileConfig, device: torch.device):
+    """A callable step(mark) that runs one iteration and calls mark() after each phase."""
+    if cfg.mode == "infer":
+        model.eval()
+        if cfg.cuda_graphs and not cfg.compile:
+            return _graph_step(model, x, cfg, device)
+
+        def infer(mark):
+            with autocast(device, cfg.dtype):
+                model(x)
+            mark()
+
+        return infer
+
+    model.train()
+    target = torch.randint(0, model.fc.out_features, (x.shape[0],), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.dtype == "fp16")
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train(mark):
+        opt.zero_grad(set_to_none=True)
+        with autocast(device, cfg.dtype):
+            loss = loss_fn(model(x), target)
+        mark()
+        scaler.scale(loss).backward()
+        mark()
+        scaler.step(opt)
+        scaler.update()
+        mark()
+
+    return train
+
+
+def _graph_step(model, x, cfg: ProfileConfig, device: torch.device):
+    # Warm up on a side stream before capture, as the CUDA-graphs docs require;
+    # autocast's weight cache must be off inside a captured graph.
+    s = torch.cuda.Stream(device)
+    s.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(s), autocast(device, cfg.dtype, cache_enabled=False):
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream(device).wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), autocast(device, cfg.dtype, cache_enabled=False):
+        model(x)
+
+    def replay(mark):
+        graph.replay()
+        mark()
+
+    return replay
+
+
+def _timed_loop(step, timer, device, iters: int, min_time: float, progress: Progress | None, label: str):
+    """Time each iteration; returns (per-iteration marks, wall seconds)."""
+    runs = []
+    synchronize(device)
+    t0 = time.perf_counter()
+    while len(runs) < MAX_ITERS and (len(runs) < iters or time.perf_counter() - t0 < min_time):
+        marks = [timer.mark()]
+        step(lambda: marks.append(timer.mark()))
+        runs.append(marks)
+        if progress:
+            progress(label, len(runs), iters)
+    synchronize(device)
+    return runs, time.perf_counter() - t0
+
+
+def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool):
+    from resbench.model import build_model
+
+    model = build_model(spec).to(device)
+    x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    if cfg.compile:
+        model = torch.compile(model, mode="reduce-overhead" if cfg.cuda_graphs else None)
+    return model, x
+
+
+def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress):
+    """Warm up and time one configuration. Returns a dict of raw measurements."""
+    timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
+    grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
+    with precision(device, cfg.dtype), grad:
+        model, x = _prepare(spec, cfg, device, batch, channels_last)
+        step = _make_step(model, x, cfg, device)
+        noop = lambda: None  # noqa: E731
+        compile_s = None
+        t = time.perf_counter()
+        if cfg.compile:
+            step(noop)  # the first call compiles: timed on its own, never inside the measurement
+            synchronize(device)
+            compile_s = time.perf_counter() - t
+        t_warm = time.perf_counter()
+        for i in range(warmup):
+            step(noop)
+            if progress:
+                progress("warm-up", i + 1, warmup)
+        synchronize(device)
+        warmup_s = time.perf_counter() - t_warm
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        runs, wall = _timed_loop(step, timer, device, iters, min_time, progress, "measure")
+    samples = [timer.ms(m[0], m[-1]) for m in runs]
+    phases = None
+    if cfg.mode == "train":
+        import numpy as np
+
+        phases = {name: float(np.median([timer.ms(m[i], m[i + 1]) for m in runs])) for i, name in enumerate(("forward", "backward", "optimizer"))}
+    peak_cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    del model, x, step
+    return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda}
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
+    """Measure one spec at one batch size. On CUDA OOM: free the cache, halve the batch, retry."""
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    check_config(cfg, device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    d = DEFAULTS[device.type]
+    requested = cfg.batch_size or d["batch_size"]
+    warmup = d["warmup"] if cfg.warmup is None else cfg.warmup
+    iters = cfg.iters or d["iters"]
+    min_time = d["min_time"] if cfg.min_time is None else cfg.min_time
+
+    rss_before = _peak_rss_bytes()
+    batch = requested
+    while True:
+        try:
+            raw = _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress)
+            break
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
+            if device.type != "cuda" or not _is_oom(e):
+                raise
+            gc.collect()
+            torch.cuda.empty_cache()
+            if batch == 1:
+                raise DeviceError(f"{spec.name} does not fit in {torch.cuda.get_device_name(device)} memory even at batch size 1") from None
+            batch //= 2
+    if device.type == "cuda":
+        peak_mem, mem_method = raw["peak_cuda"], "cuda_max_memory_allocated"
+    else:
+        grew = _peak_rss_bytes() - rss_before
+        peak_mem = grew if grew > 0 else None
+        mem_method = "cpu_peak_rss_increase" if grew > 0 else "not measured (process peak RSS did not rise above an earlier peak)"
+
+    alt = None
+    if device.type == "cpu" and cfg.compare_layouts and not cfg.compile:
+        alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress)
+        main_med, alt_med = summarize(raw["samples"]).median, summarize(alt_raw["samples"]).median
+        alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
+               "warmup_s": alt_raw["warmup_s"], "measure_s": alt_raw["wall"]}
+
+    c = analytic_complexity(spec)  # equal to fvcore's count (tested); no trace needed here
+    env = collect_env(device)
+    throughput = len(raw["samples"]) * batch / raw["wall"]
+    achieved = c.flops * throughput * (3 if cfg.mode == "train" else 1) / 1e12
+    peak_dtype = cfg.dtype
+    if device.type == "cuda":
+        peak, source = gpu_peak_tflops(env["device_name"], peak_dtype), "vendor dense peak"
+    elif device.type == "cpu":
+        peak, source = cpu_roofline_tflops(peak_dtype, env["cpu"]), f"measured {peak_dtype} matmul roofline"
+    else:
+        peak, source = None, None
+    summary = summarize(raw["samples"])
+    notes = []
+    if batch != requested:
+        notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
+    if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
+        notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
+    if summary.noisy:
+        notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise --min-time")
+    return ProfileResult(
+        spec=spec.name, device=str(device), device_name=env["device_name"] or str(device), dtype=cfg.dtype, mode=cfg.mode,
+        batch_size=batch, batch_size_requested=requested, channels_last=cfg.channels_last, compiled=cfg.compile,
+        cuda_graphs=cfg.cuda_graphs, threads=torch.get_num_threads(), params=c.params, macs=c.macs, flops=c.flops,
+        latency=summary, samples_ms=tuple(raw["samples"]), throughput=throughput, phases_ms=raw["phases"],
+        peak_memory_bytes=peak_mem, memory_method=mem_method, achieved_tflops=achieved,
+        peak_tflops=peak, peak_source=source if peak else None, mfu=achieved / peak if peak else None,
+        compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
+        total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env,
+    )

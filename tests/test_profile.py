@@ -1,0 +1,109 @@
+"""Profiling end to end on CPU (small nets, few iterations), JSON shape, errors, CUDA paths."""
+
+import json
+
+import pytest
+import torch
+
+from resbench.errors import DeviceError, UsageError
+from resbench.measure.timing import ProfileConfig, profile
+from resbench.spec import parse_spec
+
+FAST = dict(warmup=1, iters=3, min_time=0.0)
+SPEC = parse_spec("cifar-resnet8")
+
+
+def test_cpu_infer_end_to_end():
+    r = profile(SPEC, ProfileConfig(device="cpu", batch_size=4, **FAST))
+    assert r.latency.n == len(r.samples_ms) >= 3
+    assert all(s > 0 for s in r.samples_ms)
+    assert r.latency.min <= r.latency.median <= r.latency.max
+    assert r.throughput > 0 and r.achieved_tflops > 0
+    assert r.phases_ms is None
+    assert r.alt_layout is not None and r.alt_layout["channels_last"] is True
+    assert r.peak_tflops and 0 < r.mfu
+    assert r.env["threads"] == r.threads and r.env["torch"] == torch.__version__
+    # throughput is from the synchronized wall clock: it cannot beat the per-iteration times
+    assert r.throughput <= 4 / (r.latency.min / 1e3) * 1.01
+
+
+def test_cpu_train_splits_phases():
+    r = profile(SPEC, ProfileConfig(device="cpu", batch_size=4, mode="train", compare_layouts=False, **FAST))
+    assert set(r.phases_ms) == {"forward", "backward", "optimizer"}
+    assert sum(r.phases_ms.values()) <= r.latency.max * 1.01
+    assert r.alt_layout is None
+
+
+def test_min_time_extends_the_run():
+    r = profile(SPEC, ProfileConfig(device="cpu", batch_size=1, warmup=0, iters=1, min_time=0.3, compare_layouts=False))
+    assert r.latency.n > 1 and r.measure_s >= 0.3
+
+
+def test_profile_json_shape(cli, tmp_path):
+    code, out, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "2", "--iters", "3", "--warmup", "1",
+                         "--min-time", "0", "--json", "--results-dir", tmp_path)
+    assert code == 0, err
+    d = json.loads(out)
+    for key in ("spec", "device", "dtype", "mode", "batch_size", "params", "macs", "flops", "latency_ms", "throughput",
+                "samples_ms", "peak_memory_bytes", "achieved_tflops", "mfu", "env"):
+        assert key in d
+    assert set(d["latency_ms"]) >= {"median", "mean", "min", "max", "p90", "p99", "iqr"}
+    assert len(d["samples_ms"]) == d["n_samples"] >= 3
+    assert d["flops"] == 2 * d["macs"]
+    for key in ("torch", "cuda", "cudnn", "device_name", "device_count", "driver", "cpu", "threads", "python", "resbench",
+                "git_commit", "git_dirty", "timestamp"):
+        assert key in d["env"]
+    # saved to the store and listed by `resbench results`
+    code, out, _ = cli("results", "--results-dir", tmp_path, "--json")
+    rows = json.loads(out)
+    assert len(rows) == 1 and rows[0]["spec"] == "cifar-resnet8" and rows[0]["batch_size"] == 2
+
+
+def test_several_batch_sizes_and_csv(cli, tmp_path):
+    csv = tmp_path / "p.csv"
+    code, out, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "1,2", "--iters", "2", "--warmup", "0",
+                         "--min-time", "0", "--no-compare-layouts", "--json", "--no-save", "--csv", csv)
+    assert code == 0, err
+    assert [d["batch_size"] for d in json.loads(out)] == [1, 2]
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    assert list(df["batch_size"]) == [1, 2] and "latency_median_ms" in df.columns
+
+
+@pytest.mark.parametrize(
+    "cfg, exc, fragment",
+    [
+        (dict(device="cuda:7" if torch.cuda.is_available() else "cuda"), DeviceError, "CUDA"),
+        (dict(device="cpu", dtype="fp16"), DeviceError, "bf16 or fp32"),
+        (dict(device="cpu", dtype="tf32"), DeviceError, "CUDA"),
+        (dict(device="cpu", cuda_graphs=True), DeviceError, "CUDA device"),
+        (dict(device="cpu", batch_size=0), UsageError, "at least 1"),
+        (dict(device="cpu", mode="fly"), UsageError, "infer or train"),
+        (dict(device="tpu"), DeviceError, "expected auto, cpu"),
+    ],
+)
+def test_bad_configs(cfg, exc, fragment):
+    with pytest.raises(exc, match=fragment):
+        profile(SPEC, ProfileConfig(**cfg))
+
+
+@pytest.mark.parametrize("args", [["--device", "cuda:9" if torch.cuda.is_available() else "cuda"], ["--dtype", "fp16", "--device", "cpu"],
+                                  ["-b", "0"], ["-b", "x"], ["--cuda-graphs", "--device", "cpu"], ["--iters", "0"]])
+def test_cli_errors_one_line_exit_2(cli, args):
+    code, _, err = cli("profile", "resnet20", *args, "--no-save")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+@pytest.mark.parametrize("opts", [dict(), dict(dtype="tf32"), dict(dtype="bf16", channels_last=True), dict(dtype="fp16", mode="train"),
+                                  dict(cuda_graphs=True), dict(cuda_graphs=True, dtype="bf16")])
+def test_cuda_paths(opts):
+    r = profile(parse_spec("resnet50"), ProfileConfig(device="cuda", batch_size=8, warmup=3, iters=5, min_time=0, **opts))
+    assert r.peak_memory_bytes and r.peak_memory_bytes > 0
+    assert r.memory_method == "cuda_max_memory_allocated"
+    assert r.env["device_name"] and r.env["cudnn"]
+    assert r.latency.n >= 5

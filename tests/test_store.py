@@ -1,0 +1,73 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from resbench.errors import StoreError
+from resbench.store import SCHEMA_VERSION, Store, config_key, read_record, write_json_atomic
+
+
+def test_round_trip(tmp_path):
+    store = Store(tmp_path)
+    cfg = {"spec": "resnet20", "batch_size": 8}
+    path = store.put("profile", config=cfg, result={"throughput": 12.5}, env={"torch": "x"})
+    rec = read_record(path)
+    assert rec["schema"] == SCHEMA_VERSION and rec["kind"] == "profile"
+    assert rec["config"] == cfg and rec["result"]["throughput"] == 12.5
+    assert rec["key"] == config_key(cfg)
+    assert store.find("profile", config_key(cfg))["id"] == rec["id"]
+    records, problems = store.load()
+    assert len(records) == 1 and problems == []
+
+
+def test_config_key_is_order_independent():
+    assert config_key({"a": 1, "b": 2}) == config_key({"b": 2, "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})
+
+
+def test_corrupt_and_newer_records_are_reported_not_fatal(tmp_path):
+    store = Store(tmp_path)
+    store.put("profile", config={"a": 1}, result={}, env={})
+    bad = store.records_dir / "profile" / "broken.json"
+    bad.write_text('{"schema": 1, "kind": "prof')
+    newer = store.records_dir / "profile" / "newer.json"
+    newer.write_text(json.dumps({"schema": SCHEMA_VERSION + 1}))
+    records, problems = store.load()
+    assert len(records) == 1
+    assert len(problems) == 2
+    assert any("newer" in p and "upgrade" in p for p in problems)
+    with pytest.raises(StoreError):
+        read_record(bad)
+
+
+def test_failed_write_leaves_old_record_intact(tmp_path):
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"v": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"v": float("nan")})  # JSON cannot hold NaN: the write fails midway
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left behind
+
+
+def test_killed_writer_never_leaves_a_half_written_record(tmp_path):
+    """SIGKILL a process that rewrites a large record in a loop: the file is always
+    either absent or a complete, parseable record."""
+    target = tmp_path / "big.json"
+    code = (
+        "import sys; from resbench.store import write_json_atomic\n"
+        f"p = {str(target)!r}\n"
+        "i = 0\n"
+        "while True:\n"
+        "    write_json_atomic(p, {'i': i, 'pad': list(range(200000))}); i += 1\n"
+        "    print(i, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        proc.stdout.readline()  # let it complete a few writes
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rec = json.loads(target.read_text())
+    assert len(rec["pad"]) == 200000
