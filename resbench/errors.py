@@ -36,3 +36,9 @@ class BenchmarkFailed(ResbenchError):
     """The measurement itself failed (exit code 4, as ``resbench check`` documents)."""
 
     exit_code = 4
+
+
+class Interrupted(ResbenchError):
+    """Ctrl-C: what finished is kept; the message says how to resume."""
+
+    exit_code = 130

@@ -24,3 +24,26 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+def write_fake_cifar10(root, n=20):
+    """A tiny CIFAR-10 in the standard python layout (random pixels, other md5 sums)."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": list(range(10)) * (n // 10)}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, f)
+    return folder
+
+
+@pytest.fixture
+def fake_cifar(tmp_path):
+    write_fake_cifar10(tmp_path / "data")
+    return tmp_path / "data"

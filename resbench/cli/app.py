@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from resbench import __version__
-from resbench.cli import presets, profile, results, show
+from resbench.cli import compare, presets, profile, results, show, train
 from resbench.errors import ResbenchError
 
 app = typer.Typer(
@@ -41,6 +41,8 @@ def _root(
 app.command("show")(show.show)
 app.command("list")(presets.list_presets)
 app.command("profile")(profile.profile)
+app.command("train")(train.train)
+app.command("compare")(compare.compare)
 app.command("results")(results.results)
 
 

@@ -40,45 +40,95 @@ _MODIFIER_PARAMS = [
 MODIFIER_NAMES = tuple(name for name, _, _ in _MODIFIER_PARAMS)
 
 
-def modifier_values(kwargs: dict) -> dict:
-    """Pop the modifier options out of a command's kwargs."""
-    return {name: kwargs.pop(name) for name in MODIFIER_NAMES}
+TRAINING = "Training"
+_TRAIN_PARAMS = [
+    ("dataset", str, "cifar10", typer.Option(help="cifar10, cifar100, imagefolder or synthetic (offline, generated).", rich_help_panel=TRAINING)),
+    ("data_dir", Optional[str], "data", typer.Option("--data-dir", help="Folder with cifar-10-batches-py/, cifar-100-python/ or train/<class>/ (imagefolder).", rich_help_panel=TRAINING)),
+    ("download", bool, True, typer.Option("--download/--no-download", help="Download CIFAR with torchvision if missing (needs network).", rich_help_panel=TRAINING)),
+    ("subset", Optional[int], None, typer.Option(help="Balanced subset of N training images (the same for every seed).", rich_help_panel=TRAINING)),
+    ("val_split", Optional[float], None, typer.Option("--val-split", help="Hold out this fraction of train as the test set.", rich_help_panel=TRAINING)),
+    ("test_subset", Optional[int], None, typer.Option("--test-subset", help="Evaluate on a balanced subset of N test images (cheaper per epoch).", rich_help_panel=TRAINING)),
+    ("epochs", int, 10, typer.Option(help="Training epochs.", rich_help_panel=TRAINING)),
+    ("batch_size", int, 128, typer.Option("--batch-size", help="Global batch size (the paper: 128).", rich_help_panel=TRAINING)),
+    ("lr", Optional[float], None, typer.Option(help="Peak learning rate (default 0.1 x batch/128, the paper's 0.1).", rich_help_panel=TRAINING)),
+    ("schedule", str, "step", typer.Option(help="step (/10 at 50% and 75%, the paper's) or cosine.", rich_help_panel=TRAINING)),
+    ("warmup_mode", str, "auto", typer.Option("--warmup", help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
+    ("seed", int, 0, typer.Option(help="Random seed (init, data order, augmentation); compare: the first seed.", rich_help_panel=TRAINING)),
+    ("device", str, "auto", typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAINING)),
+    ("dtype", str, "fp32", typer.Option(help="fp32, bf16 (autocast) or fp16 (autocast + loss scaling, CUDA).", rich_help_panel=TRAINING)),
+    ("channels_last", bool, True, typer.Option("--channels-last/--no-channels-last", help="NHWC layout (default: measured 1.29x faster for ResNet-20 training on our CPU; see benchmarks/).", rich_help_panel=TRAINING)),
+    ("compile", bool, False, typer.Option("--compile", help="torch.compile the model.", rich_help_panel=TRAINING)),
+    ("threads", Optional[int], None, typer.Option(help="CPU threads for this process.", rich_help_panel=TRAINING)),
+]
 
 
-def _modifier_parameters() -> list[inspect.Parameter]:
-    return [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if tp is bool else None, annotation=Annotated[tp, opt])
-        for name, tp, opt in _MODIFIER_PARAMS
-    ]
+def _params(defs) -> list[inspect.Parameter]:
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[tp, opt])
+            for name, tp, default, opt in defs]
 
 
-def _rewrap(func, wrapper, drop: str | None = None):
-    """Give ``wrapper`` the signature of ``func`` plus the modifier options (after the
-    positional arguments), so that Typer sees them as ordinary options."""
-    params = [p for p in inspect.signature(func).parameters.values() if p.name != drop]
+_MOD_DEFS = [(name, tp, False if tp is bool else None, opt) for name, tp, opt in _MODIFIER_PARAMS]
+
+
+def extend(func, defs, receive_as: str, build):
+    """Give the command ``func`` the options ``defs`` (after its positional arguments).
+    The wrapper removes their values from the call and passes ``build(values)`` to
+    ``func`` as ``receive_as``. Typer reads the wrapper's signature like any other."""
+    names = [d[0] for d in defs]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        values = {n: kwargs.pop(n) for n in names}
+        kwargs[receive_as] = build(values)
+        return func(*args, **kwargs)
+
+    params = [p for p in inspect.signature(func).parameters.values() if p.name != receive_as]
     positional = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
     rest = [p.replace(kind=p.KEYWORD_ONLY) for p in params if p not in positional]
-    new_params = positional + _modifier_parameters() + rest
+    new_params = positional + _params(defs) + rest
     wrapper.__signature__ = inspect.Signature(new_params)
     wrapper.__annotations__ = {p.name: p.annotation for p in new_params}
     return wrapper
 
 
 def with_modifiers(func):
-    """Add the modifier options to a command; it receives them as ``modifiers`` (a dict)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, modifiers=modifier_values(kwargs), **kwargs)
-
-    return _rewrap(func, wrapper, drop="modifiers")
+    """Add the spec modifier options; the command receives them as ``modifiers`` (a dict)."""
+    return extend(func, _MOD_DEFS, "modifiers", dict)
 
 
 def spec_command(func):
-    """Add the modifier options to a command taking one ``spec``; it receives a NetSpec."""
+    """Add the spec modifier options to a command whose first argument is ``spec``; it
+    receives a parsed NetSpec."""
 
-    @functools.wraps(func)
-    def wrapper(spec: str, *args, **kwargs):
-        return func(parse_spec(spec, **modifier_values(kwargs)), *args, **kwargs)
+    def parsed(spec: str, *args, modifiers: dict, **kwargs):
+        return func(parse_spec(spec, **modifiers), *args, **kwargs)
 
-    return _rewrap(func, wrapper)
+    functools.update_wrapper(parsed, func)
+    sig = inspect.signature(func)
+    parsed.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + [
+        inspect.Parameter("modifiers", inspect.Parameter.KEYWORD_ONLY, annotation=dict)])
+    del parsed.__wrapped__
+    return with_modifiers(parsed)
+
+
+def _train_config(values: dict):
+    from resbench.train.loop import TrainConfig
+
+    values = dict(values)
+    threads = values.pop("threads")
+    download = values.pop("download")
+    if threads is not None:
+        if threads < 1:
+            from resbench.errors import UsageError
+
+            raise UsageError(f"--threads must be at least 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
+    values["warmup"] = values.pop("warmup_mode")
+    return TrainConfig(**values), download
+
+
+def with_training(func):
+    """Add the training options; the command receives ``training`` = (TrainConfig, download)."""
+    return extend(func, _TRAIN_PARAMS, "training", _train_config)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 # Piped output (files, CI logs) gets a wide console so tables are not truncated to 80 columns.
 out = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _clean(o):

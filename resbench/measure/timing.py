@@ -179,6 +179,13 @@ def autocast(device: torch.device, dtype: str, cache_enabled: bool = True):
     return contextlib.nullcontext()
 
 
+def grad_scaler(device: torch.device, enabled: bool):
+    """fp16 training needs loss scaling; torch.amp.GradScaler is torch >= 2.3."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device.type, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled and device.type == "cuda")
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -245,7 +252,7 @@ def _make_step(model, x, cfg: ProfileConfig, device: torch.device):
     model.train()
     target = torch.randint(0, model.fc.out_features, (x.shape[0],), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.dtype == "fp16")
+    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def train(mark):

@@ -7,12 +7,19 @@ into the ImageNet-stem option-B nets with ``strict=True``.
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
 
 from resbench.model.blocks import BLOCK_TYPES
 from resbench.model.shortcuts import make_shortcut
 from resbench.spec import NetSpec
+
+
+def _stable_seed(seed: int, name: str) -> int:
+    # hash() is salted per process; this is not, so runs and ranks agree.
+    return int.from_bytes(hashlib.sha256(f"{seed}|{name}".encode()).digest()[:8], "little") & ((1 << 63) - 1)
 
 
 class ResNet(nn.Module):
@@ -49,16 +56,29 @@ class ResNet(nn.Module):
         if init_weights:
             self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """He et al. 2015 init (fan_out, as torchvision) for convs; BN gamma=1, beta=0."""
-        for m in self.modules():
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """He et al. 2015 init (normal, fan_out, as torchvision) for convs; BN gamma=1, beta=0;
+        PyTorch's default uniform(+-1/sqrt(fan_in)) for the fc layer.
+
+        With ``seed``, every module draws from its own generator seeded by (seed, module
+        name): two networks that share a parameter (same name and shape) get the same
+        initial values for it, whatever else they contain. That is what makes A/B/C or
+        plain/residual comparisons paired.
+        """
+        for name, m in self.named_modules():
+            g = None if seed is None else torch.Generator().manual_seed(_stable_seed(seed, name))
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
+                with torch.no_grad():
+                    m.weight.normal_(0.0, (2.0 / fan_out) ** 0.5, generator=g)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                m.reset_parameters()
+                bound = 1.0 / m.in_features**0.5
+                with torch.no_grad():
+                    m.weight.uniform_(-bound, bound, generator=g)
+                    m.bias.uniform_(-bound, bound, generator=g)
         if self.spec.zero_init_residual:
             for stage in self.stages():
                 for blk in stage:

@@ -109,3 +109,14 @@ def profile_notes(results) -> str:
         if extra:
             lines.append(f"batch {r.batch_size}: " + "; ".join(extra))
     return "\n".join(lines)
+
+
+def train_table(r) -> Table:
+    table = Table(title=f"{r.spec}: {r.params:,} params, {si(r.macs)} MACs, batch {r.effective_batch_size}, lr {r.lr:g}",
+                  header_style="bold")
+    for c in ("epoch", "lr", "train loss", "train err %", "test err %", "seconds"):
+        table.add_column(c, justify="right")
+    for h in r.history:
+        table.add_row(str(h.epoch), f"{h.lr:.4g}", f"{h.train_loss:.4f}", f"{100 * h.train_error:.2f}",
+                      f"{100 * h.test_error:.2f}", f"{h.seconds:.1f}")
+    return table

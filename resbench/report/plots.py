@@ -1,0 +1,52 @@
+"""Figures (headless matplotlib, PNG)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display needed, ever
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curves(ax, arms: dict[str, list[list[dict]]], color_of) -> None:
+    for name, histories in arms.items():
+        n = min(len(h) for h in histories)
+        if n == 0:
+            continue
+        epochs = np.arange(1, n + 1)
+        color = color_of(name)
+        for key, style, width in (("train_error", "--", 1.0), ("test_error", "-", 2.0)):
+            v = np.array([[e[key] for e in h[:n]] for h in histories]) * 100
+            mean = v.mean(0)
+            ax.plot(epochs, mean, style, color=color, lw=width, label=f"{name} ({'train' if key == 'train_error' else 'test'})")
+            if len(histories) > 1:
+                ax.fill_between(epochs, v.min(0), v.max(0), color=color, alpha=0.15, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error (%)")
+    ax.grid(alpha=0.3)
+
+
+def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", panels: dict[str, list[str]] | None = None) -> str:
+    """Training (dashed, thin) and test (solid, bold) error against epoch, mean over seeds
+    with a min-max band: the paper's Fig. 6 style. ``panels`` splits arms over subplots."""
+    plt = _plt()
+    panels = panels or {"": list(arms)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False, sharey=True)
+    cmap = plt.get_cmap("tab10")
+    order = list(arms)
+    for ax, (panel_title, names) in zip(axes[0], panels.items()):
+        _curves(ax, {n: arms[n] for n in names if n in arms}, lambda n: cmap(order.index(n) % 10))
+        ax.set_title(panel_title)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

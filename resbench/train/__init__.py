@@ -1,0 +1,1 @@
+"""Training: data sets as device tensors, the training loop, sweeps and analyses."""

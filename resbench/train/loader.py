@@ -1,0 +1,77 @@
+"""A device-resident loader in airbench's manner: the whole data set is one tensor on
+the device, normalised once; random crop (zero padding of 4, as the paper) and
+horizontal flip are done for a whole batch at once; batches are slices of a random
+permutation. No DataLoader workers, no per-image Python.
+
+Randomness comes from a generator seeded by (seed, epoch) only, never by the model:
+for a given seed every arm of a comparison sees the same order and augmentation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+PAD = 4
+
+
+def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    xf = x.float() / 255
+    return xf.mean(dim=(0, 2, 3)), xf.std(dim=(0, 2, 3))
+
+
+class DeviceLoader:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, device: torch.device,
+                 mean: torch.Tensor, std: torch.Tensor, train: bool, seed: int = 0, channels_last: bool = False,
+                 drop_last: bool = False, shard: tuple[int, int] = (0, 1)) -> None:
+        self.batch_size = batch_size
+        self.train = train
+        self.seed = seed
+        self.drop_last = drop_last
+        self.channels_last = channels_last
+        self.rank, self.world = shard
+        self.device = device
+        x = (images.to(device).float() / 255 - mean.to(device).view(1, -1, 1, 1)) / std.to(device).view(1, -1, 1, 1)
+        # Pad once: a crop is then a window into the padded tensor.
+        self.images = torch.nn.functional.pad(x, (PAD,) * 4) if train else x
+        self.labels = labels.to(device)
+        self.size = images.shape[-1]
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.labels) // self.world
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _generator(self) -> torch.Generator:
+        # CPU generator: identical streams on every device type and every rank.
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+
+    def augment(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Random crop of the padded images and a random horizontal flip, batched."""
+        n, s = x.shape[0], self.size
+        dy = torch.randint(0, 2 * PAD + 1, (n,), generator=g).to(x.device)
+        dx = torch.randint(0, 2 * PAD + 1, (n,), generator=g).to(x.device)
+        flip = (torch.rand(n, generator=g) < 0.5).to(x.device)
+        ar = torch.arange(s, device=x.device)
+        rows = (dy[:, None] + ar)[:, None, :, None]  # n,1,s,1
+        cols = (dx[:, None] + ar)
+        cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]  # flipping = reversed columns
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        return x[batch, chans, rows, cols]
+
+    def __iter__(self):
+        g = self._generator()
+        n = len(self.labels)
+        order = torch.randperm(n, generator=g) if self.train else torch.arange(n)
+        # Every rank draws the same permutation and takes its own interleaved shard.
+        order = order[self.rank::self.world] if self.world > 1 else order
+        steps = len(self)
+        for i in range(steps):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
+            x = self.images[idx]
+            if self.train:
+                x = self.augment(x, g)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[idx]
+        self.epoch += 1

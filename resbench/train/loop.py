@@ -1,0 +1,282 @@
+"""One short training job: the paper's CIFAR recipe scaled to a budget.
+
+Recipe (Sec. 4.2): SGD, momentum 0.9, weight decay 1e-4, batch 128, lr 0.1 (scaled
+linearly with the batch size), divided by 10 at 50 % and 75 % of training (the paper's
+32k/48k of 64k iterations, scaled to the epochs given), He init, no dropout, random
+crop with 4-pixel padding and horizontal flip. For very deep nets (depth >= 110) the
+paper warms up at lr/10 until the training error is below 80 %: we do the same (capped
+at 10 % of training). No label smoothing, no special init: the comparison stays fair.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from resbench.errors import UsageError
+from resbench.measure.analytic import analytic_complexity
+from resbench.measure.timing import autocast, grad_scaler, resolve_device
+from resbench.spec import NetSpec
+from resbench.train.data import Dataset
+from resbench.train.loader import DeviceLoader, channel_stats
+
+Progress = Callable[[str, int, int], None]
+SCHEDULES = ("step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "synthetic"  # cifar10 | cifar100 | imagefolder | synthetic
+    data_dir: str | None = None
+    subset: int | None = None  # balanced subset of the training set (same for every seed)
+    val_split: float | None = None  # hold out this fraction of train as the test set
+    test_subset: int | None = None  # balanced subset of the test set (cheaper per-epoch evaluation)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float | None = None  # None: 0.1 x batch_size / 128 (the paper's 0.1 at 128)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"  # step: /10 at 50 % and 75 % (paper); cosine: cosine decay to 0
+    warmup: str = "auto"  # auto: lr/10 until train error < 80 % for depth >= 110 (paper); on; off
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA)
+    channels_last: bool = True  # NHWC: 1.29x faster than NCHW for ResNet-20 training on our CPU (benchmarks/train_throughput.py)
+    compile: bool = False
+
+    @property
+    def base_lr(self) -> float:
+        return self.lr if self.lr is not None else 0.1 * self.batch_size / 128
+
+    def key_fields(self) -> dict:
+        """What defines the experiment (the record key): everything but where it runs."""
+        d = asdict(self)
+        d["lr"] = self.base_lr
+        if d["data_dir"]:
+            d["data_dir"] = os.path.abspath(d["data_dir"])
+        return d
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    lr: float  # at the end of the epoch
+    train_loss: float
+    train_error: float  # on the augmented batches as they were trained (the paper's curves)
+    test_error: float
+    seconds: float
+    step_seconds: float  # forward + backward + step alone (the rest is data and bookkeeping)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    spec: str
+    params: int
+    macs: int
+    epochs: int  # completed
+    history: tuple[EpochStats, ...]
+    final_train_error: float | None
+    final_test_error: float | None
+    diverged: bool
+    diverged_at: str | None  # "epoch 3, step 17" when the loss became NaN/inf or exploded
+    seconds: float
+    images_per_second: float
+    data_fraction: float  # share of epoch time outside the training step (data, eval excluded)
+    test_split: str
+    effective_batch_size: int
+    lr: float
+    world_size: int = 1
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["history"] = [asdict(h) for h in self.history]
+        d["test_error"] = self.final_test_error
+        d["train_error"] = self.final_train_error
+        return d
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    if cfg.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {cfg.epochs}")
+    if cfg.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    if cfg.base_lr <= 0:
+        raise UsageError(f"--lr must be positive, got {cfg.base_lr}")
+    if cfg.schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step or cosine")
+    if cfg.warmup not in ("auto", "on", "off"):
+        raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
+    if cfg.dtype not in ("fp32", "bf16", "fp16"):
+        raise UsageError(f"training dtype must be fp32, bf16 or fp16, got {cfg.dtype!r}")
+
+
+def lr_at(cfg: TrainConfig, progress: float) -> float:
+    """Learning rate at a fraction ``progress`` in [0, 1) of training."""
+    if cfg.schedule == "cosine":
+        return cfg.base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.base_lr * (0.1 if progress >= 0.5 else 1.0) * (0.1 if progress >= 0.75 else 1.0)
+
+
+def check_fits(spec: NetSpec, data: Dataset) -> None:
+    if spec.in_channels != data.in_channels:
+        raise UsageError(f"{spec.name} takes {spec.in_channels}-channel input but {data.name} images have {data.in_channels}; "
+                         f"use --in-channels {data.in_channels}")
+    if spec.input_size != data.image_size:
+        raise UsageError(f"{spec.name} expects {spec.input_size}px input but {data.name} images are {data.image_size}px; "
+                         f"use --input-size {data.image_size}")
+    if spec.num_classes != data.num_classes:
+        raise UsageError(f"{spec.name} has {spec.num_classes} classes but {data.name} has {data.num_classes}; "
+                         f"use --num-classes {data.num_classes}")
+
+
+def evaluate(model, loader: DeviceLoader, device, dtype: str) -> float:
+    model.eval()
+    wrong = total = 0
+    with torch.inference_mode(), autocast(device, dtype):
+        for x, y in loader:
+            wrong += (model(x).argmax(1) != y).sum().item()
+            total += len(y)
+    model.train()
+    return wrong / total
+
+
+def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | None = None,
+          dist: "DistContext | None" = None, checkpoint: str | None = None) -> TrainResult:
+    """Train ``spec`` on ``data``; ``checkpoint``: write the final state_dict there (rank 0)."""
+    from resbench.model import build_model
+
+    check_train_config(cfg)
+    check_fits(spec, data)
+    device = dist.device if dist else resolve_device(cfg.device)
+    if cfg.dtype == "fp16" and device.type != "cuda":
+        raise UsageError("fp16 training needs CUDA (loss scaling); use bf16 or fp32")
+    rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    torch.manual_seed(cfg.seed)
+    model = build_model(spec, init_weights=False)
+    model.reset_parameters(seed=cfg.seed)  # paired: shared parameters start equal across arms
+    model = model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = dist.wrap(model) if dist else model
+    if cfg.compile:
+        net = torch.compile(net)
+
+    mean, std = channel_stats(data.train_x)
+    # Each rank trains on its shard of one global batch: the global batch stays batch_size.
+    per_rank = max(1, cfg.batch_size // world)
+    train_loader = DeviceLoader(data.train_x, data.train_y, per_rank, device=device, mean=mean, std=std, train=True,
+                                seed=cfg.seed, channels_last=cfg.channels_last, drop_last=world > 1, shard=(rank, world))
+    test_loader = DeviceLoader(data.test_x, data.test_y, 1000, device=device, mean=mean, std=std, train=False,
+                               channels_last=cfg.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
+    loss_fn = torch.nn.CrossEntropyLoss()
+    warm = cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110)
+    steps_per_epoch = len(train_loader)
+    total_steps = steps_per_epoch * cfg.epochs
+    recent_errors: deque[float] = deque(maxlen=50)
+
+    history: list[EpochStats] = []
+    diverged_at = None
+    first_loss = None
+    t_run = time.perf_counter()
+    step = 0
+    images = 0
+    step_seconds_total = epoch_seconds_total = 0.0
+    for epoch in range(cfg.epochs):
+        model.train()
+        t_epoch = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        wrong = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        step_seconds = 0.0
+        it = iter(train_loader)
+        for i in range(steps_per_epoch):
+            x, y = next(it)
+            t_step = time.perf_counter()
+            lr = lr_at(cfg, step / total_steps)
+            if warm and step < 0.1 * total_steps and (len(recent_errors) < 10 or sum(recent_errors) / len(recent_errors) > 0.8):
+                lr = cfg.base_lr * 0.1
+            else:
+                warm = False  # once out of warm-up, never back (as the paper)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            with autocast(device, cfg.dtype):
+                out = net(x)
+                loss = loss_fn(out, y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            batch_wrong = (out.detach().argmax(1) != y).sum()
+            loss_sum += loss.detach() * len(y)
+            wrong += batch_wrong
+            seen += len(y)
+            step += 1
+            if device.type == "cpu" or i % 50 == 0 or warm:
+                # On CUDA this syncs, so only every 50 steps (and in warm-up, which needs the error).
+                lv = loss.item()
+                recent_errors.append(batch_wrong.item() / len(y))
+                if first_loss is None:
+                    first_loss = lv
+                if not math.isfinite(lv) or lv > max(50.0, 20 * first_loss):
+                    diverged_at = f"epoch {epoch + 1}, step {i + 1}"
+                    break
+            step_seconds += time.perf_counter() - t_step  # exact on CPU; on CUDA host time (async)
+            if progress and rank == 0:
+                progress(f"epoch {epoch + 1}/{cfg.epochs}", i + 1, steps_per_epoch)
+        stats = torch.stack([loss_sum, wrong.to(loss_sum.dtype), torch.tensor(float(seen), device=device)])
+        if dist:
+            stats = dist.all_reduce_sum(stats)
+        train_loss, train_wrong, n_seen = stats.tolist()  # .tolist() synchronizes the device
+        if diverged_at is None and not math.isfinite(train_loss):
+            diverged_at = f"epoch {epoch + 1}"
+        if diverged_at:
+            break
+        epoch_train_seconds = time.perf_counter() - t_epoch
+        test_error = evaluate(model, test_loader, device, cfg.dtype)
+        images += int(n_seen)
+        step_seconds_total += step_seconds
+        epoch_seconds_total += epoch_train_seconds
+        history.append(EpochStats(epoch + 1, lr, train_loss / n_seen, train_wrong / n_seen, test_error,
+                                  time.perf_counter() - t_epoch, step_seconds))
+    seconds = time.perf_counter() - t_run
+    if checkpoint and rank == 0:
+        tmp = f"{checkpoint}.tmp{os.getpid()}"
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, checkpoint)  # atomic: never a half-written checkpoint
+    c = analytic_complexity(spec)
+    notes = []
+    if diverged_at:
+        notes.append(f"diverged at {diverged_at}: loss became non-finite or exploded; run stopped")
+    return TrainResult(
+        spec=spec.name, params=c.params, macs=c.macs, epochs=len(history), history=tuple(history),
+        final_train_error=history[-1].train_error if history and not diverged_at else None,
+        final_test_error=history[-1].test_error if history and not diverged_at else None,
+        diverged=diverged_at is not None, diverged_at=diverged_at, seconds=seconds,
+        images_per_second=images / epoch_seconds_total if epoch_seconds_total else 0.0,
+        data_fraction=1 - step_seconds_total / epoch_seconds_total if epoch_seconds_total else 0.0,
+        test_split=data.test_split, effective_batch_size=per_rank * world, lr=cfg.base_lr, world_size=world,
+        notes=tuple(notes),
+    )
+
+
+class DistContext:
+    """What the loop needs from torch.distributed (see resbench.train.distributed)."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    def wrap(self, model):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError

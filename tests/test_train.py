@@ -1,0 +1,205 @@
+"""Training loop, pairing across arms, divergence, compare statistics, resume, CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from scipy import stats as st
+
+from resbench.model import build_model
+from resbench.spec import parse_spec
+from resbench.stats import paired_difference
+from resbench.train.data import load_dataset
+from resbench.train.loop import TrainConfig, lr_at, train
+from resbench.train.sweep import build_arms, build_cells
+
+SYN = dict(synthetic_size=(256, 64))
+FAST = TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("synthetic", **SYN)
+
+
+def test_training_runs_and_learns_something(data):
+    r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=3, batch_size=32, device="cpu", lr=0.05), data)
+    assert r.epochs == 3 and not r.diverged
+    assert r.history[-1].train_loss < r.history[0].train_loss
+    assert 0 <= r.final_test_error <= 1 and r.images_per_second > 0 and 0 <= r.data_fraction < 1
+
+
+def test_deterministic_on_cpu_for_a_seed(data):
+    a = train(parse_spec("cifar-resnet8"), FAST, data)
+    b = train(parse_spec("cifar-resnet8"), FAST, data)
+    assert [h.train_loss for h in a.history] == [h.train_loss for h in b.history]
+
+
+def test_shared_parameters_start_equal_across_arms():
+    a = build_model("resnet20", init_weights=False)
+    b = build_model("resnet20", shortcut="C", init_weights=False)
+    p = build_model("plain20", init_weights=False)
+    for m in (a, b, p):
+        m.reset_parameters(seed=3)
+    sa, sb, sp = a.state_dict(), b.state_dict(), p.state_dict()
+    shared = [k for k in sa if k in sb]
+    assert len(shared) == len(sa)  # option C only adds projections
+    assert all(torch.equal(sa[k], sb[k]) for k in shared)
+    assert all(torch.equal(sa[k], sp[k]) for k in sa)
+    other = build_model("resnet20", init_weights=False)
+    other.reset_parameters(seed=4)
+    assert not torch.equal(other.layer1[0].conv1.weight, a.layer1[0].conv1.weight)
+
+
+def test_step_schedule_matches_the_paper_scaled():
+    cfg = TrainConfig(epochs=10)
+    assert lr_at(cfg, 0.0) == 0.1 and lr_at(cfg, 0.49) == 0.1
+    assert lr_at(cfg, 0.5) == pytest.approx(0.01) and lr_at(cfg, 0.8) == pytest.approx(0.001)
+    assert TrainConfig(batch_size=256).base_lr == pytest.approx(0.2)
+
+
+def test_divergence_is_recorded_not_raised(data):
+    r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu", lr=1e4), data)
+    assert r.diverged and r.diverged_at and r.final_test_error is None
+
+
+def test_input_that_does_not_fit_is_a_usage_error(data):
+    from resbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="--input-size 32"):
+        train(parse_spec("resnet18"), FAST, data)
+
+
+def test_paired_difference_matches_scipy():
+    ref = {0: 0.30, 1: 0.32, 2: 0.29, 3: 0.31}
+    other = {0: 0.27, 1: 0.30, 2: 0.28, 3: 0.26}
+    d = paired_difference(ref, other)
+    t = st.ttest_rel(list(other.values()), list(ref.values()))
+    assert d.mean == pytest.approx(-0.0275)
+    assert d.p_value == pytest.approx(t.pvalue)
+    half = st.t.ppf(0.975, 3) * st.sem([o - r for o, r in zip(other.values(), ref.values())])
+    assert d.ci95 == pytest.approx((-0.0275 - half, -0.0275 + half))
+    assert d.significant is True
+    one = paired_difference({0: 0.3}, {0: 0.2, 1: 0.1})
+    assert one.n == 1 and one.ci95 is None and one.significant is None
+
+
+def test_arms_grid():
+    names = [a.name for a in build_arms(shortcuts=["A", "B", "C"])]
+    assert names == ["resnet20", "resnet20:shortcut=B", "resnet20:shortcut=C"]
+    names = [a.name for a in build_arms(depths=[20, 56], blocks=["basic", "bottleneck"], plain=True)]
+    assert names == ["resnet20", "plain20", "cifar-resnet29-bottleneck", "cifar-plain29-bottleneck",
+                     "resnet56", "plain56", "cifar-resnet83-bottleneck", "cifar-plain83-bottleneck"]
+    basic, bott = build_arms(depths=[20], blocks=["basic", "bottleneck"])
+    assert basic.stages == bott.stages  # equal blocks per stage
+    cells = build_cells(build_arms(specs=["resnet20", "plain20"]), 2, FAST)
+    assert [(c.spec.name, c.seed) for c in cells] == [("resnet20", 0), ("plain20", 0), ("resnet20", 1), ("plain20", 1)]
+    assert len({c.key for c in cells}) == 4
+
+
+COMMON = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--device", "cpu"]
+COMPARE = ["compare", "--specs", "cifar-resnet8,cifar-plain8", *COMMON]
+
+
+def test_compare_cli_json_rows_and_resume(cli, tmp_path):
+    png = tmp_path / "curves.png"
+    code, out, err = cli(*COMPARE, "--seeds", "2", "--json", "--results-dir", tmp_path, "--plot", png, "--csv", tmp_path / "t.csv")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["arm"] for r in rows] == ["cifar-resnet8", "cifar-plain8"]
+    for key in ("arm", "spec", "shortcut", "block", "depth", "plain", "params", "macs", "seeds", "train_error_mean",
+                "train_error_std", "test_error_mean", "test_error_std", "delta_test_error", "delta_ci95"):
+        assert key in rows[0]
+    assert rows[0]["delta_ci95"] is None and len(rows[1]["delta_ci95"]) == 2
+    assert png.stat().st_size > 10_000
+    records = list((tmp_path / "records" / "train").glob("*.json"))
+    assert len(records) == 4
+    t = time.perf_counter()
+    code, out2, _ = cli(*COMPARE, "--seeds", "2", "--json", "--results-dir", tmp_path)
+    assert code == 0 and json.loads(out2) == rows  # everything came from the store
+    assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 4
+    assert time.perf_counter() - t < 10
+
+
+def test_one_seed_says_no_interval(cli, tmp_path):
+    code, out, _ = cli(*COMPARE, "--results-dir", tmp_path)
+    assert code == 0 and "no CI" in out
+
+
+def test_killed_sweep_keeps_finished_cells(tmp_path):
+    """SIGKILL a sweep once its first record exists; rerunning finishes without redoing it."""
+    args = [sys.executable, "-m", "resbench", *COMPARE, "--seeds", "3", "--results-dir", str(tmp_path), "--json"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rec_dir = tmp_path / "records" / "train"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (rec_dir.exists() and list(rec_dir.glob("*.json"))):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p.name for p in rec_dir.glob("*.json")}
+    assert 1 <= len(first) < 6
+    for p in rec_dir.glob("*.json"):
+        json.loads(p.read_text())  # every record complete
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    after = {p.name for p in rec_dir.glob("*.json")}
+    assert first <= after and len(after) == 6
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--reference", "resnet56"], "not one of the arms"),
+    (["--depths", "20"], "not both"),
+])
+def test_compare_usage_errors(cli, tmp_path, args, fragment):
+    code, _, err = cli(*COMPARE, "--results-dir", tmp_path, *args)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) <= 2  # a progress header may precede
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--depths", "21"], "6n+2"),
+    (["--blocks", "wide"], "unknown block"),
+    (["--shortcuts", "A,D"], "expected A, B or C"),
+])
+def test_compare_grid_errors(cli, tmp_path, args, fragment):
+    code, _, err = cli("compare", *COMMON, "--results-dir", tmp_path, *args)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) <= 2  # a progress header may precede
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["resnet20", "--data-dir", "/nonexistent", "--no-download"], "not found"),
+    (["resnet20", "--dataset", "mnist"], "unknown dataset"),
+    (["resnet20", "--dataset", "synthetic", "--dtype", "fp16", "--device", "cpu"], "needs CUDA"),
+])
+def test_train_usage_errors(cli, tmp_path, args, fragment):
+    code, _, err = cli("train", *args, "--results-dir", tmp_path, "--epochs", "1")
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_spec_that_does_not_fit_the_data(cli, fake_cifar, tmp_path):
+    code, _, err = cli("train", "resnet18", "--data-dir", fake_cifar, "--epochs", "1", "--results-dir", tmp_path)
+    assert code == 2 and "--input-size 32" in err
+
+
+def test_train_on_the_standard_cifar_layout(cli, fake_cifar, tmp_path):
+    code, out, err = cli("train", "cifar-resnet8", "--data-dir", fake_cifar, "--epochs", "1", "--device", "cpu", "--json",
+                         "--results-dir", tmp_path, "--num-classes", "10")
+    assert code == 0, err
+    assert json.loads(out)["spec"] == "cifar-resnet8"
+
+
+def test_train_cli_json_and_checkpoint(cli, tmp_path):
+    ckpt = tmp_path / "m.pt"
+    code, out, err = cli("train", "cifar-resnet8", "--dataset", "synthetic", "--epochs", "1", "--device", "cpu", "--json",
+                         "--results-dir", tmp_path, "--save-checkpoint", ckpt)
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["epochs"] == 1 and len(d["history"]) == 1 and "env" in d
+    state = torch.load(ckpt, weights_only=True)
+    build_model("cifar-resnet8").load_state_dict(state, strict=True)
