@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from resbench import __version__
-from resbench.cli import compare, presets, profile, results, show, train
+from resbench.cli import check, compare, presets, profile, results, show, train
 from resbench.errors import ResbenchError
 
 app = typer.Typer(
@@ -44,6 +44,8 @@ app.command("profile")(profile.profile)
 app.command("train")(train.train)
 app.command("compare")(compare.compare)
 app.command("results")(results.results)
+app.command("baseline")(check.baseline)
+app.command("check")(check.check)
 
 
 def _fail(message: str, code: int) -> int:

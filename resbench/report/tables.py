@@ -120,3 +120,24 @@ def train_table(r) -> Table:
         table.add_row(str(h.epoch), f"{h.lr:.4g}", f"{h.train_loss:.4f}", f"{100 * h.train_error:.2f}",
                       f"{100 * h.test_error:.2f}", f"{h.seconds:.1f}")
     return table
+
+
+def check_table(outcome) -> Table:
+    styles = {"regressed": "bold red", "changed": "yellow", "not compared": "yellow", "improved": "green"}
+    table = Table(header_style="bold")
+    for c, j in (("entry", "left"), ("metric", "left"), ("baseline", "right"), ("current", "right"), ("ratio", "right"),
+                 ("p-value", "right"), ("verdict", "left"), ("note", "left")):
+        table.add_column(c, justify=j, no_wrap=c == "entry")
+
+    def fmt(v, digits=4):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    for r in outcome.rows:
+        verdict = r.verdict + (" (fails)" if r.fails else "")
+        table.add_row(r.entry, r.metric, fmt(r.baseline), fmt(r.current), fmt(r.ratio, 3), fmt(r.p_value, 2),
+                      Text(verdict, style=styles.get(r.verdict, "")), r.note)
+    return table

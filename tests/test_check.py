@@ -1,0 +1,178 @@
+"""`resbench check`: every verdict path and exit code, statistics on known distributions,
+markdown output, environment mismatch, corrupt baselines, the suite file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from resbench.check import SCHEMA_VERSION, compare_entries, load_suite, read_baseline, timing_verdict
+from resbench.errors import StoreError, UsageError
+
+ENV = {"device_name": "cpu0", "torch": "2.x", "threads": 2, "device": "cpu", "cuda": None, "cpu": "cpu0"}
+
+
+def entry(id="resnet20 cpu fp32 infer b8", params=100, macs=1000, median=10.0, n=30, seed=0, scale=1.0, env=ENV, noise=0.03):
+    rng = np.random.default_rng(seed)
+    samples = list(median * scale * np.exp(rng.normal(0, noise, n)))
+    return {"id": id, "params": params, "macs": macs,
+            "timing": {"samples_ms": samples, "median_ms": float(np.median(samples)), "throughput": 8000 / np.median(samples), "env": dict(env)}}
+
+
+def verdicts(outcome, metric):
+    return [r.verdict for r in outcome.rows if r.metric == metric]
+
+
+def test_identical_is_ok():
+    o = compare_entries([entry()], [entry(seed=1)])
+    assert o.exit_code == 0 and verdicts(o, "latency") == ["ok"] and verdicts(o, "params") == ["same"]
+
+
+def test_slowdown_beyond_tolerance_and_significant_is_a_regression():
+    o = compare_entries([entry()], [entry(seed=1, scale=1.3)])
+    assert o.exit_code == 1 and verdicts(o, "latency") == ["regressed"]
+    assert o.timing_regressions == ["resnet20 cpu fp32 infer b8"]
+
+
+def test_significant_but_within_tolerance_is_ok():
+    o = compare_entries([entry(noise=0.001)], [entry(seed=1, scale=1.05, noise=0.001)])
+    r = [r for r in o.rows if r.metric == "latency"][0]
+    assert r.p_value < 0.01 and r.verdict == "ok" and o.exit_code == 0
+
+
+def test_large_but_insignificant_is_ok():
+    o = compare_entries([entry(n=3, noise=0.5)], [entry(n=3, seed=1, scale=1.3, noise=0.5)])
+    assert verdicts(o, "latency") == ["ok"] and o.exit_code == 0
+
+
+def test_improvement_is_reported():
+    o = compare_entries([entry()], [entry(seed=1, scale=0.7)])
+    assert verdicts(o, "latency") == ["improved"] and o.exit_code == 0
+
+
+def test_complexity_change_in_either_direction_fails_unless_allowed():
+    for params in (99, 101):
+        o = compare_entries([entry()], [entry(params=params)])
+        assert o.exit_code == 1 and verdicts(o, "params") == ["changed"]
+    o = compare_entries([entry()], [entry(macs=900)], allow_complexity_change=True)
+    assert o.exit_code == 0 and verdicts(o, "macs") == ["changed"] and "-100" in [r for r in o.rows if r.metric == "macs"][0].note
+    assert o.proposed[0]["macs"] == 900
+
+
+def test_environment_mismatch_is_exit_3_unless_allowed():
+    other = {**ENV, "torch": "3.x"}
+    o = compare_entries([entry()], [entry(seed=1, scale=2.0, env=other)])
+    assert o.exit_code == 3 and verdicts(o, "environment") == ["not compared"] and verdicts(o, "latency") == []
+    o = compare_entries([entry()], [entry(seed=1, scale=2.0, env=other)], allow_env_mismatch=True)
+    assert o.exit_code == 1
+
+
+def test_warn_policy_never_fails_on_timing_but_still_on_complexity():
+    o = compare_entries([entry()], [entry(seed=1, scale=2.0)], timing_policy="warn")
+    assert o.exit_code == 0 and verdicts(o, "latency") == ["regressed"]
+    o = compare_entries([entry()], [entry(seed=1, scale=2.0, params=5)], timing_policy="warn")
+    assert o.exit_code == 1
+
+
+def test_new_and_removed_entries():
+    o = compare_entries([entry(id="a")], [entry(id="b")])
+    assert {r.verdict for r in o.rows} == {"new", "removed"} and o.exit_code == 0
+
+
+def test_false_alarm_and_detection_rates_on_synthetic_samples():
+    rng = np.random.default_rng(0)
+    trials = 300
+    false = sum(timing_verdict(list(10 * np.exp(rng.normal(0, 0.1, 30))), list(10 * np.exp(rng.normal(0, 0.1, 30))), 0.10)[2] == "regressed"
+                for _ in range(trials))
+    hits = sum(timing_verdict(list(10 * np.exp(rng.normal(0, 0.1, 30))), list(12 * np.exp(rng.normal(0, 0.1, 30))), 0.10)[2] == "regressed"
+               for _ in range(trials))
+    assert false / trials <= 0.01
+    assert hits / trials >= 0.95
+
+
+def _write(path, entries, schema=SCHEMA_VERSION):
+    path.write_text(json.dumps({"schema": schema, "kind": "resbench-baseline", "suite": "t", "env": {}, "entries": entries}))
+    return path
+
+
+@pytest.fixture
+def suite(tmp_path):
+    p = tmp_path / "suite.toml"
+    p.write_text('[suite]\nname = "t"\n[[entry]]\nspec = "resnet20"\nbatch_sizes = [8]\n')
+    return p
+
+
+def test_cli_exit_codes_with_stored_files(cli, tmp_path, suite):
+    base = _write(tmp_path / "b.json", [entry()])
+    same = _write(tmp_path / "same.json", [entry(seed=1)])
+    slow = _write(tmp_path / "slow.json", [entry(seed=1, scale=1.5)])
+    bigger = _write(tmp_path / "big.json", [entry(seed=1, params=101)])
+    moved = _write(tmp_path / "env.json", [entry(seed=1, env={**ENV, "threads": 16})])
+    md = tmp_path / "summary.md"
+    assert cli("check", suite, "--baseline", base, "--current", same)[0] == 0
+    code, out, _ = cli("check", suite, "--baseline", base, "--current", slow, "--markdown", md)
+    assert code == 1 and "regressed" in out
+    text = md.read_text()
+    assert text.startswith("| entry | metric | baseline | current | ratio | p-value | verdict |") and "regressed ❌" in text
+    assert cli("check", suite, "--baseline", base, "--current", bigger)[0] == 1
+    assert cli("check", suite, "--baseline", base, "--current", bigger, "--allow-complexity-change")[0] == 0
+    assert cli("check", suite, "--baseline", base, "--current", moved)[0] == 3
+    code, out, _ = cli("check", suite, "--baseline", base, "--current", slow, "--json")
+    d = json.loads(out)
+    assert d["exit_code"] == 1 and {"entry", "metric", "baseline", "current", "ratio", "p_value", "verdict"} <= set(d["rows"][0])
+
+
+def test_github_step_summary_is_appended(cli, tmp_path, suite, monkeypatch):
+    summary = tmp_path / "gh.md"
+    summary.write_text("earlier\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    base = _write(tmp_path / "b.json", [entry()])
+    cli("check", suite, "--baseline", base, "--current", base)
+    assert summary.read_text().startswith("earlier\n| entry |")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('{"schema": 1, "kind": "resbench-baseline", "entr', "corrupt or truncated"),
+    ('{"hello": 1}', "not a resbench baseline"),
+    ('{"schema": 99, "kind": "resbench-baseline", "entries": []}', "newer"),
+])
+def test_bad_baselines_are_one_line_exit_2(cli, tmp_path, suite, content, fragment):
+    p = tmp_path / "b.json"
+    p.write_text(content)
+    with pytest.raises(StoreError, match=fragment):
+        read_baseline(p)
+    code, _, err = cli("check", suite, "--baseline", p, "--current", p)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_suite_parsing_and_errors(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[suite]\ntiming = "warn"\ndevice = "cpu"\n[[entry]]\nspec = "resnet20:shortcut=b"\nbatch_sizes = [1, 8]\n'
+                 '[[entry]]\nspec = "resnet50"\ntiming = false\n')
+    s = load_suite(p)
+    assert s.timing_policy == "warn"
+    assert [e.id for e in s.entries] == ["resnet20:shortcut=B cpu fp32 infer b1", "resnet20:shortcut=B cpu fp32 infer b8", "resnet50"]
+    for text, fragment in [('[[entry]]\nsped = "x"\n', "unknown key"), ("[[entry\n", "not valid TOML"), ("[suite]\n", r"no \[\[entry\]\]"),
+                           ('[suite]\ntiming = "maybe"\n[[entry]]\nspec="resnet20"\n', "fail, warn or off")]:
+        p.write_text(text)
+        with pytest.raises(UsageError, match=fragment):
+            load_suite(p)
+
+
+def test_check_needs_a_baseline_or_a_ref(cli, suite):
+    code, _, err = cli("check", suite)
+    assert code == 2 and "--baseline" in err
+
+
+def test_measured_suite_round_trip(cli, tmp_path):
+    """A real (tiny) suite: baseline, then check against it: params/MACs same, timing compared."""
+    p = tmp_path / "s.toml"
+    p.write_text('[suite]\ntiming = "warn"\niters = 5\nwarmup = 1\n[[entry]]\nspec = "cifar-resnet8"\nbatch_sizes = [2]\n'
+                 '[[entry]]\nspec = "resnet18"\ntiming = false\n')
+    base = tmp_path / "b.json"
+    assert cli("baseline", p, "--out", base)[0] == 0
+    code, out, err = cli("check", p, "--baseline", base, "--json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert {(r["metric"], r["verdict"]) for r in rows if r["entry"] == "resnet18"} == {("params", "same"), ("macs", "same")}
+    assert any(r["metric"] == "latency" for r in rows)
