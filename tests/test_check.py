@@ -176,3 +176,23 @@ def test_measured_suite_round_trip(cli, tmp_path):
     rows = json.loads(out)["rows"]
     assert {(r["metric"], r["verdict"]) for r in rows if r["entry"] == "resnet18"} == {("params", "same"), ("macs", "same")}
     assert any(r["metric"] == "latency" for r in rows)
+
+
+def test_against_a_folder_measures_both_codes_in_one_job(cli, tmp_path):
+    """REF = a copy of resbench whose CIFAR nets are narrower: the same-job check must see
+    the params change (so the REF side really ran REF's code) and fail with exit 1."""
+    import shutil
+    from pathlib import Path
+
+    import resbench
+
+    ref = tmp_path / "ref"
+    shutil.copytree(Path(resbench.__file__).parent, ref / "resbench")
+    spec_py = ref / "resbench" / "spec.py"
+    spec_py.write_text(spec_py.read_text().replace('"cifar": {"width": 16', '"cifar": {"width": 8'))
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "t"\n[[entry]]\nspec = "cifar-resnet8"\ntiming = false\n')
+    code, out, err = cli("check", suite, "--against", ref, "--rounds", "1", "--json")
+    assert code == 1, err
+    rows = {r["metric"]: r for r in json.loads(out)["rows"]}
+    assert rows["params"]["verdict"] == "changed" and rows["params"]["current"] == 75_290 and rows["params"]["baseline"] < 75_290

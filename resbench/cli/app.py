@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from resbench import __version__
-from resbench.cli import check, compare, presets, profile, results, show, train
+from resbench.cli import analyze, check, compare, presets, profile, results, show, train
 from resbench.errors import ResbenchError
 
 app = typer.Typer(
@@ -45,6 +45,8 @@ app.command("train")(train.train)
 app.command("compare")(compare.compare)
 app.command("results")(results.results)
 app.command("baseline")(check.baseline)
+app.command("degradation")(analyze.degradation)
+app.add_typer(analyze.app, name="analyze")
 app.command("check")(check.check)
 
 

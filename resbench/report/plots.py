@@ -50,3 +50,30 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: str, log: bool = False, sorted_panel: bool = True) -> str:
+    """Per-layer values for several nets: original order (left) and sorted by magnitude
+    (right), as the paper's Fig. 7."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2 if sorted_panel else 1, figsize=(12 if sorted_panel else 6.5, 4.2), squeeze=False)
+    for name, values in nets.items():
+        x = np.arange(1, len(values) + 1)
+        axes[0][0].plot(x, values, marker=".", lw=1, label=name)
+        if sorted_panel:
+            axes[0][1].plot(x, sorted(values, reverse=True), marker=".", lw=1, label=name)
+    axes[0][0].set_title("layer index (original)")
+    if sorted_panel:
+        axes[0][1].set_title("layer index (sorted by magnitude)")
+    for ax in axes[0]:
+        ax.set_xlabel("layer index")
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

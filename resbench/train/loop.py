@@ -148,8 +148,10 @@ def evaluate(model, loader: DeviceLoader, device, dtype: str) -> float:
 
 
 def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | None = None,
-          dist: "DistContext | None" = None, checkpoint: str | None = None) -> TrainResult:
-    """Train ``spec`` on ``data``; ``checkpoint``: write the final state_dict there (rank 0)."""
+          dist: "DistContext | None" = None, checkpoint: str | None = None,
+          model: "torch.nn.Module | None" = None) -> TrainResult:
+    """Train ``spec`` on ``data``; ``checkpoint``: write the final state_dict there (rank 0).
+    ``model``: train this (already initialised) network in place instead of a new one."""
     from resbench.model import build_model
 
     check_train_config(cfg)
@@ -159,8 +161,9 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         raise UsageError("fp16 training needs CUDA (loss scaling); use bf16 or fp32")
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     torch.manual_seed(cfg.seed)
-    model = build_model(spec, init_weights=False)
-    model.reset_parameters(seed=cfg.seed)  # paired: shared parameters start equal across arms
+    if model is None:
+        model = build_model(spec, init_weights=False)
+        model.reset_parameters(seed=cfg.seed)  # paired: shared parameters start equal across arms
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
