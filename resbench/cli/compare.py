@@ -9,6 +9,7 @@ from resbench.cli.output import err, out, print_json
 from resbench.errors import Interrupted, UsageError
 
 ARMS = "Arms"
+SCALE = "Scale out"
 OUTPUT = "Output"
 
 
@@ -48,33 +49,50 @@ def write_outputs(rows, arms_hist, as_json, csv, markdown, plot, title) -> None:
         out.print(compare_table(rows))
 
 
-def run_comparison(arms, cells, store_dir, training, label: str):
-    """Run (or find stored) every cell; returns [(arm spec, seed, record)]. Ctrl-C keeps what finished."""
+def run_comparison(arms, cells, store_dir, training, label: str, scale: dict | None = None):
+    """Run (or find stored) every cell; returns [(arm spec, seed, record)]. Ctrl-C keeps what
+    finished; failed cells are reported and left for the next run."""
+    from resbench.cli.output import warn
     from resbench.cli.progress import progress_bar
-    from resbench.cli.training import fit_to_data, load_data
+    from resbench.cli.training import load_data
     from resbench.measure.env import collect_env
     from resbench.measure.timing import resolve_device
     from resbench.store import Store
+    from resbench.train.executors import run_cells
     from resbench.train.loop import train as run_train
     from resbench.train.sweep import run_sweep
 
     cfg, download = training
+    scale = scale or {}
     store = Store(store_dir)
-    done = []
+    done, failed = [], []
     with progress_bar(label) as update:
 
-        def run_cell(cell):
+        def run_here(cell):
             data = load_data(cell.config, download, cell.spec.input_size)
             result = run_train(cell.spec, cell.config, data,
                                progress=lambda phase, i, n: update(f"{cell.spec.name} seed {cell.seed} {phase}", i, n))
             return result.to_dict(), collect_env(resolve_device(cell.config.device))
 
+        def runner(missing):
+            return run_cells(missing, download, run_here=run_here, **scale)
+
+        def on_cell(cell, status):
+            if status.startswith("failed"):
+                failed.append(cell)
+                warn(f"{cell.spec.name} seed {cell.seed} {status}")
+            elif status == "finished" and (scale.get("executor", "local") != "local" or scale.get("workers", 1) > 1):
+                update("cells", len(done) + 1, len(cells))
+
         try:
-            for cell, rec in run_sweep(cells, store, run_cell):
-                done.append((cell.spec, cell.seed, rec))
+            for cell, rec in run_sweep(cells, store, runner, on_cell):
+                if rec is not None:
+                    done.append((cell.spec, cell.seed, rec))
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted: {len(done)} of {len(cells)} cells are stored in {store.records_dir}; "
                               "run the same command again to finish the rest") from None
+    if failed:
+        warn(f"{len(failed)} cell(s) failed and were not stored; run the same command again to retry them")
     return done
 
 
@@ -92,6 +110,12 @@ def compare(
     markdown: Annotated[Optional[str], typer.Option(help="Write the table to this Markdown file.", rich_help_panel=OUTPUT)] = None,
     plot: Annotated[Optional[str], typer.Option(help="Write error-vs-epoch curves (Fig. 6 style) to this PNG.", rich_help_panel=OUTPUT)] = None,
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", help="Results store folder (default ./results).", rich_help_panel=OUTPUT)] = None,
+    executor: Annotated[str, typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)] = "local",
+    workers: Annotated[int, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)] = 1,
+    retries: Annotated[int, typer.Option(help="Retry a failed cell this many times in this run.", rich_help_panel=SCALE)] = 0,
+    address: Annotated[Optional[str], typer.Option(help="ray: auto or ray://host:10001 (default: start a local Ray).", rich_help_panel=SCALE)] = None,
+    cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", help="ray: CPUs per cell.", rich_help_panel=SCALE)] = 1.0,
+    gpus_per_run: Annotated[float, typer.Option("--gpus-per-run", help="ray: GPUs per cell (fractions share a GPU).", rich_help_panel=SCALE)] = 0.0,
     modifiers: dict = None,
     training=None,
 ) -> None:
@@ -128,7 +152,9 @@ def compare(
         ref = fitted[ref.name]
         cells = build_cells(arms, seeds, cfg, first_seed=cfg.seed)
     err.print(f"{len(arms)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {cfg.dataset}, {cfg.epochs} epoch(s) each", highlight=False)
-    done = run_comparison(arms, cells, results_dir, training, "compare")
+    scale = dict(executor=executor, workers=workers, retries=retries, address=address, cpus_per_run=cpus_per_run,
+                 gpus_per_run=gpus_per_run)
+    done = run_comparison(arms, cells, results_dir, training, "compare", scale)
     rows = summarize_arms(arms, done, ref)
     hist = {a.name: [rec["result"]["history"] for s, _, rec in done if s.name == a.name] for a in arms}
     write_outputs(rows, hist, as_json, csv, markdown, plot, title=f"{cfg.dataset}, {cfg.epochs} epochs, {seeds} seed(s)")

@@ -45,12 +45,19 @@ class DeviceLoader:
         # CPU generator: identical streams on every device type and every rank.
         return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
 
-    def augment(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Random crop of the padded images and a random horizontal flip, batched."""
+    def augment(self, x: torch.Tensor, g: torch.Generator, select: slice | None = None) -> torch.Tensor:
+        """Random crop of the padded images and a random horizontal flip, batched.
+
+        ``select``: draw the parameters for the whole global batch and keep this rank's
+        share, so a sharded run augments every image exactly as a single process would."""
         n, s = x.shape[0], self.size
-        dy = torch.randint(0, 2 * PAD + 1, (n,), generator=g).to(x.device)
-        dx = torch.randint(0, 2 * PAD + 1, (n,), generator=g).to(x.device)
-        flip = (torch.rand(n, generator=g) < 0.5).to(x.device)
+        total = n * self.world if select is not None else n
+        dy = torch.randint(0, 2 * PAD + 1, (total,), generator=g)
+        dx = torch.randint(0, 2 * PAD + 1, (total,), generator=g)
+        flip = torch.rand(total, generator=g) < 0.5
+        if select is not None:
+            dy, dx, flip = dy[select], dx[select], flip[select]
+        dy, dx, flip = dy.to(x.device), dx.to(x.device), flip.to(x.device)
         ar = torch.arange(s, device=x.device)
         rows = (dy[:, None] + ar)[:, None, :, None]  # n,1,s,1
         cols = (dx[:, None] + ar)
@@ -70,7 +77,7 @@ class DeviceLoader:
             idx = order[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
             x = self.images[idx]
             if self.train:
-                x = self.augment(x, g)
+                x = self.augment(x, g, slice(self.rank, None, self.world) if self.world > 1 else None)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]

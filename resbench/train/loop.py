@@ -257,6 +257,18 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         os.replace(tmp, checkpoint)  # atomic: never a half-written checkpoint
     c = analytic_complexity(spec)
     notes = []
+    if dist:
+        # DDP keeps replicas in lock-step; check it rather than assume it.
+        checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+        lo, hi = checksum.clone(), checksum.clone()
+        import torch.distributed as tdist
+
+        tdist.all_reduce(lo, op=tdist.ReduceOp.MIN)
+        tdist.all_reduce(hi, op=tdist.ReduceOp.MAX)
+        if lo.item() != hi.item():
+            notes.append("WARNING: parameters differ across ranks after training")
+        else:
+            notes.append(f"parameters identical across {world} ranks (checksum {hi.item():.6f})")
     if diverged_at:
         notes.append(f"diverged at {diverged_at}: loss became non-finite or exploded; run stopped")
     return TrainResult(

@@ -89,23 +89,35 @@ def build_cells(arms: list[NetSpec], seeds: int, config: TrainConfig, first_seed
     return [Cell(a, s, replace(config, seed=s)) for s in range(first_seed, first_seed + seeds) for a in arms]
 
 
-RunCell = Callable[[Cell], tuple[dict, dict]]  # cell -> (result dict, env dict)
+Runner = Callable[[list[Cell]], Iterable[tuple[Cell, object]]]  # missing cells -> (cell, (result, env) | CellFailure)
 
 
-def run_sweep(cells: list[Cell], store: Store, run_cell: RunCell,
-              on_cell: Callable[[int, int, Cell, str], None] | None = None) -> Iterable[tuple[Cell, dict]]:
-    """Yield (cell, record) for every cell: stored ones first found, missing ones run and stored."""
-    for i, cell in enumerate(cells):
+def run_sweep(cells: list[Cell], store: Store, runner: Runner,
+              on_cell: Callable[[Cell, str], None] | None = None) -> Iterable[tuple[Cell, dict | None]]:
+    """Yield (cell, record) for stored cells, then for each missing cell as it finishes
+    (record None when it failed: it is not stored, so the next run retries it)."""
+    from resbench.store import read_record
+    from resbench.train.executors import CellFailure
+
+    missing = []
+    for cell in cells:
         rec = store.find("train", cell.key)
-        if rec is not None:
+        if rec is None:
+            missing.append(cell)
+        else:
             if on_cell:
-                on_cell(i, len(cells), cell, "stored")
+                on_cell(cell, "stored")
             yield cell, rec
+    if not missing:
+        return
+    for cell, outcome in runner(missing):
+        if isinstance(outcome, CellFailure):
+            if on_cell:
+                on_cell(cell, f"failed: {outcome.error}")
+            yield cell, None
             continue
-        if on_cell:
-            on_cell(i, len(cells), cell, "running")
-        result, env = run_cell(cell)
+        result, env = outcome
         path = store.put("train", config=cell.key_config, result=result, env=env, key=cell.key)
-        from resbench.store import read_record
-
+        if on_cell:
+            on_cell(cell, "finished")
         yield cell, read_record(path)

@@ -1,0 +1,159 @@
+"""Where sweep cells run: in this process, a local process pool, or a Ray cluster.
+
+Every executor returns results to the driver, which alone writes records, so the
+store, the resume-by-key and the tables are the same whichever ran the cells. A
+worker that dies loses only its own cell: it is reported as failed, retried up to
+``retries`` times, and otherwise left for the next run of the same command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from resbench.errors import UsageError
+
+EXECUTORS = ("local", "ray")
+_DATA: dict = {}
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    key: str
+    error: str
+
+
+def execute_cell(cell, download: bool, threads: int | None = None) -> tuple[dict, dict]:
+    """Train one cell; top-level so process pools and Ray can ship it."""
+    import torch
+
+    from resbench.measure.env import collect_env
+    from resbench.measure.timing import resolve_device
+    from resbench.train.data import load_dataset
+    from resbench.train.loop import train
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = cell.config
+    key = (cfg.dataset, cfg.data_dir, cfg.subset, cfg.val_split, cfg.test_subset, cell.spec.input_size)
+    if key not in _DATA:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the driver already warned once
+            _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=cell.spec.input_size, subset=cfg.subset,
+                                      val_split=cfg.val_split, download=download, seed=cfg.seed, test_subset=cfg.test_subset)
+    result = train(cell.spec, cfg, _DATA[key])
+    env = collect_env(resolve_device(cfg.device))
+    if os.environ.get("RESBENCH_RAY_WORKER"):
+        import ray
+
+        env["ray_resources"] = ray.get_runtime_context().get_assigned_resources()
+    return result.to_dict(), env
+
+
+def _pin_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_local_pool(cells, download: bool, workers: int, retries: int) -> Iterator[tuple[object, tuple[dict, dict] | CellFailure]]:
+    """Up to ``workers`` cells at once, each worker pinned to cores/workers threads so that
+    N workers do not oversubscribe the machine."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    import multiprocessing as mp
+
+    pending = list(cells)
+    tries = {c.key: 0 for c in cells}
+    while pending:
+        # spawn, not fork: a forked child of a process that already ran torch can deadlock.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_pin_threads,
+                                 initargs=(threads,)) as pool:
+            futures = {pool.submit(execute_cell, c, download, threads): c for c in pending}
+            pending = []
+            broken = False  # noqa: F841
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for f in done:
+                    cell = futures.pop(f)
+                    try:
+                        yield cell, f.result()
+                    except BrokenProcessPool as e:
+                        broken = True
+                        tries[cell.key] += 1
+                        if tries[cell.key] <= retries:
+                            pending.append(cell)
+                        else:
+                            yield cell, CellFailure(cell.key, f"worker died: {e}")
+                    except Exception as e:
+                        tries[cell.key] += 1
+                        if tries[cell.key] <= retries:
+                            pending.append(cell)
+                        else:
+                            yield cell, CellFailure(cell.key, f"{type(e).__name__}: {e}")
+            # A dead worker breaks the whole pool: cells that were in flight with it are
+            # resubmitted (within their retries) to a fresh pool.
+            del broken
+
+
+def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpus_per_run: float,
+            retries: int) -> Iterator[tuple[object, tuple[dict, dict] | CellFailure]]:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError('--executor ray needs Ray: pip install -e ".[ray]" (or pip install "ray[default]")') from None
+    if cpus_per_run <= 0 or gpus_per_run < 0:
+        raise UsageError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
+    started_here = False
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, runtime_env={"env_vars": {"RESBENCH_RAY_WORKER": "1"}}, log_to_driver=False)
+            else:
+                ray.init(runtime_env={"env_vars": {"RESBENCH_RAY_WORKER": "1"}}, log_to_driver=False, include_dashboard=False)
+            started_here = True
+        except Exception as e:
+            raise UsageError(f"cannot reach Ray at {address or 'a new local instance'}: {type(e).__name__}: {e}") from None
+    task = ray.remote(execute_cell).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=retries,
+                                           runtime_env={"env_vars": {"RESBENCH_RAY_WORKER": "1"}})
+    threads = max(1, int(cpus_per_run))
+    refs = {task.remote(c, download, threads): c for c in cells}
+    # Ray's driver prints worker deaths to stdout from a background thread; stdout is for
+    # results (--json), so send everything printed while tasks run to stderr.
+    redirect = contextlib.redirect_stdout(sys.stderr)
+    redirect.__enter__()
+    try:
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                cell = refs.pop(ref)
+                try:
+                    yield cell, ray.get(ref)
+                except Exception as e:  # WorkerCrashedError, RayTaskError, ...: this cell only
+                    yield cell, CellFailure(cell.key, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    finally:
+        if started_here:
+            ray.shutdown()
+        redirect.__exit__(None, None, None)
+
+
+def run_cells(cells, download: bool, *, executor: str = "local", workers: int = 1, retries: int = 0,
+              address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
+              run_here: Callable | None = None):
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}: expected local or ray")
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if retries < 0:
+        raise UsageError(f"--retries must be >= 0, got {retries}")
+    if executor == "ray":
+        return run_ray(cells, download, address, cpus_per_run, gpus_per_run, retries)
+    if workers == 1 and run_here is not None:
+        return ((c, run_here(c)) for c in cells)
+    return run_local_pool(cells, download, workers, retries)
