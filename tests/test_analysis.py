@@ -77,7 +77,7 @@ def test_checkpoint_mismatch_names_the_key(tmp_path):
         load_checkpoint(build_model("resnet20"), str(tmp_path / "nope.pt"))
 
 
-SYN = ["--dataset", "synthetic", "--device", "cpu"]
+SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "400", "--test-subset", "100"]
 
 
 def test_responses_cli_writes_figure_and_record(cli, tmp_path):

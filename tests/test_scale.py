@@ -11,7 +11,7 @@ import torch
 from resbench.spec import parse_spec
 from resbench.train.loader import DeviceLoader
 
-SYN = ["--dataset", "synthetic", "--device", "cpu"]
+SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "400", "--test-subset", "100"]
 
 
 def test_sharded_augmentation_equals_single_process():

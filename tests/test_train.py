@@ -102,7 +102,7 @@ def test_arms_grid():
     assert len({c.key for c in cells}) == 4
 
 
-COMMON = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--device", "cpu"]
+COMMON = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--subset", "400", "--test-subset", "100"]
 COMPARE = ["compare", "--specs", "cifar-resnet8,cifar-plain8", *COMMON]
 
 
