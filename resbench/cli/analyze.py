@@ -14,6 +14,7 @@ app = typer.Typer(help="Look inside networks as the paper did: layer responses (
 SpecsArg = Annotated[list[str], typer.Argument(help="One or more specs, e.g. plain20 plain56 resnet20 resnet56.", show_default=False)]
 ResultsDir = Annotated[Optional[str], typer.Option("--results-dir", help="Results store folder (default ./results).")]
 Save = Annotated[bool, typer.Option("--save/--no-save", help="Store the result as a record.")]
+CheckpointOpt = Annotated[Optional[str], typer.Option(help="Load this state_dict (one spec only) instead of training.")]
 
 
 def _nets(specs, modifiers, training, train_epochs, checkpoint):
@@ -46,7 +47,14 @@ def _nets(specs, modifiers, training, train_epochs, checkpoint):
                 r = train(spec, replace(cfg, epochs=train_epochs), data, progress=update, model=model)
             if r.diverged:
                 err.print(f"warning: {spec.name} diverged during training ({r.diverged_at})", highlight=False)
-        yield spec, model.cpu().to(memory_format=__import__("torch").contiguous_format), data
+        yield spec, _for_analysis(model), data
+
+
+def _for_analysis(model):
+    """Back on the CPU in the default layout (training may have moved it to NHWC / a GPU)."""
+    import torch
+
+    return model.cpu().to(memory_format=torch.contiguous_format)
 
 
 def _batch(data, n: int, seed: int):
@@ -77,7 +85,7 @@ def _store(save, results_dir, kind, config, result):
 @with_training
 def responses(
     specs: SpecsArg,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Load this state_dict (one spec only) instead of training.")] = None,
+    checkpoint: CheckpointOpt = None,
     train_epochs: Annotated[int, typer.Option("--train-epochs", help="Train each net this many epochs first (0: at initialisation).")] = 0,
     images: Annotated[int, typer.Option(help="Test images in the measured batch.")] = 256,
     plot: Annotated[str, typer.Option(help="PNG to write (Fig. 7 style).")] = "responses.png",
@@ -127,7 +135,7 @@ def responses(
 @with_training
 def gradients(
     specs: SpecsArg,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Load this state_dict (one spec only) instead of training.")] = None,
+    checkpoint: CheckpointOpt = None,
     at_epochs: Annotated[str, typer.Option("--at-epochs", help="Measure at these points of a short training run, e.g. 0,1,3.")] = "0",
     images: Annotated[int, typer.Option(help="Batch size of the measured forward/backward.")] = 128,
     plot: Annotated[str, typer.Option(help="PNG to write (log scale).")] = "gradients.png",
@@ -163,7 +171,7 @@ def gradients(
         for p in points:
             if p > done:
                 train(spec, replace(cfg, epochs=p - done, seed=cfg.seed + done), data, model=model)
-                model = model.cpu().to(memory_format=__import__("torch").contiguous_format)
+                model = _for_analysis(model)
                 done = p
             w, o = gradient_norms(model, x, y)
             ratio, verdict = gradient_verdict(w)

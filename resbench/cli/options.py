@@ -37,7 +37,6 @@ _MODIFIER_PARAMS = [
     ("input_size", Optional[int], typer.Option("--input-size", help="Square input side in pixels.", rich_help_panel=MODIFIERS)),
     ("zero_init_residual", bool, typer.Option("--zero-init-residual", help="Zero the last BN of every block.", rich_help_panel=MODIFIERS)),
 ]
-MODIFIER_NAMES = tuple(name for name, _, _ in _MODIFIER_PARAMS)
 
 
 TRAINING = "Training"

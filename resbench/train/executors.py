@@ -77,29 +77,21 @@ def run_local_pool(cells, download: bool, workers: int, retries: int) -> Iterato
                                  initargs=(threads,)) as pool:
             futures = {pool.submit(execute_cell, c, download, threads): c for c in pending}
             pending = []
-            broken = False  # noqa: F841
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
                     cell = futures.pop(f)
                     try:
                         yield cell, f.result()
-                    except BrokenProcessPool as e:
-                        broken = True
-                        tries[cell.key] += 1
-                        if tries[cell.key] <= retries:
-                            pending.append(cell)
-                        else:
-                            yield cell, CellFailure(cell.key, f"worker died: {e}")
                     except Exception as e:
+                        # A dead worker breaks the whole pool: every cell in flight with it
+                        # is queued again (within its retries) for a fresh pool.
                         tries[cell.key] += 1
                         if tries[cell.key] <= retries:
                             pending.append(cell)
                         else:
-                            yield cell, CellFailure(cell.key, f"{type(e).__name__}: {e}")
-            # A dead worker breaks the whole pool: cells that were in flight with it are
-            # resubmitted (within their retries) to a fresh pool.
-            del broken
+                            why = f"worker died: {e}" if isinstance(e, BrokenProcessPool) else f"{type(e).__name__}: {e}"
+                            yield cell, CellFailure(cell.key, why)
 
 
 def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpus_per_run: float,
