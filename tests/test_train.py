@@ -203,3 +203,31 @@ def test_train_cli_json_and_checkpoint(cli, tmp_path):
     assert d["epochs"] == 1 and len(d["history"]) == 1 and "env" in d
     state = torch.load(ckpt, weights_only=True)
     build_model("cifar-resnet8").load_state_dict(state, strict=True)
+
+
+def test_nhwc_crash_guard_matches_the_built_model():
+    """The spec-level check finds exactly the stride-2 1x1 convs with < 8 input channels."""
+    import random
+
+    from resbench.measure.timing import nhwc_backward_crashes
+    from resbench.spec import NetSpec
+
+    rng = random.Random(5)
+    seen = set()
+    for _ in range(60):
+        n, w0 = rng.randint(1, 4), rng.choice([1, 2, 4, 8])
+        spec = NetSpec(stem="cifar", block=rng.choice(["basic", "bottleneck"]), stages=(1,) * n,
+                       widths=tuple(w0 * 2**i for i in range(n)), shortcut=rng.choice(["A", "B", "C", "none"]),
+                       stride_on=rng.choice(["3x3", "1x1"]), num_classes=10, input_size=32)
+        model = build_model(spec)
+        risky = any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.in_channels < 8
+                    for m in model.modules())
+        assert nhwc_backward_crashes(spec) == risky, spec.name
+        seen.add(risky)
+    assert seen == {True, False}
+
+
+def test_narrow_projection_nets_train_in_nchw_instead_of_crashing(data):
+    # channels-last here would abort the process (oneDNN, torch 2.14.1): the loop falls back
+    r = train(parse_spec("cifar-resnet8:shortcut=B:width=4"), TrainConfig(epochs=1, batch_size=50, channels_last=True), data)
+    assert r.epochs == 1 and any("NCHW" in n for n in r.notes)

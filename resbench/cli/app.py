@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from resbench import __version__
-from resbench.cli import analyze, check, compare, presets, profile, results, show, train
+from resbench.cli import analyze, check, compare, presets, profile, results, search, show, train
 from resbench.errors import ResbenchError
 
 app = typer.Typer(
@@ -44,10 +44,12 @@ app.command("profile")(profile.profile)
 app.command("train")(train.train)
 app.command("compare")(compare.compare)
 app.command("results")(results.results)
+app.command("plot")(results.plot)
 app.command("baseline")(check.baseline)
 app.command("degradation")(analyze.degradation)
 app.add_typer(analyze.app, name="analyze")
 app.command("check")(check.check)
+app.command("search")(search.search)
 
 
 def _fail(message: str, code: int) -> int:

@@ -83,3 +83,48 @@ def _markdown(df) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def plot(
+    output: Annotated[str, typer.Argument(help="PNG file to write.", show_default=False)],
+    x: Annotated[str, typer.Option(help="Column on the x axis (any `resbench results --json` key), e.g. macs, params, latency_median_ms.")] = "macs",
+    y: Annotated[str, typer.Option(help="Column on the y axis, e.g. test_error, throughput.")] = "test_error",
+    label: Annotated[Optional[str], typer.Option(help="Annotate each point with this column (e.g. spec).")] = None,
+    results_dir: Annotated[Optional[str], typer.Option("--results-dir", help="Results store folder (default ./results or $RESBENCH_RESULTS_DIR).")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Only records of this kind (profile, train, ...).")] = None,
+    filters: Annotated[Optional[list[str]], typer.Option("--filter", help="key=value on any column; repeat to combine (e.g. study=NAME).")] = None,
+    logx: Annotated[bool, typer.Option("--logx/--linear-x", help="Logarithmic x axis (default: on, costs span decades).")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Scatter any two columns of the stored records, e.g. MACs against test error of every
+    train record (compare cells and search trials alike).
+
+    Examples:  resbench plot cost.png · resbench plot s.png --filter study=cifar10-60M --label spec ·
+    resbench plot lat.png --kind profile --x batch_size --y latency_median_ms
+    """
+    from resbench.report.frames import records_frame
+    from resbench.report.plots import scatter
+    from resbench.store import Store
+
+    store = Store(results_dir)
+    records, problems = store.load(kind)
+    for p in problems:
+        warn(p)
+    df = records_frame(records)
+    if df.empty:
+        raise UsageError(f"no records under {store.records_dir} to plot; run resbench train, compare, profile --save or search first")
+    df = _apply_filters(df, filters or [])
+    for col in (x, y) + ((label,) if label else ()):
+        if col not in df.columns:
+            raise UsageError(f"no column {col!r} in the records; columns are {', '.join(map(str, df.columns))}")
+    import pandas as pd
+
+    points = df.assign(**{x: pd.to_numeric(df[x], errors="coerce"), y: pd.to_numeric(df[y], errors="coerce")}).dropna(subset=[x, y])
+    if points.empty:
+        raise UsageError(f"no record has numeric {x} and {y}" + (" after the filters" if filters else ""))
+    scatter(points[x].tolist(), points[y].tolist(), output, x, y, labels=points[label].astype(str).tolist() if label else None, logx=logx)
+    if as_json:
+        print_json({"output": output, "x": x, "y": y, "points": points[[c for c in ("id", "spec", x, y) if c in points.columns]]
+                    .to_dict(orient="records")})
+    else:
+        out.print(f"wrote {output}: {len(points)} record(s), {x} vs {y}", highlight=False)

@@ -352,6 +352,17 @@ def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, p
     return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda}
 
 
+def nhwc_backward_crashes(spec: NetSpec) -> bool:
+    """True when training ``spec`` channels-last on CPU would crash the process: oneDNN's
+    weight gradient of a stride-2 1x1 conv with fewer than 8 input channels corrupts the
+    heap in NHWC (reproduced with torch 2.14.1 on AVX2: 1-7 channels crash, 8+ do not).
+    Such convs are the projection shortcuts (B, C) and the paper-placement bottleneck's
+    first 1x1 at the start of a stage, after a stage narrower than 8 channels."""
+    chans = (spec.stem_width,) + spec.out_channels
+    strided_1x1 = spec.shortcut in ("B", "C") or (spec.block == "bottleneck" and spec.stride_on == "1x1")
+    return strided_1x1 and any(chans[i] < 8 for i in range(1, len(spec.stages)))
+
+
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
 
@@ -369,6 +380,9 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None)
     iters = cfg.iters or d["iters"]
     min_time = d["min_time"] if cfg.min_time is None else cfg.min_time
 
+    if cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
+        raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
+                          "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")
     rss_before = _peak_rss_bytes()
     batch = requested
     while True:
@@ -391,7 +405,11 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None)
         mem_method = "cpu_peak_rss_increase" if grew > 0 else "not measured (process peak RSS did not rise above an earlier peak)"
 
     alt = None
-    if device.type == "cpu" and cfg.compare_layouts and not cfg.compile:
+    notes = []
+    crash = cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec)
+    if crash:
+        notes.append("channels-last not timed: training this net in NHWC on CPU crashes oneDNN (stride-2 1x1 conv, < 8 channels)")
+    if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash:
         alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress)
         main_med, alt_med = summarize(raw["samples"]).median, summarize(alt_raw["samples"]).median
         alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
@@ -409,7 +427,6 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None)
     else:
         peak, source = None, None
     summary = summarize(raw["samples"])
-    notes = []
     if batch != requested:
         notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
     if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():

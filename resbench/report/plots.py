@@ -77,3 +77,22 @@ def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: st
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def scatter(xs: list[float], ys: list[float], path: str, xlabel: str, ylabel: str, labels: list[str] | None = None,
+            logx: bool = True) -> str:
+    """One point per stored record (``resbench plot``)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    ax.scatter(xs, ys, s=22, color="tab:blue")
+    for x, y, text in zip(xs, ys, labels or []):
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if logx and min(xs) > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

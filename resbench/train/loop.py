@@ -21,7 +21,7 @@ import torch
 
 from resbench.errors import UsageError
 from resbench.measure.analytic import analytic_complexity
-from resbench.measure.timing import autocast, grad_scaler, resolve_device
+from resbench.measure.timing import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.train.data import Dataset
 from resbench.train.loader import DeviceLoader, channel_stats
@@ -93,6 +93,7 @@ class TrainResult:
     lr: float
     world_size: int = 1
     notes: tuple[str, ...] = field(default_factory=tuple)
+    stopped_early: bool = False  # on_epoch asked to stop before cfg.epochs (pruned by a search)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -149,9 +150,12 @@ def evaluate(model, loader: DeviceLoader, device, dtype: str) -> float:
 
 def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | None = None,
           dist: "DistContext | None" = None, checkpoint: str | None = None,
-          model: "torch.nn.Module | None" = None) -> TrainResult:
+          model: "torch.nn.Module | None" = None,
+          on_epoch: "Callable[[EpochStats], bool] | None" = None) -> TrainResult:
     """Train ``spec`` on ``data``; ``checkpoint``: write the final state_dict there (rank 0).
-    ``model``: train this (already initialised) network in place instead of a new one."""
+    ``model``: train this (already initialised) network in place instead of a new one.
+    ``on_epoch``: called after each evaluated epoch; returning False stops training there
+    (a search pruning a weak candidate); the result then has ``stopped_early``."""
     from resbench.model import build_model
 
     check_train_config(cfg)
@@ -165,7 +169,10 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         model = build_model(spec, init_weights=False)
         model.reset_parameters(seed=cfg.seed)  # paired: shared parameters start equal across arms
     model = model.to(device)
-    if cfg.channels_last:
+    channels_last = cfg.channels_last
+    if channels_last and device.type == "cpu" and nhwc_backward_crashes(spec):
+        channels_last = False
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = dist.wrap(model) if dist else model
     if cfg.compile:
@@ -175,9 +182,9 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
     # Each rank trains on its shard of one global batch: the global batch stays batch_size.
     per_rank = max(1, cfg.batch_size // world)
     train_loader = DeviceLoader(data.train_x, data.train_y, per_rank, device=device, mean=mean, std=std, train=True,
-                                seed=cfg.seed, channels_last=cfg.channels_last, drop_last=world > 1, shard=(rank, world))
+                                seed=cfg.seed, channels_last=channels_last, drop_last=world > 1, shard=(rank, world))
     test_loader = DeviceLoader(data.test_x, data.test_y, 1000, device=device, mean=mean, std=std, train=False,
-                               channels_last=cfg.channels_last)
+                               channels_last=channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -193,6 +200,7 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
     step = 0
     images = 0
     step_seconds_total = epoch_seconds_total = 0.0
+    stopped_early = False
     for epoch in range(cfg.epochs):
         model.train()
         t_epoch = time.perf_counter()
@@ -250,6 +258,9 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         epoch_seconds_total += epoch_train_seconds
         history.append(EpochStats(epoch + 1, lr, train_loss / n_seen, train_wrong / n_seen, test_error,
                                   time.perf_counter() - t_epoch, step_seconds))
+        if on_epoch is not None and epoch + 1 < cfg.epochs and not on_epoch(history[-1]):
+            stopped_early = True
+            break
     seconds = time.perf_counter() - t_run
     if checkpoint and rank == 0:
         tmp = f"{checkpoint}.tmp{os.getpid()}"
@@ -271,6 +282,11 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
             notes.append(f"parameters identical across {world} ranks (checksum {hi.item():.6f})")
     if diverged_at:
         notes.append(f"diverged at {diverged_at}: loss became non-finite or exploded; run stopped")
+    if channels_last != cfg.channels_last:
+        notes.append("trained in NCHW, not channels-last: oneDNN's CPU backward of a stride-2 1x1 conv with "
+                     "fewer than 8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")
+    if stopped_early:
+        notes.append(f"stopped early after epoch {len(history)} of {cfg.epochs} (pruned)")
     return TrainResult(
         spec=spec.name, params=c.params, macs=c.macs, epochs=len(history), history=tuple(history),
         final_train_error=history[-1].train_error if history and not diverged_at else None,
@@ -279,7 +295,7 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         images_per_second=images / epoch_seconds_total if epoch_seconds_total else 0.0,
         data_fraction=1 - step_seconds_total / epoch_seconds_total if epoch_seconds_total else 0.0,
         test_split=data.test_split, effective_batch_size=per_rank * world, lr=cfg.base_lr, world_size=world,
-        notes=tuple(notes),
+        notes=tuple(notes), stopped_early=stopped_early,
     )
 
 

@@ -1,0 +1,76 @@
+"""The search report: the Pareto front as a table, and cost-vs-error as a scatter."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from resbench.report.format import ms, si
+
+
+def _error(row) -> str:
+    if row.test_error is None:
+        return "-"
+    text = f"{100 * row.test_error:.2f}"
+    return text + (f" ± {100 * row.test_error_std:.2f}" if row.test_error_std is not None else "")
+
+
+def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Table:
+    measured = any(t.latency_ms is not None for t in summary.trials)
+    table = Table(title=f"Pareto front of study {summary.study} ({', '.join(summary.objectives)})", header_style="bold")
+    for name, justify in (("trial", "right"), ("spec", "left"), ("params", "right"), ("MACs", "right"),
+                          *((("latency ms", "right"),) if measured else ()), (f"{split} err %", "right"), ("seeds", "right"),
+                          ("fvcore", "center"), ("preset", "left")):
+        table.add_column(name, justify=justify)
+    for row in summary.front:
+        table.add_row(str(row.number), row.spec, si(row.params), si(row.macs), *((ms(row.latency_ms),) if measured else ()),
+                      _error(row), str(row.seeds), {True: "✓", False: "✗"}.get(confirmed.get(row.spec), "-"), row.reference or "")
+    return table
+
+
+def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "macs", title: str = "",
+                   limit: float | None = None, split: str = "test") -> str:
+    """Every evaluated trial as cost vs error: complete (filled), pruned (hollow, error at the
+    epoch it stopped), the front as a step line, and the paper's presets: a star where the
+    study trained them, a dashed line at their cost where it did not (outside the space or
+    constraints)."""
+    from resbench.report.plots import _plt
+
+    plt = _plt()
+    key = {"macs": "macs", "params": "params", "latency": "latency_ms"}[cost]
+    label = {"macs": "MACs per image", "params": "parameters", "latency": "latency (ms)"}[cost]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    done = [t for t in summary.trials if t.state == "complete" and t.status != "duplicate" and t.test_error is not None
+            and getattr(t, key) is not None]
+    pruned = [t for t in summary.trials if t.status == "pruned" and t.test_error is not None and getattr(t, key) is not None]
+    if pruned:
+        ax.scatter([getattr(t, key) for t in pruned], [100 * t.test_error for t in pruned], s=18, facecolors="none",
+                   edgecolors="0.6", label=f"pruned ({len(pruned)}, error when stopped)")
+    ax.scatter([getattr(t, key) for t in done], [100 * t.test_error for t in done], s=22, color="tab:blue",
+               label=f"trained fully ({len(done)})")
+    front = sorted((t for t in done if t.on_front), key=lambda t: getattr(t, key))
+    if front:
+        ax.step([getattr(t, key) for t in front], [100 * t.test_error for t in front], where="post", color="tab:red", lw=1.5)
+        ax.scatter([getattr(t, key) for t in front], [100 * t.test_error for t in front], s=40, color="tab:red",
+                   label=f"Pareto front ({len(front)})", zorder=3)
+    for name, p in presets.items():
+        if p.get("test_error") is not None:
+            ax.scatter([p[key]], [100 * p["test_error"]], marker="*", s=160, color="tab:green", zorder=4, edgecolors="k")
+            ax.annotate(name, (p[key], 100 * p["test_error"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        elif p.get(key) is not None:
+            ax.axvline(p[key], color="tab:green", ls="--", lw=0.8, alpha=0.7)
+            ax.annotate(f"{name} (not in study)", (p[key], 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                        fontsize=7, va="bottom", ha="right", color="tab:green")
+    if limit is not None:
+        ax.axvline(limit, color="k", ls=":", lw=1)
+        ax.annotate("constraint", (limit, 0.98), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                    va="top", ha="right")
+    ax.set_xscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel(f"{split} error (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title or f"study {summary.study}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

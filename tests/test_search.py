@@ -1,0 +1,400 @@
+"""resbench search: space and constraints, Pareto sorting, pruning, study resume, the CLI.
+
+The search logic runs here against a fake trainer whose errors are a known function of
+the spec and epoch, so pruning and resume are checked exactly and in milliseconds;
+the CLI tests train real (tiny) networks on synthetic data.
+"""
+
+import itertools
+import json
+import random
+
+import optuna
+import pytest
+
+from resbench.errors import UsageError
+from resbench.measure.analytic import analytic_complexity
+from resbench.measure.complexity import count_complexity
+from resbench.search.pareto import best_k, crowding_distances, dominates, nondominated_ranks, pareto_front
+from resbench.search.pruner import Halving
+from resbench.search.space import Constraints, SearchSpace, narrow, parse_count
+from resbench.search.study import Runner, SearchConfig, open_study, summarize
+from resbench.spec import parse_spec
+from resbench.store import Store
+from resbench.train.loop import EpochStats, TrainConfig
+from resbench.train.sweep import Cell
+
+# --- Pareto sorting -------------------------------------------------------------------
+
+
+def test_pareto_front_of_known_points():
+    pts = [(1, 9), (2, 7), (3, 8), (4, 4), (5, 5), (6, 1), (6, 1), (7, 2)]
+    assert pareto_front(pts) == [0, 1, 3, 5, 6]  # (3,8) is dominated by (2,7); (5,5) by (4,4); (7,2) by (6,1)
+    assert nondominated_ranks(pts) == [0, 0, 1, 0, 1, 0, 0, 1]
+    assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (1, 2)) and not dominates((0, 3), (1, 2))
+
+
+def test_best_k_prefers_front_then_boundary_points():
+    pts = [(1, 10), (2, 6), (3, 5), (10, 1), (5, 9)]
+    crowd = crowding_distances(pts, [0, 1, 2, 3])
+    assert crowd[0] == crowd[3] == float("inf") and 0 < crowd[2] < float("inf")
+    assert set(best_k(pts, 2)) == {0, 3}  # the front's extremes survive a cut first
+    assert 4 not in best_k(pts, 4)  # the dominated point goes last
+
+
+# --- the space and its constraints ------------------------------------------------------
+
+SMALL = SearchSpace(blocks=("basic",), max_blocks=(4,), widths=(4, 8), shortcuts=("A", "B"))
+
+
+def _all_specs(space):
+    for fam, block, n, width, sc, so in space.skeletons():
+        for stages in itertools.product(*(range(space.block_range(i)[0], space.block_range(i)[1] + 1) for i in range(n))):
+            yield space.make_spec(fam, block, stages, width, sc, so)
+
+
+def test_narrowing_keeps_exactly_what_brute_force_finds_feasible():
+    limit = Constraints(max_macs=2_500_000)
+    feasible = [s for s in _all_specs(SMALL) if analytic_complexity(s).macs <= limit.max_macs]
+    assert feasible and len(feasible) < SMALL.size()
+    narrowed = narrow(SMALL, limit).space
+    kept = list(_all_specs(narrowed))
+    assert set(feasible) <= set(kept)  # nothing feasible is lost
+    for i in range(3):  # and each stage's cap is the most blocks any feasible spec has there
+        assert narrowed.block_range(i)[1] == max(s.stages[i] for s in feasible)
+    assert narrowed.widths == tuple(sorted({s.widths[0] for s in feasible}))
+
+
+def test_empty_space_names_the_smallest_candidate():
+    smallest = min(_all_specs(SMALL), key=lambda s: analytic_complexity(s).macs)
+    with pytest.raises(UsageError, match="no candidate satisfies --max-macs") as e:
+        narrow(SMALL, Constraints(max_macs=1000))
+    assert smallest.name in str(e.value)
+
+
+def test_space_options_that_contradict_are_usage_errors():
+    with pytest.raises(UsageError, match="no bottleneck"):
+        SearchSpace(blocks=("basic",), stride_on=("1x1",))
+    with pytest.raises(UsageError, match="below --min-blocks-per-stage"):
+        SearchSpace(min_blocks=5, max_blocks=(3,))
+    with pytest.raises(UsageError, match="unknown value"):
+        SearchSpace(shortcuts=("D",))
+    with pytest.raises(UsageError, match="downsample"):
+        SearchSpace(families=("imagenet",), input_size=32, stage_counts=(5,))
+    assert parse_count("60M", "--max-macs") == 60_000_000 and parse_count("1.5k", "x") == 1500
+    with pytest.raises(UsageError, match="like 60M"):
+        parse_count("lots", "--max-macs")
+
+
+def test_suggest_and_params_of_round_trip():
+    space = SearchSpace(families=("cifar", "imagenet"), blocks=("basic", "bottleneck"), max_blocks=(3,), widths=(8, 16),
+                        shortcuts=("A", "B", "plain"), stride_on=("3x3", "1x1"), input_size=64)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(40):
+        trial = study.ask()
+        spec = space.suggest(trial)
+        assert space.params_of(spec) == trial.params
+        study.tell(trial, 0.0)
+    resnet20 = SearchSpace(widths=(16,), max_blocks=(9,)).params_of(
+        parse_spec("resnet20"))
+    assert resnet20 == {"blocks1": 3, "blocks2": 3, "blocks3": 3, "block": "basic", "shortcut": "A"}
+    assert SearchSpace(max_blocks=(2,)).params_of(parse_spec("resnet20")) is None
+
+
+def test_analytic_counter_is_exact_on_specs_the_search_proposes():
+    space = SearchSpace(families=("cifar", "imagenet"), blocks=("basic", "bottleneck"), max_blocks=(3,), widths=(4, 8),
+                        shortcuts=("A", "B", "C", "plain"), stride_on=("3x3", "1x1"), input_size=64, num_classes=7)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(12):
+        trial = study.ask()
+        spec = space.suggest(trial)
+        a, f = analytic_complexity(spec), count_complexity(spec)
+        assert (a.macs, a.params) == (f.macs, f.params), spec.name
+        study.tell(trial, 0.0)
+
+
+# --- the runner, with a fake trainer -------------------------------------------------------
+
+
+class FakeTrainer:
+    """Error falls with epochs towards a floor that depends on the spec: known, deterministic."""
+
+    def __init__(self):
+        self.calls = []
+        self.epochs_run = 0
+
+    def floor(self, spec):
+        return 0.2 + 0.6 * random.Random(spec.name).random()
+
+    def __call__(self, spec, cfg, on_epoch):
+        self.calls.append(spec.name)
+        history = []
+        for e in range(1, cfg.epochs + 1):
+            err = self.floor(spec) + 0.5 / e
+            history.append({"epoch": e, "test_error": err})
+            self.epochs_run += 1
+            if e < cfg.epochs and not on_epoch(EpochStats(e, 0.1, 1.0, err, err, 0.0, 0.0)):
+                break
+        return {"spec": spec.name, "epochs": len(history), "history": history, "diverged": False,
+                "stopped_early": len(history) < cfg.epochs, "final_test_error": history[-1]["test_error"]}
+
+
+def _search(tmp_path, objectives=("error", "macs"), halving=Halving(1, 3, 9), space=None, constraints=Constraints(max_macs=45_000_000),
+            seeds=1, sampler="random", measure_fn=None):
+    space = narrow(space or SearchSpace(max_blocks=(6,), widths=(8, 16)), constraints).space
+    cfg = SearchConfig(space=space, constraints=constraints, train=TrainConfig(epochs=9), objectives=objectives, seeds=seeds,
+                       halving=halving, sampler=sampler)
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    return cfg, url
+
+
+def test_search_respects_constraints_prunes_and_stores_every_run(tmp_path):
+    cfg, url = _search(tmp_path)
+    trainer, store = FakeTrainer(), Store(tmp_path / "results")
+    runner = Runner(cfg, open_study(cfg, url, "s", None), store, trainer)
+    assert runner.enqueue_references() == ["resnet20"]
+    runner.run(30)
+    summary = summarize(runner.study, cfg, url)
+    evaluated = [t for t in summary.trials if t.status != "infeasible"]
+    assert len(evaluated) >= 30
+    assert all(t.macs <= 45_000_000 for t in evaluated)
+    assert all(analytic_complexity(parse_spec(n)).macs <= 45_000_000
+               for n in trainer.calls)
+    ref = next(t for t in summary.trials if t.reference == "resnet20")
+    assert ref.status == "trained" and ref.epochs_trained == 9  # references are never pruned
+    assert summary.counts().get("pruned", 0) > 10
+    assert summary.epoch_fraction <= 0.4  # the issue's budget: at most 40 % of full training
+    assert summary.epochs_trained == trainer.epochs_run
+    # every training run is a train record; full runs share compare's cell key, pruned runs never do
+    records, _ = store.load("train")
+    assert len(records) == len(trainer.calls)
+    for rec in records:
+        full = rec["result"]["epochs"] == 9
+        spec = parse_spec(rec["config"]["spec"])
+        assert (rec["key"] == Cell(spec, 0, cfg.train).key) == full
+        assert rec["config"]["study"] == "s"
+    # the front is the non-dominated set of complete trials, computed independently here
+    complete = [t for t in summary.trials if t.state == "complete" and t.status != "duplicate"]
+    expected = {complete[i].number for i in pareto_front([(t.test_error, t.macs) for t in complete])}
+    assert {t.number for t in summary.front} == expected
+
+
+def test_search_resumes_without_retraining(tmp_path):
+    cfg, url = _search(tmp_path)
+    trainer, store = FakeTrainer(), Store(tmp_path / "results")
+    Runner(cfg, open_study(cfg, url, "s", None), store, trainer).run(6)
+    first = len(trainer.calls)
+    again = Runner(cfg, open_study(cfg, url, "s", None), store, trainer)
+    again.run(6)
+    assert len(trainer.calls) == first  # the study already has its 6 trials
+    again.run(10)
+    summary = summarize(again.study, cfg, url)
+    assert len([t for t in summary.trials if t.status != "infeasible"]) >= 10
+    assert len(trainer.calls) < first + 10  # only the new trials trained (duplicates answered from the study)
+    other = SearchConfig(space=cfg.space, constraints=Constraints(max_macs=20_000_000), train=cfg.train)
+    with pytest.raises(UsageError, match="different search"):
+        open_study(other, url, "s", None)
+
+
+def test_a_failed_trial_loses_only_itself(tmp_path):
+    cfg, url = _search(tmp_path, halving=None)
+    trainer, store = FakeTrainer(), Store(tmp_path / "results")
+
+    def crashing(spec, c, on_epoch):
+        if len(trainer.calls) == 2:
+            trainer.calls.append("crash")
+            raise RuntimeError("worker died")
+        return trainer(spec, c, on_epoch)
+
+    runner = Runner(cfg, open_study(cfg, url, "s", None), store, crashing)
+    with pytest.raises(RuntimeError):
+        runner.run(5)
+    runner = Runner(cfg, open_study(cfg, url, "s", None), store, trainer)
+    runner.run(5)
+    states = [t.state for t in runner.study.get_trials() if t.user_attrs.get("status") != "infeasible"]
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 4 and states.count(optuna.trial.TrialState.FAIL) == 1
+
+
+def test_duplicate_proposals_are_answered_from_the_study(tmp_path):
+    cfg, url = _search(tmp_path, halving=None)
+    trainer = FakeTrainer()
+    study = open_study(cfg, url, "s", None)
+    params = {"blocks1": 2, "blocks2": 2, "blocks3": 2, "block": "basic", "width": 8, "shortcut": "B"}
+    study.enqueue_trial(params)
+    study.enqueue_trial(params)
+    Runner(cfg, study, Store(tmp_path / "results"), trainer).run(2)
+    assert len(trainer.calls) == 1
+    statuses = [t.user_attrs["status"] for t in study.get_trials()]
+    assert statuses == ["trained", "duplicate"]
+    assert len(summarize(study, cfg, url).front) == 1
+
+
+def test_extra_seeds_train_only_survivors_and_report_spread(tmp_path):
+    cfg, url = _search(tmp_path, seeds=2)
+    trainer = FakeTrainer()
+    runner = Runner(cfg, open_study(cfg, url, "s", None), Store(tmp_path / "results"), trainer)
+    runner.run(12)
+    summary = summarize(runner.study, cfg, url)
+    for t in summary.trials:
+        if t.state == "complete" and t.status == "trained":
+            assert t.seeds == 2 and t.test_error_std is not None and t.epochs_trained == 18
+        if t.status == "pruned":
+            assert t.epochs_trained < 9  # pruned on its first seed: no second seed trained
+
+
+def test_single_objective_uses_optunas_successive_halving(tmp_path):
+    cfg, url = _search(tmp_path, objectives=("error",))
+    runner = Runner(cfg, open_study(cfg, url, "s", None), Store(tmp_path / "results"), FakeTrainer())
+    assert isinstance(runner.study.pruner, optuna.pruners.SuccessiveHalvingPruner)
+    runner.run(15)
+    summary = summarize(runner.study, cfg, url)
+    assert summary.counts().get("pruned", 0) > 0
+    assert len(summary.front) == 1 and summary.front[0].test_error == min(
+        t.test_error for t in summary.trials if t.state == "complete")
+
+
+def test_measured_latency_is_an_objective_and_a_constraint(tmp_path):
+    limit = Constraints(max_macs=30_000_000, max_latency_ms=5.0)
+    cfg, url = _search(tmp_path, objectives=("error", "latency"), constraints=limit, halving=None)
+    trainer = FakeTrainer()
+
+    def fake_latency(spec):  # a known function of MACs
+        return {"latency_ms": analytic_complexity(spec).macs / 2e6, "memory_bytes": None}
+
+    runner = Runner(cfg, open_study(cfg, url, "s", None), Store(tmp_path / "results"), trainer, measure_fn=fake_latency)
+    runner.run(8)
+    summary = summarize(runner.study, cfg, url)
+    for t in summary.trials:
+        if t.macs > 30_000_000:  # rejected by the free analytic check: never measured
+            assert t.status == "infeasible" and t.latency_ms is None
+        else:
+            assert t.latency_ms == pytest.approx(t.macs / 2e6)
+            assert (t.status == "infeasible") == (t.latency_ms > 5.0)
+    assert all(analytic_complexity(parse_spec(n)).macs <= 10_000_000
+               for n in trainer.calls)
+
+
+def test_multi_objective_halving_keeps_the_cheap_end():
+    """At a rung, a cheap net with a worse error survives if nothing cheaper beats it."""
+
+    class T:
+        def __init__(self, number, attrs):
+            self.number, self.user_attrs = number, attrs
+
+        def set_user_attr(self, k, v):
+            self.user_attrs[k] = v
+
+    class S:
+        def __init__(self, trials):
+            self.trials = trials
+
+        def get_trials(self, deepcopy=False):
+            return self.trials
+
+    others = [T(i, {"rung_1": [macs, err]}) for i, (macs, err) in enumerate([(40, 0.5), (41, 0.45), (42, 0.48), (50, 0.6), (60, 0.7)])]
+    h = Halving(1, 3, 9)
+    assert h.rung_epochs() == [1, 3]
+    cheap = T(9, {})
+    assert not h.decide(S(others + [cheap]), cheap, 1, [5], 0.8)  # cheapest of all: kept though its error is worst
+    mid = T(10, {})
+    assert h.decide(S(others + [mid]), mid, 1, [45], 0.55)  # dominated by (41, 0.45): pruned
+    assert not h.decide(S(others), T(11, {}), 2, [45], 0.99)  # epoch 2 is not a rung
+
+
+# --- the command line -------------------------------------------------------------------
+
+TINY = ["--dataset", "synthetic", "--subset", "100", "--test-subset", "50", "--batch-size", "50", "--epochs", "3",
+        "--widths", "4", "--max-blocks-per-stage", "2", "--blocks", "basic", "--threads", "1"]
+
+
+def test_cli_search_on_synthetic_data(cli, tmp_path):
+    out_csv, out_png = tmp_path / "t.csv", tmp_path / "f.png"
+    args = ["search", *TINY, "--trials", "4", "--results-dir", tmp_path / "r", "--csv", out_csv, "--plot", out_png]
+    code, out, err = cli(*args, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["pareto"] and {"spec", "params", "macs", "latency_ms", "test_error"} <= set(d["pareto"][0])
+    assert all(p["fvcore_confirmed"] for p in d["pareto"])
+    assert sum(n for k, n in d["counts"].items() if k != "infeasible") >= 4
+    assert out_csv.read_text().startswith("number,spec") and out_png.stat().st_size > 10_000
+    records = list((tmp_path / "r" / "records" / "train").glob("*.json"))
+    assert records
+    code, out, err = cli(*args)  # the same command continues (here: finds) the study: nothing new trained
+    assert code == 0 and "Pareto front" in out
+    assert len(list((tmp_path / "r" / "records" / "train").glob("*.json"))) == len(records)
+    code, out, _ = cli("results", "--results-dir", tmp_path / "r", "--json")
+    assert code == 0 and len(json.loads(out)) == len(records)
+    code, out, _ = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--filter", f"study={d['study']}", "--json")
+    assert code == 0 and len(json.loads(out)["points"]) == len(records) and (tmp_path / "s.png").stat().st_size > 5000
+    code, _, err = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--y", "colour")
+    assert code == 2 and "no column 'colour'" in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--max-macs", "1000"], "no candidate satisfies --max-macs"),
+    (["--objectives", "macs"], "--objectives starts with error"),
+    (["--stride-on", "1x1"], "no bottleneck"),
+    (["--max-memory", "1G"], "needs --device cuda"),
+    (["--storage", "sqlite:////nonexistent-dir/x/search.db"], "cannot open the study storage"),
+    (["--min-epochs", "3"], "--min-epochs 3 leaves nothing to prune"),
+    (["--space", "missing.toml"], "does not exist"),
+])
+def test_cli_search_bad_input_is_one_line_exit_2(cli, tmp_path, extra, message):
+    code, out, err = cli("search", *TINY, "--results-dir", tmp_path / "r", *extra)
+    assert code == 2 and message in err and len(err.strip().splitlines()) <= 2 and "Traceback" not in err
+
+
+def test_cli_space_file(cli, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text('blocks = ["basic"]\nwidths = [4]\nmax_blocks_per_stage = 2\nshortcuts = ["B"]\nmax_macs = "2M"\n')
+    code, out, err = cli("search", *TINY[:10], "--threads", "1", "--space", space, "--trials", "2", "--no-pruning",
+                         "--no-references", "--results-dir", tmp_path / "r", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["space"]["shortcuts"] == ["B"] and d["constraints"]["max_macs"] == 2_000_000
+    assert all(t["macs"] <= 2_000_000 and ":shortcut=B" in t["spec"] for t in d["trials"])
+    space.write_text("colour = 3\n")
+    code, _, err = cli("search", *TINY, "--space", space, "--results-dir", tmp_path / "r")
+    assert code == 2 and "unknown key(s) colour" in err
+
+
+KILLED_WORKER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_search import FakeTrainer, _search
+from pathlib import Path
+from resbench.search.study import Runner, open_study
+from resbench.store import Store
+cfg, url = _search(Path({tmp!r}), halving=None)
+trainer = FakeTrainer()
+def slow(spec, c, on_epoch):
+    print("training", spec.name, flush=True)
+    time.sleep(60)
+runner = Runner(cfg, open_study(cfg, url, "s", None, heartbeat=(1, 2)), Store({tmp!r}), slow)
+runner.run(3)
+"""
+
+
+def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = KILLED_WORKER.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert worker.stdout.readline().startswith("training")  # the worker is inside its first trial
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(3)  # longer than the grace period: the trial's heartbeat is stale
+    cfg, url = _search(tmp_path, halving=None)
+    trainer = FakeTrainer()
+    runner = Runner(cfg, open_study(cfg, url, "s", None, heartbeat=(1, 2)), Store(tmp_path), trainer)
+    runner.run(3)
+    trials = runner.study.get_trials()
+    dead = trials[0]
+    assert dead.state == optuna.trial.TrialState.FAIL
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == dead.number)
+    assert retry.state == optuna.trial.TrialState.COMPLETE and retry.params == dead.params
+    assert trainer.calls[0] == dead.user_attrs["spec"]  # the retry trained the dead worker's candidate first
