@@ -8,7 +8,6 @@ import sys
 import pytest
 import torch
 
-from resbench.spec import parse_spec
 from resbench.train.loader import DeviceLoader
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "400", "--test-subset", "100"]

@@ -178,7 +178,9 @@ def search(
                            max_blocks_per_stage=max_blocks_per_stage, widths=widths, shortcuts=shortcuts, stride_on=stride_on,
                            max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms, max_memory=max_memory)
     fams = _list(values.get("family"), "--family") or ("cifar",)
-    data = load_data(cfg, download, FAMILY_DEFAULTS[fams[0]]["input_size"] if fams[0] in FAMILY_DEFAULTS else 32)
+    # One data set for every candidate: images are resized (imagefolder) or generated (synthetic)
+    # at the CIFAR size whenever CIFAR nets are in the space, else at ImageNet's.
+    data = load_data(cfg, download, FAMILY_DEFAULTS["cifar" if "cifar" in fams else "imagenet"]["input_size"])
     space, constraints = _build(values, data)
     narrowed = narrow(space, constraints)
     for note in narrowed.notes:
