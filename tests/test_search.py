@@ -368,6 +368,7 @@ from resbench.store import Store
 cfg, url = _search(Path({tmp!r}), halving=None)
 trainer = FakeTrainer()
 def slow(spec, c, on_epoch):
+    time.sleep(2.5)  # let the heartbeat thread record a beat first (a trial killed before its first beat is never seen as stale)
     print("training", spec.name, flush=True)
     time.sleep(60)
 runner = Runner(cfg, open_study(cfg, url, "s", None, heartbeat=(1, 2)), Store({tmp!r}), slow)
@@ -387,7 +388,7 @@ def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
     assert worker.stdout.readline().startswith("training")  # the worker is inside its first trial
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
-    time.sleep(3)  # longer than the grace period: the trial's heartbeat is stale
+    time.sleep(4)  # longer than the grace period (2 s, sqlite timestamps in whole seconds): the heartbeat is stale
     cfg, url = _search(tmp_path, halving=None)
     trainer = FakeTrainer()
     runner = Runner(cfg, open_study(cfg, url, "s", None, heartbeat=(1, 2)), Store(tmp_path), trainer)

@@ -244,13 +244,14 @@ def degradation(
         return
     from rich.table import Table
 
+    from resbench.report.format import pct_pm
+
     t = Table(header_style="bold")
     for c in ("net", "depth", "seeds", "final train err %", "final test err %"):
         t.add_column(c, justify="left" if c == "net" else "right")
     for r in sorted(rows, key=lambda r: (not r["plain"], r["depth"])):
-        fmt = lambda m, s: "-" if m is None else f"{100 * m:.2f}" + (f" ± {100 * s:.2f}" if s is not None else "")  # noqa: E731
-        t.add_row(r["arm"], str(r["depth"]), str(r["seeds"]), fmt(r["train_error_mean"], r["train_error_std"]),
-                  fmt(r["test_error_mean"], r["test_error_std"]))
+        t.add_row(r["arm"], str(r["depth"]), str(r["seeds"]), pct_pm(r["train_error_mean"], r["train_error_std"]),
+                  pct_pm(r["test_error_mean"], r["test_error_std"]))
     out.print(t)
     for line in trend.values():
         out.print(line, highlight=False)

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, with_modifiers, with_training
+from resbench.cli.options import JsonOpt, comma_list, with_modifiers, with_training
 from resbench.cli.output import err, out, print_json
 from resbench.errors import Interrupted, UsageError
 
@@ -14,12 +14,12 @@ OUTPUT = "Output"
 
 
 def _split(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+    return comma_list(text) or None
 
 
 def _ints(text: str | None, what: str) -> list[int] | None:
     try:
-        return [int(v) for v in _split(text)] if text else None
+        return comma_list(text, int) or None
     except ValueError:
         raise UsageError(f"{what} takes whole numbers separated by commas, got {text!r}") from None
 

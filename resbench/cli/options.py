@@ -61,6 +61,15 @@ _TRAIN_PARAMS = [
 ]
 
 
+def comma_list(text, cast=str) -> list | None:
+    """'a, b,c' (or a TOML list) -> [cast(a), cast(b), cast(c)]; None when not given.
+    A value ``cast`` rejects raises ValueError: callers word the error for their option."""
+    if text is None or text == "":
+        return None
+    items = text if isinstance(text, list) else [t.strip() for t in str(text).split(",") if t.strip()]
+    return [cast(v) for v in items]
+
+
 def _params(defs) -> list[inspect.Parameter]:
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[tp, opt])
             for name, tp, default, opt in defs]

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, with_training
+from resbench.cli.options import JsonOpt, comma_list, with_training
 from resbench.cli.output import err, out, print_json, warn
 from resbench.errors import Interrupted, UsageError
 
@@ -16,13 +16,11 @@ OUTPUT = "Output"
 
 
 def _list(text, option: str, cast=str) -> tuple | None:
-    if text is None:
-        return None
-    items = text if isinstance(text, list) else [t.strip() for t in str(text).split(",") if t.strip()]
     try:
-        return tuple(cast(v) for v in items)
+        values = comma_list(text, cast)
     except ValueError:
         raise UsageError(f"{option} takes values separated by commas, e.g. {'16,32' if cast is int else 'A,B'}; got {text!r}") from None
+    return tuple(values) if values is not None else None
 
 
 def _space_values(space_file, **options) -> dict:
@@ -207,12 +205,12 @@ def search(
         def train_fn(spec, tcfg, on_epoch):
             # per seed: with --val-split the held-out images depend on the seed (memoised)
             result = run_train(spec, tcfg, load_data(tcfg, download, spec.input_size), on_epoch=on_epoch,
-                               progress=lambda phase, i, n: update(f"{runner.counted()}/{trials} {spec.name} {phase}", i, n))
+                               progress=lambda phase, i, n: update(f"{runner.position}/{trials} {spec.name} {phase}", i, n))
             return result.to_dict()
 
         runner = Runner(sc, study, store, train_fn,
                         measure_fn=_measure_fn(str(device), sc.latency_batch, cfg.channels_last) if sc.needs_measurement else None,
-                        env_fn=lambda: env, progress=lambda msg: update(msg, runner.counted(), trials))
+                        env_fn=lambda: env, progress=lambda msg: update(msg, runner.position, trials))
         if references:
             runner.enqueue_references()
         try:

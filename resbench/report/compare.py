@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
-from resbench.report.format import si
+from resbench.report.format import pct_pm, si
 from resbench.spec import NetSpec
 from resbench.stats import paired_difference
 
@@ -49,11 +49,6 @@ def summarize_arms(arms: list[NetSpec], records: list[tuple[NetSpec, int, dict]]
     return rows
 
 
-def _pct(m, s=None) -> str:
-    if m is None:
-        return "-"
-    return f"{100 * m:.2f}" + (f" ± {100 * s:.2f}" if s is not None else "")
-
 
 def compare_table(rows: list[dict]) -> Table:
     table = Table(header_style="bold")
@@ -74,7 +69,7 @@ def compare_table(rows: list[dict]) -> Table:
             sig = "yes" if r["significant"] else "no"
         seeds = str(r["seeds"]) + (f" (+{r['diverged']} diverged)" if r["diverged"] else "")
         table.add_row(r["arm"], str(r["depth"]), r["block"], "plain" if r["plain"] else r["shortcut"], si(r["params"]),
-                      si(r["macs"]), seeds, _pct(r["train_error_mean"], r["train_error_std"]),
-                      _pct(r["test_error_mean"], r["test_error_std"]), delta, sig,
+                      si(r["macs"]), seeds, pct_pm(r["train_error_mean"], r["train_error_std"]),
+                      pct_pm(r["test_error_mean"], r["test_error_std"]), delta, sig,
                       f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] else "-")
     return table

@@ -19,5 +19,12 @@ def ms(x: float | None) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.2f}" if x < 100 else f"{x:.1f}"
 
 
+def pct_pm(mean: float | None, std: float | None = None) -> str:
+    """An error fraction as '12.34 ± 0.56' percent (no ± with one seed), '-' when missing."""
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{100 * x:.{digits}f} %"

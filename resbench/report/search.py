@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from resbench.report.format import ms, si
-
-
-def _error(row) -> str:
-    if row.test_error is None:
-        return "-"
-    text = f"{100 * row.test_error:.2f}"
-    return text + (f" ± {100 * row.test_error_std:.2f}" if row.test_error_std is not None else "")
+from resbench.report.format import ms, pct_pm, si
 
 
 def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Table:
@@ -23,7 +16,7 @@ def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Tab
         table.add_column(name, justify=justify)
     for row in summary.front:
         table.add_row(str(row.number), row.spec, si(row.params), si(row.macs), *((ms(row.latency_ms),) if measured else ()),
-                      _error(row), str(row.seeds), {True: "✓", False: "✗"}.get(confirmed.get(row.spec), "-"), row.reference or "")
+                      pct_pm(row.test_error, row.test_error_std), str(row.seeds), {True: "✓", False: "✗"}.get(confirmed.get(row.spec), "-"), row.reference or "")
     return table
 
 

@@ -173,6 +173,7 @@ class Runner:
     progress: Progress = lambda msg: None
     max_rejections: int = 500
     rejected_in_a_row: int = field(default=0, init=False)
+    position: int = field(default=0, init=False)  # counted trials when the current one started (for progress)
 
     def enqueue_references(self, presets=REFERENCE_PRESETS) -> list[str]:
         """Enqueue the paper's presets that lie in the space and fit the constraints, as
@@ -239,6 +240,7 @@ class Runner:
             trial.set_user_attr("why", why)
             raise optuna.TrialPruned(why)
         self.rejected_in_a_row = 0
+        self.position = self.counted()  # once per trial: progress callbacks run every step
         cost_point = [float(costs[o]) for o in self.cfg.objectives[1:]]
 
         earlier = self._earlier_result(trial, spec.name)
