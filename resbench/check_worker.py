@@ -3,6 +3,8 @@
 `resbench check --against REF` runs this module twice per entry and round, once with
 REF's code first on PYTHONPATH and once with the candidate's, interleaved in one job
 so that machine drift cancels. It prints one JSON list of measurements on stdout.
+This module stays at this path (outside resbench.check) because the REF side may be
+an older resbench whose check code was one module.
 """
 
 import json

@@ -8,6 +8,11 @@ Layout: ``<results-dir>/records/<kind>/<id>.json``. A record is::
 Writes go to a temporary file in the same folder, are fsynced, then renamed over
 the target (atomic on POSIX and Windows), so a killed process never leaves a
 half-written record. Readers skip (and report) files that do not parse.
+
+Readers get typed ``Record``s, never raw dicts; ``migrate`` is the one place that
+brings an older record up to the current schema. A record's ``result`` stays the
+JSON of the run's result; ``Record.train_result()`` / ``profile_result()`` give the
+typed result (``TrainResult.from_dict`` / ``ProfileResult.from_dict``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import tempfile
 import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from resbench.errors import StoreError
@@ -56,7 +62,49 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def read_record(path: str | os.PathLike) -> dict:
+RECORD_KINDS_PATTERN = "a name of letters, digits, '-' and '_'"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored run, as read back from the store."""
+
+    kind: str  # profile | train | analysis-responses | ...
+    id: str  # <created>-<key[:8]>-<random>: unique, sorts by time
+    key: str  # hash of the configuration: the same experiment has the same key
+    created: str  # ISO 8601, UTC
+    config: dict = field(default_factory=dict)
+    result: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def train_result(self):
+        from resbench.train.loop import TrainResult
+
+        return TrainResult.from_dict(self.result)
+
+    def profile_result(self):
+        from resbench.measure.timing import ProfileResult
+
+        return ProfileResult.from_dict(self.result)
+
+
+def migrate(doc: dict, where: str = "record") -> dict:
+    """Bring a stored record up to SCHEMA_VERSION (the one home of schema migration).
+    Schema 1 is the only one so far; a newer schema is refused with a one-line error."""
+    schema = doc.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise StoreError(f"{where} has schema {schema!r}: expected a whole number 1..{SCHEMA_VERSION}; delete it or re-run")
+    if schema > SCHEMA_VERSION:
+        raise StoreError(f"{where} has schema version {schema}, newer than this resbench understands ({SCHEMA_VERSION}); "
+                         "upgrade resbench")
+    return doc
+
+
+def read_record(path: str | os.PathLike) -> Record:
     """One record; StoreError (one line) if it is corrupt or from a newer resbench."""
     path = Path(path)
     try:
@@ -65,11 +113,19 @@ def read_record(path: str | os.PathLike) -> dict:
         raise StoreError(f"{path} is not a readable results record ({type(e).__name__}: {e}); delete it or re-run") from None
     if not isinstance(rec, dict) or "schema" not in rec:
         raise StoreError(f"{path} is not a resbench record (no schema field)")
-    if not isinstance(rec["schema"], int) or rec["schema"] > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} has schema version {rec['schema']}, newer than this resbench understands ({SCHEMA_VERSION}); upgrade resbench"
-        )
-    return rec
+    rec = migrate(rec, str(path))
+    fields = {"kind": str, "id": str, "key": str, "created": str, "config": dict, "result": dict, "env": dict}
+    for name, tp in fields.items():
+        if not isinstance(rec.get(name), tp):
+            raise StoreError(f"{path} is not a resbench record: field {name!r} is missing or not a {tp.__name__}; delete it or re-run")
+    return Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
+
+
+def _check_kind(kind: str) -> str:
+    # A kind names a folder under records/: it must not climb out of it (--kind ../..).
+    if not kind or not all(c.isascii() and (c.isalnum() or c in "-_") for c in kind):
+        raise StoreError(f"record kind {kind!r} is not valid: expected {RECORD_KINDS_PATTERN}, e.g. train or profile")
+    return kind
 
 
 class Store:
@@ -81,6 +137,7 @@ class Store:
         return self.root / "records"
 
     def put(self, kind: str, config: dict, result: dict, env: dict, key: str | None = None) -> Path:
+        _check_kind(kind)
         key = key or config_key(config)
         created = dt.datetime.now(dt.timezone.utc)
         rid = f"{created.strftime('%Y%m%dT%H%M%S')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
@@ -88,9 +145,9 @@ class Store:
                   "created": created.isoformat(timespec="milliseconds"), "config": config, "result": result, "env": env}
         return write_json_atomic(self.records_dir / kind / f"{rid}.json", record)
 
-    def load(self, kind: str | None = None) -> tuple[list[dict], list[str]]:
+    def load(self, kind: str | None = None) -> tuple[list[Record], list[str]]:
         """All readable records (oldest first) and one warning per unreadable file."""
-        base = self.records_dir / kind if kind else self.records_dir
+        base = self.records_dir / _check_kind(kind) if kind else self.records_dir
         records, problems = [], []
         if not base.exists():
             return records, problems
@@ -99,15 +156,67 @@ class Store:
                 records.append(read_record(path))
             except StoreError as e:
                 problems.append(str(e))
-        records.sort(key=lambda r: r.get("created", ""))
+        records.sort(key=lambda r: r.created)
         return records, problems
 
-    def find(self, kind: str, key: str) -> dict | None:
-        for path in sorted((self.records_dir / kind).glob(f"*-{key[:8]}-*.json")):
+    def find(self, kind: str, key: str) -> Record | None:
+        for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json")):
             try:
                 rec = read_record(path)
             except StoreError:
                 continue
-            if rec.get("key") == key:
+            if rec.key == key:
                 return rec
         return None
+
+
+class CellLock:
+    """An exclusive claim on one configuration key, so that concurrent sweeps on one
+    results folder never train the same cell at the same time.
+
+    It is an OS file lock (``fcntl.flock``) on ``records/.locks/<kind>-<key>.lock``: the
+    kernel releases it when the holder exits, however it exits (SIGKILL included), so a
+    dead holder can never block the others, and no stale-lock timeout is needed. On
+    systems without ``fcntl`` (Windows) locking is skipped: runs may then duplicate work,
+    never corrupt it (records are written atomically either way).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = False) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a curious reader
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> "CellLock":
+        self.acquire(blocking=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def cell_lock(store: Store, kind: str, key: str) -> CellLock:
+    return CellLock(store.records_dir / ".locks" / f"{_check_kind(kind)}-{key}.lock")

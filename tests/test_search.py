@@ -169,10 +169,10 @@ def test_search_respects_constraints_prunes_and_stores_every_run(tmp_path):
     records, _ = store.load("train")
     assert len(records) == len(trainer.calls)
     for rec in records:
-        full = rec["result"]["epochs"] == 9
-        spec = parse_spec(rec["config"]["spec"])
-        assert (rec["key"] == Cell(spec, 0, cfg.train).key) == full
-        assert rec["config"]["study"] == "s"
+        full = rec.result["epochs"] == 9
+        spec = parse_spec(rec.config["spec"])
+        assert (rec.key == Cell(spec, 0, cfg.train).key) == full
+        assert rec.config["study"] == "s"
     # the front is the non-dominated set of complete trials, computed independently here
     complete = [t for t in summary.trials if t.state == "complete" and t.status != "duplicate"]
     expected = {complete[i].number for i in pareto_front([(t.test_error, t.macs) for t in complete])}

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from resbench.errors import StoreError
-from resbench.store import SCHEMA_VERSION, Store, config_key, read_record, write_json_atomic
+from resbench.store import SCHEMA_VERSION, Record, Store, config_key, read_record, write_json_atomic
 
 
 def test_round_trip(tmp_path):
@@ -15,12 +15,13 @@ def test_round_trip(tmp_path):
     cfg = {"spec": "resnet20", "batch_size": 8}
     path = store.put("profile", config=cfg, result={"throughput": 12.5}, env={"torch": "x"})
     rec = read_record(path)
-    assert rec["schema"] == SCHEMA_VERSION and rec["kind"] == "profile"
-    assert rec["config"] == cfg and rec["result"]["throughput"] == 12.5
-    assert rec["key"] == config_key(cfg)
-    assert store.find("profile", config_key(cfg))["id"] == rec["id"]
+    assert isinstance(rec, Record)  # typed after the store
+    assert rec.schema == SCHEMA_VERSION and rec.kind == "profile"
+    assert rec.config == cfg and rec.result["throughput"] == 12.5
+    assert rec.key == config_key(cfg)
+    assert store.find("profile", config_key(cfg)).id == rec.id
     records, problems = store.load()
-    assert len(records) == 1 and problems == []
+    assert len(records) == 1 and problems == [] and records[0] == rec
 
 
 def test_config_key_is_order_independent():

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from resbench.spec import parse_spec
+from resbench.validate import comma_list, parse_list  # noqa: F401  (the CLI's one list parser)
 
 MODIFIERS = "Spec modifiers"
 
@@ -26,6 +27,21 @@ SpecArg = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of a table.")]
+OUTPUT = "Output"
+ResultsDirOpt = Annotated[Optional[str], typer.Option(
+    "--results-dir", help="Results store folder (default ./results or $RESBENCH_RESULTS_DIR).", rich_help_panel=OUTPUT)]
+SaveOpt = Annotated[bool, typer.Option("--save/--no-save", help="Store the run as a record in the results folder.",
+                                       rich_help_panel=OUTPUT)]
+CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Also write the table to this CSV file.", rich_help_panel=OUTPUT)]
+MarkdownOpt = Annotated[Optional[str], typer.Option("--markdown", help="Also write the table to this Markdown file.",
+                                                   rich_help_panel=OUTPUT)]
+SCALE = "Scale out"
+ExecutorOpt = Annotated[str, typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)]
+WorkersOpt = Annotated[int, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)]
+RetriesOpt = Annotated[int, typer.Option(help="Retry a failed cell this many times in this run.", rich_help_panel=SCALE)]
+PlotOpt = Annotated[Optional[str], typer.Option(
+    "--plot", help="Write the figure to this PNG (or .pdf/.svg); default: figures/ in the results folder.",
+    rich_help_panel=OUTPUT)]
 
 _MODIFIER_PARAMS = [
     ("shortcut", Optional[str], typer.Option("--shortcut", help="A: zero-pad identity; B: projection where shapes change; C: projection everywhere.", rich_help_panel=MODIFIERS)),
@@ -59,15 +75,6 @@ _TRAIN_PARAMS = [
     ("compile", bool, False, typer.Option("--compile", help="torch.compile the model.", rich_help_panel=TRAINING)),
     ("threads", Optional[int], None, typer.Option(help="CPU threads for this process.", rich_help_panel=TRAINING)),
 ]
-
-
-def comma_list(text, cast=str) -> list | None:
-    """'a, b,c' (or a TOML list) -> [cast(a), cast(b), cast(c)]; None when not given.
-    A value ``cast`` rejects raises ValueError: callers word the error for their option."""
-    if text is None or text == "":
-        return None
-    items = text if isinstance(text, list) else [t.strip() for t in str(text).split(",") if t.strip()]
-    return [cast(v) for v in items]
 
 
 def _params(defs) -> list[inspect.Parameter]:
@@ -126,10 +133,9 @@ def _train_config(values: dict):
     threads = values.pop("threads")
     download = values.pop("download")
     if threads is not None:
-        if threads < 1:
-            from resbench.errors import UsageError
+        from resbench.validate import whole
 
-            raise UsageError(f"--threads must be at least 1, got {threads}")
+        whole(threads, "--threads", 1, 4096)
         import torch
 
         torch.set_num_threads(threads)

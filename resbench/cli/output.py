@@ -32,3 +32,14 @@ def print_json(obj) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+
+def note(message: str) -> None:
+    err.print(message, highlight=False)
+
+
+def hooks_for(update=None):
+    """Library hooks wired to this terminal: a progress callback, warnings and notes on stderr."""
+    from resbench.hooks import Hooks
+
+    return Hooks(progress=update, warn=warn, note=note)

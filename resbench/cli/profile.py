@@ -4,22 +4,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, SpecArg, spec_command
-from resbench.cli.output import out, print_json
-from resbench.errors import UsageError
+from resbench.cli.options import CsvOpt, JsonOpt, ResultsDirOpt, SaveOpt, SpecArg, parse_list, spec_command
+from resbench.cli.output import hooks_for, out, print_json
+from resbench.report.files import prepare_output
+from resbench.validate import whole
 
 MEASURE = "Measurement"
-OUTPUT = "Output"
-
-
-def parse_int_list(text: str, what: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"{what} takes whole numbers separated by commas, e.g. 1,8,32; got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise UsageError(f"{what} must be at least 1, got {text!r}")
-    return values
 
 
 @spec_command
@@ -38,33 +28,29 @@ def profile(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads (torch.set_num_threads); recorded either way.", rich_help_panel=MEASURE)] = None,
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)] = True,
     as_json: JsonOpt = False,
-    csv: Annotated[Optional[str], typer.Option("--csv", help="Also write the rows (no per-iteration samples) to this CSV file.", rich_help_panel=OUTPUT)] = None,
-    save: Annotated[bool, typer.Option("--save/--no-save", help="Append each run to the results store.", rich_help_panel=OUTPUT)] = True,
-    results_dir: Annotated[Optional[str], typer.Option("--results-dir", help="Results store folder (default ./results or $RESBENCH_RESULTS_DIR).", rich_help_panel=OUTPUT)] = None,
+    csv: CsvOpt = None,
+    save: SaveOpt = True,
+    results_dir: ResultsDirOpt = None,
 ) -> None:
     """Measure latency (every iteration: median, p90, p99, IQR), throughput, peak memory and MFU.
 
     Examples:  resbench profile resnet50 · resbench profile resnet152 --device cuda --dtype bf16 -b 1,32,128 · resbench profile resnet20 --mode train --json
     """
-    from resbench.measure.timing import ProfileConfig, profile as run_profile
     from resbench.cli.progress import progress_bar
+    from resbench.measure.runs import profile_runs
+    from resbench.measure.timing import ProfileConfig
 
-    sizes = parse_int_list(batch_size, "--batch-size") if batch_size else [None]
-    results = []
-    for bs in sizes:
-        cfg = ProfileConfig(device=device, batch_size=bs, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
-                            cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                            compare_layouts=compare_layouts)
-        with progress_bar(f"{spec.name} batch {bs or 'default'}") as update:
-            results.append(run_profile(spec, cfg, progress=update))
+    sizes = parse_list(batch_size, "--batch-size", int, "1,8,32")
+    for bs in sizes or []:
+        whole(bs, "--batch-size", 1, 1 << 20)
+    if csv:
+        prepare_output(csv, (".csv",), "--csv")
+    cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
+                        cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
+                        compare_layouts=compare_layouts)
+    with progress_bar(spec.name) as update:
+        results = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
     rows = [r.to_dict() for r in results]
-    if save:
-        from resbench.store import Store
-
-        store = Store(results_dir)
-        for r in rows:
-            config = {k: r[k] for k in ("spec", "device", "dtype", "mode", "batch_size", "channels_last", "compiled", "cuda_graphs", "threads")}
-            store.put("profile", config=config, result={k: v for k, v in r.items() if k != "env"}, env=r["env"])
     if csv:
         from resbench.report.frames import profile_frame
 

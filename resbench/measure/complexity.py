@@ -8,7 +8,6 @@ additions, max-pool), rather than silently mixing them in.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections import Counter
 
@@ -31,9 +30,9 @@ def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None) 
     was_training = model.training
     model.eval()
     x = torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size, device=next(model.parameters()).device)
-    # fvcore traces with torch.jit, which warns about its own deprecation; the counts
-    # are what we want, the warnings are noise for our users.
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    # fvcore traces with torch.jit, which warns about its own deprecation; the counts are
+    # what we want, the warnings noise. fvcore's own per-analysis switches silence its
+    # logging (no global logger level is touched); catch_warnings restores the filters.
     # no_grad: the trace needs no autograd graph (-15% time on ResNet-152).
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -42,6 +41,7 @@ def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None) 
         analysis = FlopCountAnalysis(model, x)
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
+        analysis.tracer_warnings("none")
         per_module = analysis.by_module_and_operator()
         uncounted = dict(analysis.unsupported_ops())
     model.train(was_training)

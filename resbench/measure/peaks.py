@@ -9,11 +9,11 @@ threads, dtype and torch version.
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import torch
+
+from resbench.runtime import cache_dir
 
 # Dense peak TFLOP/s from NVIDIA's data sheets: fp32 (CUDA cores), tf32/fp16/bf16
 # (tensor cores, without sparsity). First matching name wins, so specific names first.
@@ -39,9 +39,6 @@ def gpu_peak_tflops(device_name: str, dtype: str) -> float | None:
     return None
 
 
-def cache_dir() -> Path:
-    """Machine-local cache (never in git): $RESBENCH_CACHE or ~/.cache/resbench."""
-    return Path(os.environ.get("RESBENCH_CACHE", Path.home() / ".cache" / "resbench"))
 
 
 def cpu_has_native_bf16() -> bool:

@@ -23,12 +23,13 @@ from resbench.errors import DeviceError, UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.measure.env import collect_env
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline_tflops, gpu_peak_tflops
+from resbench.runtime import (autocast, grad_scaler, nhwc_backward_crashes, num_threads, precision, resolve_device,  # noqa: F401
+                              synchronize)
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")
-AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 # Per-device defaults: enough samples for stable percentiles without wasting minutes.
 DEFAULTS = {
@@ -108,29 +109,14 @@ class ProfileResult:
         d["suggestion"] = self.suggestion
         return d
 
-
-# --- devices and precision ------------------------------------------------------------
-
-
-def resolve_device(name: str) -> torch.device:
-    name = (name or "auto").lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise DeviceError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
-    elif device.type == "mps":
-        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise DeviceError("--device mps: Apple MPS is not available on this machine; use --device cpu")
-    elif device.type != "cpu":
-        raise DeviceError(f"unsupported device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
-    return device
+    @classmethod
+    def from_dict(cls, d: dict) -> "ProfileResult":
+        """The inverse of ``to_dict``: a stored profile record's result, typed again."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
+        fields["samples_ms"] = tuple(d["samples_ms"])
+        fields["notes"] = tuple(d.get("notes", ()))
+        return cls(**fields)
 
 
 def check_config(cfg: ProfileConfig, device: torch.device) -> None:
@@ -138,8 +124,6 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
         raise UsageError(f"unknown mode {cfg.mode!r}: expected infer or train")
     if cfg.dtype not in DTYPES:
         raise UsageError(f"unknown dtype {cfg.dtype!r}: expected fp32, tf32, fp16 or bf16")
-    if cfg.batch_size is not None and cfg.batch_size < 1:
-        raise UsageError(f"batch size must be at least 1, got {cfg.batch_size}")
     if cfg.dtype == "tf32" and device.type != "cuda":
         raise DeviceError(f"tf32 is a CUDA tensor-core mode; on {device.type} use fp32 (or bf16 autocast)")
     if cfg.dtype == "fp16" and device.type == "cpu":
@@ -148,49 +132,18 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
         raise DeviceError("--cuda-graphs needs a CUDA device; drop it or use --device cuda")
     if cfg.cuda_graphs and cfg.mode != "infer":
         raise UsageError("--cuda-graphs captures the inference step only; use --mode infer")
-    if cfg.threads is not None and cfg.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {cfg.threads}")
-    for name in ("warmup", "iters"):
-        v = getattr(cfg, name)
-        if v is not None and v < (0 if name == "warmup" else 1):
-            raise UsageError(f"--{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {v}")
-    if cfg.min_time is not None and cfg.min_time < 0:
-        raise UsageError(f"--min-time must be >= 0 seconds, got {cfg.min_time}")
+    from resbench import validate as v
 
-
-@contextlib.contextmanager
-def precision(device: torch.device, dtype: str):
-    """fp32 is strict (TF32 off: unlike timm, we never turn it on silently); tf32 turns it
-    on; cuDNN autotuning on for CUDA. Restores the global flags afterwards."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
-    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
-    torch.backends.cudnn.allow_tf32 = dtype == "tf32"
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
-
-
-def autocast(device: torch.device, dtype: str, cache_enabled: bool = True):
-    if dtype in AMP_DTYPES:
-        return torch.autocast(device.type, dtype=AMP_DTYPES[dtype], cache_enabled=cache_enabled)
-    return contextlib.nullcontext()
-
-
-def grad_scaler(device: torch.device, enabled: bool):
-    """fp16 training needs loss scaling; torch.amp.GradScaler is torch >= 2.3."""
-    if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler(device.type, enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled and device.type == "cuda")
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+    if cfg.batch_size is not None:
+        v.whole(cfg.batch_size, "--batch-size", 1, 1 << 20)
+    if cfg.threads is not None:
+        v.whole(cfg.threads, "--threads", 1, 4096)
+    if cfg.warmup is not None:
+        v.whole(cfg.warmup, "--warmup", 0, MAX_ITERS)
+    if cfg.iters is not None:
+        v.whole(cfg.iters, "--iters", 1, MAX_ITERS)
+    if cfg.min_time is not None:
+        v.number(cfg.min_time, "--min-time (seconds)", 0, 3600)
 
 
 # --- timers ---------------------------------------------------------------------------
@@ -292,37 +245,41 @@ def _graph_step(model, x, cfg: ProfileConfig, device: torch.device):
 def _timed_loop(step, timer, device, iters: int, min_time: float, progress: Progress | None, label: str):
     """Time each iteration; returns (per-iteration marks, wall seconds)."""
     runs = []
+    outside = 0.0  # seconds spent reporting progress: excluded from the wall clock
     synchronize(device)
     t0 = time.perf_counter()
-    while len(runs) < MAX_ITERS and (len(runs) < iters or time.perf_counter() - t0 < min_time):
+    while len(runs) < MAX_ITERS and (len(runs) < iters or time.perf_counter() - t0 - outside < min_time):
         marks = [timer.mark()]
         step(lambda: marks.append(timer.mark()))
         runs.append(marks)
         if progress:
+            t_report = time.perf_counter()
             progress(label, len(runs), iters)
+            outside += time.perf_counter() - t_report
     synchronize(device)
-    return runs, time.perf_counter() - t0
+    return runs, time.perf_counter() - t0 - outside
 
 
-def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool):
+def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, model=None):
     from resbench.model import build_model
 
-    model = build_model(spec).to(device)
+    model = (model if model is not None else build_model(spec)).to(device)
     x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
+    # Always set the layout: a model passed in may still be in the other one.
+    model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     if cfg.compile:
         model = torch.compile(model, mode="reduce-overhead" if cfg.cuda_graphs else None)
     return model, x
 
 
-def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress):
+def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None):
     """Warm up and time one configuration. Returns a dict of raw measurements."""
     timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
     grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
     with precision(device, cfg.dtype), grad:
-        model, x = _prepare(spec, cfg, device, batch, channels_last)
+        model, x = _prepare(spec, cfg, device, batch, channels_last, model)
         step = _make_step(model, x, cfg, device)
         noop = lambda: None  # noqa: E731
         compile_s = None
@@ -352,28 +309,23 @@ def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, p
     return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda}
 
 
-def nhwc_backward_crashes(spec: NetSpec) -> bool:
-    """True when training ``spec`` channels-last on CPU would crash the process: oneDNN's
-    weight gradient of a stride-2 1x1 conv with fewer than 8 input channels corrupts the
-    heap in NHWC (reproduced with torch 2.14.1 on AVX2: 1-7 channels crash, 8+ do not).
-    Such convs are the projection shortcuts (B, C) and the paper-placement bottleneck's
-    first 1x1 at the start of a stage, after a stage narrower than 8 channels."""
-    chans = (spec.stem_width,) + spec.out_channels
-    strided_1x1 = spec.shortcut in ("B", "C") or (spec.block == "bottleneck" and spec.stride_on == "1x1")
-    return strided_1x1 and any(chans[i] < 8 for i in range(1, len(spec.stages)))
-
-
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
-    """Measure one spec at one batch size. On CUDA OOM: free the cache, halve the batch, retry."""
-    t_start = time.perf_counter()
+def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
+            model: torch.nn.Module | None = None) -> ProfileResult:
+    """Measure one spec at one batch size. On CUDA OOM: free the cache, halve the batch, retry.
+    ``cfg.threads`` holds for this call only: the thread count is restored afterwards.
+    ``model``: time this network (built from ``spec``) instead of building a fresh one."""
     device = resolve_device(cfg.device)
     check_config(cfg, device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    with num_threads(cfg.threads):
+        return _profile(spec, cfg, device, progress, model)
+
+
+def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: Progress | None, model) -> ProfileResult:
+    t_start = time.perf_counter()
     d = DEFAULTS[device.type]
     requested = cfg.batch_size or d["batch_size"]
     warmup = d["warmup"] if cfg.warmup is None else cfg.warmup
@@ -387,7 +339,7 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None)
     batch = requested
     while True:
         try:
-            raw = _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress)
+            raw = _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model)
             break
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
             if device.type != "cuda" or not _is_oom(e):
@@ -410,7 +362,7 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None)
     if crash:
         notes.append("channels-last not timed: training this net in NHWC on CPU crashes oneDNN (stride-2 1x1 conv, < 8 channels)")
     if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash:
-        alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress)
+        alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
         main_med, alt_med = summarize(raw["samples"]).median, summarize(alt_raw["samples"]).median
         alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
                "warmup_s": alt_raw["warmup_s"], "measure_s": alt_raw["wall"]}

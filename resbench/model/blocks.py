@@ -14,13 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from resbench.model.layers import Conv2d
+
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+    return Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+    return Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
 
 
 class BasicBlock(nn.Module):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from resbench.model.blocks import BLOCK_TYPES
+from resbench.model.layers import Conv2d, Linear
 from resbench.model.shortcuts import make_shortcut
 from resbench.spec import NetSpec
 
@@ -29,10 +30,10 @@ class ResNet(nn.Module):
         block = BLOCK_TYPES[spec.block]
         stem_width = spec.stem_width
         if spec.stem == "imagenet":
-            self.conv1 = nn.Conv2d(spec.in_channels, stem_width, kernel_size=7, stride=2, padding=3, bias=False)
+            self.conv1 = Conv2d(spec.in_channels, stem_width, kernel_size=7, stride=2, padding=3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         else:
-            self.conv1 = nn.Conv2d(spec.in_channels, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
+            self.conv1 = Conv2d(spec.in_channels, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
             self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.relu = nn.ReLU(inplace=True)
@@ -52,7 +53,7 @@ class ResNet(nn.Module):
             setattr(self, name, nn.Sequential(*layer))
             self.stage_names.append(name)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(in_channels, spec.num_classes)
+        self.fc = Linear(in_channels, spec.num_classes)
         if init_weights:
             self.reset_parameters()
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from resbench.model.layers import Conv2d
 from torch.nn import functional as F
 
 
@@ -39,7 +41,7 @@ class ZeroPadShortcut(nn.Module):
 def projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
     """1x1 conv + BN; a Sequential so that names match torchvision (downsample.0/.1)."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+        Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
         nn.BatchNorm2d(out_channels),
     )
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
+
+from resbench.errors import UsageError
 
 
 def profile_frame(rows: list[dict]) -> pd.DataFrame:
@@ -18,21 +22,82 @@ def profile_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
-def records_frame(records: list[dict]) -> pd.DataFrame:
-    """Stored records of any kind, one row each: id, kind, created, config and scalar results."""
+def records_frame(records) -> pd.DataFrame:
+    """Stored records of any kind (``store.Record``), one row each: id, kind, key, created,
+    config and scalar results."""
     flat = []
     for rec in records:
-        d = {"id": rec["id"], "kind": rec["kind"], "created": rec["created"]}
-        d.update(rec.get("config", {}))
-        result = rec.get("result", {})
-        for k, v in result.items():
+        d = {"id": rec.id, "kind": rec.kind, "key": rec.key, "created": rec.created}
+        d.update(rec.config)
+        for k, v in rec.result.items():
             if isinstance(v, (int, float, str, bool)) or v is None:
                 d.setdefault(k, v)
             elif k == "latency_ms" and isinstance(v, dict):
                 d.update({f"latency_{m}_ms": x for m, x in v.items()})
-        env = rec.get("env", {})
+        env = rec.env
         d["device_name"] = env.get("device_name")
         d["torch"] = env.get("torch")
         d["git_commit"] = (env.get("git_commit") or "")[:10] or None
         flat.append(d)
     return pd.DataFrame(flat)
+
+
+def latest_per_key(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per (kind, configuration key): the newest. Returns it and how many older
+    duplicates were dropped (two runs of one cell, e.g. concurrent sweeps before locking).
+    Profile records are repeated measurements by design and are all kept."""
+    if df.empty or "key" not in df.columns:
+        return df, 0
+    repeatable = df["kind"] == "profile"
+    once = df[~repeatable].sort_values("created").drop_duplicates(subset=["kind", "key"], keep="last")
+    kept = pd.concat([df[repeatable], once]).sort_values("created")
+    return kept, len(df) - len(kept)
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    frame: pd.DataFrame
+    records_dir: object  # Path
+    problems: list  # one line per unreadable record file
+    duplicates: int  # older records of the same configuration left out
+
+
+def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
+    for f in filters:
+        key, eq, value = f.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--filter takes key=value, e.g. --filter spec=resnet50; got {f!r}")
+        if key not in df.columns:
+            raise UsageError(f"--filter: no column {key!r}; columns are {', '.join(map(str, df.columns))}")
+        df = df[df[key].astype(str) == value]
+    return df
+
+
+def query_records(results_dir, kind: str | None, filters: list[str], dedupe: bool = True) -> RecordQuery:
+    """The records of a results folder as one frame, filtered, one per configuration."""
+    from resbench.store import Store
+
+    store = Store(results_dir)
+    records, problems = store.load(kind)
+    df = records_frame(records)
+    dropped = 0
+    if not df.empty:
+        if dedupe:
+            df, dropped = latest_per_key(df)
+        df = _apply_filters(df, filters)
+    return RecordQuery(df, store.records_dir, problems, dropped)
+
+
+def scatter_points(results_dir, kind: str | None, filters: list[str], x: str, y: str, label: str | None) -> pd.DataFrame:
+    """Rows with numeric x and y, for `resbench plot`."""
+    q = query_records(results_dir, kind, filters)
+    df = q.frame
+    if df.empty and not filters:
+        raise UsageError(f"no records under {q.records_dir} to plot; run resbench train, compare, profile --save or search first")
+    for col in (x, y) + ((label,) if label else ()):
+        if col not in df.columns:
+            raise UsageError(f"no column {col!r} in the records; columns are {', '.join(map(str, df.columns))}")
+    points = df.assign(**{x: pd.to_numeric(df[x], errors="coerce"), y: pd.to_numeric(df[y], errors="coerce")}).dropna(subset=[x, y])
+    if points.empty:
+        raise UsageError(f"no record has numeric {x} and {y}" + (" after the filters" if filters else ""))
+    return points

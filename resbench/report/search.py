@@ -67,3 +67,18 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def front_lines(report) -> list[str]:
+    """The lines under the front table: trial counts, the epoch budget used, the presets."""
+    summary, split = report.summary, report.split
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts().items()))
+    lines = [f"{len(summary.trials)} trials: {counts}"]
+    if summary.epoch_fraction is not None:
+        lines.append(f"epochs trained: {summary.epochs_trained} of the {summary.epochs_if_full} that training every evaluated "
+                     f"candidate fully would take ({100 * summary.epoch_fraction:.0f} %)")
+    for name, p in report.presets.items():
+        where = (f"trial {p['trial']}, {split} error {100 * p['test_error']:.2f} %" if p["test_error"] is not None
+                 else "not in this study (outside the space or constraints)")
+        lines.append(f"  {name}: {p['macs'] / 1e6:.1f} MMACs, {p['params'] / 1e3:.0f} k params; {where}")
+    return lines

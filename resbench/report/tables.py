@@ -141,3 +141,75 @@ def check_table(outcome) -> Table:
         table.add_row(r.entry, r.metric, fmt(r.baseline), fmt(r.current), fmt(r.ratio, 3), fmt(r.p_value, 2),
                       Text(verdict, style=styles.get(r.verdict, "")), r.note)
     return table
+
+
+# --- tables moved out of the commands: results, check (Markdown), analyses ---------------
+
+# Columns shown in the terminal table of `resbench results`, when present; --json/--csv carry everything.
+RESULTS_COLUMNS = ["created", "kind", "spec", "device", "dtype", "mode", "batch_size", "latency_median_ms",
+                   "latency_p90_ms", "throughput", "test_error", "train_error", "git_commit"]
+
+
+def cell_text(v) -> str:
+    if v is None or v != v:  # None or NaN
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def markdown_table(df) -> str:
+    """A pandas DataFrame as a GitHub Markdown table."""
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(cell_text(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def results_table(shown) -> Table:
+    table = Table(header_style="bold")
+    for c in shown.columns:
+        table.add_column(c.replace("latency_", "").replace("_ms", " ms"), no_wrap=c in ("spec", "created"))
+    for row in shown.itertuples(index=False):
+        table.add_row(*[cell_text(v) for v in row])
+    return table
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def check_markdown(outcome) -> str:
+    lines = ["| entry | metric | baseline | current | ratio | p-value | verdict |", "|---|---|---|---|---|---|---|"]
+    for r in outcome.rows:
+        lines.append(f"| {r.entry} | {r.metric} | {_fmt(r.baseline)} | {_fmt(r.current)} | {_fmt(r.ratio, 3)} | "
+                     f"{_fmt(r.p_value, 2)} | {r.verdict}{' ❌' if r.fails else ''} {r.note} |")
+    lines.append(f"\nexit code {outcome.exit_code}")
+    return "\n".join(lines) + "\n"
+
+
+def responses_table(nets: dict[str, list[dict]]) -> Table:
+    table = Table(header_style="bold", title="std of 3x3 layer responses")
+    table.add_column("net")
+    for c in ("layers", "mean", "first", "last", "max"):
+        table.add_column(c, justify="right")
+    for name, vs in nets.items():
+        vals = [v["value"] for v in vs]
+        table.add_row(name, str(len(vals)), f"{sum(vals) / len(vals):.3f}", f"{vals[0]:.3f}", f"{vals[-1]:.3f}", f"{max(vals):.3f}")
+    return table
+
+
+def gradients_table(nets: dict[str, list[dict]]) -> Table:
+    table = Table(header_style="bold", title="conv weight-gradient norms")
+    for c, j in (("net", "left"), ("epoch", "right"), ("first", "right"), ("last", "right"), ("verdict", "left")):
+        table.add_column(c, justify=j)
+    for name, pts in nets.items():
+        for p in pts:
+            table.add_row(name, str(p["epoch"]), f"{p['weights'][0]['value']:.3g}", f"{p['weights'][-1]['value']:.3g}", p["verdict"])
+    return table

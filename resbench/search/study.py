@@ -14,6 +14,7 @@ killed worker's trial into a failed one that the next worker retries.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import warnings
@@ -28,6 +29,7 @@ from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import config_key
+from resbench.train.cells import Cell
 from resbench.train.loop import TrainConfig
 
 OBJECTIVES = ("error", "macs", "params", "latency")
@@ -79,6 +81,23 @@ class SearchConfig:
 # --- storage and study -----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def quiet_optuna():
+    """Optuna's per-trial INFO lines and its ExperimentalWarnings (heartbeats, constant
+    liar) are noise next to our own progress; silence them for the block only, leaving
+    Optuna's verbosity and the warning filters as the caller had them."""
+    import optuna
+
+    saved = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(saved)
+
+
 def default_storage(results_dir: str | Path) -> str:
     path = Path(results_dir) / "search.db"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,8 +113,6 @@ def open_study(cfg: SearchConfig, storage_url: str, name: str | None, sampler_se
         import optuna
     except ImportError:
         raise UsageError("optuna is not installed: pip install optuna (resbench search runs on it)") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=heartbeat[0], grace_period=heartbeat[1],
                                              **_retry_stale_trials())
@@ -294,13 +311,13 @@ class Runner:
 
     def _train_one(self, trial, spec: NetSpec, cfg: TrainConfig, cost_point: list[float], prune: bool):
         """Train (or find stored) one seed; returns (result dict, record id, epochs trained here)."""
-        key_config = {"spec": spec.name, **cfg.key_fields()}
-        key = config_key(key_config)
+        cell = Cell(spec, cfg.seed, cfg)  # the same cell (and record key) as compare's
+        key_config, key = cell.key_config, cell.key
         stored = self.store.find("train", key)
         if stored is not None:
-            result = stored["result"]
+            result = stored.result
             self._report_history(trial, result["history"], cost_point)
-            return result, stored["id"], 0
+            return result, stored.id, 0
         reference = trial.user_attrs.get("reference")
         multi = len(self.cfg.objectives) > 1
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from resbench.errors import UsageError
-from resbench.measure.peaks import cache_dir
+from resbench.runtime import cache_dir
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
 CACHE_VERSION = 1

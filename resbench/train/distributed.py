@@ -77,3 +77,22 @@ def dist_context(device_name: str, timeout_s: int = 600):
         yield TorchDist(rank, size, local_rank, device)
     finally:
         torch.distributed.destroy_process_group()
+
+
+def launch(nproc: int, device: str, argv: list[str]) -> None:
+    """Re-run a resbench command line (``argv``, without --nproc) on ``nproc`` processes
+    under torch.distributed.run; raises when any rank fails."""
+    import subprocess
+    import sys
+
+    from resbench.errors import ResbenchError
+    from resbench.validate import whole
+
+    whole(nproc, "--nproc", 1, 4096)
+    wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if wants_cuda and nproc > torch.cuda.device_count():
+        raise UsageError(f"--nproc {nproc} needs {nproc} GPUs; {torch.cuda.device_count()} visible (one GPU per process)")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "resbench", *argv]
+    code = subprocess.call(cmd)
+    if code:
+        raise ResbenchError(f"distributed run failed (exit {code}); see the ranks' messages above")

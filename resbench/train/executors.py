@@ -19,7 +19,6 @@ from typing import Callable, Iterator
 from resbench.errors import UsageError
 
 EXECUTORS = ("local", "ray")
-_DATA: dict = {}
 
 
 @dataclass(frozen=True)
@@ -29,32 +28,15 @@ class CellFailure:
 
 
 def execute_cell(cell, download: bool, threads: int | None = None) -> tuple[dict, dict]:
-    """Train one cell; top-level so process pools and Ray can ship it."""
-    import torch
+    """A worker's entry point (process pool or Ray): ``run_cell`` plus what Ray assigned."""
+    from resbench.train.cells import run_cell
 
-    from resbench.measure.env import collect_env
-    from resbench.measure.timing import resolve_device
-    from resbench.train.data import load_dataset
-    from resbench.train.loop import train
-
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = cell.config
-    key = (cfg.dataset, cfg.data_dir, cfg.subset, cfg.val_split, cfg.test_subset, cell.spec.input_size)
-    if key not in _DATA:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the driver already warned once
-            _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=cell.spec.input_size, subset=cfg.subset,
-                                      val_split=cfg.val_split, download=download, seed=cfg.seed, test_subset=cfg.test_subset)
-    result = train(cell.spec, cfg, _DATA[key])
-    env = collect_env(resolve_device(cfg.device))
+    result, env = run_cell(cell, download, threads=threads)
     if os.environ.get("RESBENCH_RAY_WORKER"):
         import ray
 
         env["ray_resources"] = ray.get_runtime_context().get_assigned_resources()
-    return result.to_dict(), env
+    return result, env
 
 
 def _pin_threads(threads: int) -> None:

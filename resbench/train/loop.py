@@ -21,7 +21,7 @@ import torch
 
 from resbench.errors import UsageError
 from resbench.measure.analytic import analytic_complexity
-from resbench.measure.timing import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
+from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.train.data import Dataset
 from resbench.train.loader import DeviceLoader, channel_stats
@@ -102,20 +102,42 @@ class TrainResult:
         d["train_error"] = self.final_train_error
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainResult":
+        """The inverse of ``to_dict`` (extra keys, such as those of packed runs, are ignored)."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["history"] = tuple(EpochStats(**{k: h[k] for k in EpochStats.__dataclass_fields__}) for h in d["history"])
+        fields["notes"] = tuple(d.get("notes", ()))
+        return cls(**fields)
+
 
 def check_train_config(cfg: TrainConfig) -> None:
-    if cfg.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {cfg.epochs}")
-    if cfg.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {cfg.batch_size}")
-    if cfg.base_lr <= 0:
-        raise UsageError(f"--lr must be positive, got {cfg.base_lr}")
+    """Every field, before any work: finite, in range, a known word."""
+    from resbench import validate as v
+
+    v.whole(cfg.epochs, "--epochs", 1, 100_000)
+    v.whole(cfg.batch_size, "--batch-size", 1, 1 << 20)
+    if cfg.lr is not None:
+        v.number(cfg.lr, "--lr", 0, 1e6, lo_open=True)
+    v.number(cfg.momentum, "momentum", 0, 1, hi_open=True)
+    v.number(cfg.weight_decay, "weight decay", 0, 1)
+    v.whole(cfg.seed, "--seed", 0, v.MAX_SEED)
+    if cfg.subset is not None:
+        v.whole(cfg.subset, "--subset", 1)
+    if cfg.test_subset is not None:
+        v.whole(cfg.test_subset, "--test-subset", 1)
+    if cfg.val_split is not None:
+        v.number(cfg.val_split, "--val-split (a fraction of the training set)", 0, 1, lo_open=True, hi_open=True)
     if cfg.schedule not in SCHEDULES:
         raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step or cosine")
     if cfg.warmup not in ("auto", "on", "off"):
         raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
     if cfg.dtype not in ("fp32", "bf16", "fp16"):
         raise UsageError(f"training dtype must be fp32, bf16 or fp16, got {cfg.dtype!r}")
+    from resbench.train.data import DATASETS
+
+    if cfg.dataset not in DATASETS:
+        raise UsageError(f"unknown dataset {cfg.dataset!r}: expected one of {', '.join(DATASETS)}")
 
 
 def lr_at(cfg: TrainConfig, progress: float) -> float:

@@ -8,28 +8,14 @@ atomically, once, at the end of a cell).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from resbench.errors import UsageError
 from resbench.spec import NetSpec, parse_spec
-from resbench.store import Store, config_key
+from resbench.store import Record, Store, read_record
+from resbench.train.executors import CellFailure
+from resbench.train.cells import Cell  # noqa: F401  (re-exported: sweeps are made of cells)
 from resbench.train.loop import TrainConfig
-
-
-@dataclass(frozen=True)
-class Cell:
-    spec: NetSpec
-    seed: int
-    config: TrainConfig  # with this cell's seed
-
-    @property
-    def key_config(self) -> dict:
-        return {"spec": self.spec.name, **self.config.key_fields()}
-
-    @property
-    def key(self) -> str:
-        return config_key(self.key_config)
 
 
 def _bottleneck_twin(basic_depth: int) -> int:
@@ -92,12 +78,22 @@ def build_cells(arms: list[NetSpec], seeds: int, config: TrainConfig, first_seed
 Runner = Callable[[list[Cell]], Iterable[tuple[Cell, object]]]  # missing cells -> (cell, (result, env) | CellFailure)
 
 
-def run_sweep(cells: list[Cell], store: Store, runner: Runner,
-              on_cell: Callable[[Cell, str], None] | None = None) -> Iterable[tuple[Cell, dict | None]]:
+def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable[[Cell, str], None] | None = None,
+              parallel: bool = False) -> Iterable[tuple[Cell, Record | None]]:
     """Yield (cell, record) for stored cells, then for each missing cell as it finishes
-    (record None when it failed: it is not stored, so the next run retries it)."""
-    from resbench.store import read_record
-    from resbench.train.executors import CellFailure
+    (record None when it failed: it is not stored, so the next run retries it).
+
+    Each missing cell is claimed with a lock before it is trained, so two sweeps on one
+    results folder share the work: a cell another run is training is left for last,
+    then waited for and read from the store (or trained here if that run died or failed).
+    ``parallel``: the runner trains many cells at once (a pool, Ray), so every cell that
+    can be claimed is handed to it together; otherwise cells are claimed one at a time.
+    """
+    from resbench.store import cell_lock
+
+    def note(cell, status):
+        if on_cell:
+            on_cell(cell, status)
 
     missing = []
     for cell in cells:
@@ -105,19 +101,57 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner,
         if rec is None:
             missing.append(cell)
         else:
-            if on_cell:
-                on_cell(cell, "stored")
+            note(cell, "stored")
             yield cell, rec
-    if not missing:
-        return
-    for cell, outcome in runner(missing):
-        if isinstance(outcome, CellFailure):
-            if on_cell:
-                on_cell(cell, f"failed: {outcome.error}")
-            yield cell, None
-            continue
-        result, env = outcome
-        path = store.put("train", config=cell.key_config, result=result, env=env, key=cell.key)
-        if on_cell:
-            on_cell(cell, "finished")
-        yield cell, read_record(path)
+
+    def run(batch: list[Cell], locks: dict):
+        try:
+            for cell, outcome in runner(batch):
+                if isinstance(outcome, CellFailure):
+                    note(cell, f"failed: {outcome.error}")
+                    yield cell, None
+                else:
+                    result, env = outcome
+                    path = store.put("train", config=cell.key_config, result=result, env=env, key=cell.key)
+                    note(cell, "finished")
+                    yield cell, read_record(path)
+                locks.pop(cell.key).release()
+        finally:
+            for lock in locks.values():
+                lock.release()
+
+    held_elsewhere = []
+    queue = list(missing)
+    while queue:
+        batch, locks = [], {}
+        for cell in list(queue):
+            lock = cell_lock(store, "train", cell.key)
+            if lock.acquire(blocking=False):
+                queue.remove(cell)
+                rec = store.find("train", cell.key)  # finished by another run since we looked
+                if rec is not None:
+                    lock.release()
+                    note(cell, "stored")
+                    yield cell, rec
+                    continue
+                batch.append(cell)
+                locks[cell.key] = lock
+                if not parallel:
+                    break
+            else:
+                queue.remove(cell)
+                held_elsewhere.append(cell)
+        if batch:
+            yield from run(batch, locks)
+        if not queue and held_elsewhere:
+            # Only cells another run holds are left: wait for each, then take it from the
+            # store, or train it here if that run died or failed (its lock is then free).
+            cell = held_elsewhere.pop(0)
+            note(cell, "waiting: another run is training it")
+            with cell_lock(store, "train", cell.key):
+                rec = store.find("train", cell.key)
+            if rec is not None:
+                note(cell, "stored")
+                yield cell, rec
+            else:
+                queue.append(cell)

@@ -1,0 +1,78 @@
+"""Baseline files: schema-versioned JSON with every entry's params, MACs and samples.
+
+A baseline is untrusted input (hand-edited, truncated, from another version): every
+field `check` will read is validated here, so a damaged file is one line and exit 2,
+never a wrong verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+from resbench.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+
+def baseline_document(suite, results: list[dict], env: dict) -> dict:
+    return {"schema": SCHEMA_VERSION, "kind": "resbench-baseline", "suite": suite.name,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "env": env, "entries": results}
+
+
+def _count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _check_entry(e, path: Path, i: int) -> None:
+    where = f"baseline {path}: entry {i + 1}"
+    if not isinstance(e, dict) or not {"id", "params", "macs"} <= set(e):
+        raise StoreError(f"{where} is malformed (needs id, params, macs); regenerate it with `resbench baseline`")
+    if not isinstance(e["id"], str):
+        raise StoreError(f"{where}: id must be a string, got {e['id']!r}; regenerate it")
+    for k in ("params", "macs"):
+        if not _count(e[k]):
+            raise StoreError(f"{where} ({e['id']}): {k} must be a whole number >= 0, got {e[k]!r}; regenerate it")
+    t = e.get("timing")
+    if t is None:
+        return
+    ok = (isinstance(t, dict) and isinstance(t.get("samples_ms"), list) and t["samples_ms"]
+          and all(_positive(s) for s in t["samples_ms"]) and _positive(t.get("median_ms")) and _positive(t.get("throughput"))
+          and isinstance(t.get("env"), dict))
+    if not ok:
+        raise StoreError(f"{where} ({e['id']}): timing needs positive finite samples_ms, median_ms and throughput and an env; "
+                         "regenerate it with `resbench baseline`")
+
+
+def read_baseline(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise StoreError(f"baseline {path} is a folder, not a file") from None
+    except OSError as e:
+        raise StoreError(f"cannot read baseline {path}: {e.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise StoreError(f"baseline {path} is corrupt or truncated (not JSON: {e}); regenerate it with `resbench baseline`") from None
+    if not isinstance(doc, dict) or doc.get("kind") != "resbench-baseline" or not isinstance(doc.get("entries"), list):
+        raise StoreError(f"{path} is not a resbench baseline file (no kind/entries); regenerate it with `resbench baseline`")
+    schema = doc.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise StoreError(f"baseline {path} has schema {schema!r}: expected a whole number 1..{SCHEMA_VERSION}; "
+                         "regenerate it with `resbench baseline`")
+    if schema > SCHEMA_VERSION:
+        raise StoreError(f"baseline {path} has schema version {schema}, newer than this resbench understands "
+                         f"({SCHEMA_VERSION}); upgrade resbench")
+    ids = set()
+    for i, e in enumerate(doc["entries"]):
+        _check_entry(e, path, i)
+        if e["id"] in ids:
+            raise StoreError(f"baseline {path} has entry {e['id']} twice; regenerate it with `resbench baseline`")
+        ids.add(e["id"])
+    return doc

@@ -1,0 +1,120 @@
+"""Benchmark suites: a TOML file of entries, each a spec measured at one setting.
+
+Every field is validated here (type, range, known key) before anything is measured,
+so a typo in a suite is one line and exit 2, not a crash halfway through a CI job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from resbench import validate as v
+from resbench.errors import UsageError
+
+TIMING_POLICIES = ("fail", "warn", "off")
+DEVICES_HINT = "cpu, cuda, cuda:N or mps"
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: str  # canonical spec string
+    device: str = "cpu"
+    batch_size: int = 1
+    mode: str = "infer"
+    dtype: str = "fp32"
+    channels_last: bool = False
+    iters: int = 30
+    warmup: int = 3
+    min_time: float = 0.0
+    timing: bool = True  # False: params and MACs only
+
+    @property
+    def id(self) -> str:
+        if not self.timing:
+            return self.spec  # params and MACs do not depend on device, dtype or batch
+        return f"{self.spec} {self.device} {self.dtype} {self.mode} b{self.batch_size}" + (" nhwc" if self.channels_last else "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    timing_policy: str  # fail | warn (report, never fail: for shared, noisy runners) | off (do not time)
+    entries: tuple[Entry, ...]
+
+
+_FIELD_CHECKS = {
+    "device": lambda x, n: v.text(x, n),
+    "mode": lambda x, n: v.text(x, n, ("infer", "train")),
+    "dtype": lambda x, n: v.text(x, n, ("fp32", "tf32", "fp16", "bf16")),
+    "channels_last": v.boolean,
+    "iters": lambda x, n: v.whole(x, n, 1, 100_000),
+    "warmup": lambda x, n: v.whole(x, n, 0, 100_000),
+    "min_time": lambda x, n: v.number(x, n, 0, 3600),
+    "timing": v.boolean,
+    "batch_size": lambda x, n: v.whole(x, n, 1, 1 << 20),
+}
+
+
+def _entry_fields(raw: dict, where: str) -> dict:
+    return {k: _FIELD_CHECKS[k](x, f"{where}: {k}") for k, x in raw.items() if k in _FIELD_CHECKS}
+
+
+def load_suite(path: str | Path) -> Suite:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    from resbench.spec import parse_spec
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(v.read_text(path, "suite"))
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"suite {path} is not valid TOML: {e}") from None
+    head = v.table(doc.get("suite", {}), f"suite {path}: suite")
+    unknown_head = set(head) - {"name", "timing", *_FIELD_CHECKS} - {"batch_size"}
+    if unknown_head:
+        raise UsageError(f"suite {path}: [suite] has unknown key(s) {', '.join(sorted(unknown_head))}; expected name, timing, "
+                         f"{', '.join(k for k in _FIELD_CHECKS if k not in ('timing', 'batch_size'))}")
+    policy = v.text(head.get("timing", "fail"), f"suite {path}: timing", TIMING_POLICIES)
+    name = v.text(head.get("name", path.stem), f"suite {path}: name")
+    defaults = _entry_fields({k: head[k] for k in ("device", "mode", "dtype", "channels_last", "iters", "warmup", "min_time")
+                              if k in head}, f"suite {path} [suite]")
+    allowed = set(Entry.__dataclass_fields__) | {"batch_sizes"}
+    raw_entries = doc.get("entry", [])
+    if not isinstance(raw_entries, list):
+        raise UsageError(f"suite {path}: entry must be [[entry]] tables, got {raw_entries!r}")
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_entries):
+        where = f"suite {path} entry {i + 1}"
+        v.table(raw, where)
+        unknown = set(raw) - allowed
+        if unknown:
+            raise UsageError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}")
+        if "spec" not in raw:
+            raise UsageError(f"{where} has no spec")
+        fields = {**defaults, **_entry_fields(raw, where)}
+        if "batch_sizes" in raw and "batch_size" in raw:
+            raise UsageError(f"{where}: give batch_size or batch_sizes, not both")
+        sizes = raw.get("batch_sizes", [fields.pop("batch_size", 1)])
+        fields.pop("batch_size", None)
+        if not isinstance(sizes, list) or not sizes:
+            raise UsageError(f"{where}: batch_sizes must be a list of whole numbers like [1, 8], got {sizes!r}")
+        sizes = [v.whole(b, f"{where}: batch_sizes", 1, 1 << 20) for b in sizes]
+        fields["spec"] = parse_spec(v.text(raw["spec"], f"{where}: spec")).name
+        if policy == "off":
+            fields["timing"] = False
+        for bs in sizes:
+            e = Entry(batch_size=bs, **fields)
+            if e.id in seen:
+                raise UsageError(f"{where} repeats entry {seen[e.id]} ({e.id}); remove one of them")
+            seen[e.id] = i + 1
+            entries.append(e)
+    if not entries:
+        raise UsageError(f"suite {path} has no [[entry]] tables")
+    return Suite(name, policy, tuple(entries))

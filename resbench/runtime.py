@@ -1,0 +1,105 @@
+"""Where and how a network runs: device resolution, precision and threads, the CPU NHWC
+guard, and the machine-local cache folder.
+
+Profiling (`measure/timing.py`) and training (`train/loop.py`) both need these; they
+live here so neither imports the other. Every context manager restores the global
+state it changes (TF32 flags, cuDNN autotuning, torch's thread count), so a library
+call leaves the process as it found it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import torch
+
+from resbench.errors import DeviceError
+
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def cache_dir() -> Path:
+    """Machine-local cache (never in git): $RESBENCH_CACHE or ~/.cache/resbench."""
+    return Path(os.environ.get("RESBENCH_CACHE", Path.home() / ".cache" / "resbench"))
+
+
+def resolve_device(name: str) -> torch.device:
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
+    elif device.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise DeviceError("--device mps: Apple MPS is not available on this machine; use --device cpu")
+    elif device.type != "cpu":
+        raise DeviceError(f"unsupported device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+@contextlib.contextmanager
+def precision(device: torch.device, dtype: str):
+    """fp32 is strict (TF32 off: unlike timm, we never turn it on silently); tf32 turns it
+    on; cuDNN autotuning on for CUDA. Restores the global flags afterwards."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+    torch.backends.cudnn.allow_tf32 = dtype == "tf32"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None):
+    """torch's intra-op thread count for the block (None: leave it), restored afterwards."""
+    saved = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads and torch.get_num_threads() != saved:
+            torch.set_num_threads(saved)
+
+
+def autocast(device: torch.device, dtype: str, cache_enabled: bool = True):
+    if dtype in AMP_DTYPES:
+        return torch.autocast(device.type, dtype=AMP_DTYPES[dtype], cache_enabled=cache_enabled)
+    return contextlib.nullcontext()
+
+
+def grad_scaler(device: torch.device, enabled: bool):
+    """fp16 training needs loss scaling; torch.amp.GradScaler is torch >= 2.3."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device.type, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled and device.type == "cuda")
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def nhwc_backward_crashes(spec) -> bool:
+    """True when training ``spec`` channels-last on CPU would crash the process: oneDNN's
+    weight gradient of a stride-2 1x1 conv with fewer than 8 input channels corrupts the
+    heap in NHWC (reproduced with torch 2.14.1 on AVX2: 1-7 channels crash, 8+ do not).
+    Such convs are the projection shortcuts (B, C) and the paper-placement bottleneck's
+    first 1x1 at the start of a stage, after a stage narrower than 8 channels."""
+    chans = (spec.stem_width,) + spec.out_channels
+    strided_1x1 = spec.shortcut in ("B", "C") or (spec.block == "bottleneck" and spec.stride_on == "1x1")
+    return strided_1x1 and any(chans[i] < 8 for i in range(1, len(spec.stages)))

@@ -1,0 +1,92 @@
+"""One cell of a sweep (an arm trained with one seed), and the one way to run it.
+
+In-process runs, the local process pool, Ray workers and the search all go through
+``run_cell``, and all of them find their data through ``data_key``: one key, so a
+worker can never reuse another seed's held-out split (it once did: the pool's key
+left the seed out while ``load_dataset`` picks the split with it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+from resbench.spec import FAMILY_DEFAULTS, NetSpec
+from resbench.store import config_key
+from resbench.train.loop import TrainConfig
+
+Progress = Callable[[str, int, int], None]
+Warn = Callable[[str], None]
+
+_DATA: dict = {}  # data_key -> Dataset, per process (a pool worker keeps its own)
+
+
+@dataclass(frozen=True)
+class Cell:
+    spec: NetSpec
+    seed: int
+    config: TrainConfig  # with this cell's seed
+
+    @property
+    def key_config(self) -> dict:
+        return {"spec": self.spec.name, **self.config.key_fields()}
+
+    @property
+    def key(self) -> str:
+        return config_key(self.key_config)
+
+
+def data_key(cfg: TrainConfig, input_size: int) -> tuple:
+    """What identifies the data a run sees. The held-out split is drawn with the run's
+    seed (``--val-split``, or an imagefolder without test/), so the seed is part of it then."""
+    seeded = cfg.val_split is not None or cfg.dataset == "imagefolder"
+    return (cfg.dataset, cfg.data_dir, cfg.subset, cfg.val_split, cfg.test_subset, input_size,
+            cfg.seed if seeded else None)
+
+
+def load_data(cfg: TrainConfig, input_size: int, download: bool = True, warn: Warn | None = None):
+    """The data set a TrainConfig names, memoised in this process by ``data_key``.
+    The loader's warnings (a CIFAR checksum that differs, ...) go to ``warn`` once."""
+    from resbench.train.data import load_dataset
+
+    key = data_key(cfg, input_size)
+    if key not in _DATA:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=input_size, subset=cfg.subset,
+                                      val_split=cfg.val_split, download=download, seed=cfg.seed,
+                                      test_subset=cfg.test_subset)
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                if warn is not None:
+                    warn(str(w.message))
+                else:
+                    warnings.warn(str(w.message), w.category, stacklevel=2)
+    return _DATA[key]
+
+
+def fit_to_data(spec: NetSpec, data) -> NetSpec:
+    """Use the data set's class and channel counts where the spec has its family defaults
+    (resnet20 on cifar100 gets 100 classes); explicit values are kept and checked later."""
+    changes = {}
+    if spec.num_classes == FAMILY_DEFAULTS[spec.stem]["num_classes"] and data.num_classes != spec.num_classes:
+        changes["num_classes"] = data.num_classes
+    if spec.in_channels == 3 and data.in_channels != 3:
+        changes["in_channels"] = data.in_channels
+    return spec.replace(**changes) if changes else spec
+
+
+def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, progress: Progress | None = None,
+             warn: Warn | None = None) -> tuple[dict, dict]:
+    """Train one cell; returns (result as a dict, environment). Top-level, so process
+    pools and Ray can ship it; ``threads`` pins torch's threads for the run only."""
+    from resbench.measure.env import collect_env
+    from resbench.runtime import num_threads, resolve_device
+    from resbench.train.loop import train
+
+    with num_threads(threads):
+        data = load_data(cell.config, cell.spec.input_size, download, warn=warn or (lambda _: None))
+        result = train(cell.spec, cell.config, data, progress=progress)
+        env = collect_env(resolve_device(cell.config.device))
+    return result.to_dict(), env

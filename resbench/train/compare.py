@@ -1,0 +1,232 @@
+"""Paired comparisons and the degradation study (Fig. 6) as library calls.
+
+``compare`` trains every arm with every seed (resumable: stored cells are read back,
+not retrained), then summarises final errors and paired differences to a reference
+arm. ``degradation`` is the same sweep over plain and residual twins of several
+depths, with one sentence per family on how training error moves with depth. Both
+return typed reports; printing and files are the caller's (see ``resbench.report``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from resbench.errors import Interrupted, UsageError
+from resbench.hooks import Hooks
+from resbench.spec import NetSpec, parse_spec
+from resbench.train.cells import Cell, fit_to_data, load_data, run_cell
+from resbench.stats import paired_difference
+from resbench.train.loop import TrainConfig, TrainResult, check_train_config
+from resbench.train.sweep import build_arms, build_cells, run_sweep
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """Where the cells run (see ``resbench.train.executors``)."""
+
+    executor: str = "local"  # local: this process, or a process pool when workers > 1; ray
+    workers: int = 1  # local: cells at once, each pinned to cores/workers threads
+    retries: int = 0  # retries of a failed cell within this run
+    address: str | None = None  # ray: auto or ray://host:10001; None starts a local Ray
+    cpus_per_run: float = 1.0  # ray: CPUs per cell
+    gpus_per_run: float = 0.0  # ray: GPUs per cell (fractions share a GPU)
+
+    def validate(self) -> None:
+        from resbench.train.executors import EXECUTORS
+
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"unknown executor {self.executor!r}: expected local or ray")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+        if self.retries < 0:
+            raise UsageError(f"--retries must be >= 0, got {self.retries}")
+        if not self.cpus_per_run > 0 or not self.gpus_per_run >= 0 or self.cpus_per_run == float("inf") \
+                or self.gpus_per_run == float("inf"):
+            raise UsageError("--cpus-per-run must be a positive number and --gpus-per-run a number >= 0")
+
+    @property
+    def parallel(self) -> bool:
+        return self.executor != "local" or self.workers > 1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    arms: tuple[NetSpec, ...]
+    reference: NetSpec
+    seeds: int
+    config: TrainConfig
+    rows: list[dict]  # one per arm: see resbench.report.compare.summarize_arms
+    histories: dict[str, list[list[dict]]]  # arm -> per seed, per epoch stats (for curves)
+    cells: int  # planned
+    failed: int  # cells that failed in this run (not stored: the next run retries them)
+
+    @property
+    def title(self) -> str:
+        return f"{self.config.dataset}, {self.config.epochs} epochs, {self.seeds} seed(s)"
+
+
+@dataclass(frozen=True)
+class Degradation:
+    comparison: Comparison
+    plain: tuple[str, ...]
+    residual: tuple[str, ...]
+    trend: dict[str, str] = field(default_factory=dict)  # family -> one sentence
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.comparison.rows
+
+
+def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
+    if not reference:
+        return arms[0]
+    try:
+        wanted = parse_spec(reference).name
+    except UsageError:
+        wanted = reference
+    for a in arms:
+        if a.name == wanted:
+            return a
+    raise UsageError(f"--reference {reference!r} is not one of the arms: {', '.join(a.name for a in arms)}")
+
+
+def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, scale: ScaleOut,
+           hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
+    """Run (or find stored) every cell; Ctrl-C keeps what finished."""
+    from resbench.store import Store
+    from resbench.train.executors import run_cells
+
+    store = Store(results_dir)
+    done, failed = [], []
+
+    def run_here(cell):
+        return run_cell(cell, download, warn=hooks.warning,
+                        progress=lambda phase, i, n: hooks.report(f"{cell.spec.name} seed {cell.seed} {phase}", i, n))
+
+    def runner(missing):
+        return run_cells(missing, download, run_here=run_here, executor=scale.executor, workers=scale.workers,
+                         retries=scale.retries, address=scale.address, cpus_per_run=scale.cpus_per_run,
+                         gpus_per_run=scale.gpus_per_run)
+
+    def on_cell(cell, status):
+        if status.startswith("failed"):
+            failed.append(cell)
+            hooks.warning(f"{cell.spec.name} seed {cell.seed} {status}")
+        elif status.startswith("waiting"):
+            hooks.say(f"{cell.spec.name} seed {cell.seed}: another run is training it; waiting for its record")
+        elif status == "finished" and scale.parallel:
+            hooks.report("cells", len(done) + 1, len(cells))
+
+    try:
+        for cell, rec in run_sweep(cells, store, runner, on_cell, parallel=scale.parallel):
+            if rec is not None:
+                done.append((cell.spec, cell.seed, rec))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {len(done)} of {len(cells)} cells are stored in {store.records_dir}; "
+                          "run the same command again to finish the rest") from None
+    if failed:
+        hooks.warning(f"{len(failed)} cell(s) failed and were not stored; run the same command again to retry them")
+    return done, len(failed)
+
+
+def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool, hooks: Hooks) -> tuple[list[NetSpec], list[Cell]]:
+    """Validate everything, load the data once and fit the arms to it (classes, channels)."""
+    check_train_config(config)
+    cells = build_cells(arms, seeds, config, first_seed=config.seed)
+    data = load_data(config, arms[0].input_size, download, warn=hooks.warning)
+    fitted = [fit_to_data(a, data) for a in arms]
+    if fitted != arms:
+        cells = build_cells(fitted, seeds, config, first_seed=config.seed)
+    return fitted, cells
+
+
+def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, reference: str | None = None,
+            download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(), hooks: Hooks = Hooks()) -> Comparison:
+    """Train every arm for every seed (paired: same data order, augmentation and shared
+    initial weights per seed) and summarise them against ``reference`` (default: the first).
+
+    >>> compare(["resnet20", "plain20"], TrainConfig(dataset="synthetic", epochs=2), seeds=2)  # doctest: +SKIP
+    """
+    arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
+    if not arms:
+        raise UsageError("no arms to compare: give at least one spec")
+    scale.validate()
+    ref_name = _resolve_reference(arms, reference).name
+    fitted, cells = _plan(arms, seeds, config, download, hooks)
+    ref = fitted[[a.name for a in arms].index(ref_name)]
+    hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {config.dataset}, {config.epochs} epoch(s) each")
+    done, failed = _sweep(fitted, cells, download, results_dir, scale, hooks)
+    results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
+    rows = summarize_arms(fitted, results, ref)
+    hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
+    return Comparison(tuple(fitted), ref, seeds, config, rows, hist, len(cells), failed)
+
+
+def degradation(depths: list[int], config: TrainConfig, *, seeds: int = 1, shortcut: str = "A", download: bool = True,
+                results_dir=None, scale: ScaleOut = ScaleOut(), hooks: Hooks = Hooks()) -> Degradation:
+    """The paper's Fig. 6: plain and residual CIFAR nets of several depths (the same
+    cells as ``compare``, so either finds the other's records)."""
+    residual = build_arms(depths=depths, shortcuts=[shortcut])
+    plain = [a for a in build_arms(depths=depths, plain=True, shortcuts=[shortcut]) if a.plain]
+    cmp = compare(residual + plain, config, seeds=seeds, download=download, results_dir=results_dir, scale=scale,
+                  hooks=replace(hooks, note=(lambda m: hooks.say(m.replace("arm(s)", "nets"))) if hooks.note else None))
+    names = [a.name for a in cmp.arms]
+    return Degradation(cmp, tuple(names[len(residual):]), tuple(names[:len(residual)]), degradation_trend(cmp.rows))
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
+
+
+def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainResult]], reference: NetSpec) -> list[dict]:
+    """``results``: (arm spec, seed, its TrainResult). One row per arm: means over seeds,
+    and the paired difference in final test error to ``reference`` with its 95 % CI."""
+    by_arm: dict[str, dict[int, TrainResult]] = {a.name: {} for a in arms}
+    for spec, seed, res in results:
+        by_arm.setdefault(spec.name, {})[seed] = res
+    ref_test = {s: r.final_test_error for s, r in by_arm[reference.name].items() if not r.diverged}
+    rows = []
+    for arm in arms:
+        results = by_arm[arm.name]
+        ok = {s: r for s, r in results.items() if not r.diverged}
+        train_m, train_s = _mean_std([r.final_train_error for r in ok.values()])
+        test_m, test_s = _mean_std([r.final_test_error for r in ok.values()])
+        epoch_secs = [h.seconds for r in ok.values() for h in r.history]
+        any_result = next(iter(results.values()), None)
+        row = {
+            "arm": arm.name, "spec": arm.name, "shortcut": arm.shortcut, "block": arm.block, "depth": arm.depth,
+            "plain": arm.plain, "params": any_result.params if any_result else None,
+            "macs": any_result.macs if any_result else None, "seeds": len(ok), "diverged": len(results) - len(ok),
+            "train_error_mean": train_m, "train_error_std": train_s, "test_error_mean": test_m, "test_error_std": test_s,
+            "seconds_per_epoch": float(np.mean(epoch_secs)) if epoch_secs else None,
+            "reference": arm.name == reference.name,
+            "delta_test_error": None, "delta_ci95": None, "p_value": None, "significant": None,
+        }
+        if arm.name != reference.name:
+            diff = paired_difference(ref_test, {s: r.final_test_error for s, r in ok.items()})
+            if diff is not None:
+                row.update(delta_test_error=diff.mean, delta_ci95=list(diff.ci95) if diff.ci95 else None,
+                           p_value=diff.p_value, significant=diff.significant)
+        rows.append(row)
+    return rows
+
+
+def degradation_trend(rows: list[dict]) -> dict:
+    """One sentence per family: final training error of the deepest vs the shallowest net."""
+    out = {}
+    for family, plain in (("plain", True), ("residual", False)):
+        rs = sorted((r for r in rows if r["plain"] == plain and r["train_error_mean"] is not None), key=lambda r: r["depth"])
+        if len(rs) < 2:
+            out[family] = f"{family}: fewer than two depths finished; no trend"
+            continue
+        a, b = rs[0], rs[-1]
+        d = 100 * (b["train_error_mean"] - a["train_error_mean"])
+        word = "worse" if d > 0 else "better"
+        out[family] = (f"{family}: depth {b['depth']} trains {word} than depth {a['depth']} by {abs(d):.2f} points of "
+                       f"final training error ({100 * a['train_error_mean']:.2f}% -> {100 * b['train_error_mean']:.2f}%)")
+    return out

@@ -1,0 +1,125 @@
+"""The one place that says whether a number or a file field is acceptable.
+
+Options, suite files, search spaces and baselines all check their values here, before
+any work starts: finite, in range, of the right type. Each check raises a one-line
+UsageError that names the option (or file and field), what was given, and what
+would be valid. ``bool`` is not accepted where a number is meant (TOML ``true`` is
+not ``1``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from resbench.errors import UsageError
+
+# Far beyond any real run, small enough that no arithmetic on it overflows int64 or
+# allocates before a later, sharper check (the memory estimate in resbench.limits).
+MAX_WHOLE = 2**31 - 1
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take 32-bit seeds
+
+
+def _range_words(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"between {lo:g} and {hi:g}" if isinstance(lo, float) or isinstance(hi, float) else f"between {lo} and {hi}"
+    if lo is not None:
+        return f"at least {lo}"
+    return f"at most {hi}"
+
+
+def whole(value, name: str, lo: int | None = None, hi: int | None = MAX_WHOLE) -> int:
+    """A whole number in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise UsageError(f"{name} must be a whole number {_range_words(lo, hi)}, got {value!r}")
+    if lo is not None and value < lo:
+        raise UsageError(f"{name} must be at least {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise UsageError(f"{name} must be at most {hi}, got {value}")
+    return value
+
+
+def number(value, name: str, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+           hi_open: bool = False) -> float:
+    """A finite real number in the range (bounds closed unless *_open)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value}")
+    bad_lo = lo is not None and (value <= lo if lo_open else value < lo)
+    bad_hi = hi is not None and (value >= hi if hi_open else value > hi)
+    if bad_lo or bad_hi:
+        lo_w = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+        hi_w = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
+        raise UsageError(f"{name} must be {' and '.join(w for w in (lo_w, hi_w) if w)}, got {value:g}")
+    return value
+
+
+def boolean(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def text(value, name: str, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be a string{' (' + ', '.join(choices) + ')' if choices else ''}, got {value!r}")
+    if choices is not None and value not in choices:
+        words = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        raise UsageError(f"{name} = {value!r}: expected {words}")
+    return value
+
+
+def table(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise UsageError(f"{name} must be a table ([{name}] with key = value lines), got {value!r}")
+    return value
+
+
+def read_text(path, what: str) -> str:
+    """A text file's contents, or a one-line UsageError naming it (missing, unreadable, not UTF-8)."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"{what} {p} is a folder, not a file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {what} {p}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{what} {p} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+
+
+def comma_list(text, cast=str) -> list | None:
+    """'a, b,c' (or a TOML list) -> [cast(a), cast(b), cast(c)]; None when not given.
+    A value ``cast`` rejects raises ValueError: callers word the error for their option."""
+    if text is None or text == "":
+        return None
+    items = text if isinstance(text, list) else [t.strip() for t in str(text).split(",") if t.strip()]
+    return [cast(v) for v in items]
+
+
+def parse_list(text, option: str, cast=str, example: str | None = None) -> list | None:
+    """The one list parser of the CLI: comma-separated values, each ``cast``; a value that
+    does not cast is one line naming the option and an example of what it takes."""
+    try:
+        values = comma_list(text, _strict_int if cast is int else cast)
+    except (ValueError, TypeError, OverflowError):
+        kind = "whole numbers" if cast is int else "values"
+        raise UsageError(f"{option} takes {kind} separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}; "
+                         f"got {text!r}") from None
+    if values is not None and not values:
+        raise UsageError(f"{option} is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
+    return values
+
+
+def _strict_int(text) -> int:
+    # int() accepts '١٢' (non-ASCII digits) and '1_000'; options take plain ASCII digits.
+    t = str(text).strip()
+    if not (t.isascii() and t.lstrip("+-").isdigit()):
+        raise ValueError(t)
+    return int(t)
