@@ -11,17 +11,31 @@ from resbench.spec import NetSpec, format_spec, parse_spec
 __version__ = "0.1.0"
 
 
+# The Python API (see the README's "Python API"): name -> (module, attribute), imported
+# on first use because torch costs ~1-2 s, which the CLI's fast paths must not pay.
+_API = {
+    "build_model": ("resbench.model", "build_model"),
+    "count_complexity": ("resbench.measure.complexity", "count_complexity"),
+    "profile": ("resbench.measure.timing", "profile"),
+    "ProfileConfig": ("resbench.measure.timing", "ProfileConfig"),
+    "train": ("resbench.train.loop", "train"),
+    "TrainConfig": ("resbench.train.loop", "TrainConfig"),
+    "load_dataset": ("resbench.train.data", "load_dataset"),
+    "compare": ("resbench.train.compare", "compare"),
+    "run_search": ("resbench.search.driver", "run_search"),
+    "SearchOptions": ("resbench.search.driver", "SearchOptions"),
+    "check": ("resbench.check", "run_check"),
+    "baseline": ("resbench.check", "run_baseline"),
+}
+
+
 def __getattr__(name: str):
-    # Lazy: importing torch costs ~1-2 s, which the CLI's fast paths must not pay.
-    if name == "build_model":
-        from resbench.model import build_model
+    if name in _API:
+        import importlib
 
-        return build_model
-    if name == "count_complexity":
-        from resbench.measure.complexity import count_complexity
-
-        return count_complexity
+        module, attr = _API[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'resbench' has no attribute {name!r}")
 
 
-__all__ = ["NetSpec", "parse_spec", "format_spec", "build_model", "count_complexity", "__version__"]
+__all__ = ["NetSpec", "parse_spec", "format_spec", "__version__", *_API]

@@ -5,24 +5,43 @@ Exit codes: 0 ok; 1 a failure (or, for `check`, a regression); 2 bad input (usag
 Set RESBENCH_DEBUG=1 to see tracebacks.
 """
 
+import importlib
 import os
 import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from resbench import __version__
-from resbench.cli import analyze, check, compare, presets, profile, results, search, show, train
 from resbench.errors import ResbenchError
 
-app = typer.Typer(
-    name="resbench",
-    help="Build, profile, train and compare ResNet variants from depth specs (He et al. 2015).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# name -> (module, function, one-line help for the command index). A command's module
+# is imported only when that command runs (or for the index): start-up stays near the
+# bare typer + rich import (benchmarks/cli_startup.py).
+COMMANDS = {
+    "show": ("show", "show", "A network's stages, params and MACs (the paper's Table 1)."),
+    "list": ("presets", "list_presets", "Every named preset with its size."),
+    "profile": ("profile", "profile", "Latency percentiles, throughput, memory and MFU."),
+    "train": ("train", "train", "One short training job (the paper's CIFAR recipe)."),
+    "compare": ("compare", "compare", "Paired sweep of arms x seeds with 95 % intervals."),
+    "degradation": ("analyze", "degradation", "Plain vs residual over depth (the paper's Fig. 6)."),
+    "analyze": ("analyze", "app", "Layer responses (Fig. 7) and gradient norms."),
+    "search": ("search", "search", "Pareto front of error vs cost (Optuna)."),
+    "baseline": ("check", "baseline", "Measure a suite and write a baseline file."),
+    "check": ("check", "check", "Check a suite against a baseline (exit 1 on regression)."),
+    "results": ("results", "results", "The stored runs as a table."),
+    "plot": ("results", "plot", "Scatter two columns of the stored runs."),
+}
+
+
+class _IndexGroup(TyperGroup):
+    """The root: its help is the command index, printed as plain text. Rich's help
+    renderer costs ~60 ms of imports (markdown, pygments), more than all of resbench's
+    own; every command's own --help keeps Rich's panels."""
+
+    def format_help(self, ctx, formatter) -> None:
+        return super(TyperGroup, self).format_help(ctx, formatter)
 
 
 def _version(value: bool) -> None:
@@ -31,25 +50,41 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
-) -> None:
-    """Build, profile, train and compare ResNet variants from depth specs (He et al. 2015)."""
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or with ``only`` that one (a faster start)."""
+    app = typer.Typer(
+        name="resbench",
+        help="Build, profile, train and compare ResNet variants from depth specs (He et al. 2015).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        cls=_IndexGroup,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    ) -> None:
+        """Build, profile, train and compare ResNet variants from depth specs (He et al. 2015)."""
+
+    for name, (module, attr, short) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(f"resbench.cli.{module}"), attr)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name, short_help=short)
+        else:
+            app.command(name, short_help=short)(target)
+    return app
 
 
-app.command("show")(show.show)
-app.command("list")(presets.list_presets)
-app.command("profile")(profile.profile)
-app.command("train")(train.train)
-app.command("compare")(compare.compare)
-app.command("results")(results.results)
-app.command("plot")(results.plot)
-app.command("baseline")(check.baseline)
-app.command("degradation")(analyze.degradation)
-app.add_typer(analyze.app, name="analyze")
-app.command("check")(check.check)
-app.command("search")(search.search)
+def _command_named(argv: list[str]) -> str | None:
+    """The command a command line runs, when it is plainly one of ours (else None: build all)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in COMMANDS and argv and argv[0] == first:
+        return first
+    return None
 
 
 def _fail(message: str, code: int) -> int:
@@ -65,7 +100,11 @@ def _is_click_error(e: BaseException) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     debug = bool(os.environ.get("RESBENCH_DEBUG"))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Called in-process (tests, notebooks), a --threads option must not outlive the call.
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     try:
+        app = build_app(_command_named(argv))
         rv = app(args=argv, prog_name="resbench", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except ResbenchError as e:
@@ -86,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(e.format_message().replace("\n", " ") + where, e.exit_code)
         # A bug, not bad input: say so in one line; the traceback is one variable away.
         return _fail(f"internal error: {type(e).__name__}: {e} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
+    finally:
+        if threads is not None and sys.modules["torch"].get_num_threads() != threads:
+            sys.modules["torch"].set_num_threads(threads)
 
 
 def run() -> None:

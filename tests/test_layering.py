@@ -1,0 +1,185 @@
+"""The application layer: commands only parse, call and render; the library stands alone.
+
+Read from the source (ast), not from a running import graph, so a lazy import inside
+a function counts as much as one at the top of a module.
+"""
+
+import ast
+import logging
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent / "resbench"
+CLI = ROOT / "cli"
+# Modules of cli/ that are shared plumbing, not commands.
+CLI_PLUMBING = {"__init__", "app", "options", "output", "progress"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_no_library_module_imports_the_cli():
+    offenders = {str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n == "resbench.cli" or n.startswith("resbench.cli."))
+                 for p in ROOT.rglob("*.py") if CLI not in p.parents and p.name != "__main__.py"}  # python -m resbench
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_command_module_imports_another_command_module():
+    commands = {p.stem for p in CLI.glob("*.py")} - CLI_PLUMBING
+    assert {"show", "train", "compare", "check", "search", "analyze", "results", "profile", "presets"} <= commands
+    offenders = {}
+    for p in CLI.glob("*.py"):
+        if p.stem not in commands:
+            continue
+        bad = sorted(n for n in _imports(p) if n.startswith("resbench.cli.") and n.split(".")[2] in commands - {p.stem})
+        if bad:
+            offenders[p.stem] = bad
+    assert offenders == {}
+
+
+def test_commands_are_thin():
+    """A command parses, calls one library function and renders: no command module grows
+    an engine again (the old cli/search.py had a 148-line function)."""
+    for p in CLI.glob("*.py"):
+        tree = ast.parse(p.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                body_lines = node.end_lineno - node.body[0].lineno + 1
+                assert body_lines <= 60, f"{p.name}:{node.name} has {body_lines} lines of body"
+
+
+def test_python_api_without_typer():
+    """The documented API is importable and usable from the package, without the CLI."""
+    import resbench
+
+    for name in ("build_model", "count_complexity", "profile", "train", "compare", "run_search", "check", "parse_spec"):
+        assert callable(getattr(resbench, name)), name
+    assert resbench.count_complexity("resnet20").params == 269_722
+
+
+def test_library_calls_leave_no_global_side_effects(tmp_path):
+    import resbench
+    from resbench.measure.timing import ProfileConfig
+
+    filters = list(warnings.filters)
+    level = logging.getLogger("fvcore").level
+    conv_init, linear_init = torch.nn.Conv2d.reset_parameters, torch.nn.Linear.reset_parameters
+    threads = torch.get_num_threads()
+    resbench.count_complexity("resnet18")
+    model = resbench.build_model("resnet20", init_weights=False)
+    resbench.profile(resbench.parse_spec("cifar-resnet8"),
+                     ProfileConfig(device="cpu", batch_size=1, iters=2, warmup=0, min_time=0, threads=1, compare_layouts=False))
+    assert list(warnings.filters) == filters
+    assert logging.getLogger("fvcore").level == level
+    assert torch.nn.Conv2d.reset_parameters is conv_init and torch.nn.Linear.reset_parameters is linear_init
+    assert torch.get_num_threads() == threads  # --threads holds for the call only
+    # Skipping PyTorch's default init while building leaves later resets as torch's own.
+    conv = model.conv1
+    torch.manual_seed(0)
+    conv.reset_parameters()
+    assert conv.weight.abs().sum() > 0
+
+
+def test_optuna_settings_are_restored():
+    optuna = pytest.importorskip("optuna")
+    from resbench.search.study import quiet_optuna
+
+    verbosity, filters = optuna.logging.get_verbosity(), list(warnings.filters)
+    with quiet_optuna():
+        assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+    assert optuna.logging.get_verbosity() == verbosity and list(warnings.filters) == filters
+
+
+def test_typed_results_round_trip():
+    from resbench.measure.timing import ProfileConfig, ProfileResult, profile
+    from resbench.spec import parse_spec
+    from resbench.train.data import load_dataset
+    from resbench.train.loop import TrainConfig, TrainResult, train
+
+    data = load_dataset("synthetic", synthetic_size=(64, 32))
+    r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=1, batch_size=32, device="cpu"), data)
+    assert TrainResult.from_dict(r.to_dict()) == r
+    p = profile(parse_spec("cifar-resnet8"), ProfileConfig(device="cpu", batch_size=1, iters=2, warmup=0, min_time=0,
+                                                           compare_layouts=False))
+    assert ProfileResult.from_dict(p.to_dict()) == p
+
+
+def test_store_hands_back_typed_records(tmp_path):
+    from resbench.measure.timing import ProfileResult
+    from resbench.measure.runs import profile_runs
+    from resbench.measure.timing import ProfileConfig
+    from resbench.spec import parse_spec
+    from resbench.store import Record, Store
+
+    (r,) = profile_runs(parse_spec("cifar-resnet8"), ProfileConfig(device="cpu", iters=2, warmup=0, min_time=0,
+                                                                    compare_layouts=False), [1], results_dir=tmp_path)
+    (rec,), problems = Store(tmp_path).load("profile")
+    assert problems == [] and isinstance(rec, Record)
+    assert isinstance(rec.profile_result(), ProfileResult) and rec.profile_result().samples_ms == r.samples_ms
+
+
+def test_data_key_carries_the_seed_exactly_when_the_split_depends_on_it():
+    from resbench.train.cells import data_key
+    from resbench.train.loop import TrainConfig
+
+    a, b = TrainConfig(dataset="synthetic", seed=0), TrainConfig(dataset="synthetic", seed=1)
+    assert data_key(a, 32) == data_key(b, 32)  # a fixed test set: one load serves every seed
+    va, vb = TrainConfig(dataset="synthetic", seed=0, val_split=0.2), TrainConfig(dataset="synthetic", seed=1, val_split=0.2)
+    assert data_key(va, 32) != data_key(vb, 32)
+
+
+def test_val_split_seeds_through_a_pool_equal_in_process(cli, tmp_path, monkeypatch):
+    """The bug this layer removed: with --val-split, a pool worker trained seed 1 on seed 0's
+    held-out split. Two seeds through --workers 2 must give the records of --workers 1."""
+    import json
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # pool workers pinned to 1 thread, like --threads 1 here
+    args = ["compare", "--specs", "cifar-resnet8", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "64",
+            "--val-split", "0.25", "--seeds", "2", "--device", "cpu", "--threads", "1", "--json"]
+    code1, out1, err1 = cli(*args, "--results-dir", tmp_path / "one")
+    code2, out2, err2 = cli(*args, "--results-dir", tmp_path / "two", "--workers", "2")
+    assert code1 == 0 and code2 == 0, err1 + err2
+
+    def histories(root):
+        from resbench.store import Store
+
+        recs, _ = Store(root).load("train")
+        return {r.key: [h["train_loss"] for h in r.result["history"]] for r in recs}
+
+    one, two = histories(tmp_path / "one"), histories(tmp_path / "two")
+    assert len(one) == 2 and one.keys() == two.keys()
+    for key in one:
+        assert one[key] == pytest.approx(two[key], rel=1e-5)
+    assert json.loads(out1)[0]["test_error_mean"] == pytest.approx(json.loads(out2)[0]["test_error_mean"], abs=1e-9)
+
+
+def test_default_outputs_are_ignored_inside_a_checkout(monkeypatch):
+    """Running resbench in its own checkout never dirties it: the default records, figures
+    and search database under ./results are git-ignored."""
+    import shutil
+    import subprocess
+
+    repo = ROOT.parent
+    if not (repo / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    paths = ["results/records/train/x.json", "results/figures/degradation.png", "results/search.db"]
+    r = subprocess.run(["git", "check-ignore", *paths], cwd=repo, capture_output=True, text=True)
+    assert r.stdout.split() == paths
+    from resbench.report.files import figure_path
+
+    monkeypatch.delenv("RESBENCH_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(repo)
+    assert figure_path(None, "degradation.png", results_dir=None).parts[:2] == ("results", "figures")
