@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -54,6 +55,17 @@ IMAGENET_DEPTHS = {
 }
 # The paper's CIFAR-10 nets (Table 6): 6n+2 layers, n blocks in each of 3 stages.
 CIFAR_PAPER_DEPTHS = (20, 32, 44, 56, 110, 1202)
+
+# Sanity bounds, far beyond any trained ResNet (resnet1202 has 200 blocks per stage),
+# that keep every count and loop over a spec finite and fast. What the machine can
+# actually hold is checked later, from an estimate of memory (resbench.limits).
+MAX_BLOCKS_PER_STAGE = 2_000
+MAX_STAGES = 16
+MAX_WIDTH = 1 << 16
+MAX_CLASSES = 10_000_000
+MAX_IN_CHANNELS = 4096
+MAX_INPUT_SIZE = 1 << 15
+MAX_DIGITS = 9  # a number in a spec: at most 9 digits, before any arithmetic on it
 
 _LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
 EXPANSION = {"basic": 1, "bottleneck": 4}
@@ -138,6 +150,9 @@ def _validate(s: NetSpec) -> None:
         raise SpecError("a spec needs at least one stage, e.g. cifar-basic-3.3.3")
     if any(n < 1 for n in s.stages):
         raise SpecError(f"every stage needs at least one block, got stages {_dots(s.stages)}")
+    if len(s.stages) > MAX_STAGES or max(s.stages) > MAX_BLOCKS_PER_STAGE:
+        raise SpecError(f"stages {_dots(s.stages)} are too deep: at most {MAX_STAGES} stages of at most "
+                        f"{MAX_BLOCKS_PER_STAGE} blocks (resnet1202 has 200 per stage)")
     if len(s.widths) != len(s.stages):
         raise SpecError(
             f"widths {_dots(s.widths)} give {len(s.widths)} stage(s) but the net has {len(s.stages)}: "
@@ -145,6 +160,8 @@ def _validate(s: NetSpec) -> None:
         )
     if any(w < 1 for w in s.widths):
         raise SpecError(f"widths must be positive, got {_dots(s.widths)}")
+    if max(s.out_channels) > MAX_WIDTH:
+        raise SpecError(f"widths {_dots(s.widths)} give {max(s.out_channels)} channels: at most {MAX_WIDTH} per layer")
     if s.shortcut == "A":
         chans = (s.stem_width,) + s.out_channels
         for i in range(1, len(chans)):
@@ -153,10 +170,12 @@ def _validate(s: NetSpec) -> None:
                     f"shortcut A pads the identity with zero channels, so widths cannot shrink "
                     f"({chans[i - 1]} -> {chans[i]} channels at stage {i}); use shortcut B or C"
                 )
-    if s.num_classes < 1:
-        raise SpecError(f"num-classes must be at least 1, got {s.num_classes}")
-    if s.in_channels < 1:
-        raise SpecError(f"in-channels must be at least 1, got {s.in_channels}")
+    if not 1 <= s.num_classes <= MAX_CLASSES:
+        raise SpecError(f"num-classes must be between 1 and {MAX_CLASSES:,}, got {s.num_classes}")
+    if not 1 <= s.in_channels <= MAX_IN_CHANNELS:
+        raise SpecError(f"in-channels must be between 1 and {MAX_IN_CHANNELS}, got {s.in_channels}")
+    if s.input_size > MAX_INPUT_SIZE:
+        raise SpecError(f"input size must be at most {MAX_INPUT_SIZE} pixels, got {s.input_size}")
     if s.input_size < s.downsampling:
         raise SpecError(
             f"input size {s.input_size} is too small: this net downsamples by {s.downsampling}, "
@@ -168,9 +187,10 @@ def _validate(s: NetSpec) -> None:
 
 # --- parsing -----------------------------------------------------------------------
 
-_DEPTH_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<kind>resnet|plain)(?P<depth>\d+)(?:-(?P<block>basic|bottleneck))?$")
-_STAGE_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<block>basic|bottleneck)-(?P<stages>\d+(?:\.\d+)*)$")
-_PRESET_FORM = re.compile(r"^(?P<kind>resnet|plain)(?P<depth>\d+)$")
+# [0-9], not \d: a spec is ASCII (\d would take '١٢' and other scripts' digits).
+_DEPTH_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<kind>resnet|plain)(?P<depth>[0-9]+)(?:-(?P<block>basic|bottleneck))?$")
+_STAGE_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<block>basic|bottleneck)-(?P<stages>[0-9]+(?:\.[0-9]+)*)$")
+_PRESET_FORM = re.compile(r"^(?P<kind>resnet|plain)(?P<depth>[0-9]+)$")
 
 MODIFIER_KEYS = (
     "shortcut",
@@ -225,7 +245,7 @@ def _cifar_stages(depth: int, block: str) -> tuple[int, ...]:
 def _parse_base(base: str) -> dict:
     m = _PRESET_FORM.match(base)
     if m:
-        depth, plain = int(m["depth"]), m["kind"] == "plain"
+        depth, plain = _number("depth", m["depth"]), m["kind"] == "plain"
         if depth in IMAGENET_DEPTHS:
             block, stages = IMAGENET_DEPTHS[depth]
             return _family_spec("imagenet", block, stages, plain)
@@ -235,7 +255,7 @@ def _parse_base(base: str) -> dict:
         raise SpecError(f"unknown spec {base!r}: did you mean {_suggest(base)}?{hint}")
     m = _DEPTH_FORM.match(base)
     if m:
-        stem, depth, plain = m["stem"], int(m["depth"]), m["kind"] == "plain"
+        stem, depth, plain = m["stem"], _number("depth", m["depth"]), m["kind"] == "plain"
         if stem == "imagenet":
             if depth not in IMAGENET_DEPTHS:
                 raise SpecError(
@@ -253,7 +273,7 @@ def _parse_base(base: str) -> dict:
         return _family_spec(stem, block, _cifar_stages(depth, block), plain)
     m = _STAGE_FORM.match(base)
     if m:
-        stages = tuple(int(x) for x in m["stages"].split("."))
+        stages = tuple(_number("blocks per stage", x) for x in m["stages"].split("."))
         return _family_spec(m["stem"], m["block"], stages, plain=False)
     raise SpecError(f"unknown spec {base!r}: did you mean {_suggest(base)}? (see `resbench list`)")
 
@@ -264,11 +284,17 @@ def _suggest(base: str) -> str:
     return " or ".join(close) if close else "resnet20, resnet50 or cifar-resnet8"
 
 
+def _number(what: str, digits: str) -> int:
+    if len(digits) > MAX_DIGITS:
+        raise SpecError(f"{what} {digits[:12]}{'...' if len(digits) > 12 else ''} is far too large: at most {MAX_DIGITS} digits")
+    return int(digits)
+
+
 def _parse_int(key: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise SpecError(f"{key} takes a whole number, got {value!r}") from None
+    # ASCII digits only: int() would also take ' 12', '1_2' and other scripts' digits.
+    if not (value.isascii() and value.isdigit()):
+        raise SpecError(f"{key} takes a whole number (digits 0-9), got {value!r}")
+    return _number(key, value)
 
 
 def _parse_widths(value: str, fields: dict) -> tuple[int, ...]:
@@ -276,10 +302,11 @@ def _parse_widths(value: str, fields: dict) -> tuple[int, ...]:
     if "." in value and not value.endswith("x"):
         return tuple(_parse_int("widths", v) for v in value.split("."))
     if value.endswith("x"):
-        try:
+        k = float("nan")
+        if value[:-1].isascii() and value[:-1].replace(".", "", 1).isdigit():
             k = float(value[:-1])
-        except ValueError:
-            raise SpecError(f"width multiplier must look like 2x or 0.5x, got {value!r}") from None
+        if not math.isfinite(k) or not 0 < k <= MAX_WIDTH:
+            raise SpecError(f"width multiplier must look like 2x or 0.5x, got {value!r}")
         scaled = [w * k for w in fields["widths"]]
         if k <= 0 or any(abs(w - round(w)) > 1e-9 for w in scaled):
             raise SpecError(f"width multiplier {value} gives non-integer widths {scaled}; pick one that divides evenly")

@@ -135,7 +135,7 @@ def degradation(
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
     table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]
-    if csv:
+    if csv is not None:
         write_comparison_files(table, csv=csv)
     if as_json:
         print_json({"rows": table, "trend": report.trend, "plot": figure})

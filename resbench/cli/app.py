@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(e), e.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        return _fail("interrupted", 130)
+    except (KeyboardInterrupt, typer.Abort) as e:
+        # click turns an EOFError into Abort as if it were Ctrl-C; an EOFError is a bug, not the user.
+        if isinstance(e.__context__, EOFError) and not debug:
+            return _fail(f"internal error: EOFError: {e.__context__} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
+        return _fail("interrupted before finishing: nothing partial was written (records and files are written "
+                     "whole, when done); run the same command again", 130)
     except Exception as e:
         if type(e).__name__ == "NoArgsIsHelpError" and getattr(e, "ctx", None):
             print(e.ctx.get_help())

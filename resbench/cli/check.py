@@ -59,7 +59,7 @@ def check(
     from resbench.report.files import prepare_output
     from resbench.report.tables import check_markdown
 
-    if markdown:
+    if markdown is not None:
         prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown")
     with progress_bar("check") as update_bar:
         report = run_check(suite_file, baseline=baseline_file, current=current, against=against, rounds=rounds,

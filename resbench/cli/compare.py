@@ -47,7 +47,7 @@ def compare(
     from resbench.train.sweep import build_arms
 
     cfg, download = training
-    if plot:
+    if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     arms = build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
                       depths=parse_list(depths, "--depths", int, "20,56"), blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
@@ -58,7 +58,7 @@ def compare(
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
                              scale=scale, hooks=hooks_for(update))
     write_comparison_files(report.rows, csv, markdown)
-    if plot:
+    if plot is not None:
         from resbench.report.plots import error_curves
 
         error_curves(report.histories, plot, title=report.title)

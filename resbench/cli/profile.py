@@ -43,7 +43,7 @@ def profile(
     sizes = parse_list(batch_size, "--batch-size", int, "1,8,32")
     for bs in sizes or []:
         whole(bs, "--batch-size", 1, 1 << 20)
-    if csv:
+    if csv is not None:
         prepare_output(csv, (".csv",), "--csv")
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
@@ -51,7 +51,7 @@ def profile(
     with progress_bar(spec.name) as update:
         results = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
     rows = [r.to_dict() for r in results]
-    if csv:
+    if csv is not None:
         from resbench.report.frames import profile_frame
 
         profile_frame(rows).to_csv(csv, index=False)

@@ -65,7 +65,7 @@ def search(
 
     cfg, download = training
     for path, suffixes, option in ((csv, (".csv",), "--csv"), (plot, FIGURE_SUFFIXES, "--plot")):
-        if path:
+        if path is not None:
             prepare_output(path, suffixes, option)
     space = dict(family=family, blocks=blocks, stages=stages, min_blocks_per_stage=min_blocks_per_stage,
                  max_blocks_per_stage=max_blocks_per_stage, widths=widths, shortcuts=shortcuts, stride_on=stride_on,
@@ -77,11 +77,11 @@ def search(
     with progress_bar("search") as update:
         report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary
-    if csv:
+    if csv is not None:
         import pandas as pd
 
         pd.DataFrame([t.to_dict() for t in summary.trials if t.status != "infeasible"]).to_csv(csv, index=False)
-    if plot:
+    if plot is not None:
         from resbench.report.search import search_scatter
 
         cost = next((o for o in report.config.objectives[1:]), "macs")

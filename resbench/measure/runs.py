@@ -15,17 +15,23 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
                  results_dir=None, hooks: Hooks = Hooks()) -> list[ProfileResult]:
     """Profile ``spec`` at each batch size (None: the device's default) and store each
     result as a ``profile`` record unless ``save`` is off."""
+    from resbench.errors import Interrupted
     from resbench.store import Store
 
+    store = Store(results_dir) if save else None
+    sizes = batch_sizes or [config.batch_size]
     results = []
-    for bs in batch_sizes or [config.batch_size]:
-        label = f"{spec.name} batch {bs or 'default'}"
-        results.append(profile(spec, replace(config, batch_size=bs),
-                               progress=lambda phase, i, n: hooks.report(f"{label} {phase}", i, n)))
-    if save:
-        store = Store(results_dir)
-        for r in results:
-            row = r.to_dict()
-            store.put("profile", config={k: row[k] for k in RECORD_CONFIG},
-                      result={k: v for k, v in row.items() if k != "env"}, env=row["env"])
+    try:
+        for bs in sizes:
+            label = f"{spec.name} batch {bs or 'default'}"
+            r = profile(spec, replace(config, batch_size=bs), progress=lambda phase, i, n: hooks.report(f"{label} {phase}", i, n))
+            results.append(r)
+            if store is not None:  # each batch size is kept as soon as it is measured
+                row = r.to_dict()
+                store.put("profile", config={k: row[k] for k in RECORD_CONFIG},
+                          result={k: v for k, v in row.items() if k != "env"}, env=row["env"])
+    except KeyboardInterrupt:
+        kept = f"stored in {store.records_dir}" if store is not None else "not stored (--no-save)"
+        raise Interrupted(f"interrupted: {len(results)} of {len(sizes)} batch size(s) measured, {kept}; "
+                          "run again for the rest") from None
     return results

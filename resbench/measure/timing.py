@@ -332,6 +332,10 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     iters = cfg.iters or d["iters"]
     min_time = d["min_time"] if cfg.min_time is None else cfg.min_time
 
+    from resbench.limits import check_fits
+
+    # CUDA backs off the batch on OOM, so only batch 1 must fit there.
+    check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
     if cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
                           "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")

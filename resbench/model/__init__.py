@@ -22,6 +22,9 @@ def build_model(spec: str | NetSpec, *, init_weights: bool = True, device: str |
         from resbench.spec import apply_modifiers
 
         spec = apply_modifiers(spec, **overrides)
+    from resbench.limits import check_fits
+
+    check_fits(spec, batch=1)  # before allocating anything: one line if it cannot fit here
     model = ResNet(spec, init_weights=init_weights)  # PyTorch's default init is skipped (see model/layers.py)
     if not init_weights:
         with torch.no_grad():

@@ -48,7 +48,7 @@ DEGRADATION_COLUMNS = ("arm", "depth", "plain", "params", "seeds", "train_error_
 
 def write_comparison_files(rows: list[dict], csv: str | None = None, markdown: str | None = None) -> None:
     """The comparison table as CSV and/or Markdown files (parents created)."""
-    if not (csv or markdown):
+    if csv is None and markdown is None:
         return
     import pandas as pd
 
@@ -56,8 +56,8 @@ def write_comparison_files(rows: list[dict], csv: str | None = None, markdown: s
     from resbench.report.tables import markdown_table
 
     df = pd.DataFrame(rows)
-    if csv:
+    if csv is not None:
         df.to_csv(prepare_output(csv, (".csv",), "--csv"), index=False)
-    if markdown:
+    if markdown is not None:
         prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown").write_text(
             markdown_table(df.drop(columns=["reference"], errors="ignore")) + "\n")

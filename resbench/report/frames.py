@@ -62,11 +62,18 @@ class RecordQuery:
     duplicates: int  # older records of the same configuration left out
 
 
-def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
+def _parse_filters(filters: list[str]) -> list[tuple[str, str]]:
+    out = []
     for f in filters:
         key, eq, value = f.partition("=")
         if not eq or not key:
             raise UsageError(f"--filter takes key=value, e.g. --filter spec=resnet50; got {f!r}")
+        out.append((key, value))
+    return out
+
+
+def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
+    for key, value in _parse_filters(filters):
         if key not in df.columns:
             raise UsageError(f"--filter: no column {key!r}; columns are {', '.join(map(str, df.columns))}")
         df = df[df[key].astype(str) == value]
@@ -77,6 +84,7 @@ def query_records(results_dir, kind: str | None, filters: list[str], dedupe: boo
     """The records of a results folder as one frame, filtered, one per configuration."""
     from resbench.store import Store
 
+    _parse_filters(filters)  # a malformed filter is an error even when there is nothing to filter
     store = Store(results_dir)
     records, problems = store.load(kind)
     df = records_frame(records)

@@ -191,20 +191,20 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
                      warn=hooks.warning)
     space, constraints = _build(values, data)
     narrowed = narrow(space, constraints)
-    for line in narrowed.notes:
-        hooks.say(f"note: {line}")
     device = resolve_device(config.device)
     if constraints.max_memory is not None and device.type != "cuda":
         raise UsageError("--max-memory is measured with torch.cuda.max_memory_allocated, so it needs --device cuda; "
                          "on CPU one candidate's memory cannot be told apart from the process's (use --max-params)")
-    pruning = o.pruning
-    if pruning and config.epochs == 1:
-        pruning = False  # one epoch: nothing to stop early
-        hooks.say("note: --epochs 1 leaves nothing to stop early: pruning is off for this search")
+    pruning = o.pruning and config.epochs > 1  # one epoch: nothing to stop early
     sc = SearchConfig(space=narrowed.space, constraints=constraints, train=config,
                       objectives=_list(o.objectives, "--objectives") or (), seeds=o.seeds,
                       halving=Halving(o.min_epochs, o.reduction_factor, config.epochs) if pruning else None,
                       sampler=o.sampler, latency_batch=o.latency_batch_size or config.batch_size)
+    # Notes only once every input is valid: an error is then the only line.
+    for line in narrowed.notes:
+        hooks.say(f"note: {line}")
+    if o.pruning and not pruning:
+        hooks.say("note: --epochs 1 leaves nothing to stop early: pruning is off for this search")
     with quiet_optuna():
         root = resolve_results(results_dir)
         storage_url = o.storage or default_storage(root)

@@ -284,25 +284,40 @@ def load_space_file(path: str) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
+    from resbench.validate import read_text
+
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"space file {path} does not exist") from None
+        data = tomllib.loads(read_text(path, "space file"))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"space file {path} is not valid TOML: {e}") from None
-    known = {"family", "blocks", "stages", "min_blocks_per_stage", "max_blocks_per_stage", "widths", "shortcuts",
-             "stride_on", "max_macs", "max_params", "max_latency_ms", "max_memory"}
-    unknown = set(data) - known
+    unknown = set(data) - set(SPACE_FILE_TYPES)
     if unknown:
-        raise UsageError(f"unknown key(s) {', '.join(sorted(unknown))} in {path}: expected some of {', '.join(sorted(known))}")
+        raise UsageError(f"unknown key(s) {', '.join(sorted(unknown))} in {path}: expected some of {', '.join(sorted(SPACE_FILE_TYPES))}")
+    for key, value in data.items():
+        kinds = SPACE_FILE_TYPES[key]
+        items = value if isinstance(value, list) and list in kinds else [value]
+        ok = bool(items) and all(type(x) in kinds and not isinstance(x, bool) for x in items)
+        if not ok:
+            words = {str: "a string", int: "a whole number", float: "a number", list: "a list"}
+            raise UsageError(f"{path}: {key} must be {' or '.join(words[k] for k in kinds)}"
+                             f"{' (or a list of them)' if list in kinds else ''}, got {value!r}")
     return data
+
+
+# What each key of a --space file may hold (list: a list of the other kinds).
+SPACE_FILE_TYPES = {
+    "family": (str, list), "blocks": (str, list), "shortcuts": (str, list), "stride_on": (str, list),
+    "stages": (int, list), "widths": (int, list), "min_blocks_per_stage": (int,), "max_blocks_per_stage": (int, list),
+    "max_macs": (str, int), "max_params": (str, int), "max_memory": (str, int), "max_latency_ms": (int, float),
+}
 
 
 def parse_count(text, option: str) -> int:
     """'60M', '1.5G', '270k', '2e9' or a plain integer -> int."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return int(text)
+    import math
+
+    if isinstance(text, bool):
+        raise UsageError(f"{option} takes a count like 60M, 1.5G or 270k, got {text!r}")
     s = str(text).strip().upper().removesuffix("B")
     mult = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
     try:
@@ -312,6 +327,8 @@ def parse_count(text, option: str) -> int:
             value = float(s)
     except ValueError:
         raise UsageError(f"{option} takes a count like 60M, 1.5G or 270k, got {text!r}") from None
+    if not math.isfinite(value) or value >= 1e18:
+        raise UsageError(f"{option} must be a finite count below 1e18, got {text!r}")
     if value <= 0:
         raise UsageError(f"{option} must be positive, got {text!r}")
     return int(value)

@@ -63,13 +63,37 @@ def _fingerprint(paths: list[Path], extra: str) -> str:
     return h.hexdigest()[:20]
 
 
+def _valid_cache(d) -> bool:
+    """A cache file that loads is still checked: the tensors and labels a Dataset needs,
+    with matching lengths; anything else (another version, a hand-made file) is rebuilt."""
+    def images(x):
+        return isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.dim() == 4 and x.shape[0] > 0
+
+    def labels(y, x):
+        return isinstance(y, torch.Tensor) and y.dtype == torch.int64 and y.dim() == 1 and len(y) == len(x)
+
+    if not isinstance(d, dict) or not {"train_x", "train_y", "test_x", "test_y", "classes"} <= set(d):
+        return False
+    if not (images(d["train_x"]) and labels(d["train_y"], d["train_x"])):
+        return False
+    if d["test_x"] is not None and not (images(d["test_x"]) and labels(d["test_y"], d["test_x"])
+                                        and d["test_x"].shape[1:] == d["train_x"].shape[1:]):
+        return False
+    classes = d["classes"]
+    return (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
+            and int(d["train_y"].max()) < len(classes) and int(d["train_y"].min()) >= 0)
+
+
 def _cached(name: str, key: str, build) -> dict:
     path = cache_dir() / "data" / f"{name}-{key}.pt"
     if path.exists():
         try:
-            return torch.load(path, weights_only=True)
+            data = torch.load(path, weights_only=True)
         except Exception:  # a corrupt or truncated cache is rebuilt, never trusted
-            warnings.warn(f"data cache {path} is unreadable; rebuilding it")
+            data = None
+        if data is not None and _valid_cache(data):
+            return data
+        warnings.warn(f"data cache {path} is unreadable or holds the wrong contents; rebuilding it")
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -87,6 +111,53 @@ def _cifar_layout(kind: str):
     else:
         from torchvision.datasets import CIFAR100 as tv
     return tv
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only what a CIFAR batch holds: dicts, lists, strings, bytes, numbers and
+    NumPy arrays. Any other global (os.system, a class with __reduce__, ...) is refused,
+    so a planted file cannot run code (plain pickle.load would run it)."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR batch holds only arrays, lists and strings")
+        return super().find_class(module, name)
+
+
+def read_cifar_pickle(path: Path) -> dict:
+    """One CIFAR python-layout file, safely: DataError (one line, naming the file) when it
+    is truncated, not a pickle, or holds anything but plain data."""
+    try:
+        with open(path, "rb") as f:
+            d = _CifarUnpickler(f, encoding="latin1").load()
+    except pickle.UnpicklingError as e:
+        raise DataError(f"{path} is not a CIFAR batch ({e}); replace it with the standard python-layout file") from None
+    except (EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError, MemoryError, ImportError) as e:
+        why = "empty or truncated" if isinstance(e, EOFError) else f"{type(e).__name__}: {e}"
+        raise DataError(f"{path} is not a readable CIFAR batch ({why}); replace it with the standard python-layout file") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path} is not a CIFAR batch (holds a {type(d).__name__}, not a dict)")
+    return d
+
+
+def _cifar_arrays(d: dict, path: Path, label_key: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    import numpy as np
+
+    x, y = d.get("data"), d.get(label_key)
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
+        raise DataError(f"{path} has no 'data' array of uint8 images (N x 3072); replace it with the standard file")
+    if not isinstance(y, list) or len(y) != len(x) or not all(isinstance(v, int) and 0 <= v < num_classes for v in y):
+        raise DataError(f"{path} has no '{label_key}' list of {len(x)} labels in 0..{num_classes - 1}; replace it with the standard file")
+    return torch.from_numpy(x.copy()).reshape(-1, 3, 32, 32), torch.as_tensor(y, dtype=torch.int64)
 
 
 def _md5(path: Path) -> str:
@@ -121,23 +192,25 @@ def _load_cifar(kind: str, data_dir: Path, download: bool) -> dict:
         differing = [n for n in expected if _md5(folder / n) != expected[n]]
         label_key = "labels" if kind == "cifar10" else "fine_labels"
 
+        meta_path = folder / tv.meta["filename"]
+        classes = read_cifar_pickle(meta_path).get(tv.meta["key"])
+        if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+            raise DataError(f"{meta_path} has no '{tv.meta['key']}' list of class names; replace it with the standard file")
+
         def read(files):
             xs, ys = [], []
             for n in files:
-                with open(folder / n, "rb") as f:
-                    d = pickle.load(f, encoding="latin1")
-                xs.append(torch.as_tensor(d["data"], dtype=torch.uint8).reshape(-1, 3, 32, 32))
-                ys.append(torch.as_tensor(d[label_key], dtype=torch.int64))
+                x, y = _cifar_arrays(read_cifar_pickle(folder / n), folder / n, label_key, len(classes))
+                xs.append(x)
+                ys.append(y)
             return torch.cat(xs), torch.cat(ys)
 
-        with open(folder / tv.meta["filename"], "rb") as f:
-            classes = pickle.load(f, encoding="latin1")[tv.meta["key"]]
         trx, try_ = read([n for n, _ in tv.train_list])
         tex, tey = read([n for n, _ in tv.test_list])
         return {"train_x": trx, "train_y": try_, "test_x": tex, "test_y": tey, "classes": list(classes), "md5_differs": differing}
 
     data = _cached(kind, _fingerprint(paths, kind), build)
-    if data["md5_differs"]:
+    if data.get("md5_differs"):
         warnings.warn(f"{kind} files in {folder} differ from the official release ({', '.join(data['md5_differs'])} "
                       "have other md5 sums): using them anyway; accuracies may differ from published figures")
     return data
@@ -177,18 +250,23 @@ def _load_imagefolder(data_dir: Path, size: int) -> dict:
     def build() -> dict:
         from PIL import Image
 
+        def open_image(f):
+            try:
+                img = Image.open(f)
+                img.load()
+                return img
+            except Exception as e:  # UnidentifiedImageError, truncated file, decompression bomb, ...
+                raise DataError(f"imagefolder: cannot decode {f} ({type(e).__name__}: {e}); fix or remove the file") from None
+
         # Grayscale only when every image is single-channel; otherwise RGB throughout.
-        sample_modes = {Image.open(f).mode for f in files[:: max(1, len(files) // 50)]}
+        sample_modes = {open_image(f).mode for f in files[:: max(1, len(files) // 50)]}
         mode = "L" if sample_modes <= {"L", "1", "I;16", "I"} else "RGB"
 
         def read(groups):
             xs, ys = [], []
             for label, (_, fs) in enumerate(groups):
                 for f in fs:
-                    try:
-                        img = Image.open(f).convert(mode)
-                    except OSError as e:
-                        raise DataError(f"imagefolder: cannot decode {f} ({e})") from None
+                    img = open_image(f).convert(mode)
                     if img.size != (size, size):
                         img = img.resize((size, size), Image.BILINEAR)
                     t = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)

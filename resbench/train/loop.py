@@ -186,6 +186,9 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
     if cfg.dtype == "fp16" and device.type != "cuda":
         raise UsageError("fp16 training needs CUDA (loss scaling); use bf16 or fp32")
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    from resbench.limits import check_fits as check_memory
+
+    check_memory(spec, batch=max(1, cfg.batch_size // world), train=True, device=device)
     torch.manual_seed(cfg.seed)
     if model is None:
         model = build_model(spec, init_weights=False)
