@@ -13,19 +13,20 @@ __version__ = "0.1.0"
 
 # The Python API (see the README's "Python API"): name -> (module, attribute), imported
 # on first use because torch costs ~1-2 s, which the CLI's fast paths must not pay.
+# ``train`` and ``check`` are subpackages, so their entry points are
+# ``resbench.train.train`` and ``resbench.check.check`` (also ``resbench.run_check``).
 _API = {
     "build_model": ("resbench.model", "build_model"),
     "count_complexity": ("resbench.measure.complexity", "count_complexity"),
     "profile": ("resbench.measure.timing", "profile"),
     "ProfileConfig": ("resbench.measure.timing", "ProfileConfig"),
-    "train": ("resbench.train.loop", "train"),
     "TrainConfig": ("resbench.train.loop", "TrainConfig"),
     "load_dataset": ("resbench.train.data", "load_dataset"),
-    "compare": ("resbench.train.compare", "compare"),
+    "compare": ("resbench.train.comparison", "compare"),
     "run_search": ("resbench.search.driver", "run_search"),
     "SearchOptions": ("resbench.search.driver", "SearchOptions"),
-    "check": ("resbench.check", "run_check"),
-    "baseline": ("resbench.check", "run_baseline"),
+    "run_check": ("resbench.check", "run_check"),
+    "run_baseline": ("resbench.check", "run_baseline"),
 }
 
 

@@ -170,10 +170,11 @@ def _validate(s: NetSpec) -> None:
                     f"shortcut A pads the identity with zero channels, so widths cannot shrink "
                     f"({chans[i - 1]} -> {chans[i]} channels at stage {i}); use shortcut B or C"
                 )
-    if not 1 <= s.num_classes <= MAX_CLASSES:
-        raise SpecError(f"num-classes must be between 1 and {MAX_CLASSES:,}, got {s.num_classes}")
-    if not 1 <= s.in_channels <= MAX_IN_CHANNELS:
-        raise SpecError(f"in-channels must be between 1 and {MAX_IN_CHANNELS}, got {s.in_channels}")
+    for what, value, most in (("num-classes", s.num_classes, MAX_CLASSES), ("in-channels", s.in_channels, MAX_IN_CHANNELS)):
+        if value < 1:
+            raise SpecError(f"{what} must be at least 1, got {value}")
+        if value > most:
+            raise SpecError(f"{what} must be at most {most:,}, got {value}")
     if s.input_size > MAX_INPUT_SIZE:
         raise SpecError(f"input size must be at most {MAX_INPUT_SIZE} pixels, got {s.input_size}")
     if s.input_size < s.downsampling:

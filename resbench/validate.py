@@ -88,6 +88,8 @@ def read_text(path, what: str) -> str:
         return p.read_text(encoding="utf-8")
     except IsADirectoryError:
         raise UsageError(f"{what} {p} is a folder, not a file") from None
+    except FileNotFoundError:
+        raise UsageError(f"{what} {p} does not exist") from None
     except OSError as e:
         raise UsageError(f"cannot read {what} {p}: {e.strerror}") from None
     except UnicodeDecodeError as e:

@@ -63,9 +63,12 @@ def test_commands_are_thin():
 def test_python_api_without_typer():
     """The documented API is importable and usable from the package, without the CLI."""
     import resbench
+    from resbench.check import check
+    from resbench.train import compare, train
 
-    for name in ("build_model", "count_complexity", "profile", "train", "compare", "run_search", "check", "parse_spec"):
+    for name in ("build_model", "count_complexity", "profile", "compare", "run_search", "run_check", "parse_spec"):
         assert callable(getattr(resbench, name)), name
+    assert callable(train) and callable(compare) and check is resbench.run_check
     assert resbench.count_complexity("resnet20").params == 269_722
 
 

@@ -124,7 +124,7 @@ def degradation(
     from resbench.report.compare import DEGRADATION_COLUMNS, degradation_table, write_comparison_files
     from resbench.report.files import figure_path
     from resbench.report.plots import error_curves
-    from resbench.train.compare import ScaleOut, degradation as run_degradation
+    from resbench.train.comparison import ScaleOut, degradation as run_degradation
 
     cfg, download = training
     figure = str(figure_path(plot, "degradation.png", results_dir))

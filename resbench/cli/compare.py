@@ -43,7 +43,7 @@ def compare(
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, write_comparison_files
     from resbench.report.files import prepare_output
-    from resbench.train.compare import ScaleOut, compare as run_compare
+    from resbench.train.comparison import ScaleOut, compare as run_compare
     from resbench.train.sweep import build_arms
 
     cfg, download = training

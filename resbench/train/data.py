@@ -90,10 +90,11 @@ def _cached(name: str, key: str, build) -> dict:
         try:
             data = torch.load(path, weights_only=True)
         except Exception:  # a corrupt or truncated cache is rebuilt, never trusted
-            data = None
-        if data is not None and _valid_cache(data):
-            return data
-        warnings.warn(f"data cache {path} is unreadable or holds the wrong contents; rebuilding it")
+            warnings.warn(f"data cache {path} is unreadable; rebuilding it")
+        else:
+            if _valid_cache(data):
+                return data
+            warnings.warn(f"data cache {path} holds the wrong contents; rebuilding it")
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")

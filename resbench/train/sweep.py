@@ -122,7 +122,7 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
 
     held_elsewhere = []
     queue = list(missing)
-    while queue:
+    while queue or held_elsewhere:
         batch, locks = [], {}
         for cell in list(queue):
             lock = cell_lock(store, "train", cell.key)
