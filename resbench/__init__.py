@@ -6,6 +6,7 @@ functions load torch on first use, so ``resbench --help`` stays instant.
 
 from __future__ import annotations
 
+from resbench._lazy import lazy_getattr
 from resbench.spec import NetSpec, format_spec, parse_spec
 
 __version__ = "0.1.0"
@@ -28,15 +29,5 @@ _API = {
     "run_check": ("resbench.check", "run_check"),
     "run_baseline": ("resbench.check", "run_baseline"),
 }
-
-
-def __getattr__(name: str):
-    if name in _API:
-        import importlib
-
-        module, attr = _API[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'resbench' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr("resbench", _API)
 __all__ = ["NetSpec", "parse_spec", "format_spec", "__version__", *_API]

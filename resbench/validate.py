@@ -19,21 +19,14 @@ MAX_WHOLE = 2**31 - 1
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take 32-bit seeds
 
 
-def _range_words(lo, hi) -> str:
-    if lo is not None and hi is not None:
-        return f"between {lo:g} and {hi:g}" if isinstance(lo, float) or isinstance(hi, float) else f"between {lo} and {hi}"
-    if lo is not None:
-        return f"at least {lo}"
-    return f"at most {hi}"
-
-
 def whole(value, name: str, lo: int | None = None, hi: int | None = MAX_WHOLE) -> int:
     """A whole number in [lo, hi]."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise UsageError(f"{name} must be a whole number {_range_words(lo, hi)}, got {value!r}")
+            bounds = " and ".join(w for w in (f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else "") if w)
+            raise UsageError(f"{name} must be a whole number{' ' + bounds if bounds else ''}, got {value!r}")
     if lo is not None and value < lo:
         raise UsageError(f"{name} must be at least {lo}, got {value}")
     if hi is not None and value > hi:

@@ -3,6 +3,8 @@
 ``from resbench.train import train, compare, TrainConfig`` (loaded on first use).
 """
 
+from resbench._lazy import lazy_getattr
+
 _API = {
     "train": ("resbench.train.loop", "train"),
     "TrainConfig": ("resbench.train.loop", "TrainConfig"),
@@ -14,11 +16,5 @@ _API = {
     "load_dataset": ("resbench.train.data", "load_dataset"),
 }
 
+__getattr__ = lazy_getattr("resbench.train", _API)
 
-def __getattr__(name: str):
-    if name in _API:
-        import importlib
-
-        module, attr = _API[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'resbench.train' has no attribute {name!r}")
