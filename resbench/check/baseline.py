@@ -3,6 +3,11 @@
 A baseline is untrusted input (hand-edited, truncated, from another version): every
 field `check` will read is validated here, so a damaged file is one line and exit 2,
 never a wrong verdict.
+
+Schema 2 stores every run of a timed entry (``timing.runs``: one fresh process each).
+Schema 1 baselines (before runs) are still read: each timed entry becomes a single
+run, and ``check`` says so and does not fail on their timings (one run has no
+between-run spread to judge by); `resbench baseline` renews them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 
 from resbench.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def baseline_document(suite, results: list[dict], env: dict) -> dict:
@@ -42,12 +47,27 @@ def _check_entry(e, path: Path, i: int) -> None:
     t = e.get("timing")
     if t is None:
         return
-    ok = (isinstance(t, dict) and isinstance(t.get("samples_ms"), list) and t["samples_ms"]
-          and all(_positive(s) for s in t["samples_ms"]) and _positive(t.get("median_ms")) and _positive(t.get("throughput"))
-          and isinstance(t.get("env"), dict))
+    runs = t.get("runs") if isinstance(t, dict) else None
+    ok = (isinstance(runs, list) and runs and all(isinstance(r, dict) and _positive(r.get("median_ms")) for r in runs)
+          and _positive(t.get("median_ms")) and _positive(t.get("throughput")) and isinstance(t.get("env"), dict))
     if not ok:
-        raise StoreError(f"{where} ({e['id']}): timing needs positive finite samples_ms, median_ms and throughput and an env; "
-                         "regenerate it with `resbench baseline`")
+        raise StoreError(f"{where} ({e['id']}): timing needs runs with positive finite median_ms, a median_ms, a throughput "
+                         "and an env; regenerate it with `resbench baseline`")
+
+
+def migrate_v1(doc: dict, path: Path) -> dict:
+    """Schema 1 -> 2: a timed entry's pooled samples become its one run."""
+    entries = []
+    for i, e in enumerate(doc["entries"]):
+        t = e.get("timing") if isinstance(e, dict) else None
+        if isinstance(t, dict) and "runs" not in t:
+            samples = t.get("samples_ms")
+            if not (isinstance(samples, list) and samples and all(_positive(s) for s in samples)):
+                raise StoreError(f"baseline {path}: entry {i + 1} has no positive finite samples_ms; regenerate it")
+            t = {**t, "runs": [{"median_ms": t.get("median_ms"), "throughput": t.get("throughput"), "samples_ms": samples}]}
+            e = {**e, "timing": t}
+        entries.append(e)
+    return {**doc, "schema": 2, "entries": entries, "single_run": True}
 
 
 def read_baseline(path: str | Path) -> dict:
@@ -69,6 +89,8 @@ def read_baseline(path: str | Path) -> dict:
     if schema > SCHEMA_VERSION:
         raise StoreError(f"baseline {path} has schema version {schema}, newer than this resbench understands "
                          f"({SCHEMA_VERSION}); upgrade resbench")
+    if schema == 1:
+        doc = migrate_v1(doc, path)
     ids = set()
     for i, e in enumerate(doc["entries"]):
         _check_entry(e, path, i)

@@ -19,15 +19,16 @@ from pathlib import Path
 
 from resbench.check.baseline import baseline_document, read_baseline
 from resbench.check.suite import Entry, Suite, load_suite
-from resbench.check.verdict import ENV_KEYS, Outcome, compare_entries, merge_confirmation
+from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_ROUNDS, DEFAULT_TOLERANCE, ENV_KEYS, Outcome, compare_entries, merge_confirmation
 from resbench.errors import BenchmarkFailed, UsageError
 from resbench.hooks import Hooks
 from resbench import validate as v
 
 
 def measure_entry(entry: Entry) -> dict:
-    """Params/MACs with fvcore on the built model (so a change to the builder shows up),
-    plus per-iteration timings of that same model unless the entry is complexity-only."""
+    """One run in this process: params/MACs with fvcore on the built model (so a change to
+    the builder shows up), plus per-iteration timings of that same model unless the entry
+    is complexity-only. `check` runs this in a fresh process per run (check_worker)."""
     from resbench.measure.complexity import count_complexity
     from resbench.measure.timing import ProfileConfig, profile
     from resbench.model import build_model
@@ -40,20 +41,68 @@ def measure_entry(entry: Entry) -> dict:
     if entry.timing:
         r = profile(spec, ProfileConfig(device=entry.device, batch_size=entry.batch_size, mode=entry.mode, dtype=entry.dtype,
                                         channels_last=entry.channels_last, warmup=entry.warmup, iters=entry.iters,
-                                        min_time=entry.min_time, compare_layouts=False), model=model)
+                                        min_time=entry.min_time, compare_layouts=False, backoff=entry.backoff), model=model)
         out["timing"] = {"samples_ms": list(r.samples_ms), "median_ms": r.latency.median, "throughput": r.throughput,
-                         "batch_size": r.batch_size, "env": {k: r.env.get(k) for k in ENV_KEYS + ("device", "cuda", "cpu")}}
+                         "batch_size": r.batch_size, "gpu_busy": r.gpu_busy, "launch_bound": r.launch_bound,
+                         "env": {k: r.env.get(k) for k in ENV_KEYS + ("device", "cuda", "cpu")}}
     return out
 
 
-def measure_suite(suite: Suite, entries=None, hooks: Hooks = Hooks()) -> list[dict]:
+def _worker(root: Path, entry: Entry) -> dict:
+    """One run of ``entry`` in a fresh process, with the resbench found in ``root``.
+    resbench.check_worker is the stable entry point: REF's code may predate this package."""
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    fields = entry.measurement()
+    if not entry.backoff:
+        fields["backoff"] = False  # only when asked: an older REF does not know the field
+    r = subprocess.run([sys.executable, "-m", "resbench.check_worker", json.dumps(fields)], capture_output=True, text=True,
+                       env=env, cwd=str(root))
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkFailed(f"measuring {entry.id} with the code in {root} failed: {last}")
+    (m,) = json.loads(r.stdout.strip().splitlines()[-1])
+    return m
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """Single-run measurements of one entry -> one entry whose timing holds every run."""
+    import numpy as np
+
+    first = dict(runs[0])
+    timings = [m["timing"] for m in runs]
+    if timings[0] is None:
+        return first
+    batches = sorted({t["batch_size"] for t in timings})
+    first["timing"] = {
+        "runs": [{k: t.get(k) for k in ("median_ms", "throughput", "batch_size", "samples_ms")} for t in timings],
+        "median_ms": float(np.median([t["median_ms"] for t in timings])),
+        "throughput": float(np.median([t["throughput"] for t in timings])),
+        "batch_size": batches[0] if len(batches) == 1 else batches,
+        "launch_bound": any(t.get("launch_bound") for t in timings),
+        "gpu_busy": None if any(t.get("gpu_busy") is None for t in timings) else float(np.median([t["gpu_busy"] for t in timings])),
+        "env": timings[0]["env"],
+    }
+    return first
+
+
+def _here() -> Path:
+    import resbench
+
+    return Path(resbench.__file__).resolve().parent.parent
+
+
+def measure_suite(suite: Suite, entries=None, hooks: Hooks = Hooks(), rounds: int = DEFAULT_ROUNDS) -> list[dict]:
+    """Every entry: complexity in this process; timed entries in R runs, one fresh process each."""
     entries = entries or suite.entries
     results = []
     for i, e in enumerate(entries):
         hooks.report(e.id, i, len(entries))
         try:
-            results.append(measure_entry(e))
-        except UsageError:
+            if not e.timing:
+                results.append(measure_entry(e))
+                continue
+            results.append(merge_runs([_worker(_here(), e) for _ in range(e.rounds or rounds)]))
+        except (UsageError, BenchmarkFailed):
             raise
         except Exception as ex:  # the benchmark itself broke: exit 4, not a regression
             raise BenchmarkFailed(f"measuring {e.id} failed: {type(ex).__name__}: {ex}") from ex
@@ -74,15 +123,17 @@ class BaselineReport:
     entries: int
 
 
-def run_baseline(suite_file: str | Path, out_file: str | Path, hooks: Hooks = Hooks()) -> BaselineReport:
-    """Measure a suite and write it as a baseline file (atomically)."""
+def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = DEFAULT_ROUNDS, backoff: bool = True,
+                 hooks: Hooks = Hooks()) -> BaselineReport:
+    """Measure a suite (R runs per timed entry) and write it as a baseline file (atomically)."""
     from resbench.store import write_json_atomic
 
-    suite = load_suite(suite_file)
+    v.whole(rounds, "--rounds", 1, 1000)
+    suite = _with_backoff(load_suite(suite_file), backoff)
     out = Path(out_file)
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give a file name such as {out / 'baseline.json'}")
-    results = measure_suite(suite, hooks=hooks)
+    results = measure_suite(suite, hooks=hooks, rounds=rounds)
     write_json_atomic(out, baseline_document(suite, results, _env_here()))
     return BaselineReport(out, len(results))
 
@@ -112,41 +163,22 @@ def _ref_root(ref: str, stack: contextlib.ExitStack) -> Path:
     return tmp / "wt"
 
 
-def _worker(root: Path, entries) -> list[dict]:
-    # resbench.check_worker is the stable entry point: REF's code may predate this package.
-    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    args = [sys.executable, "-m", "resbench.check_worker", *[json.dumps(e.to_dict()) for e in entries]]
-    r = subprocess.run(args, capture_output=True, text=True, env=env, cwd=str(root))
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BenchmarkFailed(f"measuring with the code in {root} failed: {last}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def measure_against(suite: Suite, ref: str, rounds: int, hooks: Hooks = Hooks()) -> tuple[list[dict], list[dict]]:
-    """Baseline (REF) and candidate (this code) measured in this job, interleaved A B A B."""
-    import numpy as np
-
-    import resbench
-
-    here = Path(resbench.__file__).resolve().parent.parent
+    """Baseline (REF) and candidate (this code) measured in this job: R runs per side, each
+    a fresh process, interleaved A B A B so that machine drift hits both sides alike."""
     with contextlib.ExitStack() as stack:
         ref_root = _ref_root(ref, stack)
-        base, cand = {}, {}
+        base, cand = [], []
         for i, e in enumerate(suite.entries):
-            for r in range(rounds):
-                hooks.report(e.id, i * rounds + r, len(suite.entries) * rounds)
-                for side, root in ((base, ref_root), (cand, here)):
-                    (m,) = _worker(root, [e])
-                    if e.id in side and m.get("timing"):
-                        side[e.id]["timing"]["samples_ms"] += m["timing"]["samples_ms"]
-                    else:
-                        side[e.id] = m
-    for side in (base, cand):
-        for m in side.values():
-            if m.get("timing"):
-                m["timing"]["median_ms"] = float(np.median(m["timing"]["samples_ms"]))
-    return [base[e.id] for e in suite.entries], [cand[e.id] for e in suite.entries]
+            n = (e.rounds or rounds) if e.timing else 1
+            runs: dict[str, list] = {"base": [], "cand": []}
+            for r in range(n):
+                hooks.report(e.id, i, len(suite.entries))
+                runs["base"].append(_worker(ref_root, e))
+                runs["cand"].append(_worker(_here(), e))
+            base.append(merge_runs(runs["base"]))
+            cand.append(merge_runs(runs["cand"]))
+    return base, cand
 
 
 # --- check -----------------------------------------------------------------------------------
@@ -158,17 +190,26 @@ class CheckReport:
     suite: Suite
     updated: Path | None  # the baseline rewritten with --update
     confirmed: int  # entries re-measured to confirm a timing regression
+    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
         return self.outcome.exit_code
 
 
+def _with_backoff(suite: Suite, backoff: bool) -> Suite:
+    """--no-backoff: no entry may halve its batch on CUDA out-of-memory."""
+    from dataclasses import replace
+
+    return suite if backoff else replace(suite, entries=tuple(replace(e, backoff=False) for e in suite.entries))
+
+
 def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, current: str | Path | None = None,
-              against: str | None = None, rounds: int = 2, tolerance: float = 0.10, alpha: float = 0.01,
-              allow_complexity_change: bool = False, allow_env_mismatch: bool = False, confirm: bool = True,
-              update: bool = False, hooks: Hooks = Hooks()) -> CheckReport:
-    """Check a suite against a baseline file (or against REF measured now)."""
+              against: str | None = None, rounds: int = DEFAULT_ROUNDS, tolerance: float = DEFAULT_TOLERANCE,
+              alpha: float = DEFAULT_ALPHA, allow_complexity_change: bool = False, allow_env_mismatch: bool = False,
+              confirm: bool = True, update: bool = False, backoff: bool = True, hooks: Hooks = Hooks()) -> CheckReport:
+    """Check a suite against a baseline file (or against REF measured now): params/MACs
+    exactly, timings on R independent runs per side (see resbench.check.verdict)."""
     v.whole(rounds, "--rounds", 1, 1000)
     v.number(tolerance, "--tolerance", 0, 10)
     v.number(alpha, "--alpha", 0, 1, lo_open=True, hi_open=True)
@@ -178,25 +219,31 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
         raise UsageError("give --baseline FILE (from `resbench baseline`) or --against REF")
     if update and not baseline:
         raise UsageError("--update rewrites the --baseline file: give --baseline FILE")
-    suite = load_suite(suite_file)
+    suite = _with_backoff(load_suite(suite_file), backoff)
+    settings = {e.id: {k: getattr(e, k) for k in ("tolerance", "alpha") if getattr(e, k) is not None} for e in suite.entries}
     kw = dict(tolerance=tolerance, alpha=alpha, allow_complexity_change=allow_complexity_change,
-              allow_env_mismatch=allow_env_mismatch or bool(against), timing_policy=suite.timing_policy)
+              allow_env_mismatch=allow_env_mismatch or bool(against), timing_policy=suite.timing_policy, settings=settings)
+    notes = []
     if against:
         base_entries, cur_entries = measure_against(suite, against, rounds, hooks)
     else:
-        base_entries = read_baseline(baseline)["entries"]
-        cur_entries = read_baseline(current)["entries"] if current else measure_suite(suite, hooks=hooks)
+        doc = read_baseline(baseline)
+        if doc.get("single_run") and suite.timing_policy != "off":
+            hooks.say(f"note: {baseline} is a schema-1 baseline with one run per entry: its timings are reported but "
+                      "cannot fail (no between-run spread to judge by); renew it with `resbench baseline`")
+        base_entries = doc["entries"]
+        cur_entries = read_baseline(current)["entries"] if current else measure_suite(suite, hooks=hooks, rounds=rounds)
     outcome = compare_entries(base_entries, cur_entries, **kw)
     confirmed = 0
     if confirm and not current and not against and outcome.timing_regressions:
         again = [e for e in suite.entries if e.id in outcome.timing_regressions]
         confirmed = len(again)
         hooks.say(f"timing regression in {len(again)} entr{'y' if len(again) == 1 else 'ies'}: re-measuring once to confirm")
-        rerun = {m["id"]: m for m in measure_suite(suite, again, hooks)}
+        rerun = {m["id"]: m for m in measure_suite(suite, again, hooks, rounds)}
         outcome = compare_entries(base_entries, merge_confirmation(cur_entries, rerun), **kw)
     updated = None
     if update:
         from resbench.store import write_json_atomic
 
         updated = write_json_atomic(baseline, baseline_document(suite, outcome.proposed, _env_here()))
-    return CheckReport(outcome, suite, updated, confirmed)
+    return CheckReport(outcome, suite, updated, confirmed, tuple(notes))

@@ -28,6 +28,11 @@ class Entry:
     warmup: int = 3
     min_time: float = 0.0
     timing: bool = True  # False: params and MACs only
+    backoff: bool = True  # CUDA: halve the batch on out-of-memory (the measured batch is recorded)
+    # Verdict settings for this entry (None: the command's --tolerance / --alpha / --rounds).
+    tolerance: float | None = None
+    alpha: float | None = None
+    rounds: int | None = None  # independent runs (fresh processes) per side
 
     @property
     def id(self) -> str:
@@ -37,6 +42,12 @@ class Entry:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def measurement(self) -> dict:
+        """What a measuring process needs (not the verdict settings): the fields that
+        every resbench's check_worker understands, so an older --against REF can run it."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("tolerance", "alpha", "rounds", "backoff")}
+        return d
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,10 @@ _FIELD_CHECKS = {
     "min_time": lambda x, n: v.number(x, n, 0, 3600),
     "timing": v.boolean,
     "batch_size": lambda x, n: v.whole(x, n, 1, 1 << 20),
+    "backoff": v.boolean,
+    "tolerance": lambda x, n: v.number(x, n, 0, 10),
+    "alpha": lambda x, n: v.number(x, n, 0, 1, lo_open=True, hi_open=True),
+    "rounds": lambda x, n: v.whole(x, n, 1, 1000),
 }
 
 
@@ -82,8 +97,9 @@ def load_suite(path: str | Path) -> Suite:
                          f"{', '.join(k for k in _FIELD_CHECKS if k not in ('timing', 'batch_size'))}")
     policy = v.text(head.get("timing", "fail"), f"suite {path}: timing", TIMING_POLICIES)
     name = v.text(head.get("name", path.stem), f"suite {path}: name")
-    defaults = _entry_fields({k: head[k] for k in ("device", "mode", "dtype", "channels_last", "iters", "warmup", "min_time")
-                              if k in head}, f"suite {path} [suite]")
+    defaults = _entry_fields({k: head[k] for k in ("device", "mode", "dtype", "channels_last", "iters", "warmup", "min_time",
+                                                   "backoff", "tolerance", "alpha", "rounds") if k in head},
+                             f"suite {path} [suite]")
     allowed = set(Entry.__dataclass_fields__) | {"batch_sizes"}
     raw_entries = doc.get("entry", [])
     if not isinstance(raw_entries, list):

@@ -2,7 +2,8 @@
 
 Exit codes: 0 no regression; 1 regression or unapproved params/MACs change;
 2 usage error (bad suite, corrupt baseline); 3 environment mismatch (timings not
-compared); 4 the benchmark itself failed.
+compared); 4 the benchmark itself failed; 5 an entry was measured at another batch
+size than its baseline (CUDA out-of-memory back-off), so its timings were not compared.
 """
 
 import os
@@ -14,11 +15,17 @@ from resbench.cli.options import JsonOpt
 from resbench.cli.output import hooks_for, note, out, print_json
 
 SuiteArg = Annotated[str, typer.Argument(help="Suite file (TOML), e.g. benchmarks/suite.toml.", show_default=False)]
+RoundsOpt = Annotated[int, typer.Option(help="Independent runs (fresh processes) per timed entry and side; a suite entry's "
+                                             "rounds overrides it. The verdict is on the runs' medians.")]
+BackoffOpt = Annotated[bool, typer.Option("--backoff/--no-backoff", help="CUDA: halve the batch on out-of-memory (the "
+                                                                         "measured batch is recorded; check refuses to compare different batches).")]
 
 
 def baseline(
     suite_file: SuiteArg,
     out_file: Annotated[str, typer.Option("--out", help="Baseline file to write (JSON).")] = "baseline.json",
+    rounds: RoundsOpt = 5,
+    backoff: BackoffOpt = True,
 ) -> None:
     """Run a suite and write a baseline file (schema-versioned JSON with per-iteration samples and the environment).
 
@@ -28,7 +35,7 @@ def baseline(
     from resbench.cli.progress import progress_bar
 
     with progress_bar("baseline") as update:
-        report = run_baseline(suite_file, out_file, hooks=hooks_for(update))
+        report = run_baseline(suite_file, out_file, rounds=rounds, backoff=backoff, hooks=hooks_for(update))
     note(f"wrote {report.entries} entries to {report.path}")
 
 
@@ -37,19 +44,22 @@ def check(
     baseline_file: Annotated[Optional[str], typer.Option("--baseline", help="Baseline file from `resbench baseline`.")] = None,
     current: Annotated[Optional[str], typer.Option(help="Compare this stored file instead of running the suite now.")] = None,
     against: Annotated[Optional[str], typer.Option(help="Same-job mode: a git ref or a resbench folder measured interleaved with this code.")] = None,
-    rounds: Annotated[int, typer.Option(help="--against: interleaved rounds per entry (A B A B ...).")] = 2,
-    tolerance: Annotated[float, typer.Option(help="Slowdown beyond this fraction (and significant) is a regression.")] = 0.10,
-    alpha: Annotated[float, typer.Option(help="Significance level of the one-sided Mann-Whitney U test.")] = 0.01,
+    rounds: RoundsOpt = 5,
+    tolerance: Annotated[float, typer.Option(help="A slowdown counts beyond max(this fraction, 2 x the baseline's between-run spread), when significant.")] = 0.10,
+    alpha: Annotated[float, typer.Option(help="Significance level of the one-sided t-test on the runs' log medians.")] = 0.01,
     allow_complexity_change: Annotated[bool, typer.Option("--allow-complexity-change", help="Report params/MACs changes without failing.")] = False,
     allow_env_mismatch: Annotated[bool, typer.Option("--allow-env-mismatch", help="Compare timings across device/torch/threads anyway.")] = False,
     confirm: Annotated[bool, typer.Option("--confirm/--no-confirm", help="Re-measure a timing regression once before failing.")] = True,
     update: Annotated[bool, typer.Option("--update", help="Write the current measurements as the new baseline.")] = False,
+    backoff: BackoffOpt = True,
+    benchmark_json: Annotated[Optional[str], typer.Option("--benchmark-json", help="Write the timings for github-action-benchmark (customSmallerIsBetter JSON).")] = None,
     as_json: JsonOpt = False,
     markdown: Annotated[Optional[str], typer.Option(help="Append a Markdown table to this file ($GITHUB_STEP_SUMMARY is appended to as well when set).")] = None,
 ) -> None:
     """Check a suite against a baseline: params/MACs exactly, timings by size AND significance.
 
-    Exit codes: 0 ok, 1 regression or params/MACs change, 2 usage error, 3 environment mismatch, 4 benchmark failed.
+    Exit codes: 0 ok, 1 regression or params/MACs change, 2 usage error, 3 environment mismatch, 4 benchmark failed,
+    5 measured at another batch size than the baseline (CUDA OOM back-off).
 
     Examples:  resbench check benchmarks/suite.toml --baseline results/baselines/self.json ·
     resbench check benchmarks/suite.toml --against origin/main
@@ -61,13 +71,21 @@ def check(
 
     if markdown is not None:
         prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown")
+    if benchmark_json is not None:
+        prepare_output(benchmark_json, (".json",), "--benchmark-json")
     with progress_bar("check") as update_bar:
         report = run_check(suite_file, baseline=baseline_file, current=current, against=against, rounds=rounds,
                            tolerance=tolerance, alpha=alpha, allow_complexity_change=allow_complexity_change,
-                           allow_env_mismatch=allow_env_mismatch, confirm=confirm, update=update, hooks=hooks_for(update_bar))
+                           allow_env_mismatch=allow_env_mismatch, confirm=confirm, update=update, backoff=backoff,
+                           hooks=hooks_for(update_bar))
     outcome = report.outcome
     if report.updated:
         note(f"updated {report.updated}")
+    if benchmark_json is not None:
+        from resbench.report.tables import check_benchmark_json
+        from resbench.store import write_json_atomic
+
+        write_json_atomic(benchmark_json, check_benchmark_json(outcome))
     md = check_markdown(outcome)
     for target in filter(None, [markdown, os.environ.get("GITHUB_STEP_SUMMARY")]):
         with open(target, "a") as f:
@@ -76,6 +94,8 @@ def check(
         from dataclasses import asdict
 
         print_json({"exit_code": outcome.exit_code, "rows": [asdict(r) for r in outcome.rows],
+                    "entries": [{"id": e["id"], "runs": len(e["timing"]["runs"]) if e.get("timing") else 0}
+                                for e in outcome.proposed],
                     "proposed_baseline": [{k: v for k, v in e.items() if k != "timing"} for e in outcome.proposed]})
     else:
         from resbench.report.tables import check_table
@@ -85,7 +105,8 @@ def check(
         if changed:
             out.print("proposed new baseline values: " + "; ".join(f"{r.entry} {r.metric}={r.current:,}" for r in changed)
                       + " (write them with --update)", highlight=False)
-        out.print({0: "no regression", 1: "REGRESSION", 3: "environment mismatch: timings not compared"}[outcome.exit_code]
+        out.print({0: "no regression", 1: "REGRESSION", 3: "environment mismatch: timings not compared",
+                   5: "batch size differs from the baseline: timings not compared"}[outcome.exit_code]
                   + f" (exit {outcome.exit_code})", highlight=False)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -26,6 +26,7 @@ def profile(
     iters: Annotated[Optional[int], typer.Option(help="At least this many timed iterations (default 20 CPU, 100 CUDA).", rich_help_panel=MEASURE)] = None,
     min_time: Annotated[Optional[float], typer.Option("--min-time", help="...and at least this many seconds (default 2 CPU, 1 CUDA).", rich_help_panel=MEASURE)] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads (torch.set_num_threads); recorded either way.", rich_help_panel=MEASURE)] = None,
+    backoff: Annotated[bool, typer.Option("--backoff/--no-backoff", help="CUDA: halve the batch on out-of-memory and retry.", rich_help_panel=MEASURE)] = True,
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)] = True,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
@@ -47,7 +48,7 @@ def profile(
         prepare_output(csv, (".csv",), "--csv")
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                        compare_layouts=compare_layouts)
+                        compare_layouts=compare_layouts, backoff=backoff)
     with progress_bar(spec.name) as update:
         results = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
     rows = [r.to_dict() for r in results]

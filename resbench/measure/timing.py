@@ -38,6 +38,8 @@ DEFAULTS = {
     "mps": {"batch_size": 32, "warmup": 10, "iters": 50, "min_time": 1.0},
 }
 MAX_ITERS = 10_000
+P99_MIN_SAMPLES = 100  # fewer samples cannot place a 99th percentile (it would be the max or an interpolation of it)
+LAUNCH_BOUND_BUSY = 0.5  # GPU busy for less than this share of the step: launch-bound
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -56,6 +58,7 @@ class ProfileConfig:
     min_time: float | None = None  # ...and at least this many seconds of them
     threads: int | None = None  # CPU threads (torch.set_num_threads); recorded either way
     compare_layouts: bool = True  # CPU: also time the other memory layout and suggest the faster
+    backoff: bool = True  # CUDA: on out-of-memory halve the batch and retry (the measured batch is reported)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,16 @@ class ProfileResult:
     alt_layout: dict | None = None  # CPU: {"channels_last", "median_ms", "speedup"} of the other layout
     notes: tuple[str, ...] = ()  # caveats the reader must see next to the numbers
     env: dict = field(default_factory=dict)
+    gpu_busy: float | None = None  # CUDA: kernel time / wall time of a step (None on CPU or when not measured)
+
+    @property
+    def launch_bound(self) -> bool:
+        """The GPU sits idle most of each step: the host cannot launch kernels fast enough."""
+        return self.gpu_busy is not None and self.gpu_busy < LAUNCH_BOUND_BUSY
+
+    @property
+    def p99_estimable(self) -> bool:
+        return self.latency.n >= P99_MIN_SAMPLES
 
     @property
     def suggestion(self) -> str | None:
@@ -107,12 +120,14 @@ class ProfileResult:
         d["noisy"] = self.latency.noisy
         d["samples_ms"] = list(self.samples_ms)
         d["suggestion"] = self.suggestion
+        d["launch_bound"] = self.launch_bound
+        d["p99_estimable"] = self.p99_estimable
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ProfileResult":
         """The inverse of ``to_dict``: a stored profile record's result, typed again."""
-        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k not in ("launch_bound", "p99_estimable")}
         fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
         fields["samples_ms"] = tuple(d["samples_ms"])
         fields["notes"] = tuple(d.get("notes", ()))
@@ -305,8 +320,29 @@ def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, p
 
         phases = {name: float(np.median([timer.ms(m[i], m[i + 1]) for m in runs])) for i, name in enumerate(("forward", "backward", "optimizer"))}
     peak_cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    kernel_ms = _kernel_ms_per_step(step, device) if device.type == "cuda" else None  # after timing: never inside it
     del model, x, step
-    return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda}
+    return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda,
+            "kernel_ms": kernel_ms}
+
+
+def _kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | None:
+    """GPU kernel time of one step, from torch.profiler's CUDA kernel events (CUPTI). With
+    the step's median wall time this says how busy the GPU is; None when the profiler
+    cannot see the device (no CUPTI, another profiler running)."""
+    try:
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        noop = lambda: None  # noqa: E731
+        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                step(noop)
+            synchronize(device)
+        total_us = sum(e.time_range.elapsed_us() for e in prof.events()
+                       if e.device_type == torch.autograd.DeviceType.CUDA)
+        return total_us / 1000 / steps if total_us > 0 else None
+    except Exception:  # the measurement is optional; its absence is reported as "not measured"
+        return None
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -348,6 +384,8 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
             if device.type != "cuda" or not _is_oom(e):
                 raise
+            if not cfg.backoff:
+                raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: --no-backoff)") from None
             gc.collect()
             torch.cuda.empty_cache()
             if batch == 1:
@@ -387,6 +425,10 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
     if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
         notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
+    gpu_busy = min(1.0, raw["kernel_ms"] / summary.median) if raw.get("kernel_ms") and summary.median > 0 else None
+    if gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY:
+        hint = "; try --cuda-graphs" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
+        notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
     if summary.noisy:
         notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise --min-time")
     return ProfileResult(
@@ -397,5 +439,5 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         peak_memory_bytes=peak_mem, memory_method=mem_method, achieved_tflops=achieved,
         peak_tflops=peak, peak_source=source if peak else None, mfu=achieved / peak if peak else None,
         compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
-        total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env,
+        total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
     )

@@ -81,7 +81,7 @@ def profile_table(results) -> Table:
         layout = " NHWC" if r.channels_last else ""
         table.add_row(
             r.spec, r.device, r.dtype + layout, r.mode, str(r.batch_size),
-            ms(lat.median), ms(lat.p90), ms(lat.p99),
+            ms(lat.median), ms(lat.p90), ms(lat.p99) if r.p99_estimable else "–",
             Text(pct(lat.iqr / lat.median if lat.median else None, 0), style="red" if lat.noisy else ""),
             str(lat.n), f"{r.throughput:,.1f}", si(r.peak_memory_bytes, "B"), f"{r.achieved_tflops:.3g}", pct(r.mfu),
         )
@@ -106,6 +106,8 @@ def profile_notes(results) -> str:
         if r.suggestion:
             extra.append("suggestion: " + r.suggestion)
         extra += list(r.notes)
+        if not r.p99_estimable:
+            extra.append(f"p99 not shown: {r.latency.n} samples; a 99th percentile needs at least 100 (raise --iters)")
         if extra:
             lines.append(f"batch {r.batch_size}: " + "; ".join(extra))
     return "\n".join(lines)
@@ -126,21 +128,32 @@ def check_table(outcome) -> Table:
     styles = {"regressed": "bold red", "changed": "yellow", "not compared": "yellow", "improved": "green"}
     table = Table(header_style="bold")
     for c, j in (("entry", "left"), ("metric", "left"), ("baseline", "right"), ("current", "right"), ("ratio", "right"),
-                 ("p-value", "right"), ("verdict", "left"), ("note", "left")):
+                 ("runs", "right"), ("noise floor", "right"), ("counts from", "right"), ("p-value", "right"),
+                 ("verdict", "left"), ("note", "left")):
         table.add_column(c, justify=j, no_wrap=c == "entry")
-
-    def fmt(v, digits=4):
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.{digits}g}"
-        return f"{v:,}" if isinstance(v, int) else str(v)
-
     for r in outcome.rows:
         verdict = r.verdict + (" (fails)" if r.fails else "")
-        table.add_row(r.entry, r.metric, fmt(r.baseline), fmt(r.current), fmt(r.ratio, 3), fmt(r.p_value, 2),
-                      Text(verdict, style=styles.get(r.verdict, "")), r.note)
+        runs = f"{r.runs[0]}+{r.runs[1]}" if r.runs else ""
+        floor = f"{r.noise_floor:.1%}" if r.noise_floor is not None else ("-" if r.runs else "")
+        counts = f"+{r.threshold:.0%}" if r.threshold is not None else ""
+        table.add_row(r.entry, r.metric, _fmt(r.baseline), _fmt(r.current), _fmt(r.ratio, 3), runs, floor, counts,
+                      _fmt(r.p_value, 2), Text(verdict, style=styles.get(r.verdict, "")), r.note)
     return table
+
+
+def check_benchmark_json(outcome) -> list[dict]:
+    """github-action-benchmark's customSmallerIsBetter: one point per timed entry (median
+    latency of the current run medians, ms), with the runs' spread as its range."""
+    points = []
+    for e in outcome.proposed:
+        t = e.get("timing")
+        if not t:
+            continue
+        medians = [r["median_ms"] for r in t["runs"]]
+        spread = (max(medians) - min(medians)) / 2 if len(medians) > 1 else 0.0
+        points.append({"name": f"{e['id']} latency", "unit": "ms", "value": round(t["median_ms"], 6),
+                       "range": f"± {spread:.4g}", "extra": f"{len(medians)} runs; throughput {t['throughput']:.1f}/s"})
+    return points
 
 
 # --- tables moved out of the commands: results, check (Markdown), analyses ---------------
@@ -186,9 +199,11 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def check_markdown(outcome) -> str:
-    lines = ["| entry | metric | baseline | current | ratio | p-value | verdict |", "|---|---|---|---|---|---|---|"]
+    lines = ["| entry | metric | baseline | current | ratio | noise floor | p-value | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in outcome.rows:
-        lines.append(f"| {r.entry} | {r.metric} | {_fmt(r.baseline)} | {_fmt(r.current)} | {_fmt(r.ratio, 3)} | "
+        floor = f"{r.noise_floor:.1%}" if r.noise_floor is not None else "-"
+        lines.append(f"| {r.entry} | {r.metric} | {_fmt(r.baseline)} | {_fmt(r.current)} | {_fmt(r.ratio, 3)} | {floor} | "
                      f"{_fmt(r.p_value, 2)} | {r.verdict}{' ❌' if r.fails else ''} {r.note} |")
     lines.append(f"\nexit code {outcome.exit_code}")
     return "\n".join(lines) + "\n"
