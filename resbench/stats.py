@@ -50,6 +50,7 @@ class PairedDifference:
     ci95: tuple[float, float] | None  # None with fewer than two pairs: no interval can be given
     p_value: float | None  # paired t-test, two-sided
     n: int
+    sd: float | None = None  # standard deviation of the per-seed differences (None with one pair)
 
     @property
     def significant(self) -> bool | None:
@@ -69,9 +70,61 @@ def paired_difference(reference: dict, other: dict) -> PairedDifference | None:
     mean = float(d.mean())
     if len(d) < 2:
         return PairedDifference(mean, None, None, len(d))
-    sem = float(d.std(ddof=1) / np.sqrt(len(d)))
+    sd = float(d.std(ddof=1))
+    sem = float(sd / np.sqrt(len(d)))
     if sem == 0:
-        return PairedDifference(mean, (mean, mean), 0.0 if mean != 0 else 1.0, len(d))
+        return PairedDifference(mean, (mean, mean), 0.0 if mean != 0 else 1.0, len(d), sd)
     half = float(st.t.ppf(0.975, len(d) - 1)) * sem
     p = float(2 * st.t.sf(abs(mean) / sem, len(d) - 1))
-    return PairedDifference(mean, (mean - half, mean + half), p, len(d))
+    return PairedDifference(mean, (mean - half, mean + half), p, len(d), sd)
+
+
+# --- power of a paired comparison ------------------------------------------------------------
+# The paired t-test's power for a true mean difference delta with n pairs whose
+# differences have standard deviation sd: the two-sided test at alpha rejects when
+# |T| > t_crit, and T follows a noncentral t with n - 1 degrees of freedom and
+# noncentrality delta * sqrt(n) / sd (scipy.stats.nct).
+
+
+def paired_power(delta: float, sd: float, n: int, alpha: float = 0.05) -> float:
+    from scipy import stats as st
+
+    df = n - 1
+    t_crit = float(st.t.ppf(1 - alpha / 2, df))
+    nc = abs(delta) * np.sqrt(n) / sd
+    # The lower tail underflows (scipy returns NaN there) once nc is large: it is 0 then.
+    upper, lower = (float(np.nan_to_num(v)) for v in (st.nct.sf(t_crit, df, nc), st.nct.cdf(-t_crit, df, nc)))
+    return min(1.0, upper + lower)
+
+
+def min_detectable_difference(sd: float | None, n: int, alpha: float = 0.05, power: float = 0.8) -> float | None:
+    """The smallest true difference that n pairs detect with the given power; None when it
+    cannot be estimated (fewer than 2 pairs, or no spread measured)."""
+    from scipy.optimize import brentq
+
+    if sd is None or n < 2 or not sd > 0:
+        return None
+    from scipy import stats as st
+
+    # Bracket: the normal approximation's difference, doubled, always has more power than asked.
+    hi = 2 * (st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)) * sd / np.sqrt(n) * (1 + 10 / n)
+    return float(brentq(lambda d: paired_power(d, sd, n, alpha) - power, 1e-9 * sd, hi))
+
+
+def seeds_needed(sd: float | None, effect: float, alpha: float = 0.05, power: float = 0.8, most: int = 100_000) -> int | None:
+    """The fewest pairs (seeds) whose paired t-test detects ``effect`` with the given power,
+    assuming the differences' spread stays ``sd``; None without a spread estimate."""
+    if sd is None or not sd > 0:
+        return None
+    lo, hi = 2, 2
+    while paired_power(effect, sd, hi, alpha) < power:
+        lo, hi = hi, hi * 2
+        if hi > most:
+            return None
+    while lo < hi:  # the power grows with n: bisect to the first n that reaches it
+        mid = (lo + hi) // 2
+        if paired_power(effect, sd, mid, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi

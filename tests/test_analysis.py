@@ -65,6 +65,16 @@ def test_gradient_verdict_threshold():
     assert "vanishing" in gradient_verdict([LayerValue(1, "a", 1e-4), LayerValue(2, "b", 1.0)])[1]
 
 
+@pytest.mark.parametrize("first, band", [(1e-3, "vanishing"), (0.0099, "vanishing"), (0.01, "healthy"), (1.0, "healthy"),
+                                         (100.0, "healthy"), (101.0, "exploding"), (1.8e3, "exploding")])
+def test_gradient_bands(first, band):
+    """Each band, and its edges: plain-56 at init (first/last 1.8e3) is exploding, not healthy."""
+    from resbench.train.analysis import LayerValue, gradient_band
+
+    ratio, text = gradient_verdict([LayerValue(1, "a", first), LayerValue(2, "b", 1.0)])
+    assert gradient_band(ratio) == band and text.split(": ")[1].startswith(band)
+
+
 def test_checkpoint_mismatch_names_the_key(tmp_path):
     p = tmp_path / "m.pt"
     torch.save(build_model("resnet20", shortcut="B").state_dict(), p)

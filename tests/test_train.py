@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats as st
@@ -124,6 +125,36 @@ def test_compare_cli_json_rows_and_resume(cli, tmp_path):
     assert code == 0 and json.loads(out2) == rows  # everything came from the store
     assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 4
     assert time.perf_counter() - t < 10
+    # Power, from the same stored cells: the smallest detectable difference at 2 seeds and
+    # the seeds for a 2-point effect, as stats' formulas give them from the paired spread.
+    from resbench.stats import min_detectable_difference, seeds_needed
+
+    code, out3, err3 = cli(*COMPARE, "--seeds", "2", "--json", "--results-dir", tmp_path, "--effect", "2",
+                           "--target-error", "95")
+    plain = json.loads(out3)[1]
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "records" / "train").glob("*.json")]
+    err = {(r["config"]["spec"], r["config"]["seed"]): r["result"]["final_test_error"] for r in recs}
+    d = [err[("cifar-plain8", s)] - err[("cifar-resnet8", s)] for s in (0, 1)]
+    sd = float(np.std(d, ddof=1))
+    assert plain["min_detectable_diff"] == pytest.approx(min_detectable_difference(sd, 2))
+    assert plain["seeds_needed"] == seeds_needed(sd, 0.02) and plain["effect"] == 0.02
+    ttt = plain["time_to_target"]
+    assert ttt["target"] == 0.95 and ttt["seeds"] == 2 and ttt["reached"] == sum(e is not None for e in ttt["epochs"])
+    code, table, _ = cli(*COMPARE, "--seeds", "2", "--results-dir", tmp_path, "--effect", "2")
+    flat = " ".join(table.split())
+    assert "only differences of" in flat and "telling 2 points apart needs about" in flat and "detectable" in flat
+
+
+def test_time_to_target_per_seed():
+    from resbench.train.comparison import time_to_target
+    from resbench.train.loop import EpochStats, TrainResult
+
+    def run(errors):
+        hist = tuple(EpochStats(i + 1, 0.1, 1.0, 0.5, e, 2.0, 1.5) for i, e in enumerate(errors))
+        return TrainResult("x", 1, 1, len(hist), hist, 0.5, errors[-1], False, None, 2.0 * len(hist), 1.0, 0.1, "test", 128, 0.1)
+
+    t = time_to_target({0: run([0.9, 0.4, 0.3]), 1: run([0.9, 0.8, 0.6])}, 0.5)
+    assert t == {"target": 0.5, "epochs": [2, None], "seconds": [4.0, None], "reached": 1, "seeds": 2}
 
 
 def test_one_seed_says_no_interval(cli, tmp_path):

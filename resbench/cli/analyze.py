@@ -76,7 +76,13 @@ def gradients(
     training=None,
 ) -> None:
     """Per-layer gradient norms (weights and layer outputs) at initialisation and during training,
-    with a verdict: healthy, or vanishing (first/last weight-gradient ratio below 0.01).
+    with a verdict from the first/last conv weight-gradient ratio: vanishing (below 0.01),
+    healthy (0.01 to 100) or exploding (above 100).
+
+    Why these bands: with He init the backward signal keeps its size through depth, and
+    the first and last convs differ in fan-in by up to ~8x, so a healthy net's ratio stays
+    within about one order of magnitude; two orders either way means depth is shrinking
+    (vanishing) or blowing up (exploding) the gradient on its way to the input.
 
     Example:  resbench analyze gradients plain56 resnet56 --at-epochs 0,2 --data-dir data
     """

@@ -19,6 +19,8 @@ def compare(
     specs: Annotated[Optional[str], typer.Option(help="Explicit arms instead of the depth grid, e.g. resnet20,plain20.", rich_help_panel=ARMS)] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per arm (paired: same data order, augmentation and shared initial weights).", rich_help_panel=ARMS)] = 1,
     reference: Annotated[Optional[str], typer.Option(help="Arm the others are compared with (default: the first).", rich_help_panel=ARMS)] = None,
+    effect: Annotated[float, typer.Option(help="Difference in test error (points) the power columns are about: seeds needed to detect it (default 0.5, the paper's A/B/C differences).", rich_help_panel=ARMS)] = 0.5,
+    target_error: Annotated[Optional[float], typer.Option("--target-error", help="Report per seed the epoch and seconds at which test error first reached this (percent).", rich_help_panel=ARMS)] = None,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
@@ -41,12 +43,17 @@ def compare(
     resbench compare --blocks basic,bottleneck --depths 20 · resbench compare --specs resnet20,plain20 --dataset synthetic
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import compare_table, write_comparison_files
+    from resbench.report.compare import compare_table, power_lines, write_comparison_files
     from resbench.report.files import prepare_output
     from resbench.train.comparison import ScaleOut, compare as run_compare
     from resbench.train.sweep import build_arms
 
+    from resbench.validate import number
+
     cfg, download = training
+    number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
+    if target_error is not None:
+        number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
     if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     arms = build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
@@ -56,7 +63,8 @@ def compare(
     scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run)
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
-                             scale=scale, hooks=hooks_for(update))
+                             scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,
+                             hooks=hooks_for(update))
     write_comparison_files(report.rows, csv, markdown)
     if plot is not None:
         from resbench.report.plots import error_curves
@@ -66,3 +74,5 @@ def compare(
         print_json(report.rows)
     else:
         out.print(compare_table(report.rows))
+        for line in power_lines(report.rows):
+            out.print(line, highlight=False)

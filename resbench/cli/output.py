@@ -15,6 +15,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _clean(o):
+    if type(o).__module__ == "numpy" and hasattr(o, "item"):  # numpy scalars (np.bool_, np.float64, ...)
+        o = o.item()
     # JSON has no NaN/Infinity: emit null so every consumer can parse our output.
     if isinstance(o, float) and not math.isfinite(o):
         return None

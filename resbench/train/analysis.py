@@ -19,7 +19,16 @@ from torch import nn
 
 from resbench.errors import UsageError
 
-VANISHING_RATIO = 1e-2  # first/last gradient-norm ratio below this: "vanishing"
+# Bands of the first/last conv weight-gradient norm ratio. In a healthy net the update a
+# layer gets is of the same order wherever it sits: He init keeps the backward signal's
+# variance roughly constant through depth, and the first and last convs of a ResNet
+# differ in fan-in by up to ~8x, which moves their weight-gradient norms within about
+# one order of magnitude. Two orders of magnitude or more either way means depth itself
+# is scaling the signal: shrinking towards the input (vanishing: early layers barely
+# learn) or growing towards it (exploding: early layers take huge, unstable steps).
+VANISHING_RATIO = 1e-2  # first/last below this: "vanishing"
+EXPLODING_RATIO = 1e2  # first/last above this: "exploding"
+GRADIENT_BANDS = ("vanishing", "healthy", "exploding")
 
 
 def response_layers(model) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -91,9 +100,18 @@ def gradient_verdict(weights: list[LayerValue]) -> tuple[float, str]:
     """Ratio of the first conv's weight-gradient norm to the last's, and a plain word."""
     first, last = weights[0].value, weights[-1].value
     ratio = first / last if last else float("inf")
-    healthy = ratio >= VANISHING_RATIO
-    return ratio, (f"gradients at the first layer are {ratio:.3g}x the last: "
-                   + ("healthy" if healthy else f"vanishing (below {VANISHING_RATIO:g}x)"))
+    band = gradient_band(ratio)
+    why = {"vanishing": f" (below {VANISHING_RATIO:g}x)", "exploding": f" (above {EXPLODING_RATIO:g}x)", "healthy": ""}[band]
+    return ratio, f"gradients at the first layer are {ratio:.3g}x the last: {band}{why}"
+
+
+def gradient_band(ratio: float) -> str:
+    """vanishing (< 1e-2), healthy (1e-2 .. 1e2) or exploding (> 1e2): see the bands above."""
+    if ratio < VANISHING_RATIO:
+        return "vanishing"
+    if ratio > EXPLODING_RATIO:
+        return "exploding"
+    return "healthy"
 
 
 def load_checkpoint(model, path: str) -> None:

@@ -22,6 +22,9 @@ from resbench.train.loop import TrainConfig, TrainResult, check_train_config
 from resbench.train.sweep import build_arms, build_cells, run_sweep
 
 
+DEFAULT_EFFECT = 0.005  # 0.5 points of test error: the size of the paper's A/B/C differences (Table 3)
+
+
 @dataclass(frozen=True)
 class ScaleOut:
     """Where the cells run (see ``resbench.train.executors``)."""
@@ -143,12 +146,18 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool, 
 
 
 def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, reference: str | None = None,
-            download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(), hooks: Hooks = Hooks()) -> Comparison:
+            download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(), effect: float = DEFAULT_EFFECT,
+            target_error: float | None = None, hooks: Hooks = Hooks()) -> Comparison:
     """Train every arm for every seed (paired: same data order, augmentation and shared
     initial weights per seed) and summarise them against ``reference`` (default: the first).
 
     >>> compare(["resnet20", "plain20"], TrainConfig(dataset="synthetic", epochs=2), seeds=2)  # doctest: +SKIP
     """
+    from resbench import validate as v
+
+    v.number(effect, "effect (a fraction of test error)", 0, 1, lo_open=True, hi_open=True)
+    if target_error is not None:
+        v.number(target_error, "target error (a fraction)", 0, 1, lo_open=True, hi_open=True)
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if not arms:
         raise UsageError("no arms to compare: give at least one spec")
@@ -159,7 +168,7 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, download, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
-    rows = summarize_arms(fitted, results, ref)
+    rows = summarize_arms(fitted, results, ref, effect, target_error)
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
     return Comparison(tuple(fitted), ref, seeds, config, rows, hist, len(cells), failed)
 
@@ -183,9 +192,26 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
 
 
-def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainResult]], reference: NetSpec) -> list[dict]:
+def time_to_target(results: dict[int, TrainResult], target: float) -> dict:
+    """Per seed, the first epoch whose test error is <= ``target`` (a fraction) and the
+    training seconds up to it (MLPerf's and airbench's time-to-target); None if never."""
+    epochs, seconds = [], []
+    for seed in sorted(results):
+        hit = next((h for h in results[seed].history if h.test_error <= target), None)
+        epochs.append(hit.epoch if hit else None)
+        seconds.append(sum(h.seconds for h in results[seed].history[: hit.epoch]) if hit else None)
+    return {"target": target, "epochs": epochs, "seconds": seconds, "reached": sum(e is not None for e in epochs),
+            "seeds": len(epochs)}
+
+
+def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainResult]], reference: NetSpec,
+                   effect: float = DEFAULT_EFFECT, target_error: float | None = None) -> list[dict]:
     """``results``: (arm spec, seed, its TrainResult). One row per arm: means over seeds,
-    and the paired difference in final test error to ``reference`` with its 95 % CI."""
+    the paired difference in final test error to ``reference`` with its 95 % CI, and the
+    power of that comparison: the smallest difference the seeds at hand detect (80 %
+    power, alpha 0.05) and the seeds needed to detect ``effect``. Errors are fractions."""
+    from resbench.stats import min_detectable_difference, seeds_needed
+
     by_arm: dict[str, dict[int, TrainResult]] = {a.name: {} for a in arms}
     for spec, seed, res in results:
         by_arm.setdefault(spec.name, {})[seed] = res
@@ -206,12 +232,17 @@ def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainR
             "seconds_per_epoch": float(np.mean(epoch_secs)) if epoch_secs else None,
             "reference": arm.name == reference.name,
             "delta_test_error": None, "delta_ci95": None, "p_value": None, "significant": None,
+            "min_detectable_diff": None, "seeds_needed": None, "effect": effect,
         }
+        if target_error is not None:
+            row["time_to_target"] = time_to_target(ok, target_error)
         if arm.name != reference.name:
             diff = paired_difference(ref_test, {s: r.final_test_error for s, r in ok.items()})
             if diff is not None:
                 row.update(delta_test_error=diff.mean, delta_ci95=list(diff.ci95) if diff.ci95 else None,
-                           p_value=diff.p_value, significant=diff.significant)
+                           p_value=diff.p_value, significant=diff.significant,
+                           min_detectable_diff=min_detectable_difference(diff.sd, diff.n),
+                           seeds_needed=seeds_needed(diff.sd, effect))
         rows.append(row)
     return rows
 
