@@ -61,6 +61,7 @@ COMPARE = [
         ["--depths", "x"], ["--depths", ","], ["--blocks", "wide"], ["--shortcuts", "D"], ["--reference", "resnet56"],
         ["--cpus-per-run", "0"], ["--cpus-per-run", "nan"], ["--gpus-per-run", "-1"], ["--specs", "resnet20", "--depths", "20"],
         ["--shortcuts", "A,B", "--shortcut", "C"], ["--plot", "curves.txt"], ["--lr", "nan"],
+        ["--effect", "0"], ["--effect", "-0.5"], ["--effect", "nan"], ["--target-error", "0"], ["--target-error", "150"],
     ]
 ] + [["degradation", *SYN, *opts] for opts in [["--depths", "21"], ["--seeds", "0"], ["--plot", "x.gif"], ["--shortcut", "Q"]]]
 
@@ -80,6 +81,9 @@ CHECK_FILES = {
     "suite_dtype.toml": "[[entry]]\nspec = \"resnet20\"\ndtype = \"fp64\"\n",
     "suite_bs_zero.toml": "[[entry]]\nspec = \"resnet20\"\nbatch_sizes = [0]\n",
     "suite_bs_and_sizes.toml": "[[entry]]\nspec = \"resnet20\"\nbatch_size = 1\nbatch_sizes = [2]\n",
+    "suite_rounds_zero.toml": "[[entry]]\nspec = \"resnet20\"\nrounds = 0\n",
+    "suite_tolerance_negative.toml": "[[entry]]\nspec = \"resnet20\"\ntolerance = -0.1\n",
+    "suite_alpha_one.toml": "[[entry]]\nspec = \"resnet20\"\nalpha = 1.0\n",
 }
 
 
@@ -112,7 +116,9 @@ CHECK = (
                                                          ["--update", "--against", "{tmp}"]]]
     + [["check", "{tmp}/latin1.toml", "--baseline", "{tmp}/good.json"], ["check", "{tmp}", "--baseline", "{tmp}/good.json"],
        ["check", "{tmp}/missing.toml", "--baseline", "{tmp}/good.json"], ["check", "{tmp}/good.toml", "--baseline", "{tmp}"],
-       ["baseline", "{tmp}/suite_dup.toml", "--out", "{tmp}/b.json"], ["baseline", "{tmp}/good.toml", "--out", "{tmp}"]]
+       ["baseline", "{tmp}/suite_dup.toml", "--out", "{tmp}/b.json"], ["baseline", "{tmp}/good.toml", "--out", "{tmp}"],
+       ["baseline", "{tmp}/good.toml", "--out", "{tmp}/b.json", "--rounds", "0"],
+       ["check", "{tmp}/good.toml", "--baseline", "{tmp}/good.json", "--benchmark-json", "bench.csv"]]
 )
 
 RESULTS = [

@@ -107,3 +107,28 @@ def test_cuda_paths(opts):
     assert r.memory_method == "cuda_max_memory_allocated"
     assert r.env["device_name"] and r.env["cudnn"]
     assert r.latency.n >= 5
+
+
+def test_p99_needs_100_samples_and_cpu_has_no_gpu_busy():
+    from resbench.report.tables import profile_notes, profile_table
+    from rich.console import Console
+
+    r = profile(parse_spec("cifar-resnet8"), ProfileConfig(device="cpu", batch_size=1, iters=5, warmup=0, min_time=0,
+                                                           compare_layouts=False))
+    assert r.latency.n < 100 and not r.p99_estimable and r.gpu_busy is None and not r.launch_bound
+    d = r.to_dict()
+    assert d["p99_estimable"] is False and d["n_samples"] == r.latency.n
+    console = Console(width=200, record=True)
+    console.print(profile_table([r]))
+    assert "–" in console.export_text()
+    assert "p99 not shown" in profile_notes([r])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_launch_bound_detection_on_cuda():
+    """A tiny net at batch 1 leaves an H100 idle most of the step; a big batch of ResNet-50 does not."""
+    small = profile(parse_spec("cifar-resnet8"), ProfileConfig(device="cuda", batch_size=1, iters=50, warmup=10))
+    assert small.gpu_busy is not None and small.launch_bound
+    assert any("launch-bound" in n for n in small.notes)
+    big = profile(parse_spec("resnet50"), ProfileConfig(device="cuda", batch_size=128, iters=20, warmup=5))
+    assert big.gpu_busy is not None and not big.launch_bound
