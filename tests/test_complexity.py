@@ -92,3 +92,29 @@ def test_fvcore_extras_are_reported_separately():
     assert "conv" not in c.other_ops
     assert c.uncounted_ops.get("add") == 8  # the eight residual additions
     assert count_complexity("plain18").uncounted_ops.get("add") is None
+
+
+@pytest.mark.parametrize("spec", ["resnet50", "resnet20:shortcut=B", "cifar-resnet29-bottleneck"])
+def test_show_depth_rows_add_up_to_the_totals(spec):
+    from resbench.measure.complexity import count_complexity
+
+    for depth in ("block", "layer"):
+        c = count_complexity(spec, depth=depth)
+        assert sum(r.params for r in c.layers) == c.params and sum(r.macs for r in c.layers) == c.macs
+        assert all(r.activations > 0 and r.out_shape for r in c.layers)
+    blocks = count_complexity("resnet50", depth="block").layers
+    assert [r.name for r in blocks][:2] == ["stem", "layer1.0"] and len(blocks) == 16 + 2
+    assert blocks[0].out_shape == [64, 56, 56] and blocks[-1].out_shape == [1000]
+
+
+def test_show_depth_layer_cli_json(cli):
+    import json
+
+    code, out, err = cli("show", "resnet20", "--depth", "layer", "--json")
+    layers = json.loads(out)["layers"]
+    assert code == 0 and layers[0] == {"name": "conv1", "out_shape": [16, 32, 32], "params": 432, "macs": 442_368,
+                                       "activations": 16_384}
+    relu = next(r for r in layers if r["name"] == "layer1.0.relu")
+    assert relu["activations"] == 2 * 16_384  # applied twice in a basic block: both outputs count
+    code, out, _ = cli("show", "resnet20", "--depth", "block")
+    assert code == 0 and "layer3.2" in out and "activations" in out

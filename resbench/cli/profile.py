@@ -21,6 +21,8 @@ def profile(
     dtype: Annotated[str, typer.Option(help="fp32 (strict, TF32 off), tf32 (CUDA), fp16 or bf16 (autocast).", rich_help_panel=MEASURE)] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout for model and input.", rich_help_panel=MEASURE)] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (compile time reported apart).", rich_help_panel=MEASURE)] = False,
+    compile_mode: Annotated[Optional[str], typer.Option("--compile-mode", help="torch.compile mode: default, reduce-overhead or max-autotune (implies --compile); the largest output difference to eager is reported.", rich_help_panel=MEASURE)] = None,
+    breakdown: Annotated[bool, typer.Option("--breakdown", help="Also time each stage (stem, layer1.., head) in a separate pass: ms, share, TFLOP/s.", rich_help_panel=MEASURE)] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture the inference step in a CUDA graph.", rich_help_panel=MEASURE)] = False,
     warmup: Annotated[Optional[int], typer.Option(help="Untimed iterations first (default 3 CPU, 20 CUDA).", rich_help_panel=MEASURE)] = None,
     iters: Annotated[Optional[int], typer.Option(help="At least this many timed iterations (default 20 CPU, 100 CUDA).", rich_help_panel=MEASURE)] = None,
@@ -30,6 +32,7 @@ def profile(
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)] = True,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="With --breakdown: a stacked bar PNG of the stage times.", rich_help_panel="Output")] = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
 ) -> None:
@@ -46,9 +49,15 @@ def profile(
         whole(bs, "--batch-size", 1, 1 << 20)
     if csv is not None:
         prepare_output(csv, (".csv",), "--csv")
+    if plot is not None:
+        if not breakdown:
+            from resbench.errors import UsageError
+
+            raise UsageError("--plot draws the stage breakdown: add --breakdown")
+        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                        compare_layouts=compare_layouts, backoff=backoff)
+                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode)
     with progress_bar(spec.name) as update:
         results = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
     rows = [r.to_dict() for r in results]
@@ -56,6 +65,10 @@ def profile(
         from resbench.report.frames import profile_frame
 
         profile_frame(rows).to_csv(csv, index=False)
+    if plot is not None:
+        from resbench.report.plots import breakdown_bars
+
+        breakdown_bars(results, plot)
     if as_json:
         print_json(rows[0] if len(rows) == 1 else rows)
         return
@@ -63,3 +76,11 @@ def profile(
 
     out.print(profile_table(results))
     out.print(profile_notes(results), highlight=False)
+    if breakdown:
+        from resbench.report.tables import breakdown_note, breakdown_table
+
+        for r in results:
+            out.print(breakdown_table(r))
+            out.print(breakdown_note(r), highlight=False)
+    if plot is not None:
+        out.print(f"figure: {plot}", highlight=False)

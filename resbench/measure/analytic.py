@@ -39,6 +39,7 @@ class Complexity:
     counted_by: str  # "fvcore" or "analytic"
     other_ops: dict[str, int] = field(default_factory=dict)  # fvcore's counts beyond conv/linear (BN, pooling)
     uncounted_ops: dict[str, int] = field(default_factory=dict)  # ops fvcore saw but could not count
+    layers: tuple = ()  # LayerCost rows (show --depth block|layer), forward order; empty unless asked
 
     @property
     def flops(self) -> int:
@@ -56,6 +57,7 @@ class Complexity:
             "other_ops": dict(self.other_ops),
             "uncounted_ops": dict(self.uncounted_ops),
             "stages": [vars(s).copy() for s in self.stages],
+            **({"layers": [vars(r).copy() for r in self.layers]} if self.layers else {}),
         }
 
 

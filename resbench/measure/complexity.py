@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 
 import torch
 
@@ -17,14 +18,77 @@ from resbench.measure.analytic import Complexity, StageCost, analytic_complexity
 from resbench.spec import NetSpec, parse_spec
 
 MAC_OPS = ("conv", "linear", "addmm", "matmul")
+DEPTHS = ("stage", "block", "layer")
 
 
-def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None) -> Complexity:
-    """Count with fvcore. Builds the network without initialising weights if none is given."""
+@dataclass(frozen=True)
+class LayerCost:
+    """One row of `show --depth block|layer`."""
+
+    name: str  # module path (a block: layer1.0; a layer: layer1.0.conv1), or stem / head
+    out_shape: list[int]  # of its output for one image: [C, H, W] or [classes]
+    params: int
+    macs: int  # conv + linear multiply-accumulates (fvcore), one image
+    activations: int  # elements of its output(s) for one image, summed over calls (a ReLU applied twice counts twice)
+
+
+def _shapes(model, spec: NetSpec, names: dict) -> dict[str, tuple[list[int], int]]:
+    """One zero forward at batch 1 with hooks: name -> (last output shape, output elements over all calls)."""
+    seen: dict[str, tuple[list[int], int]] = {}
+    handles = []
+    for name, module in names.items():
+        def hook(m, a, out, name=name):
+            shape, total = seen.get(name, (None, 0))
+            seen[name] = (list(out.shape[1:]), total + out[0].numel())
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
+def _layer_rows(model, spec: NetSpec, per_module, depth: str) -> tuple[LayerCost, ...]:
+    def macs(*names):
+        return sum(per_module.get(n, Counter()).get(op, 0) for n in names for op in MAC_OPS)
+
+    def params(*mods):
+        return sum(p.numel() for m in mods for p in m.parameters())
+
+    if depth == "layer":
+        leaves = {n: m for n, m in model.named_modules() if n and not list(m.children())}
+        shapes = _shapes(model, spec, leaves)
+        order = [n for n in shapes]  # hooks fire in forward order
+        return tuple(LayerCost(n, shapes[n][0], params(leaves[n]), int(macs(n)), shapes[n][1]) for n in order)
+    groups = {"stem": ["conv1", "bn1", "relu", "maxpool"]}
+    for stage in model.stage_names:
+        for i, _ in enumerate(getattr(model, stage)):
+            groups[f"{stage}.{i}"] = [f"{stage}.{i}"]
+    groups["head"] = ["avgpool", "fc"]
+    mods = dict(model.named_modules())
+    ends = {name: mods[members[-1]] for name, members in groups.items()}
+    shapes = _shapes(model, spec, ends)
+    rows = []
+    for name, members in groups.items():
+        shape, acts = shapes[name]
+        rows.append(LayerCost(name, shape, params(*[mods[m] for m in members]), int(macs(*members)), acts))
+    return tuple(rows)
+
+
+def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None, depth: str = "stage") -> Complexity:
+    """Count with fvcore. Builds the network without initialising weights if none is given.
+    ``depth`` block or layer adds one row per block or per layer (``Complexity.layers``)."""
     from resbench.model import build_model
 
     if isinstance(spec, str):
         spec = parse_spec(spec)
+    if depth not in DEPTHS:
+        from resbench.errors import UsageError
+
+        raise UsageError(f"unknown --depth {depth!r}: expected stage, block or layer")
     if model is None:
         model = build_model(spec, init_weights=False)
     was_training = model.training
@@ -64,7 +128,9 @@ def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None) 
         StageCost(name, blocks, shapes[name].out_channels, shapes[name].out_size, params(*mods), macs(*mods))
         for name, blocks, mods in groups
     )
+    layers = _layer_rows(model, spec, per_module, depth) if depth != "stage" else ()
     return Complexity(
+        layers=layers,
         spec=spec.name,
         input_size=spec.input_size,
         params=sum(p.numel() for p in model.parameters()),

@@ -38,6 +38,7 @@ DEFAULTS = {
     "mps": {"batch_size": 32, "warmup": 10, "iters": 50, "min_time": 1.0},
 }
 MAX_ITERS = 10_000
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 P99_MIN_SAMPLES = 100  # fewer samples cannot place a 99th percentile (it would be the max or an interpolation of it)
 LAUNCH_BOUND_BUSY = 0.5  # GPU busy for less than this share of the step: launch-bound
 
@@ -59,6 +60,8 @@ class ProfileConfig:
     threads: int | None = None  # CPU threads (torch.set_num_threads); recorded either way
     compare_layouts: bool = True  # CPU: also time the other memory layout and suggest the faster
     backoff: bool = True  # CUDA: on out-of-memory halve the batch and retry (the measured batch is reported)
+    breakdown: bool = False  # also time each stage in a separate pass (resbench.measure.breakdown)
+    compile_mode: str | None = None  # torch.compile mode: default | reduce-overhead | max-autotune (implies compile)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ class ProfileResult:
     notes: tuple[str, ...] = ()  # caveats the reader must see next to the numbers
     env: dict = field(default_factory=dict)
     gpu_busy: float | None = None  # CUDA: kernel time / wall time of a step (None on CPU or when not measured)
+    breakdown: tuple = ()  # StageTime per stage (profile --breakdown), in forward order
+    breakdown_rest_ms: float | None = None  # whole-model median minus the sum of the stage medians
+    compile_mode: str | None = None
+    max_abs_diff_vs_eager: float | None = None  # compiled/exported output vs eager, same input
 
     @property
     def launch_bound(self) -> bool:
@@ -122,6 +129,7 @@ class ProfileResult:
         d["suggestion"] = self.suggestion
         d["launch_bound"] = self.launch_bound
         d["p99_estimable"] = self.p99_estimable
+        d["breakdown"] = [s.to_dict() for s in self.breakdown]
         return d
 
     @classmethod
@@ -131,6 +139,9 @@ class ProfileResult:
         fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
         fields["samples_ms"] = tuple(d["samples_ms"])
         fields["notes"] = tuple(d.get("notes", ()))
+        from resbench.measure.breakdown import StageTime
+
+        fields["breakdown"] = tuple(StageTime(**s) for s in d.get("breakdown") or ())
         return cls(**fields)
 
 
@@ -147,6 +158,11 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
         raise DeviceError("--cuda-graphs needs a CUDA device; drop it or use --device cuda")
     if cfg.cuda_graphs and cfg.mode != "infer":
         raise UsageError("--cuda-graphs captures the inference step only; use --mode infer")
+    if cfg.compile_mode is not None and cfg.compile_mode not in COMPILE_MODES:
+        raise UsageError(f"unknown --compile-mode {cfg.compile_mode!r}: expected {', '.join(COMPILE_MODES)}")
+    if cfg.breakdown and (cfg.mode != "infer" or cfg.compile or cfg.compile_mode or cfg.cuda_graphs):
+        raise UsageError("--breakdown times the stages of the eager forward pass: use --mode infer without "
+                         "--compile/--compile-mode/--cuda-graphs")
     from resbench import validate as v
 
     if cfg.batch_size is not None:
@@ -284,9 +300,15 @@ def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int
         x = x.contiguous(memory_format=torch.channels_last)
     # Always set the layout: a model passed in may still be in the other one.
     model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    eager_out = None
     if cfg.compile:
-        model = torch.compile(model, mode="reduce-overhead" if cfg.cuda_graphs else None)
-    return model, x
+        if cfg.mode == "infer":  # the reference for the compiled output: eager, same input
+            model.eval()
+            with torch.inference_mode(), autocast(device, cfg.dtype):
+                eager_out = model(x).float()
+        mode = cfg.compile_mode or ("reduce-overhead" if cfg.cuda_graphs else None)
+        model = torch.compile(model, mode=None if mode == "default" else mode)
+    return model, x, eager_out
 
 
 def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None):
@@ -294,15 +316,18 @@ def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, p
     timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
     grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
     with precision(device, cfg.dtype), grad:
-        model, x = _prepare(spec, cfg, device, batch, channels_last, model)
+        model, x, eager_out = _prepare(spec, cfg, device, batch, channels_last, model)
         step = _make_step(model, x, cfg, device)
         noop = lambda: None  # noqa: E731
-        compile_s = None
+        compile_s = diff = None
         t = time.perf_counter()
         if cfg.compile:
             step(noop)  # the first call compiles: timed on its own, never inside the measurement
             synchronize(device)
             compile_s = time.perf_counter() - t
+            if eager_out is not None:
+                with torch.inference_mode(), autocast(device, cfg.dtype):
+                    diff = float((model(x).float() - eager_out).abs().max())
         t_warm = time.perf_counter()
         for i in range(warmup):
             step(noop)
@@ -323,7 +348,7 @@ def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, p
     kernel_ms = _kernel_ms_per_step(step, device) if device.type == "cuda" else None  # after timing: never inside it
     del model, x, step
     return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda,
-            "kernel_ms": kernel_ms}
+            "kernel_ms": kernel_ms, "max_abs_diff": diff}
 
 
 def _kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | None:
@@ -355,6 +380,10 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
     ``cfg.threads`` holds for this call only: the thread count is restored afterwards.
     ``model``: time this network (built from ``spec``) instead of building a fresh one."""
     device = resolve_device(cfg.device)
+    if cfg.compile_mode is not None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, compile=True)  # a compile mode is a request to compile
     check_config(cfg, device)
     with num_threads(cfg.threads):
         return _profile(spec, cfg, device, progress, model)
@@ -410,6 +439,11 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
                "warmup_s": alt_raw["warmup_s"], "measure_s": alt_raw["wall"]}
 
     c = analytic_complexity(spec)  # equal to fvcore's count (tested); no trace needed here
+    stages, rest = (), None
+    if cfg.breakdown:
+        # Pairs of passes (marked, unmarked): half the whole pass's iterations keep the cost near one pass.
+        stages, rest = _breakdown(spec, cfg, device, batch, warmup, max(10, len(raw["samples"]) // 2), model,
+                                  {s.name: s.macs for s in c.stages}, progress)
     env = collect_env(device)
     throughput = len(raw["samples"]) * batch / raw["wall"]
     achieved = c.flops * throughput * (3 if cfg.mode == "train" else 1) / 1e12
@@ -440,4 +474,18 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         peak_tflops=peak, peak_source=source if peak else None, mfu=achieved / peak if peak else None,
         compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
         total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
+        breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.get("max_abs_diff"),
     )
+
+
+def _breakdown(spec, cfg, device, batch, warmup, iters, model, stage_macs, progress):
+    """The per-stage pass: same layout, batch and dtype as the whole-model pass, after it.
+    Returns the stages and the rest: the pass's own whole-model median minus their sum."""
+    from resbench.measure.breakdown import stage_breakdown
+
+    if progress:
+        progress("breakdown", 0, 1)
+    with precision(device, cfg.dtype):
+        m, x, _ = _prepare(spec, cfg, device, batch, cfg.channels_last, model)
+        stages, whole = stage_breakdown(m, x, device, cfg.dtype, iters=iters, warmup=warmup, stage_macs=stage_macs)
+    return tuple(stages), whole - sum(s.median_ms for s in stages)

@@ -13,7 +13,10 @@ def profile_frame(rows: list[dict]) -> pd.DataFrame:
     """One row per profile result; nested latency flattened, samples and env left out."""
     flat = []
     for r in rows:
-        d = {k: v for k, v in r.items() if k not in ("samples_ms", "env", "latency_ms", "alt_layout", "phases_ms", "notes")}
+        d = {k: v for k, v in r.items() if k not in ("samples_ms", "env", "latency_ms", "alt_layout", "phases_ms", "notes",
+                                                     "breakdown")}
+        for s in r.get("breakdown") or ():
+            d[f"{s['name']}_ms"] = s["median_ms"]
         d.update({f"latency_{k}_ms": v for k, v in r["latency_ms"].items()})
         for k, v in (r.get("phases_ms") or {}).items():
             d[f"{k}_ms"] = v

@@ -96,3 +96,32 @@ def scatter(xs: list[float], ys: list[float], path: str, xlabel: str, ylabel: st
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def breakdown_bars(results, path: str) -> str:
+    """A stacked bar per profiled result (spec, batch): each stage's median ms, the rest on top."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(results) + 2), 4.5))
+    names = []
+    for r in results:
+        for s in r.breakdown:
+            if s.name not in names:
+                names.append(s.name)
+    cmap = plt.get_cmap("viridis", max(2, len(names)))
+    labels = [f"{r.spec}\nbatch {r.batch_size}" for r in results]
+    bottom = np.zeros(len(results))
+    for i, name in enumerate(names):
+        v = np.array([next((s.median_ms for s in r.breakdown if s.name == name), 0.0) for r in results])
+        ax.bar(labels, v, bottom=bottom, color=cmap(i), label=name)
+        bottom += v
+    rest = np.array([max(0.0, r.breakdown_rest_ms or 0.0) for r in results])
+    if rest.any():
+        ax.bar(labels, rest, bottom=bottom, color="lightgrey", label="rest (outside stages)")
+    ax.set_ylabel("median ms per batch")
+    ax.set_title("where the time goes: per-stage latency")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -100,7 +100,10 @@ def profile_notes(results) -> str:
         if r.phases_ms:
             extra.append("forward {forward:.2f} / backward {backward:.2f} / optimizer {optimizer:.2f} ms (medians)".format(**r.phases_ms))
         if r.compile_s is not None:
-            extra.append(f"compile (first call) {r.compile_s:.1f} s, not in the timings")
+            extra.append(f"compile{f' ({r.compile_mode})' if r.compile_mode else ''} (first call) {r.compile_s:.1f} s, "
+                         "not in the timings")
+        if r.max_abs_diff_vs_eager is not None:
+            extra.append(f"largest |output - eager| = {r.max_abs_diff_vs_eager:.3g}")
         if r.peak_memory_bytes is None:
             extra.append(f"memory: {r.memory_method}")
         if r.suggestion:
@@ -227,4 +230,36 @@ def gradients_table(nets: dict[str, list[dict]]) -> Table:
     for name, pts in nets.items():
         for p in pts:
             table.add_row(name, str(p["epoch"]), f"{p['weights'][0]['value']:.3g}", f"{p['weights'][-1]['value']:.3g}", p["verdict"])
+    return table
+
+
+def breakdown_table(r) -> Table:
+    """The paper's Table 1 with time beside it: one row per stage of one profiled result."""
+    table = Table(header_style="bold", title=f"{r.spec} · {r.device} · batch {r.batch_size}: where the time goes")
+    for c, j in (("stage", "left"), ("median ms", "right"), ("share", "right"), ("MACs", "right"), ("TFLOP/s", "right")):
+        table.add_column(c, justify=j)
+    for s in r.breakdown:
+        table.add_row(s.name, f"{s.median_ms:.3f}", f"{100 * s.share:.1f} %", si(s.macs) if s.macs else "-",
+                      f"{s.tflops:.3g}" if s.tflops is not None else "-")
+    return table
+
+
+def breakdown_note(r) -> str:
+    total = sum(s.median_ms for s in r.breakdown)
+    whole = total + r.breakdown_rest_ms
+    return (f"stages add up to {total:.3f} ms of {whole:.3f} ms, the whole-model median of the unmarked passes "
+            f"interleaved with them ({100 * total / whole:.1f} %); the rest ({r.breakdown_rest_ms:+.3f} ms) is ops outside "
+            f"any stage and the timing hooks. The whole-model pass above ({r.latency.median:.3f} ms) ran apart, untouched.")
+
+
+def layers_table(c: Complexity, depth: str) -> Table:
+    """`show --depth block|layer`: one row per block or leaf module, totals in the footer."""
+    table = Table(header_style="bold", show_footer=True)
+    table.add_column(depth, footer="total", no_wrap=True)
+    table.add_column("output", justify="right")
+    table.add_column("params", justify="right", footer=f"{c.params:,}")
+    table.add_column("MACs", justify="right", footer=si(c.macs))
+    table.add_column("activations", justify="right", footer=si(sum(r.activations for r in c.layers)))
+    for r in c.layers:
+        table.add_row(r.name, "×".join(map(str, r.out_shape)), f"{r.params:,}", si(r.macs) if r.macs else "", si(r.activations))
     return table
