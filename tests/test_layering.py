@@ -127,7 +127,7 @@ def test_store_hands_back_typed_records(tmp_path):
     from resbench.store import Record, Store
 
     (r,) = profile_runs(parse_spec("cifar-resnet8"), ProfileConfig(device="cpu", iters=2, warmup=0, min_time=0,
-                                                                    compare_layouts=False), [1], results_dir=tmp_path)
+                                                                    compare_layouts=False), [1], results_dir=tmp_path).results
     (rec,), problems = Store(tmp_path).load("profile")
     assert problems == [] and isinstance(rec, Record)
     assert isinstance(rec.profile_result(), ProfileResult) and rec.profile_result().samples_ms == r.samples_ms

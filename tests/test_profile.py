@@ -166,3 +166,13 @@ def test_breakdown_refuses_what_it_cannot_time(cli):
         assert code == 2 and "--breakdown" in err
     code, _, err = cli("profile", "cifar-resnet8", "--device", "cpu", "--no-save", "--plot", "x.png")
     assert code == 2 and "add --breakdown" in err
+
+
+def test_compile_mode_reports_compile_time_and_difference_to_eager(cli):
+    """torch.compile (inductor, CPU): compile time apart from the timings, output equal to eager within float error."""
+    code, out, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "2", "--compile-mode", "default",
+                         "--iters", "5", "--min-time", "0", "--no-compare-layouts", "--no-save", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["compiled"] and r["compile_mode"] == "default" and r["compile_s"] > 0
+    assert 0 <= r["max_abs_diff_vs_eager"] < 1e-3

@@ -29,14 +29,12 @@ def measure_entry(entry: Entry) -> dict:
     """One run in this process: params/MACs with fvcore on the built model (so a change to
     the builder shows up), plus per-iteration timings of that same model unless the entry
     is complexity-only. `check` runs this in a fresh process per run (check_worker)."""
-    from resbench.measure.complexity import count_complexity
     from resbench.measure.timing import ProfileConfig, profile
-    from resbench.model import build_model
-    from resbench.spec import parse_spec
+    from resbench.target import build_target, count_target, parse_target
 
-    spec = parse_spec(entry.spec)
-    model = build_model(spec, init_weights=entry.timing)
-    c = count_complexity(spec, model)
+    spec = parse_target(entry.spec)
+    model = build_target(spec, init_weights=entry.timing)
+    c = count_target(spec, model)
     out = {"id": entry.id, "entry": entry.to_dict(), "params": c.params, "macs": c.macs, "timing": None}
     if entry.timing:
         r = profile(spec, ProfileConfig(device=entry.device, batch_size=entry.batch_size, mode=entry.mode, dtype=entry.dtype,

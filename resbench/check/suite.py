@@ -83,7 +83,7 @@ def load_suite(path: str | Path) -> Suite:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
-    from resbench.spec import parse_spec
+    from resbench.target import parse_target
 
     path = Path(path)
     try:
@@ -122,7 +122,7 @@ def load_suite(path: str | Path) -> Suite:
         if not isinstance(sizes, list) or not sizes:
             raise UsageError(f"{where}: batch_sizes must be a list of whole numbers like [1, 8], got {sizes!r}")
         sizes = [v.whole(b, f"{where}: batch_sizes", 1, 1 << 20) for b in sizes]
-        fields["spec"] = parse_spec(v.text(raw["spec"], f"{where}: spec")).name
+        fields["spec"] = parse_target(v.text(raw["spec"], f"{where}: spec")).name
         if policy == "off":
             fields["timing"] = False
         for bs in sizes:

@@ -26,6 +26,14 @@ SpecArg = Annotated[
         show_default=False,
     ),
 ]
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help="Depth spec (resnet50, cifar-resnet56, ... see `resbench list`; modifiers may follow, e.g. resnet50:shortcut=C) "
+        "or a reference model: torchvision:NAME or timm:NAME (e.g. torchvision:resnet50, timm:resnet50d).",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of a table.")]
 OUTPUT = "Output"
 ResultsDirOpt = Annotated[Optional[str], typer.Option(
@@ -111,12 +119,12 @@ def with_modifiers(func):
     return extend(func, _MOD_DEFS, "modifiers", dict)
 
 
-def spec_command(func):
+def spec_command(func, parse=parse_spec):
     """Add the spec modifier options to a command whose first argument is ``spec``; it
-    receives a parsed NetSpec."""
+    receives a parsed NetSpec (or what ``parse`` makes of it)."""
 
     def parsed(spec: str, *args, modifiers: dict, **kwargs):
-        return func(parse_spec(spec, **modifiers), *args, **kwargs)
+        return func(parse(spec, **modifiers), *args, **kwargs)
 
     functools.update_wrapper(parsed, func)
     sig = inspect.signature(func)
@@ -124,6 +132,13 @@ def spec_command(func):
         inspect.Parameter("modifiers", inspect.Parameter.KEYWORD_ONLY, annotation=dict)])
     del parsed.__wrapped__
     return with_modifiers(parsed)
+
+
+def target_command(func):
+    """Like ``spec_command``, also taking reference models: torchvision:NAME, timm:NAME."""
+    from resbench.target import parse_target
+
+    return spec_command(func, parse=parse_target)
 
 
 def _train_config(values: dict):

@@ -4,17 +4,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, ResultsDirOpt, SaveOpt, SpecArg, parse_list, spec_command
+from resbench.cli.options import CsvOpt, JsonOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
 from resbench.cli.output import hooks_for, out, print_json
+from resbench.errors import BenchmarkFailed
 from resbench.report.files import prepare_output
 from resbench.validate import whole
 
 MEASURE = "Measurement"
 
 
-@spec_command
+@target_command
 def profile(
-    spec: SpecArg,
+    spec: TargetArg,
     device: Annotated[str, typer.Option(help="auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps.", rich_help_panel=MEASURE)] = "auto",
     batch_size: Annotated[Optional[str], typer.Option("--batch-size", "-b", help="One or more, comma-separated (default: 8 on CPU, 64 on CUDA).", rich_help_panel=MEASURE)] = None,
     mode: Annotated[str, typer.Option(help="infer (eval, inference_mode) or train (forward + backward + SGD step).", rich_help_panel=MEASURE)] = "infer",
@@ -22,6 +23,7 @@ def profile(
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout for model and input.", rich_help_panel=MEASURE)] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (compile time reported apart).", rich_help_panel=MEASURE)] = False,
     compile_mode: Annotated[Optional[str], typer.Option("--compile-mode", help="torch.compile mode: default, reduce-overhead or max-autotune (implies --compile); the largest output difference to eager is reported.", rich_help_panel=MEASURE)] = None,
+    backend: Annotated[str, typer.Option(help="eager (PyTorch) or onnxruntime (exported with torch.onnx; needs the [onnx] extra).", rich_help_panel=MEASURE)] = "eager",
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Also time each stage (stem, layer1.., head) in a separate pass: ms, share, TFLOP/s.", rich_help_panel=MEASURE)] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture the inference step in a CUDA graph.", rich_help_panel=MEASURE)] = False,
     warmup: Annotated[Optional[int], typer.Option(help="Untimed iterations first (default 3 CPU, 20 CUDA).", rich_help_panel=MEASURE)] = None,
@@ -57,9 +59,13 @@ def profile(
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode)
+                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
+                        backend=backend)
     with progress_bar(spec.name) as update:
-        results = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
+        runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
+    results = runs.results
+    if not results:  # nothing measured: the failure is the whole answer (exit 4)
+        raise BenchmarkFailed(runs.failures[0])
     rows = [r.to_dict() for r in results]
     if csv is not None:
         from resbench.report.frames import profile_frame
@@ -71,6 +77,7 @@ def profile(
         breakdown_bars(results, plot)
     if as_json:
         print_json(rows[0] if len(rows) == 1 else rows)
+        _fail_after_rows(runs.failures)
         return
     from resbench.report.tables import profile_notes, profile_table
 
@@ -84,3 +91,10 @@ def profile(
             out.print(breakdown_note(r), highlight=False)
     if plot is not None:
         out.print(f"figure: {plot}", highlight=False)
+    _fail_after_rows(runs.failures)
+
+
+def _fail_after_rows(failures: list[str]) -> None:
+    """The rows that were measured are printed; a batch whose benchmark failed still fails the command (exit 4)."""
+    if failures:
+        raise BenchmarkFailed(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))

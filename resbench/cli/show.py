@@ -4,13 +4,13 @@ from typing import Annotated
 
 import typer
 
-from resbench.cli.options import JsonOpt, SpecArg, spec_command
+from resbench.cli.options import JsonOpt, TargetArg, target_command
 from resbench.cli.output import out, print_json
 
 
-@spec_command
+@target_command
 def show(
-    spec: SpecArg,
+    spec: TargetArg,
     depth: Annotated[str, typer.Option(help="Rows per stage (the paper's Table 1), per block, or per layer (every leaf module) "
                                             "with output shape, params, MACs and activations.")] = "stage",
     as_json: JsonOpt = False,
@@ -18,14 +18,14 @@ def show(
     """Show a network's stages, parameters and MACs (counted with fvcore), like the paper's Table 1.
 
     Examples:  resbench show resnet50 · resbench show resnet56 --shortcut B · resbench show resnet152 --stride-on 1x1 --json ·
-    resbench show resnet20 --depth layer
+    resbench show resnet20 --depth layer · resbench show torchvision:resnet50 · resbench show timm:resnet50d --input-size 288
     """
-    from resbench.measure.complexity import count_complexity
     from resbench.report.tables import complexity_notes, complexity_table, layers_table, spec_summary
+    from resbench.target import count_target
 
-    c = count_complexity(spec, depth=depth)
+    c = count_target(spec, depth=depth)
     if as_json:
-        print_json({**c.to_dict(), "depth": spec.depth, "net": spec.to_dict()})
+        print_json({**c.to_dict(), "depth": getattr(spec, "depth", None), "net": spec.to_dict()})
         return
     out.print(spec_summary(spec))
     out.print(layers_table(c, depth) if c.layers else complexity_table(c))

@@ -40,6 +40,7 @@ class Complexity:
     other_ops: dict[str, int] = field(default_factory=dict)  # fvcore's counts beyond conv/linear (BN, pooling)
     uncounted_ops: dict[str, int] = field(default_factory=dict)  # ops fvcore saw but could not count
     layers: tuple = ()  # LayerCost rows (show --depth block|layer), forward order; empty unless asked
+    backward_flops: int | None = None  # FlopCounterMode's count of one image's backward (reference models)
 
     @property
     def flops(self) -> int:
@@ -58,6 +59,7 @@ class Complexity:
             "uncounted_ops": dict(self.uncounted_ops),
             "stages": [vars(s).copy() for s in self.stages],
             **({"layers": [vars(r).copy() for r in self.layers]} if self.layers else {}),
+            **({"backward_flops": self.backward_flops} if self.backward_flops is not None else {}),
         }
 
 

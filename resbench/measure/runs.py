@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from resbench.hooks import Hooks
 from resbench.measure.timing import ProfileConfig, ProfileResult, profile
 from resbench.spec import NetSpec
 
-RECORD_CONFIG = ("spec", "device", "dtype", "mode", "batch_size", "channels_last", "compiled", "cuda_graphs", "threads")
+RECORD_CONFIG = ("spec", "device", "dtype", "mode", "batch_size", "channels_last", "compiled", "cuda_graphs", "threads",
+                 "backend")
+
+
+@dataclass(frozen=True)
+class ProfileRuns:
+    results: list  # ProfileResult per batch size that was measured
+    failures: list  # one line per batch size whose benchmark itself failed (BenchmarkFailed)
 
 
 def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | None] | None = None, *, save: bool = True,
-                 results_dir=None, hooks: Hooks = Hooks()) -> list[ProfileResult]:
+                 results_dir=None, hooks: Hooks = Hooks()) -> ProfileRuns:
     """Profile ``spec`` at each batch size (None: the device's default) and store each
-    result as a ``profile`` record unless ``save`` is off."""
-    from resbench.errors import Interrupted
+    result as a ``profile`` record unless ``save`` is off. A batch size whose benchmark
+    itself fails (e.g. the model does not export to ONNX) is reported in ``failures``
+    and the others are still measured."""
+    from resbench.errors import BenchmarkFailed, Interrupted
     from resbench.store import Store
 
     store = Store(results_dir) if save else None
     sizes = batch_sizes or [config.batch_size]
-    results = []
+    results, failures = [], []
     try:
         for bs in sizes:
             label = f"{spec.name} batch {bs or 'default'}"
-            r = profile(spec, replace(config, batch_size=bs), progress=lambda phase, i, n: hooks.report(f"{label} {phase}", i, n))
+            try:
+                r = profile(spec, replace(config, batch_size=bs), progress=lambda phase, i, n: hooks.report(f"{label} {phase}", i, n))
+            except BenchmarkFailed as e:
+                failures.append(str(e))
+                continue
             results.append(r)
             if store is not None:  # each batch size is kept as soon as it is measured
                 row = r.to_dict()
@@ -34,4 +47,4 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
         kept = f"stored in {store.records_dir}" if store is not None else "not stored (--no-save)"
         raise Interrupted(f"interrupted: {len(results)} of {len(sizes)} batch size(s) measured, {kept}; "
                           "run again for the rest") from None
-    return results
+    return ProfileRuns(results, failures)

@@ -20,7 +20,6 @@ from typing import Callable
 import torch
 
 from resbench.errors import DeviceError, UsageError
-from resbench.measure.analytic import analytic_complexity
 from resbench.measure.env import collect_env
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline_tflops, gpu_peak_tflops
 from resbench.runtime import (autocast, grad_scaler, nhwc_backward_crashes, num_threads, precision, resolve_device,  # noqa: F401
@@ -62,6 +61,7 @@ class ProfileConfig:
     backoff: bool = True  # CUDA: on out-of-memory halve the batch and retry (the measured batch is reported)
     breakdown: bool = False  # also time each stage in a separate pass (resbench.measure.breakdown)
     compile_mode: str | None = None  # torch.compile mode: default | reduce-overhead | max-autotune (implies compile)
+    backend: str = "eager"  # eager PyTorch, or onnxruntime (the exported graph; resbench.measure.onnx_backend)
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class ProfileResult:
     breakdown_rest_ms: float | None = None  # whole-model median minus the sum of the stage medians
     compile_mode: str | None = None
     max_abs_diff_vs_eager: float | None = None  # compiled/exported output vs eager, same input
+    backend: str = "eager"
 
     @property
     def launch_bound(self) -> bool:
@@ -160,6 +161,9 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
         raise UsageError("--cuda-graphs captures the inference step only; use --mode infer")
     if cfg.compile_mode is not None and cfg.compile_mode not in COMPILE_MODES:
         raise UsageError(f"unknown --compile-mode {cfg.compile_mode!r}: expected {', '.join(COMPILE_MODES)}")
+    from resbench.measure.onnx_backend import check_backend
+
+    check_backend(cfg)
     if cfg.breakdown and (cfg.mode != "infer" or cfg.compile or cfg.compile_mode or cfg.cuda_graphs):
         raise UsageError("--breakdown times the stages of the eager forward pass: use --mode infer without "
                          "--compile/--compile-mode/--cuda-graphs")
@@ -214,6 +218,17 @@ class CudaTimer:
 # --- the measurement ---------------------------------------------------------------------
 
 
+def cfg_classes(model) -> int:
+    """Classes of a model's output: resbench nets and torchvision keep them in ``fc``, timm
+    models in ``num_classes``; otherwise run one tiny forward and read the output."""
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, torch.nn.Linear):
+        return fc.out_features
+    if isinstance(getattr(model, "num_classes", None), int):
+        return model.num_classes
+    raise UsageError("--mode train needs to know the model's classes (no fc layer or num_classes attribute)")
+
+
 def _peak_rss_bytes() -> int:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
@@ -234,7 +249,7 @@ def _make_step(model, x, cfg: ProfileConfig, device: torch.device):
         return infer
 
     model.train()
-    target = torch.randint(0, model.fc.out_features, (x.shape[0],), device=device)
+    target = torch.randint(0, cfg_classes(model), (x.shape[0],), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -292,9 +307,9 @@ def _timed_loop(step, timer, device, iters: int, min_time: float, progress: Prog
 
 
 def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, model=None):
-    from resbench.model import build_model
+    from resbench.target import build_target
 
-    model = (model if model is not None else build_model(spec)).to(device)
+    model = (model if model is not None else build_target(spec)).to(device)
     x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -313,6 +328,12 @@ def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int
 
 def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None):
     """Warm up and time one configuration. Returns a dict of raw measurements."""
+    if cfg.backend == "onnxruntime":
+        from resbench.measure.onnx_backend import measure_onnx
+        from resbench.target import build_target
+
+        return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
+                            min_time, _timed_loop, CpuTimer(device), progress)
     timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
     grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
     with precision(device, cfg.dtype), grad:
@@ -399,9 +420,10 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
 
     from resbench.limits import check_fits
 
-    # CUDA backs off the batch on OOM, so only batch 1 must fit there.
-    check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
-    if cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
+    own = isinstance(spec, NetSpec)  # a resbench spec, not a torchvision:/timm: model
+    if own:  # the memory estimate needs the spec's stage shapes; CUDA backs off on OOM, so batch 1 must fit there
+        check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
+    if own and cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
                           "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")
     rss_before = _peak_rss_bytes()
@@ -429,16 +451,18 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
 
     alt = None
     notes = []
-    crash = cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec)
+    crash = own and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec)
     if crash:
         notes.append("channels-last not timed: training this net in NHWC on CPU crashes oneDNN (stride-2 1x1 conv, < 8 channels)")
-    if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash:
+    if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash and cfg.backend == "eager":
         alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
         main_med, alt_med = summarize(raw["samples"]).median, summarize(alt_raw["samples"]).median
         alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
                "warmup_s": alt_raw["warmup_s"], "measure_s": alt_raw["wall"]}
 
-    c = analytic_complexity(spec)  # equal to fvcore's count (tested); no trace needed here
+    from resbench.target import quick_complexity
+
+    c = quick_complexity(spec)  # analytic for specs (equal to fvcore's count, tested); FlopCounterMode for references
     stages, rest = (), None
     if cfg.breakdown:
         # Pairs of passes (marked, unmarked): half the whole pass's iterations keep the cost near one pass.
@@ -457,6 +481,8 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     summary = summarize(raw["samples"])
     if batch != requested:
         notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
+    if cfg.backend == "onnxruntime" and device.type == "cuda":
+        notes.append("onnxruntime on CUDA: each step includes the host<->device copies of input and output")
     if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
         notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
     gpu_busy = min(1.0, raw["kernel_ms"] / summary.median) if raw.get("kernel_ms") and summary.median > 0 else None
@@ -475,6 +501,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
         total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
         breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.get("max_abs_diff"),
+        backend=cfg.backend,
     )
 
 

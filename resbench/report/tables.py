@@ -12,7 +12,10 @@ from resbench.spec import NetSpec
 SHORTCUT_WORDS = {"A": "A (zero-pad identity)", "B": "B (projection on shape change)", "C": "C (projection everywhere)", "none": "none (plain net)"}
 
 
-def spec_summary(spec: NetSpec) -> Text:
+def spec_summary(spec) -> Text:
+    if not isinstance(spec, NetSpec):  # a torchvision:/timm: reference model
+        return Text.assemble((spec.name, "bold"), f"  {spec.source} model, input {spec.in_channels}×{spec.input_size}×"
+                             f"{spec.input_size}, {spec.num_classes} classes, random weights")
     stride = f", stride on the {spec.stride_on}" if spec.block == "bottleneck" else ""
     return Text.assemble(
         (spec.name, "bold"),
@@ -35,7 +38,7 @@ def complexity_table(c: Complexity) -> Table:
         table.add_row(
             s.name,
             str(s.blocks) if s.blocks else "",
-            f"{s.out_size}×{s.out_size}",
+            f"{s.out_size}×{s.out_size}" if s.out_size > 1 or c.counted_by != "FlopCounterMode" else "",
             str(s.out_channels),
             f"{s.params:,}",
             si(s.macs),
@@ -49,6 +52,9 @@ def complexity_notes(c: Complexity) -> str:
         f"MACs: conv + linear multiply-accumulates for one {c.input_size}×{c.input_size} image, counted by {c.counted_by}; "
         f"FLOPs = 2 × MACs = {si(c.flops)} (the paper's 'FLOPs' are multiply-adds, i.e. MACs)."
     ]
+    if c.backward_flops is not None:
+        lines.append(f"FlopCounterMode counts matrix products and convolutions: forward {si(c.flops)} FLOPs, backward "
+                     f"{si(c.backward_flops)} FLOPs per image (a train step ≈ {si(c.flops + c.backward_flops)})")
     if c.other_ops:
         lines.append("fvcore also counted (not in MACs): " + ", ".join(f"{op} {si(n)}" for op, n in sorted(c.other_ops.items())))
     if c.uncounted_ops:
@@ -78,7 +84,7 @@ def profile_table(results) -> Table:
         table.add_column(c, justify=j, no_wrap=c in ("spec", "median ms"))
     for r in results:
         lat = r.latency
-        layout = " NHWC" if r.channels_last else ""
+        layout = (" NHWC" if r.channels_last else "") + (" ORT" if r.backend == "onnxruntime" else "")
         table.add_row(
             r.spec, r.device, r.dtype + layout, r.mode, str(r.batch_size),
             ms(lat.median), ms(lat.p90), ms(lat.p99) if r.p99_estimable else "–",
@@ -99,7 +105,9 @@ def profile_notes(results) -> str:
         extra = []
         if r.phases_ms:
             extra.append("forward {forward:.2f} / backward {backward:.2f} / optimizer {optimizer:.2f} ms (medians)".format(**r.phases_ms))
-        if r.compile_s is not None:
+        if r.compile_s is not None and r.backend == "onnxruntime":
+            extra.append(f"onnxruntime: export + session {r.compile_s:.1f} s, not in the timings")
+        elif r.compile_s is not None:
             extra.append(f"compile{f' ({r.compile_mode})' if r.compile_mode else ''} (first call) {r.compile_s:.1f} s, "
                          "not in the timings")
         if r.max_abs_diff_vs_eager is not None:
