@@ -50,7 +50,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"# {args.trials} trials per cell; {ITERS} iterations per run, {WITHIN:.0%} within-run noise")
     print("design | runs/side | between-run noise | false alarms (identical) | detected (+20 %) | meets targets")
-    rows = [("old: MWU on pooled iterations", 1, old_verdict)] + [(f"new: t-test on run medians", r, new_verdict) for r in (3, 5, 10)]
+    rows = [("old: MWU on pooled iterations", 1, old_verdict)] + [("new: t-test on run medians", r, new_verdict) for r in (3, 5, 10)]
     for name, runs, judge in rows:
         for between in (0.05, 0.10, 0.20):
             fa = rate(rng, args.trials, between, 1.0, runs, judge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from resbench.hooks import Hooks
-from resbench.measure.timing import ProfileConfig, ProfileResult, profile
+from resbench.measure.timing import ProfileConfig, profile
 from resbench.spec import NetSpec
 
 RECORD_CONFIG = ("spec", "device", "dtype", "mode", "batch_size", "channels_last", "compiled", "cuda_graphs", "threads",
