@@ -161,3 +161,11 @@ def test_validation_module_refuses_what_it_should():
     assert v.whole(3.0, "--n", 0) == 3 and v.number(0.5, "--x", 0, 1) == 0.5
     with pytest.raises(UsageError, match="digits|whole numbers"):
         v.parse_list("١,2", "--batch-size", int)
+
+
+def test_outputs_into_missing_folders_are_created(cli, tmp_path):
+    csv = tmp_path / "new" / "deeper" / "p.csv"
+    code, _, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "1", "--iters", "2", "--min-time", "0",
+                       "--no-compare-layouts", "--no-save", "--csv", csv)
+    assert code == 0, err
+    assert csv.read_text().startswith("spec,")
