@@ -61,7 +61,7 @@ COMPARE = [
         ["--depths", "x"], ["--depths", ","], ["--blocks", "wide"], ["--shortcuts", "D"], ["--reference", "resnet56"],
         ["--cpus-per-run", "0"], ["--cpus-per-run", "nan"], ["--gpus-per-run", "-1"], ["--specs", "resnet20", "--depths", "20"],
         ["--shortcuts", "A,B", "--shortcut", "C"], ["--plot", "curves.txt"], ["--lr", "nan"],
-        ["--effect", "0"], ["--effect", "-0.5"], ["--effect", "nan"], ["--target-error", "0"], ["--target-error", "150"],
+        ["--pack", "0"], ["--pack", "65"], ["--effect", "0"], ["--effect", "-0.5"], ["--effect", "nan"], ["--target-error", "0"], ["--target-error", "150"],
     ]
 ] + [["degradation", *SYN, *opts] for opts in [["--depths", "21"], ["--seeds", "0"], ["--plot", "x.gif"], ["--shortcut", "Q"]]]
 

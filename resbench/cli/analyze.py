@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt, WorkersOpt,
-                                  parse_list, with_modifiers, with_training)
+from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
+                                  WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import hooks_for, out, print_json
 
 app = typer.Typer(help="Look inside networks as the paper did: layer responses (Fig. 7) and gradient norms.",
@@ -119,6 +119,7 @@ def degradation(
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = 1,
     retries: RetriesOpt = 0,
+    pack: PackOpt = None,
     training=None,
 ) -> None:
     """The paper's Fig. 6: plain vs residual nets of several depths; does deeper plain train worse?
@@ -137,7 +138,7 @@ def degradation(
     with progress_bar("degradation") as update:
         report = run_degradation(parse_list(depths, "--depths", int, "20,56") or [20], cfg, seeds=seeds, shortcut=shortcut,
                                  download=download, results_dir=results_dir,
-                                 scale=ScaleOut(executor, workers, retries), hooks=hooks_for(update))
+                                 scale=ScaleOut(executor, workers, retries, pack=pack), hooks=hooks_for(update))
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
     table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]

@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, ResultsDirOpt, RetriesOpt, WorkersOpt,
-                                  parse_list, with_modifiers, with_training)
+from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
+                                  WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import hooks_for, out, print_json
 
 ARMS = "Arms"
@@ -29,6 +29,7 @@ def compare(
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = 1,
     retries: RetriesOpt = 0,
+    pack: PackOpt = None,
     address: Annotated[Optional[str], typer.Option(help="ray: auto or ray://host:10001 (default: start a local Ray).", rich_help_panel=SCALE)] = None,
     cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", help="ray: CPUs per cell.", rich_help_panel=SCALE)] = 1.0,
     gpus_per_run: Annotated[float, typer.Option("--gpus-per-run", help="ray: GPUs per cell (fractions share a GPU).", rich_help_panel=SCALE)] = 0.0,
@@ -60,7 +61,7 @@ def compare(
                       depths=parse_list(depths, "--depths", int, "20,56"), blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
                       plain=bool(modifiers.get("plain")), modifiers=modifiers)
-    scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run)
+    scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
                              scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,

@@ -90,3 +90,47 @@ def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, p
         result = train(cell.spec, cell.config, data, progress=progress)
         env = collect_env(resolve_device(cell.config.device))
     return result.to_dict(), env
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress | None = None, warn: Warn | None = None):
+    """Train ``cells`` (one spec, seeds differing) together as one packed network; yields
+    (cell, (result dict, env)) like ``run_cell``. A pack that cannot be packed runs one
+    cell at a time, with one line saying why; one that runs out of memory is halved."""
+    import torch
+
+    from resbench.errors import UsageError
+    from resbench.measure.env import collect_env
+    from resbench.runtime import resolve_device
+    from resbench.train.packing import train_packed
+
+    say = warn or (lambda _: None)
+    if len(cells) == 1:
+        yield cells[0], run_cell(cells[0], download, progress=progress, warn=warn)
+        return
+    datas = [load_data(c.config, c.spec.input_size, download, warn=warn or (lambda _: None)) for c in cells]
+    try:
+        results = train_packed(cells[0].spec, [c.config for c in cells], datas, progress=progress)
+    except UsageError as e:
+        say(f"{cells[0].spec.name}: {len(cells)} seeds run one at a time: {e}")
+        for c in cells:
+            yield c, run_cell(c, download, progress=progress, warn=warn)
+        return
+    except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
+        if not _is_oom(e):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = len(cells) // 2
+        say(f"{cells[0].spec.name}: out of memory packing {len(cells)} members; trying {half} and {len(cells) - half}")
+        yield from run_packed(cells[:half], download, progress=progress, warn=warn)
+        yield from run_packed(cells[half:], download, progress=progress, warn=warn)
+        return
+    env = collect_env(resolve_device(cells[0].config.device))
+    for c, r in zip(cells, results):
+        yield c, (r.to_dict(), env)

@@ -94,6 +94,7 @@ class TrainResult:
     world_size: int = 1
     notes: tuple[str, ...] = field(default_factory=tuple)
     stopped_early: bool = False  # on_epoch asked to stop before cfg.epochs (pruned by a search)
+    packed: int = 1  # members trained together in one network (resbench.train.packing); 1: alone
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -79,7 +79,8 @@ Runner = Callable[[list[Cell]], Iterable[tuple[Cell, object]]]  # missing cells 
 
 
 def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable[[Cell, str], None] | None = None,
-              parallel: bool = False) -> Iterable[tuple[Cell, Record | None]]:
+              parallel: bool = False, pack: int = 1,
+              group: Callable[[Cell], object] | None = None) -> Iterable[tuple[Cell, Record | None]]:
     """Yield (cell, record) for stored cells, then for each missing cell as it finishes
     (record None when it failed: it is not stored, so the next run retries it).
 
@@ -87,7 +88,8 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
     results folder share the work: a cell another run is training is left for last,
     then waited for and read from the store (or trained here if that run died or failed).
     ``parallel``: the runner trains many cells at once (a pool, Ray), so every cell that
-    can be claimed is handed to it together; otherwise cells are claimed one at a time.
+    can be claimed is handed to it together; otherwise cells are claimed one at a time,
+    or up to ``pack`` at a time that share ``group(cell)`` (members trained in one pass).
     """
     from resbench.store import cell_lock
 
@@ -125,6 +127,8 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
     while queue or held_elsewhere:
         batch, locks = [], {}
         for cell in list(queue):
+            if batch and not parallel and (group is None or group(cell) != group(batch[0])):
+                continue  # a pack holds cells of one group only
             lock = cell_lock(store, "train", cell.key)
             if lock.acquire(blocking=False):
                 queue.remove(cell)
@@ -136,7 +140,7 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
                     continue
                 batch.append(cell)
                 locks[cell.key] = lock
-                if not parallel:
+                if not parallel and len(batch) >= pack:
                     break
             else:
                 queue.remove(cell)
