@@ -50,7 +50,7 @@ TRAIN = [
         ["--batch-size", "0"], ["--seed", "-1"], ["--seed", "99999999999999999999999"], ["--val-split", "0"],
         ["--val-split", "1"], ["--val-split", "nan"], ["--val-split", "2"], ["--subset", "0"], ["--test-subset", "0"],
         ["--dataset", "mnist"], ["--schedule", "linear"], ["--warmup", "maybe"], ["--dtype", "fp8"], ["--dtype", "fp16"],
-        ["--threads", "0"], ["--save-checkpoint", "model.txt"], ["--device", "cuda:7"], ["--nproc", "0"],
+        ["--threads", "0"], ["--save-checkpoint", "model.txt"], ["--device", "cuda:7"], ["--nproc", "0"], ["--cuda-graphs"],
         ["--subset", "3"],
     ]
 ] + [["train", "cifar-resnet8", "--dataset", "cifar10", "--data-dir", "{tmp}/nowhere", "--no-download"]]
@@ -61,7 +61,7 @@ COMPARE = [
         ["--depths", "x"], ["--depths", ","], ["--blocks", "wide"], ["--shortcuts", "D"], ["--reference", "resnet56"],
         ["--cpus-per-run", "0"], ["--cpus-per-run", "nan"], ["--gpus-per-run", "-1"], ["--specs", "resnet20", "--depths", "20"],
         ["--shortcuts", "A,B", "--shortcut", "C"], ["--plot", "curves.txt"], ["--lr", "nan"],
-        ["--pack", "0"], ["--pack", "65"], ["--effect", "0"], ["--effect", "-0.5"], ["--effect", "nan"], ["--target-error", "0"], ["--target-error", "150"],
+        ["--pack", "0"], ["--pack", "65"], ["--cuda-graphs"], ["--effect", "0"], ["--effect", "-0.5"], ["--effect", "nan"], ["--target-error", "0"], ["--target-error", "150"],
     ]
 ] + [["degradation", *SYN, *opts] for opts in [["--depths", "21"], ["--seeds", "0"], ["--plot", "x.gif"], ["--shortcut", "Q"]]]
 

@@ -47,8 +47,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA)
-    channels_last: bool = True  # NHWC: 1.29x faster than NCHW for ResNet-20 training on our CPU (benchmarks/train_throughput.py)
+    channels_last: bool = True  # NHWC: 1.29x faster than NCHW for ResNet-20 training on our CPU; the CLI picks per device (runtime.TRAIN_DEFAULTS)
     compile: bool = False
+    cuda_graphs: bool = False  # CUDA: one captured graph per step (resbench.train.graphs); how it runs, not what it computes
 
     @property
     def base_lr(self) -> float:
@@ -57,6 +58,7 @@ class TrainConfig:
     def key_fields(self) -> dict:
         """What defines the experiment (the record key): everything but where it runs."""
         d = asdict(self)
+        d.pop("cuda_graphs")  # the same steps, launched differently: not part of the experiment's identity
         d["lr"] = self.base_lr
         if d["data_dir"]:
             d["data_dir"] = os.path.abspath(d["data_dir"])
@@ -139,6 +141,8 @@ def check_train_config(cfg: TrainConfig) -> None:
 
     if cfg.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {cfg.dataset!r}: expected one of {', '.join(DATASETS)}")
+    if cfg.cuda_graphs and resolve_device(cfg.device).type != "cuda":
+        raise UsageError("--cuda-graphs captures CUDA work: it needs --device cuda (or drop it)")
 
 
 def lr_at(cfg: TrainConfig, progress: float) -> float:
@@ -186,6 +190,8 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
     device = dist.device if dist else resolve_device(cfg.device)
     if cfg.dtype == "fp16" and device.type != "cuda":
         raise UsageError("fp16 training needs CUDA (loss scaling); use bf16 or fp32")
+    if cfg.cuda_graphs and (device.type != "cuda" or dist is not None):
+        raise UsageError("--cuda-graphs captures a one-process CUDA step: it needs --device cuda and no torchrun/--nproc")
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     from resbench.limits import check_fits as check_memory
 
@@ -212,6 +218,11 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
     test_loader = DeviceLoader(data.test_x, data.test_y, 1000, device=device, mean=mean, std=std, train=False,
                                channels_last=channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    graphed = None
+    if cfg.cuda_graphs:
+        from resbench.train.graphs import GraphedStep
+
+        graphed = GraphedStep(net, model.parameters(), cfg, device)
     scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()
     warm = cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110)
@@ -243,16 +254,19 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
                 lr = cfg.base_lr * 0.1
             else:
                 warm = False  # once out of warm-up, never back (as the paper)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            opt.zero_grad(set_to_none=True)
-            with autocast(device, cfg.dtype):
-                out = net(x)
-                loss = loss_fn(out, y)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            batch_wrong = (out.detach().argmax(1) != y).sum()
+            if graphed is not None:
+                loss, batch_wrong = graphed(x, y, lr)
+            else:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.zero_grad(set_to_none=True)
+                with autocast(device, cfg.dtype):
+                    out = net(x)
+                    loss = loss_fn(out, y)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                batch_wrong = (out.detach().argmax(1) != y).sum()
             loss_sum += loss.detach() * len(y)
             wrong += batch_wrong
             seen += len(y)
@@ -313,6 +327,8 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
                      "fewer than 8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")
     if stopped_early:
         notes.append(f"stopped early after epoch {len(history)} of {cfg.epochs} (pruned)")
+    if graphed is not None:
+        notes.append("CUDA graphs: forward + backward + SGD step replayed as one captured graph")
     return TrainResult(
         spec=spec.name, params=c.params, macs=c.macs, epochs=len(history), history=tuple(history),
         final_train_error=history[-1].train_error if history and not diverged_at else None,

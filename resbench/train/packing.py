@@ -30,6 +30,8 @@ def pack_key(spec: NetSpec, cfg: TrainConfig) -> tuple:
 def why_not_packable(spec: NetSpec, cfg: TrainConfig) -> str | None:
     if cfg.compile:
         return "--compile traces one network at a time"
+    if cfg.cuda_graphs:
+        return "--cuda-graphs captures one network's step (packing with graphs is not built yet)"
     if cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110):
         return "the paper's warm-up follows each member's own training error"
     return None
