@@ -1,6 +1,14 @@
-"""Training throughput of resbench's loop vs a plain hand-written PyTorch loop.
+"""Training throughput of resbench's loop vs a plain hand-written PyTorch loop, and of
+members packed into one pass (and, on CUDA, CUDA-graph steps).
 
-    python benchmarks/train_throughput.py [--data-dir DIR] [--steps 60] [--workers 2]
+    python benchmarks/train_throughput.py [--data-dir DIR] [--steps 60] [--workers 2] [--device cpu|cuda] [--out FILE]
+
+CUDA (run by benchmarks/gpu_check.sh): the reference is a plain loop with the data already
+on the device (fp32, NCHW: what issue 15 measured at 9.4 ms/step on an H100); resbench runs
+its default (NCHW fp32), --cuda-graphs, and 8 members packed; the output states img/s per
+member and members on lines of their own, the full CIFAR-10 epoch time and the paper's
+164-epoch schedule (64k steps) extrapolated from it. Targets there: >= 50k img/s for one
+member, 8 packed members <= 2x the time of one, the schedule <= 3 minutes.
 
 Both train CIFAR ResNet-20 (option A) with batch 128, SGD momentum 0.9, wd 1e-4, lr 0.1,
 random crop (pad 4) + flip, fp32, on CPU, over the same images (CIFAR-10 from
@@ -72,24 +80,98 @@ def resbench_run(data, steps: int, channels_last: bool):
     return r.images_per_second, r.data_fraction
 
 
+def packed_images_per_s(data, steps: int, members: int, device: str, **kw) -> float:
+    """img/s per member with ``members`` seeds trained together (resbench.train.packing)."""
+    from dataclasses import replace
+
+    from resbench.train.packing import train_packed
+
+    sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])
+    cfgs = [TrainConfig(dataset=data.name, epochs=1, batch_size=128, device=device, seed=s, **kw) for s in range(members)]
+    rs = train_packed(parse_spec("resnet20"), cfgs, [sub] * members)
+    return rs[0].images_per_second / members
+
+
+def plain_device_loop_images_per_s(data, steps: int, device: str) -> float:
+    """Issue 15's reference on CUDA: data on the device, random batches, fp32 NCHW, no augmentation."""
+    torch.manual_seed(0)
+    model = build_model("resnet20").to(device).train()
+    x_all = (data.train_x[: steps * 128].to(device).float() / 255)
+    y_all = data.train_y[: steps * 128].to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run(n):
+        for i in range(n):
+            idx = torch.randint(0, len(y_all), (128,), device=device)
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x_all[idx]), y_all[idx]).backward()
+            opt.step()
+
+    run(10)
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    run(steps)
+    torch.cuda.synchronize()
+    return steps * 128 / (time.perf_counter() - t)
+
+
+def cpu_rows(data, args) -> list[str]:
+    ref = reference_images_per_s(data, args.steps, args.workers)
+    ours, frac = resbench_run(data, args.steps, channels_last=False)
+    ours_cl, frac_cl = resbench_run(data, args.steps, channels_last=True)
+    one = packed_images_per_s(data, args.steps, 1, "cpu", channels_last=True)
+    four = packed_images_per_s(data, args.steps, 4, "cpu", channels_last=True)
+    ref2 = reference_images_per_s(data, args.steps, args.workers)  # bracket: drift shows as ref != ref2
+    ref_mid = (ref + ref2) / 2
+    return [f"reference DataLoader loop ({args.workers} workers): {ref:.0f} / {ref2:.0f} img/s",
+            f"resbench, contiguous:    {ours:.0f} img/s  ratio {ours / ref_mid:.2f}  data overhead {frac:.1%}",
+            f"resbench, channels_last: {ours_cl:.0f} img/s  ratio {ours_cl / ref_mid:.2f}  data overhead {frac_cl:.1%}",
+            f"packed, 1 member:  {one:.0f} img/s per member",
+            f"packed, 4 members: {four:.0f} img/s per member  ({four / one:.2f}x one member: the CPU default packs 1)"]
+
+
+def cuda_rows(data, args) -> list[str]:
+    from dataclasses import replace
+
+    sub = replace(data, train_x=data.train_x[: args.steps * 128], train_y=data.train_y[: args.steps * 128])
+    spec = parse_spec("resnet20")
+    ref = plain_device_loop_images_per_s(data, args.steps, "cuda")
+    rows = [f"reference plain loop, data on the GPU (fp32 NCHW): {ref:.0f} img/s"]
+    for label, kw in (("resbench default (NCHW fp32)", {}), ("resbench --cuda-graphs", {"cuda_graphs": True}),
+                      ("resbench channels_last", {"channels_last": True}), ("resbench bf16", {"dtype": "bf16"})):
+        kw = {"channels_last": False, **kw}
+        r = train(spec, TrainConfig(dataset=data.name, epochs=2, batch_size=128, device="cuda", **kw), sub)
+        rows.append(f"{label}: {r.images_per_second:.0f} img/s ({r.images_per_second / ref:.2f}x the reference)")
+    one = packed_images_per_s(data, args.steps, 1, "cuda", channels_last=False)
+    eight = packed_images_per_s(data, args.steps, 8, "cuda", channels_last=False)
+    epoch_s = 50_000 / one
+    rows += [f"img/s per member: {one:.0f}", "members: 1",
+             f"img/s per member: {eight:.0f}", "members: 8",
+             f"8 packed members take {one / eight:.2f}x the time of one (target <= 2)",
+             f"full CIFAR-10 epoch, one member: {epoch_s:.2f} s (target <= 1.0 s); the paper's 64k steps (164 epochs): "
+             f"{164 * epoch_s / 60:.1f} min (target <= 3)"]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--out", help="also write the output to this file")
     args = ap.parse_args()
     data = load_dataset("cifar10", args.data_dir) if args.data_dir else load_dataset("synthetic", synthetic_size=(args.steps * 128 + 512, 100))
-    env = collect_env(torch.device("cpu"))
-    print(f"# {env['cpu']}, {env['threads']} threads, torch {env['torch']}, Python {platform.python_version()}; "
-          f"data {data.name}; {args.steps} steps of batch 128")
-    ref = reference_images_per_s(data, args.steps, args.workers)
-    ours, frac = resbench_run(data, args.steps, channels_last=False)
-    ours_cl, frac_cl = resbench_run(data, args.steps, channels_last=True)
-    ref2 = reference_images_per_s(data, args.steps, args.workers)  # bracket: drift shows as ref != ref2
-    ref_mid = (ref + ref2) / 2
-    print(f"reference DataLoader loop ({args.workers} workers): {ref:.0f} / {ref2:.0f} img/s")
-    print(f"resbench, contiguous:    {ours:.0f} img/s  ratio {ours / ref_mid:.2f}  data overhead {frac:.1%}")
-    print(f"resbench, channels_last: {ours_cl:.0f} img/s  ratio {ours_cl / ref_mid:.2f}  data overhead {frac_cl:.1%}")
+    env = collect_env(torch.device(args.device))
+    head = (f"# {env['device_name'] if args.device == 'cuda' else env['cpu']}, {env['threads']} threads, torch {env['torch']}, "
+            f"Python {platform.python_version()}; data {data.name}; {args.steps} steps of batch 128")
+    lines = [head] + (cuda_rows(data, args) if args.device == "cuda" else cpu_rows(data, args))
+    print("\n".join(lines))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("$ python benchmarks/train_throughput.py " + " ".join(a for a in __import__("sys").argv[1:]) + "\n")
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

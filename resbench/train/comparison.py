@@ -63,9 +63,10 @@ class ScaleOut:
         return self.pack if self.pack is not None else DEFAULT_PACK.get(device_type, 1)
 
 
-# Members per pass when --pack is not given. CPU: 1, because packing measured no faster
-# there (3 cifar-resnet8 members: 9.7 s packed vs 9.6 s one by one, benchmarks/train_throughput.py);
-# CUDA: 8, the point of packing (one launch-bound step for 8 members), still to be measured on a GPU.
+# Members per pass when --pack is not given. CPU: 1, because packing is slower there
+# (benchmarks/train_throughput.py: 4 ResNet-20 members packed train at 0.17x the img/s per
+# member of one alone; oneDNN's grouped convolutions are slow). CUDA: 8, the point of
+# packing (one launch-bound step serves 8 members); its speed is still to be measured on a GPU.
 DEFAULT_PACK = {"cpu": 1, "cuda": 8, "mps": 1}
 
 

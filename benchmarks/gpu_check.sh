@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# GPU proof in one script (<= 8 minutes on a machine that already has torch and resbench):
+# the CUDA tests, then the CUDA training and profiling benchmarks, then one summary.
+#
+#   bash benchmarks/gpu_check.sh [OUT_DIR]      # default: results/benchmarks
+#
+# Writes OUT_DIR/gpu_check.log (everything) and OUT_DIR/train_throughput_cuda.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-results/benchmarks}"
+mkdir -p "$out"
+log="$out/gpu_check.log"
+python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'" || { echo "no CUDA device here"; exit 2; }
+{
+  echo "# $(date -u +%FT%TZ) $(python3 -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)')"
+  echo "## CUDA tests"
+  timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_profile.py tests/test_train.py tests/test_packing.py -k "cuda or graph or pack" 2>&1 | tail -15
+  echo "## training throughput (resnet20, CUDA)"
+  timeout 180 python3 benchmarks/train_throughput.py --device cuda --steps 100 --out "$out/train_throughput_cuda.txt" 2>&1
+  echo "## profile fidelity and breakdown (CUDA)"
+  timeout 60 python3 -m resbench profile resnet50 --device cuda -b 64 --breakdown --no-save 2>&1 | tail -20
+} 2>&1 | tee "$log"
+echo "## summary"
+grep -E "passed|failed|img/s per member|members:|epoch, one member|packed members take" "$log"
