@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, ResultsDirOpt, with_training
+from resbench.cli.options import JsonOpt, PackOpt, ResultsDirOpt, with_training
 from resbench.cli.output import hooks_for, out, print_json
 
 SPACE = "Space"
@@ -43,6 +43,7 @@ def search(
     study_name: Annotated[Optional[str], typer.Option("--study", help="Study name (default: one derived from the options, so the same command continues the same study).", rich_help_panel=STUDY)] = None,
     storage: Annotated[Optional[str], typer.Option(help="Optuna RDB URL, e.g. postgresql://user@host/db, shared by many workers (default: sqlite file search.db in the results folder).", rich_help_panel=STUDY)] = None,
     results_dir: ResultsDirOpt = None,
+    pack: PackOpt = None,
     as_json: JsonOpt = False,
     csv: Annotated[Optional[str], typer.Option("--csv", help="Write every evaluated trial (with on_front) to this CSV file.", rich_help_panel=OUTPUT)] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Write a cost-vs-error scatter (front highlighted, presets marked) to this PNG.", rich_help_panel=OUTPUT)] = None,
@@ -73,7 +74,7 @@ def search(
     options = SearchOptions(space=space, space_file=space_file, objectives=objectives, trials=trials, timeout=timeout,
                             sampler=sampler, sampler_seed=sampler_seed, seeds=seeds, pruning=pruning, min_epochs=min_epochs,
                             reduction_factor=reduction_factor, references=references,
-                            latency_batch_size=latency_batch_size, study=study_name, storage=storage)
+                            latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack)
     with progress_bar("search") as update:
         report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary

@@ -32,6 +32,7 @@ class SearchOptions:
     reduction_factor: int = 3
     references: bool = True
     latency_batch_size: int | None = None
+    pack: int | None = None  # a candidate's extra seeds trained together (None: the device's default, 1 on CPU)
     study: str | None = None
     storage: str | None = None
 
@@ -155,6 +156,34 @@ def _confirm_with_fvcore(front, hooks: Hooks) -> dict[str, bool]:
 
 
 
+def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hooks: Hooks):
+    """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
+    from resbench.train.comparison import DEFAULT_PACK
+    from resbench.train.packing import train_packed, why_not_packable
+
+    if pack is not None:
+        v.whole(pack, "--pack", 1, 64)
+    if (pack if pack is not None else DEFAULT_PACK.get(device.type, 1)) < 2:
+        return None
+
+    def fn(spec, cfgs):
+        from resbench.train.cells import load_data
+
+        if why_not_packable(spec, cfgs[0]):
+            return [_train_alone(spec, c, download, hooks) for c in cfgs]
+        datas = [load_data(c, spec.input_size, download, warn=hooks.warning) for c in cfgs]
+        return [r.to_dict() for r in train_packed(spec, cfgs, datas)]
+
+    return fn
+
+
+def _train_alone(spec, cfg, download, hooks):
+    from resbench.train.cells import load_data
+    from resbench.train.loop import train
+
+    return train(spec, cfg, load_data(cfg, spec.input_size, download, warn=hooks.warning)).to_dict()
+
+
 def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = True, results_dir=None,
                hooks: Hooks = Hooks()) -> SearchReport:
     """Search the design space for the Pareto front of error against cost. Re-running with
@@ -220,7 +249,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
                                progress=lambda phase, i, n: hooks.report(f"{runner.position}/{trials} {spec.name} {phase}", i, n))
             return result.to_dict()
 
-        runner = Runner(sc, study, store, train_fn,
+        runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, config, download, hooks),
                         measure_fn=_measure_fn(str(device), sc.latency_batch, config.channels_last) if sc.needs_measurement else None,
                         env_fn=lambda: env, progress=lambda msg: hooks.report(msg, runner.position, trials))
         if o.references:

@@ -187,6 +187,9 @@ class Runner:
     train_fn: TrainFn
     measure_fn: MeasureFn | None = None
     env_fn: Callable[[], dict] = dict
+    # (spec, [TrainConfig]) -> [result dict]: trains a candidate's extra seeds together in one
+    # pass (resbench.train.packing); None trains them one at a time.
+    pack_fn: Callable | None = None
     progress: Progress = lambda msg: None
     max_rejections: int = 500
     rejected_in_a_row: int = field(default=0, init=False)
@@ -270,9 +273,13 @@ class Runner:
             return values
 
         errors, record_ids, epochs_trained = [], [], 0
-        for i in range(self.cfg.seeds):
-            seed_cfg = replace(self.cfg.train, seed=self.cfg.train.seed + i)
-            result, rid, trained = self._train_one(trial, spec, seed_cfg, cost_point, prune=i == 0)
+        seed_cfgs = [replace(self.cfg.train, seed=self.cfg.train.seed + i) for i in range(self.cfg.seeds)]
+        extra = iter(())  # the extra seeds, trained together once the first survives pruning
+        for i, seed_cfg in enumerate(seed_cfgs):
+            if i == 1 and self.pack_fn is not None and len(seed_cfgs) > 2:
+                extra = iter(self._train_packed(trial, spec, seed_cfgs[1:]))
+            outcome = next(extra, None) if i >= 1 else None
+            result, rid, trained = outcome or self._train_one(trial, spec, seed_cfg, cost_point, prune=i == 0)
             epochs_trained += trained
             record_ids.append(rid)
             trial.set_user_attr("records", record_ids)
@@ -308,6 +315,24 @@ class Runner:
                 attrs["status"] = f"duplicate-{status}"
                 return None, attrs
         return None
+
+    def _train_packed(self, trial, spec: NetSpec, cfgs: list[TrainConfig]) -> list[tuple[dict, str, int]]:
+        """The extra seeds of a surviving candidate (never pruned): stored ones are read back,
+        the missing ones trained together by ``pack_fn``; (result, record id, epochs) each."""
+        cells = [Cell(spec, c.seed, c) for c in cfgs]
+        stored = {c.key: self.store.find("train", c.key) for c in cells}
+        missing = [c for c in cells if stored[c.key] is None]
+        trained = dict(zip((c.key for c in missing), self.pack_fn(spec, [c.config for c in missing]) if missing else []))
+        out = []
+        for c in cells:
+            if stored[c.key] is not None:
+                out.append((stored[c.key].result, stored[c.key].id, 0))
+                continue
+            result = trained[c.key]
+            config = {**c.key_config, "study": self.study.study_name, "trial": trial.number}
+            path = self.store.put("train", config=config, result=result, env=self.env_fn(), key=c.key)
+            out.append((result, Path(path).stem, result["epochs"]))
+        return out
 
     def _train_one(self, trial, spec: NetSpec, cfg: TrainConfig, cost_point: list[float], prune: bool):
         """Train (or find stored) one seed; returns (result dict, record id, epochs trained here)."""
