@@ -116,6 +116,47 @@ def plain_device_loop_images_per_s(data, steps: int, device: str) -> float:
     return steps * 128 / (time.perf_counter() - t)
 
 
+AGAINST_SNIPPET = """
+import json, sys, time
+from dataclasses import replace
+from resbench.spec import parse_spec
+from resbench.train.data import load_dataset
+from resbench.train.loop import TrainConfig, train
+steps, data_dir = int(sys.argv[1]), sys.argv[2] or None
+data = load_dataset("cifar10", data_dir) if data_dir else load_dataset("synthetic", synthetic_size=(steps * 128 + 512, 100))
+sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])
+r = train(parse_spec("resnet20"), TrainConfig(dataset=data.name, epochs=1, batch_size=128, device="cpu", channels_last=True), sub)
+print(json.dumps(r.images_per_second))
+"""
+
+
+def code_images_per_s(root: str, steps: int, data_dir: str | None) -> float:
+    """resbench's CPU training (ResNet-20, NHWC) with the code in ``root``, in a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", AGAINST_SNIPPET, str(steps), data_dir or ""], capture_output=True,
+                         text=True, check=True, env=env, cwd=root).stdout
+    return float(json.loads(out.strip().splitlines()[-1]))
+
+
+def against_rows(args) -> list[str]:
+    """This code vs REF's (a resbench checkout), interleaved A B A B in fresh processes."""
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    ref, cur = [], []
+    for _ in range(3):
+        ref.append(code_images_per_s(args.against, args.steps, args.data_dir))
+        cur.append(code_images_per_s(here, args.steps, args.data_dir))
+    r, c = max(ref), max(cur)
+    return [f"against {args.against}: {r:.0f} img/s (best of {' '.join(f'{x:.0f}' for x in ref)}); this code: {c:.0f} "
+            f"(best of {' '.join(f'{x:.0f}' for x in cur)}); ratio {c / r:.2f} (target >= 1.00 within noise)"]
+
+
 def cpu_rows(data, args) -> list[str]:
     ref = reference_images_per_s(data, args.steps, args.workers)
     ours, frac = resbench_run(data, args.steps, channels_last=False)
@@ -161,12 +202,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--out", help="also write the output to this file")
+    ap.add_argument("--against", help="CPU: also time this code's training against a resbench checkout (e.g. a git worktree of main)")
     args = ap.parse_args()
     data = load_dataset("cifar10", args.data_dir) if args.data_dir else load_dataset("synthetic", synthetic_size=(args.steps * 128 + 512, 100))
     env = collect_env(torch.device(args.device))
     head = (f"# {env['device_name'] if args.device == 'cuda' else env['cpu']}, {env['threads']} threads, torch {env['torch']}, "
             f"Python {platform.python_version()}; data {data.name}; {args.steps} steps of batch 128")
     lines = [head] + (cuda_rows(data, args) if args.device == "cuda" else cpu_rows(data, args))
+    if args.against and args.device == "cpu":
+        lines += against_rows(args)
     print("\n".join(lines))
     if args.out:
         with open(args.out, "w") as f:

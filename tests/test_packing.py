@@ -81,7 +81,7 @@ def test_a_diverging_member_does_not_stop_the_others(monkeypatch):
 
 def test_compare_packs_seeds_and_says_so_in_the_records(cli, tmp_path):
     args = ["compare", "--specs", "cifar-resnet8", "--seeds", "3", "--dataset", "synthetic", "--epochs", "1",
-            "--batch-size", "64", "--device", "cpu", "--json"]
+            "--batch-size", "64", "--device", "cpu", "--subset", "512", "--test-subset", "128", "--json"]
     code, out, err = cli(*args, "--pack", "3", "--results-dir", tmp_path / "packed")
     assert code == 0, err
     code1, out1, _ = cli(*args, "--pack", "1", "--results-dir", tmp_path / "alone")
@@ -125,8 +125,9 @@ def test_out_of_memory_halves_the_pack(monkeypatch):
 
 
 def test_search_trains_a_candidates_extra_seeds_together(cli, tmp_path):
-    args = ["search", "--dataset", "synthetic", "--device", "cpu", "--epochs", "2", "--trials", "1", "--max-macs", "15M",
-            "--no-references", "--seeds", "3", "--no-pruning", "--sampler-seed", "0", "--json"]
+    args = ["search", "--dataset", "synthetic", "--device", "cpu", "--epochs", "1", "--trials", "1", "--max-macs", "15M",
+            "--no-references", "--seeds", "3", "--no-pruning", "--sampler-seed", "0", "--subset", "512", "--test-subset", "128",
+            "--json"]
     code, out, err = cli(*args, "--pack", "2", "--results-dir", tmp_path / "packed")
     assert code == 0, err
     code1, out1, err1 = cli(*args, "--pack", "1", "--results-dir", tmp_path / "alone")
