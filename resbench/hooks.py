@@ -32,5 +32,3 @@ class Hooks:
         if self.note:
             self.note(message)
 
-
-SILENT = Hooks(warn=lambda _: None)

@@ -53,7 +53,7 @@ def machine_memory(device=None) -> tuple[int | None, str]:
         return None, ""
 
 
-def check_fits(spec, batch: int = 1, train: bool = False, device=None, what: str = "") -> None:
+def check_fits(spec, batch: int = 1, train: bool = False, device=None) -> None:
     """UsageError (one line) when ``spec`` at ``batch`` cannot fit in the device's memory."""
     limit, who = machine_memory(device)
     if limit is None:
@@ -61,6 +61,6 @@ def check_fits(spec, batch: int = 1, train: bool = False, device=None, what: str
     params, act = estimate_bytes(spec, batch, train)
     if params + act > limit:
         doing = "training" if train else "a forward pass"
-        raise UsageError(f"{spec.name}{what} needs about {_gb(params + act)} for {doing} at batch {batch} "
+        raise UsageError(f"{spec.name} needs about {_gb(params + act)} for {doing} at batch {batch} "
                          f"({_gb(params)} parameters + {_gb(act)} activations); {who} {_gb(limit)}: "
                          "lower --input-size, --width, the depth or --batch-size")

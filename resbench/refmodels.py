@@ -34,10 +34,6 @@ class RefModel:
         base = f"{self.source}:{self.model}"
         return base if self.input_size == self.default_input_size else f"{base}:input-size={self.input_size}"
 
-    @property
-    def stem(self) -> str:  # the family word the CLI prints
-        return self.source
-
     def to_dict(self) -> dict:
         return {"source": self.source, "model": self.model, "input_size": self.input_size, "num_classes": self.num_classes,
                 "in_channels": self.in_channels}

@@ -188,7 +188,6 @@ class CheckReport:
     suite: Suite
     updated: Path | None  # the baseline rewritten with --update
     confirmed: int  # entries re-measured to confirm a timing regression
-    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -221,7 +220,6 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
     settings = {e.id: {k: getattr(e, k) for k in ("tolerance", "alpha") if getattr(e, k) is not None} for e in suite.entries}
     kw = dict(tolerance=tolerance, alpha=alpha, allow_complexity_change=allow_complexity_change,
               allow_env_mismatch=allow_env_mismatch or bool(against), timing_policy=suite.timing_policy, settings=settings)
-    notes = []
     if against:
         base_entries, cur_entries = measure_against(suite, against, rounds, hooks)
     else:
@@ -244,4 +242,4 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
         from resbench.store import write_json_atomic
 
         updated = write_json_atomic(baseline, baseline_document(suite, outcome.proposed, _env_here()))
-    return CheckReport(outcome, suite, updated, confirmed, tuple(notes))
+    return CheckReport(outcome, suite, updated, confirmed)

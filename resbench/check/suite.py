@@ -13,7 +13,6 @@ from resbench import validate as v
 from resbench.errors import UsageError
 
 TIMING_POLICIES = ("fail", "warn", "off")
-DEVICES_HINT = "cpu, cuda, cuda:N or mps"
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,7 @@ class CudaTimer:
 # --- the measurement ---------------------------------------------------------------------
 
 
-def cfg_classes(model) -> int:
+def output_classes(model) -> int:
     """Classes of a model's output: resbench nets and torchvision keep them in ``fc``, timm
     models in ``num_classes``; otherwise run one tiny forward and read the output."""
     fc = getattr(model, "fc", None)
@@ -249,7 +249,7 @@ def _make_step(model, x, cfg: ProfileConfig, device: torch.device):
         return infer
 
     model.train()
-    target = torch.randint(0, cfg_classes(model), (x.shape[0],), device=device)
+    target = torch.randint(0, output_classes(model), (x.shape[0],), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -28,7 +28,6 @@ from resbench.errors import UsageError
 # learn) or growing towards it (exploding: early layers take huge, unstable steps).
 VANISHING_RATIO = 1e-2  # first/last below this: "vanishing"
 EXPLODING_RATIO = 1e2  # first/last above this: "exploding"
-GRADIENT_BANDS = ("vanishing", "healthy", "exploding")
 
 
 def response_layers(model) -> list[tuple[str, nn.BatchNorm2d]]:

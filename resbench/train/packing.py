@@ -37,8 +37,14 @@ def why_not_packable(spec: NetSpec, cfg: TrainConfig) -> str | None:
     return None
 
 
-def _errors(out: torch.Tensor, ys: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [(out[:, k].argmax(1) != y).sum() for k, y in enumerate(ys)]
+def _errors(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Wrong predictions per member: ``out`` [B, K, classes], ``y`` [B, K] -> [K]."""
+    return (out.argmax(2) != y).sum(0)
+
+
+def _losses(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each member's mean cross-entropy in one kernel: [B, K, classes], [B, K] -> [K]."""
+    return torch.nn.functional.cross_entropy(out.permute(0, 2, 1), y, reduction="none").mean(0)
 
 
 def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progress=None) -> list[TrainResult]:
@@ -82,7 +88,6 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
         raise UsageError("packed members need data sets of equal size")
     opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
-    loss_fn = torch.nn.CrossEntropyLoss()
     steps = len(train_loaders[0])
     total_steps = steps * cfg.epochs
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -90,6 +95,7 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
     histories: list[list[EpochStats]] = [[] for _ in range(k)]
     diverged: list[str | None] = [None] * k
     first_loss: list[float | None] = [None] * k
+    alive = torch.ones(k, dtype=torch.bool, device=device)  # members still in the loss; rebuilt only when one diverges
     step = images = 0
     step_total = epoch_total = 0.0
     t_run = time.perf_counter()
@@ -103,7 +109,7 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
         for i in range(steps):
             batches = [next(it) for it in iters]
             x = torch.cat([b[0] for b in batches], 1).contiguous(memory_format=fmt)
-            ys = [b[1] for b in batches]
+            y = torch.stack([b[1] for b in batches], 1)  # B, K
             t_step = time.perf_counter()
             lr = lr_at(cfg, step / total_steps)
             for group in opt.param_groups:
@@ -111,14 +117,13 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
             opt.zero_grad(set_to_none=True)
             with autocast(device, cfg.dtype):
                 out = model(x)
-                losses = torch.stack([loss_fn(out[:, j], y) for j, y in enumerate(ys)])
-            alive = torch.tensor([d is None for d in diverged], device=device)
+                losses = _losses(out, y)
             scaler.scale(torch.where(alive, losses, torch.zeros_like(losses)).sum()).backward()
             scaler.step(opt)
             scaler.update()
-            loss_sums += losses.detach().float() * len(ys[0])
-            wrong += torch.stack(_errors(out.detach(), ys))
-            seen += len(ys[0])
+            loss_sums += losses.detach().float() * len(y)
+            wrong += _errors(out.detach(), y)
+            seen += len(y)
             step += 1
             if device.type == "cpu" or i % 50 == 0:
                 for j, lv in enumerate(losses.detach().float().tolist()):
@@ -127,6 +132,7 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
                     first_loss[j] = lv if first_loss[j] is None else first_loss[j]
                     if not math.isfinite(lv) or lv > max(50.0, 20 * first_loss[j]):
                         diverged[j] = f"epoch {epoch + 1}, step {i + 1}"
+                        alive[j] = False
             step_s += time.perf_counter() - t_step
             if progress:
                 progress(f"{k} packed · epoch {epoch + 1}/{cfg.epochs}", i + 1, steps)
@@ -176,7 +182,7 @@ def _evaluate(model, loaders, device, dtype: str, fmt) -> list[float]:
     with torch.inference_mode(), autocast(device, dtype):
         for batches in zip(*loaders):
             x = torch.cat([b[0] for b in batches], 1).contiguous(memory_format=fmt)
-            wrong += torch.stack(_errors(model(x), [b[1] for b in batches]))
+            wrong += _errors(model(x), torch.stack([b[1] for b in batches], 1))
             total += len(batches[0][1])
     model.train()
     return (wrong.float() / total).tolist()
