@@ -150,3 +150,85 @@ def test_channel_stats():
     x = torch.full((2, 3, 4, 4), 255, dtype=torch.uint8)
     m, s = channel_stats(x)
     assert torch.allclose(m, torch.ones(3)) and torch.allclose(s, torch.zeros(3))
+
+
+# --- fidelity: what the loader feeds a training run ------------------------------------
+
+
+def _epochs_as_the_loop_takes_them(loader, n_epochs):
+    """Exactly len(loader) batches per epoch, as the training loops take them."""
+    out = []
+    for e in range(n_epochs):
+        it = loader.batches(e)
+        out.append([(xb.clone(), yb.clone()) for xb, yb in (next(it) for _ in range(len(loader)))])
+    return out
+
+
+def test_every_epoch_draws_a_new_order_and_new_crops_and_flips():
+    x = torch.randint(0, 256, (32, 3, 8, 8), dtype=torch.uint8)
+    y = torch.arange(32)
+    L = DeviceLoader(x, y, 8, device=torch.device("cpu"), mean=torch.zeros(3), std=torch.ones(3), train=True, seed=0)
+    e0, e1, e2 = _epochs_as_the_loop_takes_them(L, 3)
+    assert not torch.equal(torch.cat([b[1] for b in e0]), torch.cat([b[1] for b in e1]))
+    # the same image, wherever it sits in each epoch's order, is cropped or flipped anew
+    def by_image(epoch):
+        xs, ys = torch.cat([b[0] for b in epoch]), torch.cat([b[1] for b in epoch])
+        return xs[torch.argsort(ys)]
+    a, b, c = by_image(e0), by_image(e1), by_image(e2)
+    changed = [(~torch.isclose(p, q)).flatten(1).any(1).float().mean().item() for p, q in ((a, b), (b, c))]
+    assert min(changed) > 0.5, changed  # most images look different from one epoch to the next
+    # and an epoch is a function of (seed, epoch): the same draw again, as a resumed run needs
+    again = _epochs_as_the_loop_takes_them(L, 2)[1]
+    assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(e1, again))
+
+
+def test_plain_iteration_also_moves_on_even_when_stopped_at_the_last_batch():
+    x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    L = DeviceLoader(x, torch.arange(16), 4, device=torch.device("cpu"), mean=torch.zeros(3), std=torch.ones(3),
+                     train=True, seed=1)
+    first = [next(it) for it in [iter(L)] for _ in range(len(L))]
+    second = [next(it) for it in [iter(L)] for _ in range(len(L))]
+    assert not all(torch.equal(p[0], q[0]) for p, q in zip(first, second))
+
+
+def test_train_and_test_preprocessing_agree():
+    """A test image is normalised exactly as a training image: the un-shifted, un-flipped
+    crop of the padded training tensor equals the test tensor, in either layout."""
+    x = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    y = torch.arange(6)
+    mean, std = channel_stats(x)
+    for cl in (False, True):
+        kw = dict(device=torch.device("cpu"), mean=mean, std=std, channels_last=cl)
+        train = DeviceLoader(x, y, 6, train=True, seed=0, **kw)
+        test = DeviceLoader(x, y, 6, train=False, **kw)
+        centre = train.images[:, :, PAD:-PAD, PAD:-PAD]
+        (tx, ty), = list(test)
+        torch.testing.assert_close(tx, centre)
+        assert torch.equal(ty, y)
+        assert tx.is_contiguous(memory_format=torch.channels_last) == cl or tx.shape[1] == 1
+        torch.testing.assert_close(tx.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+
+
+def test_cifar_labels_stay_with_their_images_in_both_splits(tmp_path, monkeypatch):
+    """Each image's pixels encode its label; after loading, both splits still agree."""
+    import pickle
+
+    import numpy as np
+
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "d" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = rng.integers(0, 10, 30).tolist()
+        data = np.repeat(np.array(labels, dtype=np.uint8)[:, None] * 20, 3072, axis=1)
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data, "labels": labels}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = load_dataset("cifar10", tmp_path / "d")
+    for xs, ys in ((d.train_x, d.train_y), (d.test_x, d.test_y)):
+        assert torch.equal(xs.flatten(1).max(1).values.long(), ys * 20)
+        assert torch.equal(xs.flatten(1).min(1).values.long(), ys * 20)

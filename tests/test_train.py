@@ -1,6 +1,7 @@
 """Training loop, pairing across arms, divergence, compare statistics, resume, CLI."""
 
 import json
+from dataclasses import replace
 import os
 import signal
 import subprocess
@@ -309,3 +310,88 @@ def test_cuda_graph_steps_match_eager_on_cuda():
     for a, b in zip(eager.history, graphed.history):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-3)
         assert b.test_error == pytest.approx(a.test_error, abs=0.02)
+
+
+def test_the_training_loops_draw_a_new_epoch_each_epoch(monkeypatch):
+    """Both engines ask the loader for epochs 0, 1, 2 in turn (never epoch 0 again)."""
+    from resbench.train import loader as loader_mod
+    from resbench.train.data import load_dataset
+    from resbench.train.packing import train_packed
+
+    asked = []
+    original = loader_mod.DeviceLoader.batches
+
+    def spy(self, epoch):
+        if self.train:
+            asked.append(epoch)
+        return original(self, epoch)
+
+    monkeypatch.setattr(loader_mod.DeviceLoader, "batches", spy)
+    data = load_dataset("synthetic", synthetic_size=(64, 32))
+    spec = parse_spec("cifar-resnet8")
+    cfg = TrainConfig(epochs=3, batch_size=32, device="cpu")
+    train(spec, cfg, data)
+    assert asked == [0, 1, 2]
+    asked.clear()
+    train_packed(spec, [cfg, replace(cfg, seed=1)], [data, data])
+    assert asked == [0, 0, 1, 1, 2, 2]
+
+
+def test_evaluation_uses_running_statistics_not_the_batch():
+    """In eval mode BatchNorm uses its running statistics: the error does not depend on
+    how the test set is cut into batches (a net left in train mode would)."""
+    from resbench.train.data import load_dataset
+    from resbench.train.loader import DeviceLoader, channel_stats
+    from resbench.train.loop import evaluate
+
+    data = load_dataset("synthetic", synthetic_size=(64, 60))
+    spec = parse_spec("cifar-resnet8")
+    net = build_model(spec)
+    with torch.no_grad():  # running statistics far from any batch's own
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    mean, std = channel_stats(data.train_x)
+    errors = {b: evaluate(net, DeviceLoader(data.test_x, data.test_y, b, device=torch.device("cpu"), mean=mean, std=std,
+                                            train=False), torch.device("cpu"), "fp32") for b in (60, 7, 1)}
+    assert len(set(errors.values())) == 1, errors
+    assert net.training  # evaluate hands the net back in train mode
+
+
+def test_api_and_cli_defaults_are_identical():
+    """The CLI's training options default to TrainConfig's fields, and a command line
+    with none of them builds exactly TrainConfig()."""
+    import dataclasses
+
+    from resbench.cli.options import _TRAIN_PARAMS, _train_config
+
+    cli_defaults = {name: default for name, _, default, _ in _TRAIN_PARAMS}
+    cli_defaults["warmup"] = cli_defaults.pop("warmup_mode")
+    for only_cli in ("threads", "download"):
+        cli_defaults.pop(only_cli)
+    api_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert set(api_defaults) - set(cli_defaults) == {"momentum", "weight_decay"}  # the paper's, not options
+    assert cli_defaults == {k: v for k, v in api_defaults.items() if k in cli_defaults}
+    built, download = _train_config({name: default for name, _, default, _ in _TRAIN_PARAMS})
+    assert built == TrainConfig() and download is True
+
+
+def test_the_runtime_is_resolved_once_into_the_config():
+    cfg = TrainConfig()
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert cfg.device == expected
+    assert cfg.channels_last == (expected == "cpu")  # the device's measured default, also for API callers
+    assert TrainConfig(device="cpu", channels_last=False).channels_last is False  # an explicit choice is kept
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto means cpu only on a machine without CUDA")
+def test_device_auto_and_cpu_share_cells(cli, tmp_path):
+    common = [c for c in COMMON if c not in ("--device", "cpu")]
+    args = ["compare", "--specs", "cifar-resnet8", *common, "--seeds", "1", "--json", "--results-dir", tmp_path]
+    for device in ("auto", "cpu", "auto"):
+        code, out, err = cli(*args, "--device", device)
+        assert code == 0, err
+    records = list((tmp_path / "records" / "train").glob("*.json"))
+    assert len(records) == 1  # one cell, trained once: the cpu and auto runs found it
+    assert json.loads(records[0].read_text())["config"]["device"] == "cpu"

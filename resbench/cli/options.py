@@ -159,11 +159,7 @@ def _train_config(values: dict):
 
         torch.set_num_threads(threads)
     values["warmup"] = values.pop("warmup_mode")
-    if values["channels_last"] is None:  # the device's measured default (resbench.runtime.TRAIN_DEFAULTS)
-        from resbench.runtime import resolve_device, train_defaults
-
-        values["channels_last"] = train_defaults(resolve_device(values["device"]).type)["channels_last"]
-    return TrainConfig(**values), download
+    return TrainConfig(**values), download  # resolves the device and its defaults, as for API callers
 
 
 def with_training(func):

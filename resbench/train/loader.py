@@ -4,7 +4,11 @@ horizontal flip are done for a whole batch at once; batches are slices of a rand
 permutation. No DataLoader workers, no per-image Python.
 
 Randomness comes from a generator seeded by (seed, epoch) only, never by the model:
-for a given seed every arm of a comparison sees the same order and augmentation.
+for a given seed every arm of a comparison sees the same order and augmentation, and
+every epoch a fresh permutation, fresh crops and fresh flips. The epoch is an explicit
+argument (``batches(epoch)``): a stream that advanced only when a pass ran to its end
+would replay epoch 0 forever to a caller that takes exactly ``len(loader)`` batches,
+which turns augmentation into one fixed copy of the data set that a net memorises.
 """
 
 from __future__ import annotations
@@ -41,9 +45,9 @@ class DeviceLoader:
         n = len(self.labels) // self.world
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def _generator(self) -> torch.Generator:
+    def _generator(self, epoch: int) -> torch.Generator:
         # CPU generator: identical streams on every device type and every rank.
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
 
     def augment(self, x: torch.Tensor, g: torch.Generator, select: slice | None = None) -> torch.Tensor:
         """Random crop of the padded images and a random horizontal flip, batched.
@@ -67,7 +71,16 @@ class DeviceLoader:
         return x[batch, chans, rows, cols]
 
     def __iter__(self):
-        g = self._generator()
+        # Each pass is the next epoch; the counter moves when the pass starts, not when
+        # it is exhausted, so a caller that stops at the last batch still moves on.
+        epoch = self.epoch
+        self.epoch += 1
+        return self.batches(epoch)
+
+    def batches(self, epoch: int):
+        """The batches of ``epoch``: a function of (seed, epoch) alone, so a resumed run
+        draws exactly what an uninterrupted one would."""
+        g = self._generator(epoch)
         n = len(self.labels)
         order = torch.randperm(n, generator=g) if self.train else torch.arange(n)
         # Every rank draws the same permutation and takes its own interleaved shard.
@@ -81,4 +94,3 @@ class DeviceLoader:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
-        self.epoch += 1

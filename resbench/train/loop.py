@@ -21,19 +21,24 @@ import torch
 
 from resbench.errors import UsageError
 from resbench.measure.analytic import analytic_complexity
-from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
+from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device, train_defaults
 from resbench.spec import NetSpec
 from resbench.train.data import Dataset
 from resbench.train.loader import DeviceLoader, channel_stats
 
 Progress = Callable[[str, int, int], None]
 SCHEDULES = ("step", "cosine")
+# Part of every record key. It changes when the same config fields would train something
+# different: recipe 2 draws a new order and new crops and flips every epoch (recipe 1, the
+# records without this field, replayed epoch 0's draw in every epoch), so older cells are
+# retrained, never reused as if they were comparable.
+RECIPE = 2
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str = "synthetic"  # cifar10 | cifar100 | imagefolder | synthetic
-    data_dir: str | None = None
+    dataset: str = "cifar10"  # cifar10 | cifar100 | imagefolder | synthetic
+    data_dir: str | None = "data"
     subset: int | None = None  # balanced subset of the training set (same for every seed)
     val_split: float | None = None  # hold out this fraction of train as the test set
     test_subset: int | None = None  # balanced subset of the test set (cheaper per-epoch evaluation)
@@ -45,11 +50,20 @@ class TrainConfig:
     schedule: str = "step"  # step: /10 at 50 % and 75 % (paper); cosine: cosine decay to 0
     warmup: str = "auto"  # auto: lr/10 until train error < 80 % for depth >= 110 (paper); on; off
     seed: int = 0
-    device: str = "auto"
+    device: str = "auto"  # resolved on construction: "auto" becomes "cpu" or "cuda", so records key the real device
     dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA)
-    channels_last: bool = True  # NHWC: 1.29x faster than NCHW for ResNet-20 training on our CPU; the CLI picks per device (runtime.TRAIN_DEFAULTS)
+    channels_last: bool | None = None  # None: the resolved device's measured default (runtime.TRAIN_DEFAULTS)
     compile: bool = False
     cuda_graphs: bool = False  # CUDA: one captured graph per step (resbench.train.graphs); how it runs, not what it computes
+
+    def __post_init__(self) -> None:
+        # The runtime is resolved once, here, for the API and the CLI alike: the same
+        # machine gives the same config (and record key) whether it was asked for by
+        # "auto" or by name, and the layout default follows the device that runs.
+        device = resolve_device(self.device)
+        object.__setattr__(self, "device", str(device))
+        if self.channels_last is None:
+            object.__setattr__(self, "channels_last", train_defaults(device.type)["channels_last"])
 
     @property
     def base_lr(self) -> float:
@@ -60,6 +74,7 @@ class TrainConfig:
         d = asdict(self)
         d.pop("cuda_graphs")  # the same steps, launched differently: not part of the experiment's identity
         d["lr"] = self.base_lr
+        d["recipe"] = RECIPE
         if d["data_dir"]:
             d["data_dir"] = os.path.abspath(d["data_dir"])
         return d
@@ -245,7 +260,7 @@ def train(spec: NetSpec, cfg: TrainConfig, data: Dataset, progress: Progress | N
         wrong = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         step_seconds = 0.0
-        it = iter(train_loader)
+        it = train_loader.batches(epoch)
         for i in range(steps_per_epoch):
             x, y = next(it)
             t_step = time.perf_counter()

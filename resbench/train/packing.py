@@ -105,7 +105,7 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
         loss_sums = torch.zeros(k, device=device)
         wrong = torch.zeros(k, device=device, dtype=torch.long)
         seen, step_s = 0, 0.0
-        iters = [iter(t) for t in train_loaders]
+        iters = [t.batches(epoch) for t in train_loaders]
         for i in range(steps):
             batches = [next(it) for it in iters]
             x = torch.cat([b[0] for b in batches], 1).contiguous(memory_format=fmt)
