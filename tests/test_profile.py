@@ -176,3 +176,44 @@ def test_compile_mode_reports_compile_time_and_difference_to_eager(cli):
     r = json.loads(out)
     assert r["compiled"] and r["compile_mode"] == "default" and r["compile_s"] > 0
     assert 0 <= r["max_abs_diff_vs_eager"] < 1e-3
+
+
+def test_cpu_roofline_is_an_upper_bound_from_the_isa(monkeypatch):
+    from resbench.measure import peaks
+
+    monkeypatch.setattr(peaks, "_cpu_facts", lambda: ({"fma", "avx2", "avx512f"}, 3.0))
+    tflops, what = peaks.cpu_isa_peak("fp32", 2)
+    assert tflops == pytest.approx(2 * 64 * 3.0e9 / 1e12) and "avx512f" in what
+    monkeypatch.setattr(peaks, "_cpu_facts", lambda: ({"avx2", "avx512_bf16", "avx512f"}, 2.0))
+    assert peaks.cpu_isa_peak("bf16", 1)[0] == pytest.approx(128 * 2.0e9 / 1e12)
+    monkeypatch.setattr(peaks, "_cpu_facts", lambda: (set(), None))
+    assert peaks.cpu_isa_peak("fp32", 2) is None
+
+
+def test_a_roofline_measured_under_contention_is_never_cached(monkeypatch, tmp_path):
+    from resbench.measure import peaks
+
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(peaks, "cpu_isa_peak", lambda dtype, threads: None)
+    monkeypatch.setattr(peaks, "measured_roofline", lambda dtype: (0.1, False))
+    assert peaks.cpu_roofline("fp32", "cpu") == (0.1, "fastest measured fp32 kernel (matmul or 3x3 conv)")
+    assert not (tmp_path / "cpu_roofline.json").exists()
+    monkeypatch.setattr(peaks, "measured_roofline", lambda dtype: (0.2, True))
+    assert peaks.cpu_roofline("fp32", "cpu")[0] == 0.2
+    monkeypatch.setattr(peaks, "measured_roofline", lambda dtype: (0.05, True))
+    assert peaks.cpu_roofline("fp32", "cpu")[0] == 0.2  # the quiet figure, from the cache
+    monkeypatch.setattr(peaks, "cpu_isa_peak", lambda dtype, threads: (0.5, "isa"))
+    assert peaks.cpu_roofline("fp32", "cpu") == (0.5, "fp32 ISA peak: isa")  # the larger bound wins
+
+
+def test_mfu_is_never_shown_above_100_percent(monkeypatch):
+    from resbench.measure import timing
+
+    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu: (1e-9, "a roofline far too low"))
+    r = timing.profile(parse_spec("cifar-resnet8"), timing.ProfileConfig(device="cpu", batch_size=2, iters=3, warmup=1,
+                                                                       compare_layouts=False))
+    assert r.mfu is None and any("exceeds the roofline" in n for n in r.notes)
+    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu: (1e6, "generous"))
+    r = timing.profile(parse_spec("cifar-resnet8"), timing.ProfileConfig(device="cpu", batch_size=2, iters=3, warmup=1,
+                                                                       compare_layouts=False))
+    assert 0 < r.mfu <= 1 and r.peak_source == "generous"

@@ -44,6 +44,14 @@ def _check_entry(e, path: Path, i: int) -> None:
     for k in ("params", "macs"):
         if not _count(e[k]):
             raise StoreError(f"{where} ({e['id']}): {k} must be a whole number >= 0, got {e[k]!r}; regenerate it")
+    counters = e.get("counters")
+    if counters is not None and not (isinstance(counters, dict) and all(isinstance(k, str) and isinstance(c, dict)
+                                                                         for k, c in counters.items())):
+        raise StoreError(f"{where} ({e['id']}): counters must map counter names to tables; regenerate it with `resbench baseline`")
+    for name, c in (counters or {}).items():
+        head = {"ops": "count", "memory": "total_bytes", "instructions": "count", "kernels": "count"}.get(name)
+        if head and "unavailable" not in c and not _count(c.get(head)):
+            raise StoreError(f"{where} ({e['id']}): counter {name} has no whole-number {head}; regenerate it with `resbench baseline`")
     t = e.get("timing")
     if t is None:
         return

@@ -62,6 +62,47 @@ def _worker(root: Path, entry: Entry) -> dict:
     return m
 
 
+def _counters_script() -> Path:
+    return Path(__file__).resolve().parent.parent / "measure" / "counters.py"
+
+
+def measure_counters(root: Path, entries: list[Entry]) -> dict[str, dict]:
+    """The counters of ``entries`` (those that ask for some), counted in one fresh process
+    by this code's counting script on the network built by the resbench in ``root``."""
+    wanted = [e for e in entries if e.counters]
+    if not wanted:
+        return {}
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run([sys.executable, str(_counters_script()), *[json.dumps(e.counting()) for e in wanted]],
+                       capture_output=True, text=True, env=env, cwd=str(root))
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkFailed(f"counting {', '.join(e.id for e in wanted)} with the code in {root} failed: {last}")
+    return {e.id: c for e, c in zip(wanted, json.loads(r.stdout.strip().splitlines()[-1]))}
+
+
+def check_counters_can_run(suite: Suite) -> None:
+    """Before any work: a suite asking for instructions needs Valgrind here."""
+    if any("instructions" in e.counters for e in suite.entries):
+        from resbench.measure.counters import valgrind_missing
+
+        why = valgrind_missing()
+        if why:
+            raise UsageError(why)
+
+
+def _with_counters(results: list[dict], counted: dict[str, dict], hooks: Hooks) -> list[dict]:
+    said = set()
+    for m in results:
+        if m["id"] in counted:
+            m["counters"] = counted[m["id"]]
+            for name, c in counted[m["id"]].items():
+                if "unavailable" in c and name not in said:
+                    said.add(name)
+                    hooks.say(f"note: {name} counter unavailable ({c['unavailable']}); the other counters still ran")
+    return results
+
+
 def merge_runs(runs: list[dict]) -> dict:
     """Single-run measurements of one entry -> one entry whose timing holds every run."""
     import numpy as np
@@ -104,7 +145,9 @@ def measure_suite(suite: Suite, entries=None, hooks: Hooks = Hooks(), rounds: in
             raise
         except Exception as ex:  # the benchmark itself broke: exit 4, not a regression
             raise BenchmarkFailed(f"measuring {e.id} failed: {type(ex).__name__}: {ex}") from ex
-    return results
+    if any(e.counters for e in entries):
+        hooks.report("counters", len(entries), len(entries))
+    return _with_counters(results, measure_counters(_here(), list(entries)), hooks)
 
 
 def _env_here() -> dict:
@@ -128,6 +171,7 @@ def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = 
 
     v.whole(rounds, "--rounds", 1, 1000)
     suite = _with_backoff(load_suite(suite_file), backoff)
+    check_counters_can_run(suite)
     out = Path(out_file)
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give a file name such as {out / 'baseline.json'}")
@@ -176,6 +220,10 @@ def measure_against(suite: Suite, ref: str, rounds: int, hooks: Hooks = Hooks())
                 runs["cand"].append(_worker(_here(), e))
             base.append(merge_runs(runs["base"]))
             cand.append(merge_runs(runs["cand"]))
+        if any(e.counters for e in suite.entries):
+            hooks.report("counters", len(suite.entries), len(suite.entries))
+            _with_counters(base, measure_counters(ref_root, list(suite.entries)), hooks)
+            _with_counters(cand, measure_counters(_here(), list(suite.entries)), Hooks())
     return base, cand
 
 
@@ -217,7 +265,10 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
     if update and not baseline:
         raise UsageError("--update rewrites the --baseline file: give --baseline FILE")
     suite = _with_backoff(load_suite(suite_file), backoff)
-    settings = {e.id: {k: getattr(e, k) for k in ("tolerance", "alpha") if getattr(e, k) is not None} for e in suite.entries}
+    if not current:
+        check_counters_can_run(suite)
+    settings = {e.id: {k: getattr(e, k) for k in ("tolerance", "alpha", "instructions_tolerance") if getattr(e, k) is not None}
+                for e in suite.entries}
     kw = dict(tolerance=tolerance, alpha=alpha, allow_complexity_change=allow_complexity_change,
               allow_env_mismatch=allow_env_mismatch or bool(against), timing_policy=suite.timing_policy, settings=settings)
     if against:
@@ -232,7 +283,10 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
     outcome = compare_entries(base_entries, cur_entries, **kw)
     confirmed = 0
     if confirm and not current and not against and outcome.timing_regressions:
-        again = [e for e in suite.entries if e.id in outcome.timing_regressions]
+        from dataclasses import replace
+
+        # counters are deterministic: the confirmation re-times, it does not recount
+        again = [replace(e, counters=()) for e in suite.entries if e.id in outcome.timing_regressions]
         confirmed = len(again)
         hooks.say(f"timing regression in {len(again)} entr{'y' if len(again) == 1 else 'ies'}: re-measuring once to confirm")
         rerun = {m["id"]: m for m in measure_suite(suite, again, hooks, rounds)}

@@ -13,6 +13,7 @@ from resbench import validate as v
 from resbench.errors import UsageError
 
 TIMING_POLICIES = ("fail", "warn", "off")
+COUNTERS = ("ops", "memory", "instructions", "kernels")  # resbench.measure.counters
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Entry:
     tolerance: float | None = None
     alpha: float | None = None
     rounds: int | None = None  # independent runs (fresh processes) per side
+    # Deterministic counters measured beside the wall time (resbench.measure.counters),
+    # judged by resbench.check.counter_verdict whatever the timing policy.
+    counters: tuple[str, ...] = ()
+    instructions_tolerance: float | None = None  # relative; None: 1 %
 
     @property
     def id(self) -> str:
@@ -45,8 +50,14 @@ class Entry:
     def measurement(self) -> dict:
         """What a measuring process needs (not the verdict settings): the fields that
         every resbench's check_worker understands, so an older --against REF can run it."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("tolerance", "alpha", "rounds", "backoff")}
+        d = {k: v for k, v in asdict(self).items()
+             if k not in ("tolerance", "alpha", "rounds", "backoff", "counters", "instructions_tolerance")}
         return d
+
+    def counting(self) -> dict:
+        """What the counters script needs: the step to count and the counters to take."""
+        return {**{k: getattr(self, k) for k in ("spec", "device", "batch_size", "mode", "dtype", "channels_last")},
+                "counters": list(self.counters)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,18 @@ _FIELD_CHECKS = {
     "tolerance": lambda x, n: v.number(x, n, 0, 10),
     "alpha": lambda x, n: v.number(x, n, 0, 1, lo_open=True, hi_open=True),
     "rounds": lambda x, n: v.whole(x, n, 1, 1000),
+    "counters": lambda x, n: _counter_list(x, n),
+    "instructions_tolerance": lambda x, n: v.number(x, n, 0, 10),
 }
+
+
+def _counter_list(x, name: str) -> tuple[str, ...]:
+    if not isinstance(x, list) or not all(isinstance(c, str) for c in x):
+        raise UsageError(f"{name} must be a list such as [\"ops\", \"memory\"], got {x!r}; counters: {', '.join(COUNTERS)}")
+    unknown = [c for c in x if c not in COUNTERS]
+    if unknown:
+        raise UsageError(f"{name} has unknown counter(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(COUNTERS)}")
+    return tuple(dict.fromkeys(x))
 
 
 def _entry_fields(raw: dict, where: str) -> dict:
@@ -97,7 +119,8 @@ def load_suite(path: str | Path) -> Suite:
     policy = v.text(head.get("timing", "fail"), f"suite {path}: timing", TIMING_POLICIES)
     name = v.text(head.get("name", path.stem), f"suite {path}: name")
     defaults = _entry_fields({k: head[k] for k in ("device", "mode", "dtype", "channels_last", "iters", "warmup", "min_time",
-                                                   "backoff", "tolerance", "alpha", "rounds") if k in head},
+                                                   "backoff", "tolerance", "alpha", "rounds", "counters",
+                                                   "instructions_tolerance") if k in head},
                              f"suite {path} [suite]")
     allowed = set(Entry.__dataclass_fields__) | {"batch_sizes"}
     raw_entries = doc.get("entry", [])

@@ -3,6 +3,10 @@
 Deterministic figures (params, MACs) are compared exactly and fail in both directions
 (a drop is "changed", not "regressed").
 
+Counters (ops, memory, instructions, CUDA kernels) are judged by their own rules in
+resbench.check.counter_verdict, whatever the suite's timing policy: they do not depend
+on how busy the machine is.
+
 Timings are judged on runs, not iterations. A run is a fresh process measuring the
 entry (benchmarks/check_runs.py: between-process spread is what separates a baseline
 from a later check, and it is larger than the spread of iterations within one run, so
@@ -25,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from resbench.check.counter_verdict import DEFAULT_INSTRUCTIONS_TOLERANCE, CounterVerdict, counter_verdicts
 from resbench.errors import UsageError
 
 ENV_KEYS = ("device_name", "torch", "threads")  # timings from different values are not comparable
@@ -38,7 +43,7 @@ NOISY_FLOOR = 0.05  # a between-run spread above this marks the entry noisy in t
 @dataclass(frozen=True)
 class Row:
     entry: str
-    metric: str  # params | macs | latency | throughput | environment | batch | entry
+    metric: str  # params | macs | ops | memory | instructions | kernels | latency | throughput | environment | batch | entry
     baseline: float | str | None
     current: float | str | None
     ratio: float | None
@@ -56,6 +61,7 @@ class Outcome:
     rows: tuple[Row, ...]
     exit_code: int  # 0 ok, 1 regression / unapproved complexity change, 3 environment mismatch, 5 batch mismatch
     proposed: list = field(default_factory=list)  # the current entries: the proposed new baseline
+    counters: dict = field(default_factory=dict)  # entry id -> {counter name: CounterVerdict}
 
     @property
     def timing_regressions(self) -> list[str]:
@@ -131,6 +137,7 @@ def compare_entries(baseline: list[dict], current: list[dict], *, tolerance: flo
     settings = settings or {}
     base = {e["id"]: e for e in baseline}
     rows: list[Row] = []
+    counters: dict[str, dict[str, CounterVerdict]] = {}
     env_mismatch = batch_mismatch = regressed = False
     for cur in current:
         b = base.pop(cur["id"], None)
@@ -144,6 +151,14 @@ def compare_entries(baseline: list[dict], current: list[dict], *, tolerance: flo
             rows.append(Row(cur["id"], metric, b[metric], cur[metric], cur[metric] / b[metric] if b[metric] else None, None,
                             "same" if same else "changed", fails,
                             "" if same else f"{cur[metric] - b[metric]:+,}" + (" (allowed)" if allow_complexity_change else "")))
+        own = settings.get(cur["id"], {})
+        verdicts = counter_verdicts(b.get("counters"), cur.get("counters"),
+                                    instructions_tolerance=own.get("instructions_tolerance", DEFAULT_INSTRUCTIONS_TOLERANCE))
+        if verdicts:
+            counters[cur["id"]] = {cv.counter: cv for cv in verdicts}
+        for cv in verdicts:
+            regressed |= cv.fails
+            rows.append(_counter_row(cur["id"], cv))
         bt, ct = b.get("timing"), cur.get("timing")
         if not bt or not ct or timing_policy == "off":
             continue
@@ -161,16 +176,22 @@ def compare_entries(baseline: list[dict], current: list[dict], *, tolerance: flo
                             not warn_only, "measured at another batch size (CUDA out-of-memory back-off): latencies are not "
                             "comparable; free memory or use --no-backoff on both sides"))
             continue
-        own = settings.get(cur["id"], {})
         new_rows = _timing_rows(cur["id"], bt, ct, own.get("tolerance", tolerance), own.get("alpha", alpha), warn_only)
         regressed |= new_rows[0].fails
         rows += new_rows
     for gone in base:
         rows.append(Row(gone, "entry", None, None, None, None, "removed", False, "in the baseline, not in the suite"))
     code = 1 if regressed else (5 if batch_mismatch else (3 if env_mismatch else 0))
-    return Outcome(tuple(rows), code, proposed=list(current))
+    return Outcome(tuple(rows), code, proposed=list(current), counters=counters)
+
+
+def _counter_row(eid: str, cv: CounterVerdict) -> Row:
+    ratio = 1 + cv.relative_change if cv.relative_change is not None else None
+    note = "; ".join([*cv.differences, cv.note] if cv.note else cv.differences)
+    return Row(eid, cv.counter, cv.baseline, cv.current, ratio, None, cv.verdict, cv.fails, note)
 
 
 def merge_confirmation(first: list[dict], rerun: dict[str, dict]) -> list[dict]:
     """Replace the timings of re-measured entries (the --confirm pass) by the rerun's."""
-    return [rerun.get(e["id"], e) for e in first]
+    return [{**rerun[e["id"]], **({"counters": e["counters"]} if "counters" in e else {})} if e["id"] in rerun else e
+            for e in first]

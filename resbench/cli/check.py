@@ -94,9 +94,11 @@ def check(
         from dataclasses import asdict
 
         print_json({"exit_code": outcome.exit_code, "rows": [asdict(r) for r in outcome.rows],
-                    "entries": [{"id": e["id"], "runs": len(e["timing"]["runs"]) if e.get("timing") else 0}
+                    "entries": [{"id": e["id"], "runs": len(e["timing"]["runs"]) if e.get("timing") else 0,
+                                 "counters": {n: cv.to_dict() for n, cv in outcome.counters.get(e["id"], {}).items()}}
                                 for e in outcome.proposed],
-                    "proposed_baseline": [{k: v for k, v in e.items() if k != "timing"} for e in outcome.proposed]})
+                    "proposed_baseline": [{k: v for k, v in e.items() if k not in ("timing", "counters")}
+                                          for e in outcome.proposed]})
     else:
         from resbench.report.tables import check_table
 

@@ -9,7 +9,9 @@ threads, dtype and torch version.
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -52,40 +54,120 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def cpu_roofline_tflops(dtype: str, cpu_name: str, max_n: int = 2048) -> float:
-    """Best of a few n x n matmuls at the current thread count (cached).
+# FLOPs per cycle per core of the widest fp32 FMA path (two FMA pipes, as on every x86
+# server core since Haswell / Zen 2): an upper bound; a core with one pipe, or one that
+# splits 512-bit work in two, only makes the bound looser, never wrong.
+ISA_FP32_FLOPS_PER_CYCLE = (("avx512f", 64), ("avx2", 32), ("asimd", 16), ("neon", 16), ("sse2", 16))
+BF16_FACTOR = {"amx_bf16": 16, "avx512_bf16": 2}  # bf16 FLOPs per fp32 FLOP on those units
 
-    n grows from 256 until one matmul takes 50 ms (or max_n), so that a slow (emulated)
-    dtype costs a second, not minutes."""
-    key = f"{cpu_name}|threads={torch.get_num_threads()}|{dtype}|torch={torch.__version__}"
-    path = cache_dir() / "cpu_roofline.json"
+
+def _cpu_facts() -> tuple[set[str], float | None]:
+    """The CPU's feature flags and its highest clock (GHz) that Linux reports."""
+    flags: set[str] = set()
+    ghz = []
     try:
-        cached = json.loads(path.read_text())
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+                elif key == "cpu MHz":
+                    ghz.append(float(value) / 1000)
     except (OSError, ValueError):
-        cached = {}
-    if key in cached:
-        return float(cached[key])
+        pass
+    for path in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq"):
+        try:
+            ghz.append(int(path.read_text()) / 1e6)
+        except (OSError, ValueError):
+            pass
+    return flags, max(ghz) if ghz else None
+
+
+def cpu_isa_peak(dtype: str, threads: int) -> tuple[float, str] | None:
+    """Cores x FLOPs per cycle x clock, from the CPU's own flags and clock; None when Linux
+    does not tell them."""
+    flags, ghz = _cpu_facts()
+    per_cycle = next((n for flag, n in ISA_FP32_FLOPS_PER_CYCLE if flag in flags), None)
+    if not per_cycle or not ghz:
+        return None
+    isa = next(flag for flag, n in ISA_FP32_FLOPS_PER_CYCLE if n == per_cycle and flag in flags)
+    if dtype == "bf16":
+        unit = next((u for u in BF16_FACTOR if u in flags), None)
+        if unit:
+            per_cycle, isa = per_cycle * BF16_FACTOR[unit], unit
+    cores = max(1, min(threads, os.cpu_count() or threads))
+    return cores * per_cycle * ghz * 1e9 / 1e12, f"{cores} core(s) x {per_cycle} FLOP/cycle ({isa}) x {ghz:.2f} GHz"
+
+
+def _best_seconds(fn, repeats: int) -> tuple[float, float]:
+    """(fastest, median) of ``repeats`` timed calls."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[0], times[len(times) // 2]
+
+
+def measured_roofline(dtype: str, max_n: int = 2048, repeats: int = 5) -> tuple[float, bool]:
+    """The fastest of a large matmul and a large 3x3 convolution (TFLOP/s), and whether
+    the machine looked quiet while measuring (the repeats agree within 25 %)."""
     tdtype = torch.bfloat16 if dtype == "bf16" else torch.float32
     n = 256
-    while True:
+    while True:  # grow until one matmul takes 50 ms: an emulated dtype costs a second, not minutes
         a, b = torch.randn(n, n, dtype=tdtype), torch.randn(n, n, dtype=tdtype)
         t = time.perf_counter()
         torch.mm(a, b)
         if n >= max_n or time.perf_counter() - t > 0.05:
             break
         n *= 2
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t)
-    tflops = 2 * n**3 / best / 1e12
-    cached[key] = tflops
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        from resbench.store import write_json_atomic
+    mm_best, mm_median = _best_seconds(lambda: torch.mm(a, b), repeats)
+    x = torch.randn(1, 128, 56, 56, dtype=tdtype)
+    w = torch.randn(128, 128, 3, 3, dtype=tdtype)
+    conv = lambda: torch.nn.functional.conv2d(x, w, padding=1)  # noqa: E731
+    conv()
+    conv_best, conv_median = _best_seconds(conv, repeats)
+    rates = [2 * n ** 3 / mm_best, 2 * 128 * 128 * 9 * 56 * 56 / conv_best]
+    quiet = mm_median / mm_best < 1.25 and conv_median / conv_best < 1.25
+    return max(rates) / 1e12, quiet
 
-        write_json_atomic(path, cached)
-    except OSError:
-        pass  # a read-only home only costs a re-measure next time
-    return tflops
+
+def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
+    """An upper bound on what this CPU can compute (TFLOP/s) at the current thread count,
+    and what it is: the ISA peak (cores x FLOPs per cycle x clock) or, when that is
+    unknown or lower, the fastest of a matmul and a convolution measured here.
+
+    A measurement is cached per machine, threads, dtype and torch only when the machine
+    looked quiet; a contended one (a second process on the cores) is used once and
+    measured again next time, so it never stands in for the machine for good."""
+    threads = torch.get_num_threads()
+    isa = cpu_isa_peak(dtype, threads)
+    key = f"v2|{cpu_name}|threads={threads}|{dtype}|torch={torch.__version__}"
+    path = cache_dir() / "cpu_roofline.json"
+    try:
+        cached = json.loads(path.read_text())
+        cached = cached if isinstance(cached, dict) else {}
+    except (OSError, ValueError):
+        cached = {}
+    measured = cached.get(key)
+    if not isinstance(measured, (int, float)) or measured <= 0:
+        measured, quiet = measured_roofline(dtype)
+        if quiet:
+            cached[key] = measured
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                from resbench.store import write_json_atomic
+
+                write_json_atomic(path, cached)
+            except OSError:
+                pass  # a read-only home only costs a re-measure next time
+    if isa and isa[0] >= measured:
+        return isa[0], f"{dtype} ISA peak: {isa[1]}"
+    return float(measured), f"fastest measured {dtype} kernel (matmul or 3x3 conv)"
+
+
+def cpu_roofline_tflops(dtype: str, cpu_name: str, max_n: int = 2048) -> float:
+    """The roofline's figure alone (see ``cpu_roofline``)."""
+    return cpu_roofline(dtype, cpu_name)[0]

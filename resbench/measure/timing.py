@@ -21,7 +21,7 @@ import torch
 
 from resbench.errors import DeviceError, UsageError
 from resbench.measure.env import collect_env
-from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline_tflops, gpu_peak_tflops
+from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
 from resbench.runtime import (autocast, grad_scaler, nhwc_backward_crashes, num_threads, precision, resolve_device,  # noqa: F401
                               synchronize)
 from resbench.spec import NetSpec
@@ -475,10 +475,15 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     if device.type == "cuda":
         peak, source = gpu_peak_tflops(env["device_name"], peak_dtype), "vendor dense peak"
     elif device.type == "cpu":
-        peak, source = cpu_roofline_tflops(peak_dtype, env["cpu"]), f"measured {peak_dtype} matmul roofline"
+        peak, source = cpu_roofline(peak_dtype, env["cpu"])
     else:
         peak, source = None, None
     summary = summarize(raw["samples"])
+    mfu = achieved / peak if peak else None
+    if mfu is not None and mfu > 1:
+        # A roofline is an upper bound or it is wrong: never print a utilisation above 100 %.
+        notes.append(f"achieved {achieved:.3g} TFLOP/s exceeds the roofline ({peak:.3g}, {source}): MFU not shown")
+        mfu = None
     if batch != requested:
         notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
     if cfg.backend == "onnxruntime" and device.type == "cuda":
@@ -497,7 +502,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         cuda_graphs=cfg.cuda_graphs, threads=torch.get_num_threads(), params=c.params, macs=c.macs, flops=c.flops,
         latency=summary, samples_ms=tuple(raw["samples"]), throughput=throughput, phases_ms=raw["phases"],
         peak_memory_bytes=peak_mem, memory_method=mem_method, achieved_tflops=achieved,
-        peak_tflops=peak, peak_source=source if peak else None, mfu=achieved / peak if peak else None,
+        peak_tflops=peak, peak_source=source if peak else None, mfu=mfu,
         compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
         total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
         breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.get("max_abs_diff"),

@@ -147,16 +147,25 @@ def check_table(outcome) -> Table:
         runs = f"{r.runs[0]}+{r.runs[1]}" if r.runs else ""
         floor = f"{r.noise_floor:.1%}" if r.noise_floor is not None else ("-" if r.runs else "")
         counts = f"+{r.threshold:.0%}" if r.threshold is not None else ""
-        table.add_row(r.entry, r.metric, _fmt(r.baseline), _fmt(r.current), _fmt(r.ratio, 3), runs, floor, counts,
+        table.add_row(r.entry, r.metric, _fmt(r.baseline), _fmt(r.current), _fmt(r.ratio, 5 if r.metric in COUNTER_UNITS else 3), runs, floor, counts,
                       _fmt(r.p_value, 2), Text(verdict, style=styles.get(r.verdict, "")), r.note)
     return table
 
 
+COUNTER_UNITS = {"ops": ("count", "ops"), "memory": ("total_bytes", "bytes"), "instructions": ("count", "instructions"),
+                 "kernels": ("count", "kernels")}
+
+
 def check_benchmark_json(outcome) -> list[dict]:
     """github-action-benchmark's customSmallerIsBetter: one point per timed entry (median
-    latency of the current run medians, ms), with the runs' spread as its range."""
+    latency of the current run medians, ms), with the runs' spread as its range, and one
+    per counter measured (ops, bytes, instructions, kernels)."""
     points = []
     for e in outcome.proposed:
+        for name, c in (e.get("counters") or {}).items():
+            if name in COUNTER_UNITS and "unavailable" not in c:
+                key, unit = COUNTER_UNITS[name]
+                points.append({"name": f"{e['id']} {name}", "unit": unit, "value": c[key]})
         t = e.get("timing")
         if not t:
             continue
