@@ -41,7 +41,9 @@ class Entry:
     @property
     def id(self) -> str:
         if not self.timing:
-            return self.spec  # params and MACs do not depend on device, dtype or batch
+            # params and MACs do not depend on device, dtype or batch; counters added to
+            # such an entry keep its id, so its baseline still matches (they show as new)
+            return self.spec
         return f"{self.spec} {self.device} {self.dtype} {self.mode} b{self.batch_size}" + (" nhwc" if self.channels_last else "")
 
     def to_dict(self) -> dict:
