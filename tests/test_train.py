@@ -395,3 +395,13 @@ def test_device_auto_and_cpu_share_cells(cli, tmp_path):
     records = list((tmp_path / "records" / "train").glob("*.json"))
     assert len(records) == 1  # one cell, trained once: the cpu and auto runs found it
     assert json.loads(records[0].read_text())["config"]["device"] == "cpu"
+
+
+def test_a_run_whose_output_is_a_log_prints_plain_progress_lines(cli, tmp_path):
+    """stderr is not a terminal here (as under CI or nohup): one plain line when each epoch
+    starts, no Rich bar and no control characters."""
+    code, out, err = cli("train", "cifar-resnet8", *COMMON[:-4], "--epochs", "2", "--results-dir", tmp_path, "--json")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "epoch" in line]
+    assert any("epoch 1/2" in line for line in lines) and any("epoch 2/2" in line for line in lines)
+    assert "\x1b" not in err and "\r" not in err
