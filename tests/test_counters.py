@@ -187,10 +187,5 @@ def test_missing_valgrind_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):
     assert "Traceback" not in err
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
-def test_instructions_under_callgrind_repeat_closely():
-    from resbench.measure.counters import count_instructions
-
-    r = count_instructions({"spec": "cifar-resnet8", "batch_size": 1, "mode": "infer"})
-    assert len(r["repeats"]) == 2 and r["count"] > 1_000_000
-    assert r["spread"] < 0.01  # callgrind counts, not seconds
+# Instructions under callgrind cost minutes of Valgrind start-up per count: they are exercised for
+# real by .ci/run's `resbench check` of benchmarks/suite.toml, which fails (exit 4) if counting breaks.
