@@ -267,3 +267,11 @@ def test_against_a_folder_measures_both_codes_in_one_job(cli, tmp_path):
     assert code == 1, err
     rows = {r["metric"]: r for r in json.loads(out)["rows"]}
     assert rows["params"]["verdict"] == "changed" and rows["params"]["current"] == 75_290 and rows["params"]["baseline"] < 75_290
+
+
+def test_a_baseline_of_another_suite_is_refused_not_passed(cli, tmp_path, suite):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": 2, "kind": "resbench-baseline", "suite": "x", "env": {},
+                                 "entries": [{"id": "resnet152", "params": 1, "macs": 1}]}))
+    code, out, err = cli("check", suite, "--baseline", other)
+    assert code == 2 and "shares no entry" in err and len(err.strip().splitlines()) == 1

@@ -279,6 +279,10 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
             hooks.say(f"note: {baseline} is a schema-1 baseline with one run per entry: its timings are reported but "
                       "cannot fail (no between-run spread to judge by); renew it with `resbench baseline`")
         base_entries = doc["entries"]
+        if not {e.id for e in suite.entries} & {e["id"] for e in base_entries}:
+            # a gate that compares nothing must not pass
+            raise UsageError(f"{baseline} (suite {doc.get('suite')!r}) shares no entry with suite {suite.name!r}: nothing "
+                             "would be compared; give this suite's baseline, or make one with `resbench baseline`")
         cur_entries = read_baseline(current)["entries"] if current else measure_suite(suite, hooks=hooks, rounds=rounds)
     outcome = compare_entries(base_entries, cur_entries, **kw)
     confirmed = 0
