@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from resbench.measure.env import _cpu_model
 from resbench.check.counter_verdict import counter_verdicts
 from resbench.check.run import _worker, measure_counters
 from resbench.check.suite import Entry
@@ -117,7 +118,7 @@ def main() -> None:
     say(f"$ python3 benchmarks/check_counters.py --aa {a.aa} --instr-aa {a.instr_aa} --runs {a.runs}"
         + (" --busy" if a.busy else "") + (f" --condition '{a.condition}'" if a.condition else "")
         + f"   # {time.strftime('%Y-%m-%d %H:%M')}")
-    say(f"# {platform.machine()} {_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}; "
+    say(f"# {platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}; "
         f"entry {ENTRY.id}; {a.runs} runs a side; "
         + (a.condition or ("ONE CORE KEPT BUSY by a second process" if a.busy else "no other work")))
     t_all = time.perf_counter()
@@ -182,16 +183,6 @@ def main() -> None:
         say("ops, memory: exact: any added op, or any added byte, whatever its time")
         say(f"\ncost per entry: wall time {a.runs}+{a.runs} runs and ops+memory both sides {per_check:.0f} s per check; "
             f"instructions {instr_cost:.0f} s per side (one callgrind run, 2 repeats); total {time.perf_counter() - t_all:.0f} s")
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

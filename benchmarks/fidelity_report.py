@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from resbench.measure.env import _cpu_model
+
 SIDES = {"resbench": "resbench (this code)", "reference": "independent reference", "old": "resbench before the fix"}
 
 
@@ -43,7 +45,7 @@ def main(outdir: Path, prefix: Path) -> None:
     df = load(outdir)
     last = df[df.epoch == df.epoch.max()]
     lines = [f"# ResNet-20 on the JPEG CIFAR-10 copy: resbench against an independent trainer, {df.epoch.max()} epochs",
-             f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu()}), 2 cores; torch {torch.__version__}, "
+             f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu_model()}), 2 cores; torch {torch.__version__}, "
              f"torchvision {torchvision.__version__}, Python {platform.python_version()}; fp32 on the CPU",
              f"# command: bash benchmarks/fidelity.sh DATA {outdir.name} {df.epoch.max()} OLD_TREE; "
              f"python3 benchmarks/fidelity_report.py {outdir.name} {prefix}",
@@ -85,16 +87,6 @@ def main(outdir: Path, prefix: Path) -> None:
     fig.tight_layout()
     fig.savefig(f"{prefix}.png", dpi=110)
     print("\n".join(lines))
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
