@@ -65,6 +65,12 @@ def test_step_schedule_matches_the_paper_scaled():
     assert TrainConfig(batch_size=256).base_lr == pytest.approx(0.2)
 
 
+def test_linear_and_cosine_schedules_decay_to_zero():
+    lin, cos = TrainConfig(schedule="linear"), TrainConfig(schedule="cosine")
+    assert [lr_at(lin, p) for p in (0, 0.25, 0.5)] == pytest.approx([0.1, 0.075, 0.05])
+    assert lr_at(lin, 0.999) == pytest.approx(1e-4) and lr_at(cos, 0.5) == pytest.approx(0.05)
+
+
 def test_divergence_is_recorded_not_raised(data):
     r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu", lr=1e4), data)
     assert r.diverged and r.diverged_at and r.final_test_error is None

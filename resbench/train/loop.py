@@ -27,7 +27,7 @@ from resbench.train.data import Dataset
 from resbench.train.loader import DeviceLoader, channel_stats
 
 Progress = Callable[[str, int, int], None]
-SCHEDULES = ("step", "cosine")
+SCHEDULES = ("step", "cosine", "linear")
 # Part of every record key. It changes when the same config fields would train something
 # different: recipe 2 draws a new order and new crops and flips every epoch (recipe 1, the
 # records without this field, replayed epoch 0's draw in every epoch), so older cells are
@@ -47,7 +47,7 @@ class TrainConfig:
     lr: float | None = None  # None: 0.1 x batch_size / 128 (the paper's 0.1 at 128)
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    schedule: str = "step"  # step: /10 at 50 % and 75 % (paper); cosine: cosine decay to 0
+    schedule: str = "step"  # step: /10 at 50 % and 75 % (paper); cosine / linear: decay to 0 (linear: Li et al., Budgeted Training)
     warmup: str = "auto"  # auto: lr/10 until train error < 80 % for depth >= 110 (paper); on; off
     seed: int = 0
     device: str = "auto"  # resolved on construction: "auto" becomes "cpu" or "cuda", so records key the real device
@@ -147,7 +147,7 @@ def check_train_config(cfg: TrainConfig) -> None:
     if cfg.val_split is not None:
         v.number(cfg.val_split, "--val-split (a fraction of the training set)", 0, 1, lo_open=True, hi_open=True)
     if cfg.schedule not in SCHEDULES:
-        raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step or cosine")
+        raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step, cosine or linear")
     if cfg.warmup not in ("auto", "on", "off"):
         raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
     if cfg.dtype not in ("fp32", "bf16", "fp16"):
@@ -164,6 +164,8 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
     """Learning rate at a fraction ``progress`` in [0, 1) of training."""
     if cfg.schedule == "cosine":
         return cfg.base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+    if cfg.schedule == "linear":
+        return cfg.base_lr * (1 - progress)
     return cfg.base_lr * (0.1 if progress >= 0.5 else 1.0) * (0.1 if progress >= 0.75 else 1.0)
 
 
