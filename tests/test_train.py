@@ -191,6 +191,9 @@ def test_killed_sweep_keeps_finished_cells(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--seeds", "99999999999999999999"], "--seeds must be at most 10000"),
+    (["--seeds", "2147483648"], "--seeds must be at most 10000"),
+    (["--seed", "4294967290", "--seeds", "10"], "runs past the largest seed"),
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--reference", "resnet56"], "not one of the arms"),
     (["--depths", "20"], "not both"),

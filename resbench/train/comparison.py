@@ -158,9 +158,18 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
     return done, len(failed)
 
 
+MAX_SEEDS = 10_000  # far beyond any budget: 10,000 CIFAR runs of one arm
+
+
 def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool, hooks: Hooks) -> tuple[list[NetSpec], list[Cell]]:
     """Validate everything, load the data once and fit the arms to it (classes, channels)."""
+    from resbench import validate as v
+
     check_train_config(config)
+    # Bounded before any cell is built: a huge count would fill memory (or hang) first.
+    v.whole(seeds, "--seeds", 1, MAX_SEEDS)
+    if config.seed + seeds - 1 > v.MAX_SEED:
+        raise UsageError(f"--seed {config.seed} with --seeds {seeds} runs past the largest seed {v.MAX_SEED}; lower one of them")
     cells = build_cells(arms, seeds, config, first_seed=config.seed)
     data = load_data(config, arms[0].input_size, download, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]
