@@ -83,3 +83,29 @@ def test_console_script_exit_code_and_no_traceback():
     r = subprocess.run([sys.executable, "-m", "resbench", "show", "cifar-resnet21"], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.startswith("resbench: error:") and "6n+2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_console_text_is_never_read_as_markup(capsys):
+    """Paths, specs and stored values print as written: "[/x]" does not crash, and
+    "[bold red]x[/]" is not restyled (the one escaping rule: consoles without markup)."""
+    from rich.table import Table
+
+    from resbench.cli.output import err, note, out, warn
+
+    hostile = "/data/[/x] [bold red]x[/]"
+    warn(hostile)
+    note(hostile)
+    table = Table()
+    table.add_column("spec")
+    table.add_row(hostile)
+    out.print(table)
+    captured = capsys.readouterr()
+    assert captured.err.count(hostile) == 2 and "warning: " + hostile in captured.err
+    assert hostile in captured.out
+    assert not out._markup and not err._markup
+
+
+def test_markup_in_a_data_folder_is_one_line_not_a_crash(cli, tmp_path):
+    folder = tmp_path / "[/x]"
+    code, _, err = cli("train", "resnet20", "--data-dir", folder, "--no-download", "--epochs", "1")
+    assert code == 2 and "[/x]" in err and "Traceback" not in err and "MarkupError" not in err

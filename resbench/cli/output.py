@@ -10,8 +10,12 @@ import sys
 from rich.console import Console
 
 # Piped output (files, CI logs) gets a wide console so tables are not truncated to 80 columns.
-out = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
-err = Console(stderr=True, soft_wrap=True)
+# markup=False: the one escaping rule. Every string printed (paths, specs, stored values,
+# messages, table cells) is shown as written, never read as Rich markup, so "[/x]" in a
+# folder name cannot crash a command and "[bold red]x[/]" in a record is not restyled.
+# resbench's own styling uses Text objects and styles, not markup.
+out = Console(soft_wrap=False, markup=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 def _clean(o):
@@ -33,7 +37,9 @@ def print_json(obj) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    from rich.text import Text
+
+    err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
 
 
 def note(message: str) -> None:

@@ -18,7 +18,7 @@ def progress_bar(description: str):
     if not err.is_terminal:
         yield _log_lines(description)
         return
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not err.is_terminal)
     with bar:
         task = bar.add_task(description, total=None)
