@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from resbench.cache import cache_dir  # noqa: F401  (re-exported: data and peaks read it here)
 from resbench.errors import DeviceError
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -35,11 +36,6 @@ TRAIN_DEFAULTS = {
 
 def train_defaults(device_type: str) -> dict:
     return TRAIN_DEFAULTS.get(device_type, TRAIN_DEFAULTS["cpu"])
-
-
-def cache_dir() -> Path:
-    """Machine-local cache (never in git): $RESBENCH_CACHE or ~/.cache/resbench."""
-    return Path(os.environ.get("RESBENCH_CACHE", Path.home() / ".cache" / "resbench"))
 
 
 def resolve_device(name: str) -> torch.device:

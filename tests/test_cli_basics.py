@@ -109,3 +109,26 @@ def test_markup_in_a_data_folder_is_one_line_not_a_crash(cli, tmp_path):
     folder = tmp_path / "[/x]"
     code, _, err = cli("train", "resnet20", "--data-dir", folder, "--no-download", "--epochs", "1")
     assert code == 2 and "[/x]" in err and "Traceback" not in err and "MarkupError" not in err
+
+
+@pytest.mark.parametrize("value, fragment", [("", "set but empty"), (" ", "set but empty"), ("FILE", "is a file, not a folder")])
+def test_a_cache_setting_that_names_no_folder_is_refused(cli, tmp_path, monkeypatch, value, fragment):
+    if value == "FILE":
+        value = str(tmp_path / "f")
+        (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("RESBENCH_CACHE", value)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("profile", "cifar-resnet8", "-b", "1", "--iters", "2", "--no-save")
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["f"] if fragment.startswith("is a file") else [])
+
+
+@pytest.mark.parametrize("value, traceback", [("0", False), ("false", False), ("1", True)])
+def test_resbench_debug_means_on_only_when_it_says_so(value, traceback):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "RESBENCH_DEBUG": value}
+    r = subprocess.run([sys.executable, "-m", "resbench", "show", "resnet21"], capture_output=True, text=True, env=env)
+    assert ("Traceback" in r.stderr) == traceback
+    assert r.returncode != 0

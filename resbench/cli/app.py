@@ -99,11 +99,14 @@ def _is_click_error(e: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug = bool(os.environ.get("RESBENCH_DEBUG"))
+    debug = os.environ.get("RESBENCH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     argv = sys.argv[1:] if argv is None else list(argv)
     # Called in-process (tests, notebooks), a --threads option must not outlive the call.
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     try:
+        from resbench.cache import cache_dir
+
+        cache_dir()  # a cache setting that names no folder is refused before any work
         app = build_app(_command_named(argv))
         rv = app(args=argv, prog_name="resbench", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
