@@ -20,7 +20,8 @@ import pandas as pd
 
 from resbench.measure.env import _cpu_model
 
-SIDES = {"resbench": "resbench (this code)", "reference": "independent reference", "old": "resbench before the fix"}
+SIDES = {"resbench": "resbench (this code)", "reference": "independent reference", "old": "resbench before the fix",
+         "resbench15": "resbench, 15 epochs"}
 
 
 def load(outdir: Path) -> pd.DataFrame:
@@ -43,7 +44,7 @@ def main(outdir: Path, prefix: Path) -> None:
     import torchvision
 
     df = load(outdir)
-    last = df[df.epoch == df.epoch.max()]
+    last = df.loc[df.groupby(["side", "seed"]).epoch.idxmax()]
     lines = [f"# ResNet-20 on the JPEG CIFAR-10 copy: resbench against an independent trainer, {df.epoch.max()} epochs",
              f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu_model()}), 2 cores; torch {torch.__version__}, "
              f"torchvision {torchvision.__version__}, Python {platform.python_version()}; fp32 on the CPU",
