@@ -48,7 +48,7 @@ def main(outdir: Path, prefix: Path) -> None:
     lines = [f"# ResNet-20 on the JPEG CIFAR-10 copy: resbench against an independent trainer, {df.epoch.max()} epochs",
              f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu_model()}), 2 cores; torch {torch.__version__}, "
              f"torchvision {torchvision.__version__}, Python {platform.python_version()}; fp32 on the CPU",
-             f"# command: bash benchmarks/fidelity.sh DATA {outdir.name} {df.epoch.max()} OLD_TREE; "
+             f"# command: bash benchmarks/fidelity.sh DATA {outdir.name} {df.epoch.max()}; "
              f"python3 benchmarks/fidelity_report.py {outdir.name} {prefix}",
              "# schedule: the paper's (batch 128, lr 0.1, /10 at 50 % and 75 % of the iterations), scaled to the epochs",
              "", "final test error (%) by side:"]
