@@ -49,7 +49,7 @@ TRAIN = [
         ["--lr", "nan"], ["--lr", "inf"], ["--lr", "-0.1"], ["--lr", "0"], ["--epochs", "0"], ["--epochs", "-2"],
         ["--batch-size", "0"], ["--seed", "-1"], ["--seed", "99999999999999999999999"], ["--val-split", "0"],
         ["--val-split", "1"], ["--val-split", "nan"], ["--val-split", "2"], ["--subset", "0"], ["--test-subset", "0"],
-        ["--dataset", "mnist"], ["--schedule", "linear"], ["--warmup", "maybe"], ["--dtype", "fp8"], ["--dtype", "fp16"],
+        ["--dataset", "mnist"], ["--schedule", "exponential"], ["--warmup", "maybe"], ["--dtype", "fp8"], ["--dtype", "fp16"],
         ["--threads", "0"], ["--save-checkpoint", "model.txt"], ["--device", "cuda:7"], ["--nproc", "0"], ["--cuda-graphs"],
         ["--subset", "3"],
     ]
