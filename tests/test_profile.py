@@ -217,3 +217,22 @@ def test_mfu_is_never_shown_above_100_percent(monkeypatch):
     r = timing.profile(parse_spec("cifar-resnet8"), timing.ProfileConfig(device="cpu", batch_size=2, iters=3, warmup=1,
                                                                        compare_layouts=False))
     assert 0 < r.mfu <= 1 and r.peak_source == "generous"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/stat"), reason="reads /proc/stat")
+def test_a_second_busy_process_marks_the_roofline_contended():
+    """Steady contention slows every repeat alike; the other processes' CPU time shows it."""
+    import subprocess
+    import sys
+    import time
+
+    from resbench.measure.peaks import measured_roofline
+
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        _, quiet = measured_roofline("fp32", max_n=512)
+    finally:
+        spin.kill()
+        spin.wait()
+    assert quiet is False
