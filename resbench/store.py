@@ -94,7 +94,7 @@ class Record:
 
 def migrate(doc: dict, where: str = "record") -> dict:
     """Bring a stored record up to SCHEMA_VERSION (the one home of schema migration).
-    Schema 1 is the only one so far; a newer schema is refused with a one-line error."""
+    Schema 1 is the only one; a newer schema is refused with a one-line error."""
     schema = doc.get("schema")
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
         raise StoreError(f"{where} has schema {schema!r}: expected a whole number 1..{SCHEMA_VERSION}; delete it or re-run")
