@@ -17,6 +17,7 @@ import json
 import math
 from pathlib import Path
 
+from resbench.check.counter_verdict import HEADLINE
 from resbench.errors import StoreError
 
 SCHEMA_VERSION = 2
@@ -49,7 +50,7 @@ def _check_entry(e, path: Path, i: int) -> None:
                                                                          for k, c in counters.items())):
         raise StoreError(f"{where} ({e['id']}): counters must map counter names to tables; regenerate it with `resbench baseline`")
     for name, c in (counters or {}).items():
-        head = {"ops": "count", "memory": "total_bytes", "instructions": "count", "kernels": "count"}.get(name)
+        head = HEADLINE.get(name)
         if head and "unavailable" not in c and not _count(c.get(head)):
             raise StoreError(f"{where} ({e['id']}): counter {name} has no whole-number {head}; regenerate it with `resbench baseline`")
     t = e.get("timing")
