@@ -3,7 +3,8 @@
 Nothing here comes from resbench: torchvision's ``CIFAR10`` dataset and transforms
 (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader,
 a ResNet-20 with option-A shortcuts written out below (as in akamaster/pytorch_resnet_cifar10),
-Kaiming-normal init, and torch's SGD with a MultiStepLR over iterations. The recipe is the
+torchvision's ResNet init (Kaiming-normal over fan-out for the convs, BN 1/0, PyTorch's default for the
+fc layer, as ``torchvision.models.resnet``), and torch's SGD with a MultiStepLR over iterations. The recipe is the
 paper's (Sec. 4.2): batch 128, lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 at 50 % and
 75 % of the iterations, scaled to the epochs given.
 
@@ -79,9 +80,12 @@ class ResNet20(nn.Module):
                 cin = cout
         self.layers = nn.Sequential(*layers)
         self.fc = nn.Linear(64, classes)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight)
+        for m in self.modules():  # torchvision.models.resnet's init; the fc keeps nn.Linear's default
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(F.relu(self.bn(self.conv(x))))

@@ -21,7 +21,7 @@ import pandas as pd
 from resbench.measure.env import _cpu_model
 
 SIDES = {"resbench": "resbench (this code)", "reference": "independent reference", "old": "resbench before the fix",
-         "resbench15": "resbench, 15 epochs"}
+         "resbench15": "resbench, 15 epochs", "bf16": "resbench, bf16 autocast"}
 
 
 def load(outdir: Path) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def main(outdir: Path, prefix: Path) -> None:
     last = df.loc[df.groupby(["side", "seed"]).epoch.idxmax()]
     lines = [f"# ResNet-20 on the JPEG CIFAR-10 copy: resbench against an independent trainer, {df.epoch.max()} epochs",
              f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu_model()}), 2 cores; torch {torch.__version__}, "
-             f"torchvision {torchvision.__version__}, Python {platform.python_version()}; fp32 on the CPU",
+             f"torchvision {torchvision.__version__}, Python {platform.python_version()}; reference and resbench in fp32, bf16: resbench with bf16 autocast",
              f"# command: bash benchmarks/fidelity.sh DATA {outdir.name} {df.epoch.max()}; "
              f"python3 benchmarks/fidelity_report.py {outdir.name} {prefix}",
              "# schedule: the paper's (batch 128, lr 0.1, /10 at 50 % and 75 % of the iterations), scaled to the epochs",
@@ -75,7 +75,7 @@ def main(outdir: Path, prefix: Path) -> None:
     Path(f"{prefix}.txt").write_text("\n".join(lines) + "\n")
     df.to_csv(f"{prefix}.csv", index=False)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    colours = {"resbench": "tab:blue", "reference": "tab:green", "old": "tab:red"}
+    colours = {"resbench": "tab:blue", "reference": "tab:green", "old": "tab:red", "bf16": "tab:purple"}
     for (side, seed), g in df.groupby(["side", "seed"]):
         ax.plot(g.epoch, 100 * g.test_error, color=colours.get(side, "k"), ls="-" if seed == 0 else "--",
                 label=f"{SIDES.get(side, side)}, seed {seed}")
@@ -84,7 +84,7 @@ def main(outdir: Path, prefix: Path) -> None:
     ax.set_ylim(0, min(60, 100 * df.test_error.max() + 5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("ResNet-20, JPEG CIFAR-10, fp32, same files and schedule")
+    ax.set_title("ResNet-20, JPEG CIFAR-10, same files and schedule")
     fig.tight_layout()
     fig.savefig(f"{prefix}.png", dpi=110)
     print("\n".join(lines))

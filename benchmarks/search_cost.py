@@ -29,7 +29,8 @@ from resbench.search.space import Constraints, SearchSpace, narrow
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.store import Store
 from resbench.train.data import load_dataset
-from resbench.train.loop import TrainConfig, train
+from resbench.train.engine import train
+from resbench.train.recipe import TrainConfig
 
 SPACE = SearchSpace(blocks=("basic", "bottleneck"), max_blocks=(18,), widths=(8, 16, 32), shortcuts=("A", "B", "C", "plain"))
 

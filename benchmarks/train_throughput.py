@@ -32,7 +32,8 @@ from resbench.model import build_model
 from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
 from resbench.train.loader import channel_stats
-from resbench.train.loop import TrainConfig, train
+from resbench.train.engine import train
+from resbench.train.recipe import TrainConfig
 
 
 class Images(TorchDataset):
@@ -81,10 +82,10 @@ def resbench_run(data, steps: int, channels_last: bool):
 
 
 def packed_images_per_s(data, steps: int, members: int, device: str, **kw) -> float:
-    """img/s per member with ``members`` seeds trained together (resbench.train.packing)."""
+    """img/s per member with ``members`` seeds trained together (resbench.train.engine)."""
     from dataclasses import replace
 
-    from resbench.train.packing import train_packed
+    from resbench.train.engine import train_packed
 
     sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])
     cfgs = [TrainConfig(dataset=data.name, epochs=1, batch_size=128, device=device, seed=s, **kw) for s in range(members)]
@@ -121,7 +122,11 @@ import json, sys, time
 from dataclasses import replace
 from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
-from resbench.train.loop import TrainConfig, train
+try:  # the one engine
+    from resbench.train.engine import train
+    from resbench.train.recipe import TrainConfig
+except ImportError:  # a REF from before it
+    from resbench.train.loop import TrainConfig, train
 steps, data_dir = int(sys.argv[1]), sys.argv[2] or None
 data = load_dataset("cifar10", data_dir) if data_dir else load_dataset("synthetic", synthetic_size=(steps * 128 + 512, 100))
 sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])

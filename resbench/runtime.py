@@ -1,7 +1,7 @@
 """Where and how a network runs: device resolution, precision and threads, the CPU NHWC
 guard, and the machine-local cache folder.
 
-Profiling (`measure/timing.py`) and training (`train/loop.py`) both need these; they
+Profiling (`measure/timing.py`) and training (`train/engine.py`) both need these; they
 live here so neither imports the other. Every context manager restores the global
 state it changes (TF32 flags, cuDNN autotuning, torch's thread count), so a library
 call leaves the process as it found it.

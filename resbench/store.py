@@ -82,7 +82,7 @@ class Record:
         return asdict(self)
 
     def train_result(self):
-        from resbench.train.loop import TrainResult
+        from resbench.train.recipe import TrainResult
 
         return TrainResult.from_dict(self.result)
 
@@ -135,6 +135,11 @@ class Store:
     @property
     def records_dir(self) -> Path:
         return self.root / "records"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """Where unfinished training runs keep their per-epoch checkpoints (beside the records)."""
+        return self.root / "checkpoints"
 
     def put(self, kind: str, config: dict, result: dict, env: dict, key: str | None = None) -> Path:
         _check_kind(kind)

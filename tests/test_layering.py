@@ -109,7 +109,8 @@ def test_typed_results_round_trip():
     from resbench.measure.timing import ProfileConfig, ProfileResult, profile
     from resbench.spec import parse_spec
     from resbench.train.data import load_dataset
-    from resbench.train.loop import TrainConfig, TrainResult, train
+    from resbench.train.engine import train
+    from resbench.train.recipe import TrainConfig, TrainResult
 
     data = load_dataset("synthetic", synthetic_size=(64, 32))
     r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=1, batch_size=32, device="cpu"), data)
@@ -135,7 +136,7 @@ def test_store_hands_back_typed_records(tmp_path):
 
 def test_data_key_carries_the_seed_exactly_when_the_split_depends_on_it():
     from resbench.train.cells import data_key
-    from resbench.train.loop import TrainConfig
+    from resbench.train.recipe import TrainConfig
 
     a, b = TrainConfig(dataset="synthetic", seed=0), TrainConfig(dataset="synthetic", seed=1)
     assert data_key(a, 32) == data_key(b, 32)  # a fixed test set: one load serves every seed

@@ -9,8 +9,9 @@ from resbench.model import build_model
 from resbench.model.packed import pack_models, unpack_state
 from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
-from resbench.train.loop import TrainConfig, train
-from resbench.train.packing import train_packed
+from resbench.train.engine import train
+from resbench.train.recipe import TrainConfig
+from resbench.train.engine import train_packed
 
 
 @pytest.mark.parametrize("spec", ["resnet20", "resnet20:shortcut=B", "resnet20:shortcut=C", "cifar-plain8",
@@ -108,13 +109,13 @@ def test_out_of_memory_halves_the_pack(monkeypatch):
     calls = []
     real = train_packed
 
-    def fake_train_packed(spec, configs, datas, progress=None):
+    def fake_train_packed(spec, configs, datas, progress=None, resume=None):
         calls.append(len(configs))
         if len(configs) > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(spec, configs, datas, progress)
+        return real(spec, configs, datas, progress, resume)
 
-    monkeypatch.setattr("resbench.train.packing.train_packed", fake_train_packed)
+    monkeypatch.setattr("resbench.train.engine.train_packed", fake_train_packed)
     spec = parse_spec("cifar-resnet8")
     cells = [Cell(spec, s, c) for s, c in zip(range(4), _configs(range(4), subset=128))]
     notes = []

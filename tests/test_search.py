@@ -21,7 +21,7 @@ from resbench.search.space import Constraints, SearchSpace, narrow, parse_count
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.spec import parse_spec
 from resbench.store import Store
-from resbench.train.loop import EpochStats, TrainConfig
+from resbench.train.recipe import EpochStats, TrainConfig
 from resbench.train.sweep import Cell
 
 # --- Pareto sorting -------------------------------------------------------------------

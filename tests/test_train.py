@@ -17,7 +17,8 @@ from resbench.model import build_model
 from resbench.spec import parse_spec
 from resbench.stats import paired_difference
 from resbench.train.data import load_dataset
-from resbench.train.loop import TrainConfig, lr_at, train
+from resbench.train.engine import train
+from resbench.train.recipe import TrainConfig, lr_at
 from resbench.train.sweep import build_arms, build_cells
 
 SYN = dict(synthetic_size=(256, 64))
@@ -154,7 +155,7 @@ def test_compare_cli_json_rows_and_resume(cli, tmp_path):
 
 def test_time_to_target_per_seed():
     from resbench.train.comparison import time_to_target
-    from resbench.train.loop import EpochStats, TrainResult
+    from resbench.train.recipe import EpochStats, TrainResult
 
     def run(errors):
         hist = tuple(EpochStats(i + 1, 0.1, 1.0, 0.5, e, 2.0, 1.5) for i, e in enumerate(errors))
@@ -325,7 +326,7 @@ def test_the_training_loops_draw_a_new_epoch_each_epoch(monkeypatch):
     """Both engines ask the loader for epochs 0, 1, 2 in turn (never epoch 0 again)."""
     from resbench.train import loader as loader_mod
     from resbench.train.data import load_dataset
-    from resbench.train.packing import train_packed
+    from resbench.train.engine import train_packed
 
     asked = []
     original = loader_mod.DeviceLoader.batches
@@ -351,7 +352,7 @@ def test_evaluation_uses_running_statistics_not_the_batch():
     how the test set is cut into batches (a net left in train mode would)."""
     from resbench.train.data import load_dataset
     from resbench.train.loader import DeviceLoader, channel_stats
-    from resbench.train.loop import evaluate
+    from resbench.train.engine import evaluate
 
     data = load_dataset("synthetic", synthetic_size=(64, 60))
     spec = parse_spec("cifar-resnet8")

@@ -146,7 +146,7 @@ def target_command(func):
 
 
 def _train_config(values: dict):
-    from resbench.train.loop import TrainConfig
+    from resbench.train.recipe import TrainConfig
 
     values = dict(values)
     threads = values.pop("threads")

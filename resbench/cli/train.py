@@ -17,9 +17,12 @@ def train(
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
     save_checkpoint: Annotated[Optional[str], typer.Option("--save-checkpoint", help="Write the final state_dict here (.pt; load with weights_only=True).", rich_help_panel="Output")] = None,
+    keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep the per-epoch checkpoint (beside the records) after the run ends; by default it is removed once the record is stored.", rich_help_panel="Output")] = False,
     nproc: Annotated[Optional[int], typer.Option("--nproc", help="Launch this job on N processes via torch.distributed.run (DDP; gloo on CPU, NCCL on CUDA).")] = None,
 ) -> None:
     """Train one network with the paper's CIFAR recipe scaled to --epochs; print and store the result.
+
+    A checkpoint is written after every epoch: after Ctrl-C, a kill or a lost machine, the same command resumes at the last finished epoch and ends with the result an uninterrupted run gives.
 
     Examples:  resbench train resnet20 --data-dir data --epochs 10 · resbench train plain20 --dataset synthetic --epochs 3 --json
     """
@@ -39,7 +42,7 @@ def train(
     is_main = os.environ.get("RANK", "0") == "0"
     with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
         job = train_job(spec, cfg, download=download, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
-                        hooks=hooks_for(update))
+                        keep_checkpoints=keep_checkpoints, hooks=hooks_for(update))
     if job is None:
         return
     if as_json:

@@ -29,6 +29,28 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
     return p
 
 
+def writable_folder(path: str | Path, what: str) -> Path:
+    """Create ``path`` and prove a file can be written in it, before any work that would
+    be lost if the write failed at the end (a file in the way, a read-only or full disk)."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".resbench-probe-")
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"{what} {str(p)!r} cannot be written ({e.strerror or e}): "
+                         "give a writable folder") from None
+    return p
+
+
 def figure_path(path: str | None, default_name: str, results_dir=None, option: str = "--plot") -> Path:
     """A figure's path: the user's, or ``figures/<default_name>`` in the results folder
     (never the current folder, which may be a checkout)."""

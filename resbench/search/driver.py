@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from resbench import validate as v
 from resbench.errors import Interrupted, UsageError
 from resbench.hooks import Hooks
-from resbench.train.loop import TrainConfig
+from resbench.train.recipe import TrainConfig
 from resbench.validate import parse_list
 
 
@@ -159,7 +159,7 @@ def _confirm_with_fvcore(front, hooks: Hooks) -> dict[str, bool]:
 def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hooks: Hooks):
     """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
     from resbench.train.comparison import DEFAULT_PACK
-    from resbench.train.packing import train_packed, why_not_packable
+    from resbench.train.engine import train_packed, why_not_packable
 
     if pack is not None:
         v.whole(pack, "--pack", 1, 64)
@@ -179,7 +179,7 @@ def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hook
 
 def _train_alone(spec, cfg, download, hooks):
     from resbench.train.cells import load_data
-    from resbench.train.loop import train
+    from resbench.train.engine import train
 
     return train(spec, cfg, load_data(cfg, spec.input_size, download, warn=hooks.warning)).to_dict()
 
@@ -197,8 +197,8 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     from resbench.spec import FAMILY_DEFAULTS
     from resbench.store import Store, results_dir as resolve_results
     from resbench.train.cells import load_data
-    from resbench.train.loop import check_train_config
-    from resbench.train.loop import train as run_train
+    from resbench.train.recipe import check_train_config
+    from resbench.train.engine import train as run_train
 
     o = options
     check_train_config(config)

@@ -30,7 +30,7 @@ from resbench.search.space import Constraints, SearchSpace
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import config_key
 from resbench.train.cells import Cell
-from resbench.train.loop import TrainConfig
+from resbench.train.recipe import TrainConfig
 
 OBJECTIVES = ("error", "macs", "params", "latency")
 SAMPLERS = ("tpe", "nsga2", "random")
@@ -188,7 +188,7 @@ class Runner:
     measure_fn: MeasureFn | None = None
     env_fn: Callable[[], dict] = dict
     # (spec, [TrainConfig]) -> [result dict]: trains a candidate's extra seeds together in one
-    # pass (resbench.train.packing); None trains them one at a time.
+    # pass (resbench.train.engine); None trains them one at a time.
     pack_fn: Callable | None = None
     progress: Progress = lambda msg: None
     max_rejections: int = 500

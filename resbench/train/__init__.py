@@ -6,9 +6,9 @@
 from resbench._lazy import lazy_getattr
 
 _API = {
-    "train": ("resbench.train.loop", "train"),
-    "TrainConfig": ("resbench.train.loop", "TrainConfig"),
-    "TrainResult": ("resbench.train.loop", "TrainResult"),
+    "train": ("resbench.train.engine", "train"),
+    "TrainConfig": ("resbench.train.recipe", "TrainConfig"),
+    "TrainResult": ("resbench.train.recipe", "TrainResult"),
     "compare": ("resbench.train.comparison", "compare"),
     "degradation": ("resbench.train.comparison", "degradation"),
     "ScaleOut": ("resbench.train.comparison", "ScaleOut"),

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.store import config_key
-from resbench.train.loop import TrainConfig
+from resbench.train.recipe import TrainConfig
 
 Progress = Callable[[str, int, int], None]
 Warn = Callable[[str], None]
@@ -77,17 +78,30 @@ def fit_to_data(spec: NetSpec, data) -> NetSpec:
     return spec.replace(**changes) if changes else spec
 
 
+def checkpoint_for(cells: list[Cell], folder) -> "Checkpoint | None":
+    """The per-epoch checkpoint of ``cells`` trained together (one cell: a lone run) in
+    ``folder``, named and identified by the cells' record keys (None: no checkpoints)."""
+    from resbench.train.engine import Checkpoint
+
+    if folder is None:
+        return None
+    keys = [c.key for c in cells]
+    name = keys[0] if len(keys) == 1 else "pack-" + config_key({"keys": keys})
+    return Checkpoint(Path(folder) / f"{name}.pt", {"spec": cells[0].spec.name, "keys": keys})
+
+
 def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, progress: Progress | None = None,
-             warn: Warn | None = None) -> tuple[dict, dict]:
+             warn: Warn | None = None, checkpoints=None) -> tuple[dict, dict]:
     """Train one cell; returns (result as a dict, environment). Top-level, so process
-    pools and Ray can ship it; ``threads`` pins torch's threads for the run only."""
+    pools and Ray can ship it; ``threads`` pins torch's threads for the run only;
+    ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there)."""
     from resbench.measure.env import collect_env
     from resbench.runtime import num_threads, resolve_device
-    from resbench.train.loop import train
+    from resbench.train.engine import train
 
     with num_threads(threads):
         data = load_data(cell.config, cell.spec.input_size, download, warn=warn or (lambda _: None))
-        result = train(cell.spec, cell.config, data, progress=progress)
+        result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints))
         env = collect_env(resolve_device(cell.config.device))
     return result.to_dict(), env
 
@@ -98,7 +112,8 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress | None = None, warn: Warn | None = None):
+def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress | None = None, warn: Warn | None = None,
+               checkpoints=None):
     """Train ``cells`` (one spec, seeds differing) together as one packed network; yields
     (cell, (result dict, env)) like ``run_cell``. A pack that cannot be packed runs one
     cell at a time, with one line saying why; one that runs out of memory is halved."""
@@ -107,19 +122,20 @@ def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress |
     from resbench.errors import UsageError
     from resbench.measure.env import collect_env
     from resbench.runtime import resolve_device
-    from resbench.train.packing import train_packed
+    from resbench.train.engine import train_packed
 
     say = warn or (lambda _: None)
     if len(cells) == 1:
-        yield cells[0], run_cell(cells[0], download, progress=progress, warn=warn)
+        yield cells[0], run_cell(cells[0], download, progress=progress, warn=warn, checkpoints=checkpoints)
         return
     datas = [load_data(c.config, c.spec.input_size, download, warn=warn or (lambda _: None)) for c in cells]
     try:
-        results = train_packed(cells[0].spec, [c.config for c in cells], datas, progress=progress)
+        results = train_packed(cells[0].spec, [c.config for c in cells], datas, progress=progress,
+                               resume=checkpoint_for(cells, checkpoints))
     except UsageError as e:
         say(f"{cells[0].spec.name}: {len(cells)} seeds run one at a time: {e}")
         for c in cells:
-            yield c, run_cell(c, download, progress=progress, warn=warn)
+            yield c, run_cell(c, download, progress=progress, warn=warn, checkpoints=checkpoints)
         return
     except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
         if not _is_oom(e):
@@ -128,8 +144,8 @@ def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress |
             torch.cuda.empty_cache()
         half = len(cells) // 2
         say(f"{cells[0].spec.name}: out of memory packing {len(cells)} members; trying {half} and {len(cells) - half}")
-        yield from run_packed(cells[:half], download, progress=progress, warn=warn)
-        yield from run_packed(cells[half:], download, progress=progress, warn=warn)
+        yield from run_packed(cells[:half], download, progress=progress, warn=warn, checkpoints=checkpoints)
+        yield from run_packed(cells[half:], download, progress=progress, warn=warn, checkpoints=checkpoints)
         return
     env = collect_env(resolve_device(cells[0].config.device))
     for c, r in zip(cells, results):

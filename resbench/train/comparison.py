@@ -18,7 +18,7 @@ from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell
 from resbench.stats import paired_difference
-from resbench.train.loop import TrainConfig, TrainResult, check_train_config
+from resbench.train.recipe import TrainConfig, TrainResult, check_train_config
 from resbench.train.sweep import build_arms, build_cells, run_sweep
 
 
@@ -118,23 +118,23 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
     from resbench.store import Store
     from resbench.train.cells import run_packed
     from resbench.train.executors import run_cells
-    from resbench.train.packing import pack_key
+    from resbench.train.engine import pack_key
 
     store = Store(results_dir)
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 
     def run_here(cell):
-        return run_cell(cell, download, warn=hooks.warning,
+        return run_cell(cell, download, warn=hooks.warning, checkpoints=store.checkpoints_dir,
                         progress=lambda phase, i, n: hooks.report(f"{cell.spec.name} seed {cell.seed} {phase}", i, n))
 
     def runner(missing):
         if pack > 1:
-            return run_packed(missing, download, warn=hooks.warning,
+            return run_packed(missing, download, warn=hooks.warning, checkpoints=store.checkpoints_dir,
                               progress=lambda phase, i, n: hooks.report(f"{missing[0].spec.name} {phase}", i, n))
         return run_cells(missing, download, run_here=run_here, executor=scale.executor, workers=scale.workers,
                          retries=scale.retries, address=scale.address, cpus_per_run=scale.cpus_per_run,
-                         gpus_per_run=scale.gpus_per_run)
+                         gpus_per_run=scale.gpus_per_run, checkpoints=store.checkpoints_dir)
 
     def on_cell(cell, status):
         if status.startswith("failed"):
@@ -151,7 +151,8 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
             if rec is not None:
                 done.append((cell.spec, cell.seed, rec))
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: {len(done)} of {len(cells)} cells are stored in {store.records_dir}; "
+        raise Interrupted(f"interrupted: {len(done)} of {len(cells)} cells are stored in {store.records_dir}, and a cell "
+                          f"in training keeps its last finished epoch in {store.checkpoints_dir}; "
                           "run the same command again to finish the rest") from None
     if failed:
         hooks.warning(f"{len(failed)} cell(s) failed and were not stored; run the same command again to retry them")

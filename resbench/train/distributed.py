@@ -20,7 +20,7 @@ import os
 import torch
 
 from resbench.errors import UsageError
-from resbench.train.loop import DistContext
+from resbench.train.recipe import DistContext
 
 
 def _env_world() -> tuple[int, int, int] | None:

@@ -13,7 +13,7 @@ from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import fit_to_data, load_data
-from resbench.train.loop import TrainConfig, check_train_config
+from resbench.train.recipe import TrainConfig, check_train_config
 from resbench import validate as v
 
 
@@ -29,7 +29,7 @@ def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_ep
     """Build each net, then load a checkpoint or train it briefly; yields (spec, model, data)."""
     from resbench.model import build_model
     from resbench.train.analysis import load_checkpoint
-    from resbench.train.loop import train
+    from resbench.train.engine import train
 
     check_train_config(cfg)
     if checkpoint and len(specs) != 1:
@@ -118,7 +118,7 @@ def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, downlo
                       plot: str | None = None, hooks: Hooks = Hooks()) -> GradientsReport:
     """Per-layer gradient norms at the given points of a short training run, with a verdict."""
     from resbench.train.analysis import gradient_norms, gradient_verdict
-    from resbench.train.loop import train
+    from resbench.train.engine import train
 
     v.whole(images, "--images", 1, 1_000_000)
     points = sorted({v.whole(p, "--at-epochs", 0, 100_000) for p in at_epochs})

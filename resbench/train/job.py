@@ -12,8 +12,8 @@ from pathlib import Path
 from resbench.errors import Interrupted
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec
-from resbench.train.cells import Cell, fit_to_data, load_data
-from resbench.train.loop import TrainConfig, TrainResult, check_train_config
+from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
+from resbench.train.recipe import TrainConfig, TrainResult, check_train_config
 
 
 @dataclass(frozen=True)
@@ -25,35 +25,50 @@ class TrainJob:
 
 
 def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save: bool = True, results_dir=None,
-              checkpoint: str | None = None, hooks: Hooks = Hooks()) -> TrainJob | None:
+              checkpoint: str | None = None, keep_checkpoints: bool = False, hooks: Hooks = Hooks()) -> TrainJob | None:
     """Train ``spec`` with ``config`` (the paper's recipe scaled to its epochs) and store
-    the record. Returns None on ranks other than 0 of a distributed run."""
+    the record. Returns None on ranks other than 0 of a distributed run.
+
+    A saved run also writes a checkpoint after every epoch beside the records; the same
+    call after an interruption resumes from it, and it is removed when the run ends
+    (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there."""
     from resbench.measure.env import collect_env
+    from resbench.report.files import prepare_output, writable_folder
     from resbench.runtime import resolve_device
     from resbench.store import Store
     from resbench.train.distributed import dist_context
-    from resbench.train.loop import train
+    from resbench.train.engine import Checkpoint, train
 
     check_train_config(config)
     if checkpoint:
-        from resbench.report.files import prepare_output
-
         prepare_output(checkpoint, (".pt", ".pth"), "--save-checkpoint")
+    store = Store(results_dir)
+    if save:  # every output place is checked before the work, not after it
+        writable_folder(store.records_dir, "the results folder")
+        writable_folder(store.checkpoints_dir, "the checkpoint folder")
     with dist_context(config.device) as dist:
         data = load_data(config, spec.input_size, download, warn=hooks.warning)
         spec = fit_to_data(spec, data)
         is_main = dist is None or dist.rank == 0
+        world = dist.world if dist else 1
+        cell = Cell(spec, config.seed, config)
+        resume = checkpoint_for([cell], store.checkpoints_dir) if save else None
+        if resume is not None and world > 1:
+            resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world})
         try:
-            result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist, checkpoint=checkpoint)
+            result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
+                           checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints)
         except KeyboardInterrupt:
-            raise Interrupted("interrupted: a training run is stored only when it finishes, so nothing was kept; "
+            if resume is not None and resume.path.exists():
+                raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "
+                                  "command again to resume from it") from None
+            raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
                               "run the same command again to start it over") from None
         if not is_main:
             return None
         env = collect_env(dist.device if dist else resolve_device(config.device))
         path = None
         if save:
-            cell = Cell(spec, config.seed, config)
-            path = Store(results_dir).put("train", config={**cell.key_config, "world_size": result.world_size},
+            path = store.put("train", config={**cell.key_config, "world_size": result.world_size},
                                           result=result.to_dict(), env=env, key=cell.key)
     return TrainJob(spec, result, env, path)

@@ -15,7 +15,7 @@ from resbench.spec import NetSpec, parse_spec
 from resbench.store import Record, Store, read_record
 from resbench.train.executors import CellFailure
 from resbench.train.cells import Cell  # noqa: F401  (re-exported: sweeps are made of cells)
-from resbench.train.loop import TrainConfig
+from resbench.train.recipe import TrainConfig
 
 
 def _bottleneck_twin(basic_depth: int) -> int:

@@ -1,0 +1,195 @@
+"""The training recipe: the paper's CIFAR recipe as a config, its schedule, and the result types.
+
+Recipe (Sec. 4.2): SGD, momentum 0.9, weight decay 1e-4, batch 128, lr 0.1 (scaled
+linearly with the batch size), divided by 10 at 50 % and 75 % of training (the paper's
+32k/48k of 64k iterations, scaled to the epochs given), He init, no dropout, random
+crop with 4-pixel padding and horizontal flip. For very deep nets (depth >= 110) the
+paper warms up at lr/10 until the training error is below 80 %: we do the same (capped
+at 10 % of training). No label smoothing, no special init: the comparison stays fair.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from resbench.errors import UsageError
+from resbench.measure.analytic import analytic_complexity
+from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device, train_defaults
+from resbench.spec import NetSpec
+from resbench.train.data import Dataset
+from resbench.train.loader import DeviceLoader, channel_stats
+
+Progress = Callable[[str, int, int], None]
+SCHEDULES = ("step", "cosine", "linear")
+# Part of every record key. It changes when the same config fields would train something
+# different: recipe 2 draws a new order and new crops and flips every epoch (recipe 1, the
+# records without this field, replayed epoch 0's draw in every epoch), so older cells are
+# retrained, never reused as if they were comparable.
+RECIPE = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "cifar10"  # cifar10 | cifar100 | imagefolder | synthetic
+    data_dir: str | None = "data"
+    subset: int | None = None  # balanced subset of the training set (same for every seed)
+    val_split: float | None = None  # hold out this fraction of train as the test set
+    test_subset: int | None = None  # balanced subset of the test set (cheaper per-epoch evaluation)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float | None = None  # None: 0.1 x batch_size / 128 (the paper's 0.1 at 128)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"  # step: /10 at 50 % and 75 % (paper); cosine / linear: decay to 0 (linear: Li et al., Budgeted Training)
+    warmup: str = "auto"  # auto: lr/10 until train error < 80 % for depth >= 110 (paper); on; off
+    seed: int = 0
+    device: str = "auto"  # resolved on construction: "auto" becomes "cpu" or "cuda", so records key the real device
+    dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA)
+    channels_last: bool | None = None  # None: the resolved device's measured default (runtime.TRAIN_DEFAULTS)
+    compile: bool = False
+    cuda_graphs: bool = False  # CUDA: one captured graph per step (resbench.train.graphs); how it runs, not what it computes
+
+    def __post_init__(self) -> None:
+        # The runtime is resolved once, here, for the API and the CLI alike: the same
+        # machine gives the same config (and record key) whether it was asked for by
+        # "auto" or by name, and the layout default follows the device that runs.
+        device = resolve_device(self.device)
+        object.__setattr__(self, "device", str(device))
+        if self.channels_last is None:
+            object.__setattr__(self, "channels_last", train_defaults(device.type)["channels_last"])
+
+    @property
+    def base_lr(self) -> float:
+        return self.lr if self.lr is not None else 0.1 * self.batch_size / 128
+
+    def key_fields(self) -> dict:
+        """What defines the experiment (the record key): everything but where it runs."""
+        d = asdict(self)
+        d.pop("cuda_graphs")  # the same steps, launched differently: not part of the experiment's identity
+        d["lr"] = self.base_lr
+        d["recipe"] = RECIPE
+        if d["data_dir"]:
+            d["data_dir"] = os.path.abspath(d["data_dir"])
+        return d
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    lr: float  # at the end of the epoch
+    train_loss: float
+    train_error: float  # on the augmented batches as they were trained (the paper's curves)
+    test_error: float
+    seconds: float
+    step_seconds: float  # forward + backward + step alone (the rest is data and bookkeeping)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    spec: str
+    params: int
+    macs: int
+    epochs: int  # completed
+    history: tuple[EpochStats, ...]
+    final_train_error: float | None
+    final_test_error: float | None
+    diverged: bool
+    diverged_at: str | None  # "epoch 3, step 17" when the loss became NaN/inf or exploded
+    seconds: float
+    images_per_second: float
+    data_fraction: float  # share of epoch time outside the training step (data, eval excluded)
+    test_split: str
+    effective_batch_size: int
+    lr: float
+    world_size: int = 1
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    stopped_early: bool = False  # on_epoch asked to stop before cfg.epochs (pruned by a search)
+    packed: int = 1  # members trained together in one grouped network (resbench.train.engine); 1: alone
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["history"] = [asdict(h) for h in self.history]
+        d["test_error"] = self.final_test_error
+        d["train_error"] = self.final_train_error
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainResult":
+        """The inverse of ``to_dict`` (extra keys, such as those of packed runs, are ignored)."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["history"] = tuple(EpochStats(**{k: h[k] for k in EpochStats.__dataclass_fields__}) for h in d["history"])
+        fields["notes"] = tuple(d.get("notes", ()))
+        return cls(**fields)
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Every field, before any work: finite, in range, a known word."""
+    from resbench import validate as v
+
+    v.whole(cfg.epochs, "--epochs", 1, 100_000)
+    v.whole(cfg.batch_size, "--batch-size", 1, 1 << 20)
+    if cfg.lr is not None:
+        v.number(cfg.lr, "--lr", 0, 1e6, lo_open=True)
+    v.number(cfg.momentum, "momentum", 0, 1, hi_open=True)
+    v.number(cfg.weight_decay, "weight decay", 0, 1)
+    v.whole(cfg.seed, "--seed", 0, v.MAX_SEED)
+    if cfg.subset is not None:
+        v.whole(cfg.subset, "--subset", 1)
+    if cfg.test_subset is not None:
+        v.whole(cfg.test_subset, "--test-subset", 1)
+    if cfg.val_split is not None:
+        v.number(cfg.val_split, "--val-split (a fraction of the training set)", 0, 1, lo_open=True, hi_open=True)
+    if cfg.schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step, cosine or linear")
+    if cfg.warmup not in ("auto", "on", "off"):
+        raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
+    if cfg.dtype not in ("fp32", "bf16", "fp16"):
+        raise UsageError(f"training dtype must be fp32, bf16 or fp16, got {cfg.dtype!r}")
+    from resbench.train.data import DATASETS
+
+    if cfg.dataset not in DATASETS:
+        raise UsageError(f"unknown dataset {cfg.dataset!r}: expected one of {', '.join(DATASETS)}")
+    if cfg.cuda_graphs and resolve_device(cfg.device).type != "cuda":
+        raise UsageError("--cuda-graphs captures CUDA work: it needs --device cuda (or drop it)")
+
+
+def lr_at(cfg: TrainConfig, progress: float) -> float:
+    """Learning rate at a fraction ``progress`` in [0, 1) of training."""
+    if cfg.schedule == "cosine":
+        return cfg.base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+    if cfg.schedule == "linear":
+        return cfg.base_lr * (1 - progress)
+    return cfg.base_lr * (0.1 if progress >= 0.5 else 1.0) * (0.1 if progress >= 0.75 else 1.0)
+
+
+def check_fits(spec: NetSpec, data: Dataset) -> None:
+    if spec.in_channels != data.in_channels:
+        raise UsageError(f"{spec.name} takes {spec.in_channels}-channel input but {data.name} images have {data.in_channels}; "
+                         f"use --in-channels {data.in_channels}")
+    if spec.input_size != data.image_size:
+        raise UsageError(f"{spec.name} expects {spec.input_size}px input but {data.name} images are {data.image_size}px; "
+                         f"use --input-size {data.image_size}")
+    if spec.num_classes != data.num_classes:
+        raise UsageError(f"{spec.name} has {spec.num_classes} classes but {data.name} has {data.num_classes}; "
+                         f"use --num-classes {data.num_classes}")
+
+
+class DistContext:
+    """What the loop needs from torch.distributed (see resbench.train.distributed)."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    def wrap(self, model):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
