@@ -128,3 +128,45 @@ def seeds_needed(sd: float | None, effect: float, alpha: float = 0.05, power: fl
         else:
             lo = mid + 1
     return hi
+
+
+# Sequential looks. A plain t-interval recomputed after every new seed is not a 95 %
+# interval any more: the chance that some look excludes 0 under no difference grows with
+# the number of looks. Alpha spending keeps it: look k (k = 1, 2, ...) uses level
+# alpha_k = alpha * 6 / (pi^2 k^2), whose sum over all k is alpha, so by the union bound
+# the chance that any look ever excludes a true difference is at most alpha, however many
+# looks are taken and whenever one stops (benchmarks/sequential_sim.py simulates it).
+
+
+def spent_alpha(look: int, alpha: float = 0.05) -> float:
+    """The level that look ``look`` (1-based) may spend."""
+    if look < 1:
+        raise ValueError("looks are numbered from 1")
+    return alpha * 6 / (np.pi ** 2 * look ** 2)
+
+
+def sequential_interval(diffs, look: int, alpha: float = 0.05) -> tuple[float, float] | None:
+    """Interval for the mean paired difference at look ``look``, valid under repeated looks
+    (a t-interval at the spent level); None with fewer than two pairs."""
+    from scipy import stats as st
+
+    d = np.asarray(list(diffs), dtype=float)
+    if len(d) < 2:
+        return None
+    a = spent_alpha(look, alpha)
+    half = float(st.t.ppf(1 - a / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def resolved(interval: tuple[float, float] | None, effect: float) -> str | None:
+    """'different' when the interval excludes 0, 'within effect' when it is narrower than
+    ``effect`` (a difference as large as ``effect`` is then ruled out on one side at least);
+    None while neither holds."""
+    if interval is None:
+        return None
+    lo, hi = interval
+    if lo > 0 or hi < 0:
+        return "different"
+    if hi - lo < effect:
+        return "within effect"
+    return None

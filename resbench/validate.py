@@ -118,3 +118,22 @@ def _strict_int(text) -> int:
     if not (t.isascii() and t.lstrip("+-").isdigit()):
         raise ValueError(t)
     return int(t)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 30 * 86400  # a month of training: beyond it a plan is a typo
+
+
+def duration(text, name: str) -> float:
+    """A duration with units: 90s, 45m, 2h, 1h30m, 1.5h; seconds. A bare number is refused
+    (45 what?), and so are signs, exponents, nan and anything beyond a month."""
+    import re
+
+    s = str(text).strip().lower() if text is not None else ""
+    parts = re.fullmatch(r"((?:[0-9]+(?:\.[0-9]+)?[smhd])+)", s)
+    if not parts:
+        raise UsageError(f"{name} takes a duration with units such as 45m, 2h, 1h30m or 90s, got {str(text)!r}")
+    total = sum(float(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhd])", s))
+    if not 0 < total <= MAX_DURATION:
+        raise UsageError(f"{name} must be more than 0s and at most 30d, got {str(text)!r}")
+    return total

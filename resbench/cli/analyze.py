@@ -110,8 +110,12 @@ def gradients(
 @with_training
 def degradation(
     depths: Annotated[str, typer.Option(help="CIFAR depths 6n+2 to train, plain and residual.")] = "20,32,44,56",
-    seeds: Annotated[int, typer.Option(help="Seeds per net.")] = 1,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds per net (default 1); with --budget or --until-resolved the most seeds per net.")] = None,
     shortcut: Annotated[str, typer.Option(help="Shortcut option of the residual nets.")] = "A",
+    budget: Annotated[Optional[str], typer.Option(help="Time for the whole study, e.g. 2h: epochs and seeds are chosen for the smallest detectable difference to the shallowest residual net (see compare --budget).", rich_help_panel="Budget")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="With --budget: print the plan and stop.", rich_help_panel="Budget")] = False,
+    until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds until every difference to the shallowest residual net is resolved (see compare).", rich_help_panel="Budget")] = False,
+    effect: Annotated[float, typer.Option(help="Difference in test error (points) that --until-resolved resolves to.", rich_help_panel="Budget")] = 0.5,
     plot: PlotOpt = None,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
@@ -134,9 +138,19 @@ def degradation(
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
 
     cfg, download = training
+    depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
+    if budget is not None or plan or until_resolved:
+        from resbench.cli.budget import run_budgeted
+        from resbench.train.comparison import degradation_arms
+
+        residual, plain_nets = degradation_arms(depth_list, shortcut)
+        return run_budgeted(residual + plain_nets, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved,
+                            seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, csv=csv,
+                            plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation")
+    seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:
-        report = run_degradation(parse_list(depths, "--depths", int, "20,56") or [20], cfg, seeds=seeds, shortcut=shortcut,
+        report = run_degradation(depth_list, cfg, seeds=seeds, shortcut=shortcut,
                                  download=download, results_dir=results_dir,
                                  scale=ScaleOut(executor, workers, retries, pack=pack), hooks=hooks_for(update))
     error_curves(report.comparison.histories, figure, title=report.comparison.title,

@@ -9,6 +9,7 @@ from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, MarkdownO
 from resbench.cli.output import hooks_for, out, print_json
 
 ARMS = "Arms"
+BUDGET = "Budget"
 
 @with_modifiers
 @with_training
@@ -17,10 +18,13 @@ def compare(
     blocks: Annotated[Optional[str], typer.Option(help="basic,bottleneck: bottleneck arms have the same blocks per stage (depth 9n+2 vs 6n+2).", rich_help_panel=ARMS)] = None,
     depths: Annotated[Optional[str], typer.Option(help="CIFAR basic-block depths 6n+2, e.g. 20,56 (default 20).", rich_help_panel=ARMS)] = None,
     specs: Annotated[Optional[str], typer.Option(help="Explicit arms instead of the depth grid, e.g. resnet20,plain20.", rich_help_panel=ARMS)] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per arm (paired: same data order, augmentation and shared initial weights).", rich_help_panel=ARMS)] = 1,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds per arm (paired: same data order, augmentation and shared initial weights); default 1. With --budget or --until-resolved: the most seeds per arm.", rich_help_panel=ARMS)] = None,
     reference: Annotated[Optional[str], typer.Option(help="Arm the others are compared with (default: the first).", rich_help_panel=ARMS)] = None,
     effect: Annotated[float, typer.Option(help="Difference in test error (points) the power columns are about: seeds needed to detect it (default 0.5, the paper's A/B/C differences).", rich_help_panel=ARMS)] = 0.5,
     target_error: Annotated[Optional[float], typer.Option("--target-error", help="Report per seed the epoch and seconds at which test error first reached this (percent).", rich_help_panel=ARMS)] = None,
+    budget: Annotated[Optional[str], typer.Option(help="Time for the whole comparison, e.g. 45m, 2h, 1h30m: each arm's cost is calibrated here and epochs and seeds are chosen for the smallest detectable difference (--epochs is then the plan's).", rich_help_panel=BUDGET)] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="With --budget: print the plan (arms x seeds x epochs, time, expected detectable difference) and stop.", rich_help_panel=BUDGET)] = False,
+    until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds one at a time until every difference's interval (valid under repeated looks) excludes 0 or is narrower than --effect, or --budget or --seeds runs out.", rich_help_panel=BUDGET)] = False,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
@@ -62,6 +66,13 @@ def compare(
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
                       plain=bool(modifiers.get("plain")), modifiers=modifiers)
     scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
+    if budget is not None or until_resolved or plan:
+        from resbench.cli.budget import run_budgeted
+
+        return run_budgeted(arms, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
+                            reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
+                            csv=csv, markdown=markdown, plot=plot)
+    seeds = 1 if seeds is None else seeds
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
                              scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,

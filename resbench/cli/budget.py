@@ -1,0 +1,58 @@
+"""`--budget`, `--plan` and `--until-resolved` for compare and degradation: parse, call
+``resbench.train.comparison.budgeted_compare``, render the plan, the table and the looks."""
+
+from __future__ import annotations
+
+from resbench.cli.output import hooks_for, out, print_json
+from resbench.errors import UsageError
+
+
+def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
+                 reference, results_dir, scale, effect: float, as_json: bool, csv=None, markdown=None, plot=None,
+                 hooks_label: str = "compare") -> None:
+    from resbench.cli.progress import progress_bar
+    from resbench.report.compare import compare_table, power_lines, write_comparison_files
+    from resbench.report.files import prepare_output
+    from resbench.train.comparison import budgeted_compare
+    from resbench.validate import duration
+
+    seconds = duration(budget, "--budget") if budget is not None else None
+    if plan and seconds is None:
+        raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
+    if until_resolved and seconds is None and seeds is None:
+        raise UsageError("--until-resolved needs a limit: give --budget (e.g. 2h) or --seeds (the most seeds per arm)")
+    for path, suffixes, option in ((csv, (".csv",), "--csv"), (markdown, (".md",), "--markdown"),
+                                   (plot, (".png", ".pdf", ".svg"), "--plot")):
+        if path is not None and path != "-":
+            prepare_output(path, suffixes, option)
+    with progress_bar(hooks_label) as update:
+        report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
+                                  reference=reference, download=download, results_dir=results_dir, scale=scale,
+                                  effect=effect / 100, hooks=hooks_for(update))
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.comparison is None:
+        for line in report.plan.lines():
+            out.print(line, highlight=False)
+        return
+    rows = report.comparison.rows
+    write_comparison_files(rows, csv, markdown)
+    if plot is not None:
+        from resbench.report.plots import error_curves
+
+        error_curves(report.comparison.histories, plot, title=report.comparison.title)
+    out.print(compare_table(rows))
+    for line in power_lines(rows):
+        out.print(line, highlight=False)
+    for r in rows:
+        if r.get("sequential_ci"):
+            lo, hi = (100 * x for x in r["sequential_ci"])
+            out.print(f"{r['arm']}: sequential interval [{lo:+.2f}, {hi:+.2f}] points at look {r['look']} "
+                      f"({r['resolution'] or 'not resolved'})", highlight=False)
+    if report.plan is not None:
+        out.print(f"time: {report.actual_seconds:.0f} s of {report.plan.estimated_seconds:.0f} s planned "
+                  f"({report.plan.budget_seconds:.0f} s budget)"
+                  + (f"; stopped: {report.stopped_because}" if report.stopped_because else ""), highlight=False)
+    elif report.stopped_because:
+        out.print(f"stopped: {report.stopped_because} after {report.looks} look(s)", highlight=False)

@@ -1,0 +1,185 @@
+"""Budgeted comparisons: the most resolution a time budget buys.
+
+A plan chooses epochs and seeds for every arm so that the expected smallest detectable
+paired difference (80 % power, alpha 0.05) is as small as the budget allows. It needs
+two things:
+
+* each arm's cost per epoch, measured here by a short timed calibration of the real
+  training step and evaluation (cached per machine, torch version and config, and only
+  when two repeats agree within 25 %);
+* how the seed-to-seed spread of final test error falls with training. Stored cells of
+  these arms, where there are at least two paired seeds at one epoch count, give it
+  directly. Otherwise a stated prior: sd(E) = PRIOR_SD_AT_1 / sqrt(E) points for one
+  arm after E full-data epochs with a schedule decayed to its end, and the paired
+  difference's sd is sqrt(2) times that (pairing is assumed to help not at all, which is
+  conservative). The constant comes from two anchors: 1.0 point at 3 epochs (resbench's
+  and the reference trainer's seeds on the JPEG CIFAR-10 copy, results/experiments/
+  fidelity_resnet20.txt) and the paper's +-0.16 at 164 epochs (Table 6, ResNet-110):
+  1.7 / sqrt(3) = 0.98 and 1.7 / sqrt(164) = 0.13.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+
+import torch
+
+from resbench.errors import UsageError
+from resbench.spec import NetSpec
+from resbench.train.recipe import TrainConfig
+
+PRIOR_SD_AT_1 = 0.017  # one arm's seed sd of final test error after one full-data epoch (a fraction)
+FULL_EPOCH_IMAGES = 50_000  # the prior counts epochs of CIFAR-10's full training set
+MIN_SEEDS = 2  # a paired interval needs two seeds
+CALIBRATION_STEPS = 8  # timed training steps per arm (after one untimed)
+MAX_EPOCHS = 400
+
+
+@dataclass(frozen=True)
+class ArmCost:
+    arm: str
+    seconds_per_epoch: float  # training steps, data and one evaluation
+    source: str  # "calibrated" | "cached"
+
+
+@dataclass(frozen=True)
+class Plan:
+    arms: tuple[str, ...]
+    seeds: int
+    epochs: int
+    budget_seconds: float
+    estimated_seconds: float
+    expected_detectable_diff: float | None  # a fraction of test error
+    variance_source: str  # where the spread model came from, in words
+    costs: tuple[ArmCost, ...]
+    stored_seconds_saved: float = 0.0  # cells already stored for this plan: not trained again
+
+    def to_dict(self) -> dict:
+        return {"arms": list(self.arms), "seeds": self.seeds, "epochs": self.epochs,
+                "budget_seconds": self.budget_seconds, "estimated_seconds": self.estimated_seconds,
+                "expected_detectable_diff": self.expected_detectable_diff, "variance_source": self.variance_source,
+                "seconds_per_epoch": {c.arm: c.seconds_per_epoch for c in self.costs},
+                "calibration": {c.arm: c.source for c in self.costs}}
+
+    def lines(self) -> list[str]:
+        d = self.expected_detectable_diff
+        return [f"plan: {len(self.arms)} arm(s) x {self.seeds} seeds x {self.epochs} epochs, "
+                f"estimated {_hms(self.estimated_seconds)} of a {_hms(self.budget_seconds)} budget",
+                "expected detectable difference: " + (f"±{100 * d:.2f} points" if d is not None else "unknown")
+                + f" (80 % power, alpha 0.05; spread from {self.variance_source})",
+                "cost per epoch: " + ", ".join(f"{c.arm} {c.seconds_per_epoch:.1f} s ({c.source})" for c in self.costs)]
+
+
+def _hms(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def prior_sd(epochs: int, train_images: int) -> float:
+    """The prior's sd of one paired difference after ``epochs`` over ``train_images``."""
+    full = max(epochs * train_images / FULL_EPOCH_IMAGES, 1e-3)
+    return math.sqrt(2) * PRIOR_SD_AT_1 / math.sqrt(full)
+
+
+def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | None:
+    """A measured sd of paired differences scaled to ``epochs`` by the prior's 1/sqrt law:
+    from the stored epoch count closest to it with at least two differences."""
+    usable = {e: d for e, d in rows_by_epochs.items() if len(d) >= 2}
+    if not usable:
+        return None
+    e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
+    import statistics
+
+    return statistics.stdev(usable[e0]) * math.sqrt(e0 / epochs)
+
+
+def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seeds: int,
+           variance_source: str) -> Plan:
+    """The (seeds, epochs) within ``budget`` whose expected detectable difference is least;
+    ``sd_at(epochs)`` gives the paired difference's sd. Ties go to fewer epochs (more seeds:
+    a better estimate of the spread itself)."""
+    from resbench.stats import min_detectable_difference
+
+    per_epoch = sum(c.seconds_per_epoch for c in costs)
+    smallest = MIN_SEEDS * per_epoch
+    if budget < smallest:
+        raise UsageError(f"a budget of {_hms(budget)} is too small: one epoch of {MIN_SEEDS} seeds per arm takes about "
+                         f"{_hms(smallest)} here; give at least --budget {math.ceil(smallest / 60)}m")
+    best = None
+    for epochs in range(1, MAX_EPOCHS + 1):
+        seeds = min(max_seeds, int(budget // (epochs * per_epoch)))
+        if seeds < MIN_SEEDS:
+            break
+        mdd = min_detectable_difference(sd_at(epochs), seeds)
+        if mdd is not None and (best is None or mdd < best[0] - 1e-12):
+            best = (mdd, seeds, epochs)
+    mdd, seeds, epochs = best
+    return Plan(tuple(arms), seeds, epochs, budget, seeds * epochs * per_epoch, mdd, variance_source, tuple(costs))
+
+
+def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:
+    """Seconds per full epoch of ``spec`` under ``cfg`` on ``data``: a short real run of the
+    engine (one untimed step, then CALIBRATION_STEPS), scaled to the data set's size, plus
+    one timed evaluation; read from the cache when an earlier calibration agreed with itself."""
+    from resbench.train.engine import train
+
+    key = _cache_key(spec, cfg, data)
+    cached = _read_cache().get(key)
+    if cached is not None:
+        return ArmCost(spec.name, cached, "cached")
+    b = cfg.batch_size
+    n = min(len(data.train_y), b * (CALIBRATION_STEPS + 1))
+    m = min(len(data.test_y), 2000)
+    small = replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n], test_x=data.test_x[:m], test_y=data.test_y[:m])
+    runs = []
+    for _ in range(2):
+        r = train(spec, replace(cfg, epochs=1), small)
+        h = r.history[-1] if r.history else None
+        if h is None:
+            raise UsageError(f"{spec.name} diverged in its calibration steps: no plan can be made for it")
+        train_s = h.step_seconds / max(1e-9, 1 - r.data_fraction)
+        steps_full = math.ceil(len(data.train_y) / b)
+        steps_here = math.ceil(n / b)
+        runs.append(train_s / steps_here * steps_full + (h.seconds - train_s) * len(data.test_y) / m)
+    est = min(runs)
+    if max(runs) <= 1.25 * est:  # a contended repeat is not kept for later plans
+        _write_cache(key, est)
+    return ArmCost(spec.name, est, "calibrated")
+
+
+def _cache_key(spec: NetSpec, cfg: TrainConfig, data) -> str:
+    from resbench.measure.env import _cpu_model
+    from resbench.runtime import resolve_device
+
+    device = resolve_device(cfg.device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model()
+    what = {**cfg.key_fields(), "seed": 0, "epochs": 0, "subset": None, "data": [len(data.train_y), len(data.test_y)]}
+    return json.dumps([where, torch.__version__, torch.get_num_threads(), spec.name, what], sort_keys=True, default=str)
+
+
+def _cache_path():
+    from resbench.cache import cache_dir
+
+    return cache_dir() / "calibration.json"
+
+
+def _read_cache() -> dict:
+    try:
+        doc = json.loads(_cache_path().read_text())
+        return {k: float(v) for k, v in doc.items() if isinstance(v, (int, float)) and v > 0} if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(key: str, seconds: float) -> None:
+    from resbench.store import write_json_atomic
+
+    doc = _read_cache()
+    doc[key] = seconds
+    try:
+        write_json_atomic(_cache_path(), doc)
+    except OSError:
+        pass  # a cache that cannot be written costs a calibration next time, nothing more

@@ -1,0 +1,114 @@
+"""Budgeted comparisons: durations, plans, sequential looks, and the commands that use them."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from resbench.errors import UsageError
+from resbench.stats import resolved, sequential_interval, spent_alpha
+from resbench.train.budget import ArmCost, choose, prior_sd, stored_sd
+from resbench.validate import duration
+
+SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "160", "--test-subset", "60", "--batch-size", "32"]
+ARMS = ["--specs", "cifar-resnet8,cifar-plain8"]
+
+
+@pytest.mark.parametrize("text,seconds", [("45m", 2700), ("2h", 7200), ("1h30m", 5400), ("90s", 90), ("1.5h", 5400)])
+def test_durations_with_units(text, seconds):
+    assert duration(text, "--budget") == seconds
+
+
+@pytest.mark.parametrize("text", ["45", "-1h", "1e99s", "nan", "", "0m", "31d", "1h 30m", "٤٥m", "inf", "45M5"])
+def test_malformed_durations_are_usage_errors(text):
+    with pytest.raises(UsageError, match="--budget"):
+        duration(text, "--budget")
+
+
+def test_the_plan_is_the_least_detectable_difference_that_fits():
+    from resbench.stats import min_detectable_difference
+
+    costs = [ArmCost("a", 10.0, "calibrated"), ArmCost("b", 30.0, "calibrated")]
+    plan = choose(["a", "b"], costs, 3600, lambda e: prior_sd(e, 50_000), 1000, "prior")
+    assert plan.estimated_seconds <= 3600 and plan.seeds >= 2
+    # No other (seeds, epochs) that fits does better.
+    for epochs in range(1, 60):
+        seeds = int(3600 // (epochs * 40))
+        if seeds >= 2:
+            assert min_detectable_difference(prior_sd(epochs, 50_000), seeds) >= plan.expected_detectable_diff - 1e-12
+
+
+def test_a_budget_below_one_epoch_of_two_seeds_names_the_smallest_that_fits():
+    with pytest.raises(UsageError, match="too small.*at least --budget 2m"):
+        choose(["a", "b"], [ArmCost("a", 30.0, "x"), ArmCost("b", 30.0, "x")], 60, lambda e: 0.01, 1000, "prior")
+
+
+def test_the_seed_cap_bounds_the_plan():
+    plan = choose(["a", "b"], [ArmCost("a", 1.0, "x"), ArmCost("b", 1.0, "x")], 3600, lambda e: 0.05 / e ** 0.5, 3, "p")
+    assert plan.seeds <= 3
+
+
+def test_stored_spread_is_scaled_to_the_planned_epochs():
+    sd = stored_sd({10: [0.01, 0.03, 0.02], 40: [0.5]}, 40)  # 40 has one difference: 10's spread is used
+    assert sd == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * (10 / 40) ** 0.5)
+
+
+def test_alpha_spending_sums_to_at_most_alpha_and_widens_intervals():
+    assert sum(spent_alpha(k) for k in range(1, 100_000)) < 0.05
+    d = [0.01, 0.02, 0.015, 0.03, 0.012]
+    lo, hi = sequential_interval(d, look=1)
+    t = st.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=st.sem(d))
+    assert lo < t[0] and hi > t[1]  # the price of looking more than once
+    assert sequential_interval(d, look=5)[1] - sequential_interval(d, look=5)[0] > hi - lo
+
+
+def test_resolution_words():
+    assert resolved((0.001, 0.02), 0.005) == "different"
+    assert resolved((-0.001, 0.002), 0.005) == "within effect"
+    assert resolved((-0.01, 0.02), 0.005) is None and resolved(None, 0.005) is None
+
+
+def test_plan_json_has_the_documented_fields(cli, tmp_path):
+    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--results-dir", tmp_path)
+    assert code == 0, err
+    plan = json.loads(out)["plan"]
+    assert {"arms", "seeds", "epochs", "estimated_seconds", "expected_detectable_diff"} <= set(plan)
+    assert plan["estimated_seconds"] <= 1800 and plan["arms"] == ["cifar-resnet8", "cifar-plain8"]
+    assert not (tmp_path / "records").exists()  # a plan trains nothing
+
+
+def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path):
+    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "40s", "--json", "--results-dir", tmp_path)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert all(r["seeds"] == doc["plan"]["seeds"] for r in doc["rows"]) and doc["actual_seconds"] > 0
+    assert "plan:" in err
+
+
+def test_until_resolved_stops_at_the_seed_cap_with_intervals(cli, tmp_path):
+    code, out, err = cli("compare", *ARMS, *SYN, "--epochs", "1", "--until-resolved", "--seeds", "3", "--effect", "0.01",
+                         "--json", "--results-dir", tmp_path)
+    assert code == 0, err
+    doc = json.loads(out)
+    other = [r for r in doc["rows"] if not r["reference"]][0]
+    assert doc["looks"] in (1, 2) and doc["stopped_because"] in ("seed cap", "all resolved")
+    assert other["sequential_ci"] is not None and other["look"] == doc["looks"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--until-resolved"], "needs a limit"),
+    (["--plan"], "give --budget too"),
+    (["--budget", "45"], "duration with units"),
+    (["--budget", "1s"], "too small"),
+])
+def test_budget_usage_errors(cli, tmp_path, args, fragment):
+    code, out, err = cli("compare", *ARMS, *SYN, *args, "--results-dir", tmp_path)
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # the plan line of progress, then one error line
+
+
+def test_degradation_plans_too(cli, tmp_path):
+    code, out, err = cli("degradation", "--depths", "8", *SYN, "--budget", "1h", "--plan", "--json", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["plan"]["arms"] == ["cifar-resnet8", "cifar-plain8"]
