@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import math
+
 import numpy as np
 
 NOISE_THRESHOLD = 0.10  # IQR / median above this flags a measurement as noisy
@@ -138,6 +140,17 @@ def seeds_needed(sd: float | None, effect: float, alpha: float = 0.05, power: fl
 # looks are taken and whenever one stops (benchmarks/sequential_sim.py simulates it).
 
 
+def look_seeds(cap: int, first: int = 2, growth: float = 1.5) -> list[int]:
+    """Seed counts at which a sequential comparison looks: 2, 3, 5, 8, 12, 18, 27, ...
+    (each round half as large again as what came before), ending at ``cap``. Geometric
+    rounds spend alpha over few looks, so each look keeps more of it than a look per seed
+    would (benchmarks/sequential_sim.py compares the two)."""
+    out = [min(first, cap)]
+    while out[-1] < cap:
+        out.append(min(cap, max(out[-1] + 1, math.ceil(out[-1] * growth))))
+    return out
+
+
 def spent_alpha(look: int, alpha: float = 0.05) -> float:
     """The level that look ``look`` (1-based) may spend."""
     if look < 1:
@@ -159,14 +172,14 @@ def sequential_interval(diffs, look: int, alpha: float = 0.05) -> tuple[float, f
 
 
 def resolved(interval: tuple[float, float] | None, effect: float) -> str | None:
-    """'different' when the interval excludes 0, 'within effect' when it is narrower than
-    ``effect`` (a difference as large as ``effect`` is then ruled out on one side at least);
-    None while neither holds."""
+    """'different' when the interval excludes 0; 'within effect' when it lies inside
+    (-effect, +effect), so that a difference as large as ``effect`` is ruled out either way
+    (an interval narrower than ``effect`` that holds 0 always does); None while neither holds."""
     if interval is None:
         return None
     lo, hi = interval
     if lo > 0 or hi < 0:
         return "different"
-    if hi - lo < effect:
+    if -effect < lo and hi < effect:
         return "within effect"
     return None

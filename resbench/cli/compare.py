@@ -24,7 +24,7 @@ def compare(
     target_error: Annotated[Optional[float], typer.Option("--target-error", help="Report per seed the epoch and seconds at which test error first reached this (percent).", rich_help_panel=ARMS)] = None,
     budget: Annotated[Optional[str], typer.Option(help="Time for the whole comparison, e.g. 45m, 2h, 1h30m: each arm's cost is calibrated here and epochs and seeds are chosen for the smallest detectable difference (--epochs is then the plan's).", rich_help_panel=BUDGET)] = None,
     plan: Annotated[bool, typer.Option("--plan", help="With --budget: print the plan (arms x seeds x epochs, time, expected detectable difference) and stop.", rich_help_panel=BUDGET)] = False,
-    until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds one at a time until every difference's interval (valid under repeated looks) excludes 0 or is narrower than --effect, or --budget or --seeds runs out.", rich_help_panel=BUDGET)] = False,
+    until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds in rounds (2, 3, 5, 8, ...) until every difference's interval (valid under repeated looks) excludes 0 or lies within ±--effect, or --budget or --seeds runs out.", rich_help_panel=BUDGET)] = False,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,

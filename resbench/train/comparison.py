@@ -407,15 +407,18 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
 
 def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, download, results_dir,
                     scale, hooks) -> tuple[Comparison, int, str]:
-    """Looks at 2, 3, ... seeds; each look's intervals spend alpha (resbench.stats)."""
+    """Looks at 2, 3, 5, 8, ... seeds (resbench.stats.look_seeds); each look's intervals spend alpha."""
     import time
 
-    from resbench.stats import resolved, sequential_interval
+    from resbench.stats import look_seeds, resolved, sequential_interval
 
-    seeds, look = 2, 0
+    schedule = look_seeds(cap)
+    look = 0
     while True:
+        seeds = schedule[look]
         look += 1
         started = time.perf_counter()
+        before = seeds if look == 1 else seeds - schedule[look - 2]
         cmp = compare(arms, config, seeds=seeds, reference=ref.name, download=download, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
         states = []
@@ -431,11 +434,10 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
             return cmp, look, "all resolved"
         if seeds >= cap:
             return cmp, look, "seed cap" if budget is None or time.perf_counter() - t0 < budget else "budget"
-        # The next look costs about one seed of every arm: the last look's time per new seed.
-        per_seed = (time.perf_counter() - started) / (seeds if look == 1 else 1)
-        if budget is not None and time.perf_counter() - t0 + per_seed > budget:
+        # The next round's cost, from this round's time per new seed.
+        per_seed = (time.perf_counter() - started) / before
+        if budget is not None and time.perf_counter() - t0 + per_seed * (schedule[look] - seeds) > budget:
             return cmp, look, "budget"
-        seeds += 1
 
 
 def _paired_diffs(cmp: Comparison, ref: str, arm: str) -> list[float]:
