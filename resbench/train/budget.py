@@ -183,3 +183,21 @@ def _write_cache(key: str, seconds: float) -> None:
         write_json_atomic(_cache_path(), doc)
     except OSError:
         pass  # a cache that cannot be written costs a calibration next time, nothing more
+
+
+BF16_MIN_SPEEDUP = 1.1  # below it bf16's rounding buys too little time to be worth it
+
+
+def resolve_dtype(spec: NetSpec, cfg: TrainConfig, data) -> tuple[TrainConfig, str | None]:
+    """``cfg`` with dtype "auto" made concrete: bf16 autocast when this machine trains
+    ``spec`` at least BF16_MIN_SPEEDUP times faster in it than in fp32 (measured by the
+    calibration, so an emulating CPU is never chosen), else fp32; and one line saying why.
+    Other dtypes pass through (None: nothing to say)."""
+    if cfg.dtype != "auto":
+        return cfg, None
+    fp32 = calibrate(spec, replace(cfg, dtype="fp32"), data).seconds_per_epoch
+    bf16 = calibrate(spec, replace(cfg, dtype="bf16"), data).seconds_per_epoch
+    speedup = fp32 / bf16
+    chosen = "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32"
+    return replace(cfg, dtype=chosen), (f"dtype auto: {chosen} ({spec.name} trains {speedup:.2f}x as fast in bf16 "
+                                        f"autocast as in fp32 here; bf16 needs {BF16_MIN_SPEEDUP}x)")

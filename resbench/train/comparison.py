@@ -163,21 +163,25 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
 MAX_SEEDS = 10_000  # far beyond any budget: 10,000 CIFAR runs of one arm
 
 
-def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool, hooks: Hooks) -> tuple[list[NetSpec], list[Cell]]:
-    """Validate everything, load the data once and fit the arms to it (classes, channels)."""
+def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
+          hooks: Hooks) -> tuple[list[NetSpec], list[Cell], TrainConfig]:
+    """Validate everything, load the data once, fit the arms to it (classes, channels) and
+    make a dtype of "auto" concrete (measured on the first arm), so cells key what runs."""
     from resbench import validate as v
+    from resbench.train.budget import resolve_dtype
 
     check_train_config(config)
     # Bounded before any cell is built: a huge count would fill memory (or hang) first.
     v.whole(seeds, "--seeds", 1, MAX_SEEDS)
     if config.seed + seeds - 1 > v.MAX_SEED:
         raise UsageError(f"--seed {config.seed} with --seeds {seeds} runs past the largest seed {v.MAX_SEED}; lower one of them")
-    cells = build_cells(arms, seeds, config, first_seed=config.seed)
+    build_cells(arms, seeds, config, first_seed=config.seed)  # refuses a bad grid before the data loads
     data = load_data(config, arms[0].input_size, download, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]
-    if fitted != arms:
-        cells = build_cells(fitted, seeds, config, first_seed=config.seed)
-    return fitted, cells
+    config, why = resolve_dtype(fitted[0], config, data)
+    if why:
+        hooks.say(why)
+    return fitted, build_cells(fitted, seeds, config, first_seed=config.seed), config
 
 
 def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, reference: str | None = None,
@@ -198,7 +202,7 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
         raise UsageError("no arms to compare: give at least one spec")
     scale.validate()
     ref_name = _resolve_reference(arms, reference).name
-    fitted, cells = _plan(arms, seeds, config, download, hooks)
+    fitted, cells, config = _plan(arms, seeds, config, download, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, download, results_dir, scale, hooks)
@@ -372,7 +376,7 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
         raise UsageError("a budgeted or sequential comparison needs at least two arms")
     scale.validate()
     ref_name = _resolve_reference(arms, reference).name
-    fitted, _ = _plan(arms, 1, config, download, hooks)
+    fitted, _, config = _plan(arms, 1, config, download, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
     if budget is not None:

@@ -204,6 +204,10 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
     from resbench.limits import check_fits as check_memory
     from resbench.model import build_model
 
+    if configs and configs[0].dtype == "auto":  # an API caller's; commands resolve it before keying records
+        from resbench.train.budget import resolve_dtype
+
+        configs = [resolve_dtype(spec, c, datas[0])[0] for c in configs]
     device = _check(spec, configs, datas, dist, model)
     k, cfg = len(configs), configs[0]
     rank, world = (dist.rank, dist.world) if dist else (0, 1)

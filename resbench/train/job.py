@@ -36,6 +36,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     from resbench.report.files import prepare_output, writable_folder
     from resbench.runtime import resolve_device
     from resbench.store import Store
+    from resbench.train.budget import resolve_dtype
     from resbench.train.distributed import dist_context
     from resbench.train.engine import Checkpoint, train
 
@@ -49,6 +50,9 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     with dist_context(config.device) as dist:
         data = load_data(config, spec.input_size, download, warn=hooks.warning)
         spec = fit_to_data(spec, data)
+        config, why = resolve_dtype(spec, config, data)
+        if why:
+            hooks.say(why)
         is_main = dist is None or dist.rank == 0
         world = dist.world if dist else 1
         cell = Cell(spec, config.seed, config)

@@ -51,7 +51,7 @@ class TrainConfig:
     warmup: str = "auto"  # auto: lr/10 until train error < 80 % for depth >= 110 (paper); on; off
     seed: int = 0
     device: str = "auto"  # resolved on construction: "auto" becomes "cpu" or "cuda", so records key the real device
-    dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA)
+    dtype: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler, CUDA) | auto (bf16 where measured faster here)
     channels_last: bool | None = None  # None: the resolved device's measured default (runtime.TRAIN_DEFAULTS)
     compile: bool = False
     cuda_graphs: bool = False  # CUDA: one captured graph per step (resbench.train.graphs); how it runs, not what it computes
@@ -150,8 +150,8 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step, cosine or linear")
     if cfg.warmup not in ("auto", "on", "off"):
         raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
-    if cfg.dtype not in ("fp32", "bf16", "fp16"):
-        raise UsageError(f"training dtype must be fp32, bf16 or fp16, got {cfg.dtype!r}")
+    if cfg.dtype not in ("fp32", "bf16", "fp16", "auto"):
+        raise UsageError(f"training dtype must be fp32, bf16, fp16 or auto, got {cfg.dtype!r}")
     from resbench.train.data import DATASETS
 
     if cfg.dataset not in DATASETS:

@@ -130,3 +130,28 @@ def test_the_sequential_rule_keeps_its_false_positive_rate_under_repeated_looks(
                 false += state == "different"
                 break
     assert false / 2000 <= 0.05
+
+
+@pytest.mark.parametrize("bf16_seconds,chosen", [(5.0, "bf16"), (9.5, "fp32"), (500.0, "fp32")])
+def test_dtype_auto_follows_this_machines_measurement(monkeypatch, bf16_seconds, chosen):
+    """bf16 only when measured at least 1.1x faster (an emulating CPU, ~50x slower, never)."""
+    from dataclasses import replace as dc_replace
+
+    from resbench.spec import parse_spec
+    from resbench.train import budget
+    from resbench.train.recipe import TrainConfig
+
+    monkeypatch.setattr(budget, "calibrate", lambda spec, cfg, data: ArmCost(spec.name, 10.0 if cfg.dtype == "fp32"
+                                                                            else bf16_seconds, "calibrated"))
+    cfg, why = budget.resolve_dtype(parse_spec("resnet20"), TrainConfig(dtype="auto", device="cpu"), None)
+    assert cfg.dtype == chosen and "dtype auto" in why
+    same, none = budget.resolve_dtype(parse_spec("resnet20"), dc_replace(cfg, dtype="fp32"), None)
+    assert same.dtype == "fp32" and none is None
+
+
+def test_records_say_which_dtype_ran(cli, tmp_path):
+    code, out, err = cli("train", "cifar-resnet8", *SYN, "--epochs", "1", "--dtype", "auto", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "dtype auto:" in err
+    rec = json.loads(next((tmp_path / "records" / "train").glob("*.json")).read_text())
+    assert rec["config"]["dtype"] in ("fp32", "bf16")
