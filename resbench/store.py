@@ -109,8 +109,9 @@ def read_record(path: str | os.PathLike) -> Record:
     path = Path(path)
     try:
         rec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise StoreError(f"{path} is not a readable results record ({type(e).__name__}: {e}); delete it or re-run") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
+        raise StoreError(f"{path} is not a readable results record ({why}); delete it or re-run") from None
     if not isinstance(rec, dict) or "schema" not in rec:
         raise StoreError(f"{path} is not a resbench record (no schema field)")
     rec = migrate(rec, str(path))
@@ -118,7 +119,27 @@ def read_record(path: str | os.PathLike) -> Record:
     for name, tp in fields.items():
         if not isinstance(rec.get(name), tp):
             raise StoreError(f"{path} is not a resbench record: field {name!r} is missing or not a {tp.__name__}; delete it or re-run")
-    return Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
+    if "spec" in rec["config"] and not isinstance(rec["config"]["spec"], str):
+        raise StoreError(f"{path} is not a resbench record: its config's spec is not text; delete it or re-run")
+    record = Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
+    check = RESULT_CHECKS.get(record.kind)
+    if check is not None:
+        try:
+            check(record.result)
+        except Exception as e:  # any way a tampered or foreign result fails to be what its kind promises
+            raise StoreError(f"{path} has a damaged {record.kind} result ({type(e).__name__}: {e}); "
+                             "delete it or re-run") from None
+    return record
+
+
+# kind -> a function that raises unless a record's result is a valid result of that kind.
+# The modules that own the result types register them (resbench.train.recipe for
+# "train", resbench.measure.timing for "profile"), so the store imports none of them.
+RESULT_CHECKS: dict = {}
+
+
+def register_result(kind: str, check) -> None:
+    RESULT_CHECKS[kind] = check
 
 
 def _check_kind(kind: str) -> str:

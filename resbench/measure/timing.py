@@ -26,6 +26,7 @@ from resbench.runtime import (autocast, grad_scaler, nhwc_backward_crashes, num_
                               synchronize)
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
+from resbench.store import register_result
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")
@@ -144,6 +145,9 @@ class ProfileResult:
 
         fields["breakdown"] = tuple(StageTime(**s) for s in d.get("breakdown") or ())
         return cls(**fields)
+
+
+register_result("profile", ProfileResult.from_dict)
 
 
 def check_config(cfg: ProfileConfig, device: torch.device) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -31,18 +32,28 @@ def records_frame(records) -> pd.DataFrame:
     flat = []
     for rec in records:
         d = {"id": rec.id, "kind": rec.kind, "key": rec.key, "created": rec.created}
-        d.update(rec.config)
+        # Records come from users' disks and other versions: a value of an unexpected type
+        # is shown as text, never trusted to be what its name promises.
+        d.update({k: _scalar(v) for k, v in rec.config.items()})
         for k, v in rec.result.items():
             if isinstance(v, (int, float, str, bool)) or v is None:
                 d.setdefault(k, v)
             elif k == "latency_ms" and isinstance(v, dict):
-                d.update({f"latency_{m}_ms": x for m, x in v.items()})
+                d.update({f"latency_{m}_ms": _scalar(x) for m, x in v.items()})
         env = rec.env
-        d["device_name"] = env.get("device_name")
-        d["torch"] = env.get("torch")
-        d["git_commit"] = (env.get("git_commit") or "")[:10] or None
+        d["device_name"] = _text(env.get("device_name"))
+        d["torch"] = _text(env.get("torch"))
+        d["git_commit"] = (_text(env.get("git_commit")) or "")[:10] or None
         flat.append(d)
     return pd.DataFrame(flat)
+
+
+def _scalar(v):
+    return v if isinstance(v, (int, float, str, bool)) or v is None else json.dumps(v, default=str)[:200]
+
+
+def _text(v) -> str | None:
+    return None if v is None else v if isinstance(v, str) else json.dumps(v, default=str)[:200]
 
 
 def latest_per_key(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -85,6 +96,8 @@ def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
 
 def query_records(results_dir, kind: str | None, filters: list[str], dedupe: bool = True) -> RecordQuery:
     """The records of a results folder as one frame, filtered, one per configuration."""
+    import resbench.measure.timing  # noqa: F401  (registers the profile result's check with the store)
+    import resbench.train.recipe  # noqa: F401  (and the train result's)
     from resbench.store import Store
 
     _parse_filters(filters)  # a malformed filter is an error even when there is nothing to filter

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
 
 from resbench.errors import UsageError
-from resbench.measure.analytic import analytic_complexity
-from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device, train_defaults
+from resbench.runtime import resolve_device, train_defaults
 from resbench.spec import NetSpec
+from resbench.store import register_result
 from resbench.train.data import Dataset
-from resbench.train.loader import DeviceLoader, channel_stats
 
 Progress = Callable[[str, int, int], None]
 SCHEDULES = ("step", "cosine", "linear")
@@ -127,6 +124,24 @@ class TrainResult:
         fields["history"] = tuple(EpochStats(**{k: h[k] for k in EpochStats.__dataclass_fields__}) for h in d["history"])
         fields["notes"] = tuple(d.get("notes", ()))
         return cls(**fields)
+
+
+def _check_result(d: dict) -> None:
+    """A stored train result is what TrainResult reads back, with numbers where numbers belong."""
+    r = TrainResult.from_dict(d)
+    for name in ("final_train_error", "final_test_error"):
+        v = getattr(r, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise TypeError(f"{name} is {v!r}, not a number")
+    for h in r.history:
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                   for x in (h.epoch, h.lr, h.train_loss, h.train_error, h.test_error, h.seconds)):
+            raise TypeError(f"epoch {h.epoch!r} of the history holds a value that is not a number")
+    if not isinstance(r.spec, str) or not isinstance(r.diverged, bool):
+        raise TypeError("spec must be text and diverged true or false")
+
+
+register_result("train", _check_result)
 
 
 def check_train_config(cfg: TrainConfig) -> None:
