@@ -137,3 +137,26 @@ def duration(text, name: str) -> float:
     if not 0 < total <= MAX_DURATION:
         raise UsageError(f"{name} must be more than 0s and at most 30d, got {str(text)!r}")
     return total
+
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """Create ``path`` and prove a file can be written in it, before any work that would
+    be lost if the write failed at the end (a file in the way, a read-only or full disk)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".resbench-probe-")
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"{what} {str(p)!r} cannot be written ({e.strerror or e}): "
+                         "give a writable folder") from None
+    return p

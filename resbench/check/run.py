@@ -175,6 +175,9 @@ def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = 
     out = Path(out_file)
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give a file name such as {out / 'baseline.json'}")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"--out {out}: {out.parent} is a file, not a folder; give a path in a folder")
+    v.writable_folder(out.parent, f"--out {out}: its folder")
     results = measure_suite(suite, hooks=hooks, rounds=rounds)
     write_json_atomic(out, baseline_document(suite, results, _env_here()))
     return BaselineReport(out, len(results))

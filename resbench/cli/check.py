@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from resbench.cli.options import JsonOpt
-from resbench.cli.output import hooks_for, note, out, print_json
+from resbench.cli.output import hooks_for, note, out, print_json, warn
 
 SuiteArg = Annotated[str, typer.Argument(help="Suite file (TOML), e.g. benchmarks/suite.toml.", show_default=False)]
 RoundsOpt = Annotated[int, typer.Option(help="Independent runs (fresh processes) per timed entry and side; a suite entry's "
@@ -66,11 +66,14 @@ def check(
     """
     from resbench.check import run_check
     from resbench.cli.progress import progress_bar
-    from resbench.report.files import prepare_output
+    from resbench.report.files import appendable, prepare_output
     from resbench.report.tables import check_markdown
 
     if markdown is not None:
         prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        appendable(summary, "GITHUB_STEP_SUMMARY")
     if benchmark_json is not None:
         prepare_output(benchmark_json, (".json",), "--benchmark-json")
     with progress_bar("check") as update_bar:
@@ -87,9 +90,12 @@ def check(
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
     md = check_markdown(outcome)
-    for target in filter(None, [markdown, os.environ.get("GITHUB_STEP_SUMMARY")]):
-        with open(target, "a") as f:
-            f.write(md)
+    for target in filter(None, [markdown, summary]):
+        try:
+            with open(target, "a") as f:
+                f.write(md)
+        except OSError as e:  # the verdict stands; the summary is a copy of it
+            warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")
     if as_json:
         from dataclasses import asdict
 

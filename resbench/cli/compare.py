@@ -59,8 +59,11 @@ def compare(
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
-    if plot is not None:
-        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
+    # Every output place is checked before any training (a refusal after it would lose it).
+    for path, suffixes, option in ((plot, (".png", ".pdf", ".svg"), "--plot"), (csv, (".csv",), "--csv"),
+                                   (markdown, (".md", ".markdown", ".txt"), "--markdown")):
+        if path is not None:
+            prepare_output(path, suffixes, option)
     arms = build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
                       depths=parse_list(depths, "--depths", int, "20,56"), blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),

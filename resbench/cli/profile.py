@@ -70,7 +70,9 @@ def profile(
     if csv is not None:
         from resbench.report.frames import profile_frame
 
-        profile_frame(rows).to_csv(csv, index=False)
+        from resbench.report.files import write_text_atomic
+
+        write_text_atomic(csv, profile_frame(rows).to_csv(index=False))
     if plot is not None:
         from resbench.report.plots import breakdown_bars
 

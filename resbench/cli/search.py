@@ -81,7 +81,9 @@ def search(
     if csv is not None:
         import pandas as pd
 
-        pd.DataFrame([t.to_dict() for t in summary.trials if t.status != "infeasible"]).to_csv(csv, index=False)
+        from resbench.report.files import write_text_atomic
+
+        write_text_atomic(csv, pd.DataFrame([t.to_dict() for t in summary.trials if t.status != "infeasible"]).to_csv(index=False))
     if plot is not None:
         from resbench.report.search import search_scatter
 

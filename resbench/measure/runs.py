@@ -28,6 +28,10 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
     from resbench.store import Store
 
     store = Store(results_dir) if save else None
+    if store is not None:  # checked before measuring: a refusal after it would lose the run
+        from resbench.validate import writable_folder
+
+        writable_folder(store.records_dir, "the results folder")
     sizes = batch_sizes or [config.batch_size]
     results, failures = [], []
     try:

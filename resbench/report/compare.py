@@ -87,12 +87,12 @@ def write_comparison_files(rows: list[dict], csv: str | None = None, markdown: s
         return
     import pandas as pd
 
-    from resbench.report.files import prepare_output
+    from resbench.report.files import prepare_output, write_text_atomic
     from resbench.report.tables import markdown_table
 
     df = pd.DataFrame(rows)
     if csv is not None:
-        df.to_csv(prepare_output(csv, (".csv",), "--csv"), index=False)
+        write_text_atomic(prepare_output(csv, (".csv",), "--csv"), df.to_csv(index=False))
     if markdown is not None:
-        prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown").write_text(
-            markdown_table(df.drop(columns=["reference"], errors="ignore")) + "\n")
+        write_text_atomic(prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown"),
+                          markdown_table(df.drop(columns=["reference"], errors="ignore")) + "\n")

@@ -3,9 +3,13 @@ and refused in one line when its name or suffix cannot be what the user meant.""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 from resbench.errors import UsageError
+from resbench.validate import writable_folder  # noqa: F401  (output checks live together)
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -26,28 +30,42 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"{option} {str(path)!r}: cannot create its folder {p.parent} ({e.strerror})") from None
+    writable_folder(p.parent, f"{option} {str(path)!r}: its folder")
     return p
 
 
-def writable_folder(path: str | Path, what: str) -> Path:
-    """Create ``path`` and prove a file can be written in it, before any work that would
-    be lost if the write failed at the end (a file in the way, a read-only or full disk)."""
-    import os
-    import tempfile
-
+@contextlib.contextmanager
+def atomic_output(path: str | Path):
+    """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step,
+    so a full disk or a crash never leaves a partial file where a good one was."""
     p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix)
+    os.close(fd)
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=p, prefix=".resbench-probe-")
-        try:
-            os.write(fd, b"x")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as e:
-        raise UsageError(f"{what} {str(p)!r} cannot be written ({e.strerror or e}): "
-                         "give a writable folder") from None
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def appendable(path: str | Path, what: str) -> Path:
+    """A file that a report is appended to (e.g. $GITHUB_STEP_SUMMARY): not a folder, and
+    its folder writable; checked before the work."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{what}={str(path)!r} is a folder: it must name a file to append to")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"{what}={str(path)!r} is not writable: fix its permissions or unset it")
+    if not p.exists():
+        writable_folder(p.parent, f"{what}={str(path)!r}: its folder")
     return p
 
 

@@ -47,7 +47,7 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -74,7 +74,7 @@ def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: st
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -93,7 +93,7 @@ def scatter(xs: list[float], ys: list[float], path: str, xlabel: str, ylabel: st
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -122,6 +122,16 @@ def breakdown_bars(results, path: str) -> str:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
+
+
+def _save(fig, path) -> None:
+    """Write the figure atomically: a failed write never replaces an existing figure."""
+    from pathlib import Path
+
+    from resbench.report.files import atomic_output
+
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".").lower() or "png")

@@ -64,7 +64,9 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or f"study {summary.study}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from resbench.report.plots import _save
+
+    _save(fig, path)
     plt.close(fig)
     return path
 

@@ -120,8 +120,11 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
     from resbench.train.cells import run_packed
     from resbench.train.executors import run_cells
     from resbench.train.engine import pack_key
+    from resbench.validate import writable_folder
 
     store = Store(results_dir)
+    writable_folder(store.records_dir, "the results folder")  # before any cell trains
+    writable_folder(store.checkpoints_dir, "the checkpoint folder")
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 

@@ -33,7 +33,8 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     call after an interruption resumes from it, and it is removed when the run ends
     (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there."""
     from resbench.measure.env import collect_env
-    from resbench.report.files import prepare_output, writable_folder
+    from resbench.report.files import prepare_output
+    from resbench.validate import writable_folder
     from resbench.runtime import resolve_device
     from resbench.store import Store
     from resbench.train.budget import resolve_dtype
