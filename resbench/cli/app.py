@@ -6,6 +6,7 @@ Set RESBENCH_DEBUG=1 to see tracebacks.
 """
 
 import importlib
+import errno
 import os
 import sys
 from typing import Annotated
@@ -98,9 +99,35 @@ def _is_click_error(e: BaseException) -> bool:
     return hasattr(e, "format_message") and hasattr(e, "exit_code")
 
 
+def _streams_ready() -> str | None:
+    """Make stdout/stderr safe to print to; a reason when stdout cannot be written at all."""
+    for stream in (sys.stdout, sys.stderr):
+        # A C locale (ascii) must not turn a '×' into a crash: unencodable characters are escaped.
+        if stream is not None and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+    if sys.stdout is None:
+        return "standard output is closed: run with its output sent somewhere (a file, a pipe or /dev/null)"
+    return None
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (`| head`): later flushes must not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("RESBENCH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     argv = sys.argv[1:] if argv is None else list(argv)
+    closed = _streams_ready()
+    if closed:
+        return _fail(closed, 2)
     # Called in-process (tests, notebooks), a --threads option must not outlive the call.
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     try:
@@ -114,6 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(e), e.exit_code)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE, as a tool killed by the closed pipe would report
+    except OSError as e:
+        if debug or e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            if debug:
+                raise
+            return _fail(f"internal error: {type(e).__name__}: {e} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
+        return _fail(f"cannot write the output ({e.strerror}): free space or send it elsewhere, then run again; "
+                     "files are written whole, so none was left half-written", 1)
     except (KeyboardInterrupt, typer.Abort) as e:
         # click turns an EOFError into Abort as if it were Ctrl-C; an EOFError is a bug, not the user.
         if isinstance(e.__context__, EOFError) and not debug:
