@@ -19,7 +19,7 @@ from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell
 from resbench.stats import paired_difference
 from resbench.train.recipe import TrainConfig, TrainResult, check_train_config
-from resbench.train.sweep import build_arms, build_cells, run_sweep
+from resbench.train.sweep import CellStatus, build_arms, build_cells, run_sweep
 
 
 DEFAULT_EFFECT = 0.005  # 0.5 points of test error: the size of the paper's A/B/C differences (Table 3)
@@ -140,13 +140,13 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
                          retries=scale.retries, address=scale.address, cpus_per_run=scale.cpus_per_run,
                          gpus_per_run=scale.gpus_per_run, checkpoints=store.checkpoints_dir)
 
-    def on_cell(cell, status):
-        if status.startswith("failed"):
+    def on_cell(cell, status: CellStatus, detail: str | None):
+        if status is CellStatus.FAILED:
             failed.append(cell)
-            hooks.warning(f"{cell.spec.name} seed {cell.seed} {status}")
-        elif status.startswith("waiting"):
+            hooks.warning(f"{cell.spec.name} seed {cell.seed} failed: {detail}")
+        elif status is CellStatus.WAITING:
             hooks.say(f"{cell.spec.name} seed {cell.seed}: another run is training it; waiting for its record")
-        elif status == "finished" and scale.parallel:
+        elif status is CellStatus.FINISHED and scale.parallel:
             hooks.report("cells", len(done) + 1, len(cells))
 
     try:

@@ -8,6 +8,8 @@ atomically, once, at the end of a cell).
 
 from __future__ import annotations
 
+import enum
+
 from typing import Callable, Iterable
 
 from resbench.errors import UsageError
@@ -78,7 +80,17 @@ def build_cells(arms: list[NetSpec], seeds: int, config: TrainConfig, first_seed
 Runner = Callable[[list[Cell]], Iterable[tuple[Cell, object]]]  # missing cells -> (cell, (result, env) | CellFailure)
 
 
-def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable[[Cell, str], None] | None = None,
+class CellStatus(enum.Enum):
+    """What happened to a cell of a sweep (reported to ``on_cell`` with an optional detail)."""
+
+    STORED = "stored"  # found in the store: not trained again
+    FINISHED = "finished"  # trained here and stored
+    FAILED = "failed"  # trained here and failed: not stored, the next run retries it
+    WAITING = "waiting"  # another run holds it: waited for
+
+
+def run_sweep(cells: list[Cell], store: Store, runner: Runner,
+              on_cell: Callable[[Cell, CellStatus, str | None], None] | None = None,
               parallel: bool = False, pack: int = 1,
               group: Callable[[Cell], object] | None = None) -> Iterable[tuple[Cell, Record | None]]:
     """Yield (cell, record) for stored cells, then for each missing cell as it finishes
@@ -93,9 +105,9 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
     """
     from resbench.store import cell_lock
 
-    def note(cell, status):
+    def note(cell, status: CellStatus, detail: str | None = None):
         if on_cell:
-            on_cell(cell, status)
+            on_cell(cell, status, detail)
 
     missing = []
     for cell in cells:
@@ -103,19 +115,19 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
         if rec is None:
             missing.append(cell)
         else:
-            note(cell, "stored")
+            note(cell, CellStatus.STORED)
             yield cell, rec
 
     def run(batch: list[Cell], locks: dict):
         try:
             for cell, outcome in runner(batch):
                 if isinstance(outcome, CellFailure):
-                    note(cell, f"failed: {outcome.error}")
+                    note(cell, CellStatus.FAILED, outcome.error)
                     yield cell, None
                 else:
                     result, env = outcome
                     path = store.put("train", config=cell.key_config, result=result, env=env, key=cell.key)
-                    note(cell, "finished")
+                    note(cell, CellStatus.FINISHED)
                     yield cell, read_record(path)
                 locks.pop(cell.key).release()
         finally:
@@ -135,7 +147,7 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
                 rec = store.find("train", cell.key)  # finished by another run since we looked
                 if rec is not None:
                     lock.release()
-                    note(cell, "stored")
+                    note(cell, CellStatus.STORED)
                     yield cell, rec
                     continue
                 batch.append(cell)
@@ -151,11 +163,11 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner, on_cell: Callable
             # Only cells another run holds are left: wait for each, then take it from the
             # store, or train it here if that run died or failed (its lock is then free).
             cell = held_elsewhere.pop(0)
-            note(cell, "waiting: another run is training it")
+            note(cell, CellStatus.WAITING, "another run is training it")
             with cell_lock(store, "train", cell.key):
                 rec = store.find("train", cell.key)
             if rec is not None:
-                note(cell, "stored")
+                note(cell, CellStatus.STORED)
                 yield cell, rec
             else:
                 queue.append(cell)
