@@ -113,6 +113,33 @@ def open_study(cfg: SearchConfig, storage_url: str, name: str | None, sampler_se
         import optuna
     except ImportError:
         raise UsageError("optuna is not installed: pip install optuna (resbench search runs on it)") from None
+    with _creation_lock(storage_url):
+        storage, study, name, seed = _create(optuna, cfg, storage_url, name, sampler_seed, heartbeat)
+    seed = cfg.train.seed if seed is None else seed
+    sampler = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=8),
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+    }[cfg.sampler]()
+    pruner = cfg.halving.optuna_pruner() if cfg.halving and not len(cfg.objectives) > 1 else optuna.pruners.NopPruner()
+    return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+
+
+@contextlib.contextmanager
+def _creation_lock(storage_url: str):
+    """Workers that start together on a new SQLite file would each create its tables
+    (optuna's alembic_version row: UNIQUE constraint failed); one at a time they find them."""
+    path = storage_url[len("sqlite:///"):] if storage_url.startswith("sqlite:///") else ""
+    if not path or path.startswith(":memory:"):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(f"{path}.lock"):
+        yield
+
+
+def _create(optuna, cfg: SearchConfig, storage_url: str, name: str | None, sampler_seed: int | None, heartbeat):
     try:
         storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=heartbeat[0], grace_period=heartbeat[1],
                                              **_retry_stale_trials())
@@ -121,7 +148,6 @@ def open_study(cfg: SearchConfig, storage_url: str, name: str | None, sampler_se
     except Exception as e:  # sqlalchemy's errors: bad URL, unreachable server, unwritable file
         raise UsageError(f"cannot open the study storage {storage_url}: {_first_line(e)}") from None
     name = name or cfg.default_study_name()
-    multi = len(cfg.objectives) > 1
     existing = set(optuna.get_all_study_names(storage))
     seed = sampler_seed
     study = optuna.create_study(storage=storage, study_name=name, directions=["minimize"] * len(cfg.objectives),
@@ -136,14 +162,7 @@ def open_study(cfg: SearchConfig, storage_url: str, name: str | None, sampler_se
             seed = cfg.train.seed + len(study.trials)  # a joining worker must not replay the first one's proposals
     else:
         study.set_user_attr("resbench", _jsonable(cfg.fingerprint()))
-    seed = cfg.train.seed if seed is None else seed
-    sampler = {
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=8),
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-    }[cfg.sampler]()
-    pruner = cfg.halving.optuna_pruner() if cfg.halving and not multi else optuna.pruners.NopPruner()
-    return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    return storage, study, name, seed
 
 
 def _retry_stale_trials() -> dict:
