@@ -185,6 +185,17 @@ class Store:
         records.sort(key=lambda r: r.created)
         return records, problems
 
+    def newest(self, kind: str, key: str, since: str = "") -> Record | None:
+        """The newest readable record of ``key`` created at or after ``since`` (ISO 8601)."""
+        for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json"), reverse=True):
+            try:
+                rec = read_record(path)
+            except StoreError:
+                continue
+            if rec.key == key and rec.created >= since:
+                return rec
+        return None
+
     def find(self, kind: str, key: str) -> Record | None:
         for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json")):
             try:

@@ -6,6 +6,7 @@ trains; only rank 0 keeps the record and gets a report back.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     from resbench.report.files import prepare_output
     from resbench.validate import writable_folder
     from resbench.runtime import resolve_device
-    from resbench.store import Store
+    from resbench.store import Store, cell_lock
     from resbench.train.budget import resolve_dtype
     from resbench.train.distributed import dist_context
     from resbench.train.engine import Checkpoint, train
@@ -60,6 +61,17 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
         resume = checkpoint_for([cell], store.checkpoints_dir) if save else None
         if resume is not None and world > 1:
             resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world})
+        lock = cell_lock(store, "train", cell.key) if save and world == 1 else None
+        if lock is not None and not lock.acquire(blocking=False):
+            # The same configuration is being trained into this results folder by another
+            # run: wait for it and take its record rather than train the same thing twice.
+            hooks.say(f"another run is training this configuration into {store.records_dir}; waiting for its record")
+            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            lock.acquire(blocking=True)
+            rec = store.newest("train", cell.key, since=since)
+            if rec is not None and not checkpoint:
+                lock.release()
+                return TrainJob(spec, rec.train_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json")
         try:
             result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
                            checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints)
@@ -69,11 +81,18 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
                                   "command again to resume from it") from None
             raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
                               "run the same command again to start it over") from None
+        finally:
+            if lock is not None and not is_main:
+                lock.release()
         if not is_main:
             return None
         env = collect_env(dist.device if dist else resolve_device(config.device))
         path = None
-        if save:
-            path = store.put("train", config={**cell.key_config, "world_size": result.world_size},
-                                          result=result.to_dict(), env=env, key=cell.key)
+        try:
+            if save:
+                path = store.put("train", config={**cell.key_config, "world_size": result.world_size},
+                                 result=result.to_dict(), env=env, key=cell.key)
+        finally:
+            if lock is not None:
+                lock.release()
     return TrainJob(spec, result, env, path)
