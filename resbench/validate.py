@@ -100,7 +100,10 @@ def comma_list(text, cast=str) -> list | None:
 
 def parse_list(text, option: str, cast=str, example: str | None = None) -> list | None:
     """The one list parser of the CLI: comma-separated values, each ``cast``; a value that
-    does not cast is one line naming the option and an example of what it takes."""
+    does not cast is one line naming the option and an example of what it takes. Not given
+    (None) is None; given but empty ('') is an error, not the default."""
+    if isinstance(text, str) and not text.strip():
+        raise UsageError(f"{option} is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
     try:
         values = comma_list(text, _strict_int if cast is int else cast)
     except (ValueError, TypeError, OverflowError):

@@ -89,7 +89,7 @@ def test_read_only_results_folder(tmp_path, cmd):
 
 def test_github_step_summary_naming_a_folder_is_refused_before_measuring(cli, tmp_path, monkeypatch):
     suite = tmp_path / "suite.toml"
-    suite.write_text('[suite]\nname = "s"\n[[entry]]\nid = "a"\nspec = "cifar-resnet8"\nbatch_size = 1\n')
+    suite.write_text('[suite]\nname = "s"\n[[entry]]\nspec = "cifar-resnet8"\nbatch_size = 1\n')
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))
     code, out, err = cli("check", suite, "--baseline", tmp_path / "none.json")
     assert code == 2 and "GITHUB_STEP_SUMMARY" in err and "folder" in err

@@ -89,6 +89,8 @@ def read_baseline(path: str | Path) -> dict:
         raise StoreError(f"cannot read baseline {path}: {e.strerror}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise StoreError(f"baseline {path} is corrupt or truncated (not JSON: {e}); regenerate it with `resbench baseline`") from None
+    except RecursionError:
+        raise StoreError(f"baseline {path} is nested too deeply to be a baseline; regenerate it with `resbench baseline`") from None
     if not isinstance(doc, dict) or doc.get("kind") != "resbench-baseline" or not isinstance(doc.get("entries"), list):
         raise StoreError(f"{path} is not a resbench baseline file (no kind/entries); regenerate it with `resbench baseline`")
     schema = doc.get("schema")

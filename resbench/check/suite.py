@@ -113,6 +113,8 @@ def load_suite(path: str | Path) -> Suite:
         doc = tomllib.loads(v.read_text(path, "suite"))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"suite {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(f"suite {path} is nested too deeply to be a suite; a suite is a [suite] table and [[entry]] tables") from None
     head = v.table(doc.get("suite", {}), f"suite {path}: suite")
     unknown_head = set(head) - {"name", "timing", *_FIELD_CHECKS} - {"batch_size"}
     if unknown_head:

@@ -8,6 +8,7 @@ Set RESBENCH_DEBUG=1 to see tracebacks.
 import importlib
 import errno
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -88,6 +89,36 @@ def _command_named(argv: list[str]) -> str | None:
     return None
 
 
+INTERRUPTED = ("interrupted before finishing: nothing partial was written (records and files are written whole, "
+               "when done); run the same command again")
+_NUMBER = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _strict_numbers(command) -> None:
+    """Numbers on the command line in ASCII digits only, without underscores, as the spec
+    grammar and the list options take them: click's INT and FLOAT would read '٣' as 3 and
+    '1_0' as 10. Each whole-number or real option's type is given a stricter subclass of
+    the click type it has."""
+    for param in getattr(command, "params", []):
+        kind = getattr(param.type, "name", "")
+        if kind in ("integer", "integer range", "float", "float range") and not getattr(param.type, "_strict", False):
+            base = type(param.type)
+            whole = kind.startswith("integer")
+
+            def convert(self, value, p, ctx, _base=base, _whole=whole):
+                if isinstance(value, str) and (not value.isascii() or "_" in value
+                                               or (_whole and not _NUMBER.fullmatch(value))):
+                    self.fail(f"{value!r} is not a {'whole number' if _whole else 'number'} in ASCII digits "
+                              f"(e.g. {'10' if _whole else '0.5'})", p, ctx)
+                return _base.convert(self, value, p, ctx)
+
+            strict = object.__new__(type(f"Strict{base.__name__}", (base,), {"convert": convert, "_strict": True}))
+            strict.__dict__.update(param.type.__dict__)
+            param.type = strict
+    for sub in getattr(command, "commands", {}).values():
+        _strict_numbers(sub)
+
+
 def _fail(message: str, code: int) -> int:
     sys.stderr.write(f"resbench: error: {message}\n")
     return code
@@ -134,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         from resbench.cache import cache_dir
 
         cache_dir()  # a cache setting that names no folder is refused before any work
-        app = build_app(_command_named(argv))
-        rv = app(args=argv, prog_name="resbench", standalone_mode=False)
+        command = typer.main.get_command(build_app(_command_named(argv)))
+        _strict_numbers(command)
+        rv = command.main(args=argv, prog_name="resbench", standalone_mode=False)
+        if rv == 130:  # Typer turns Ctrl-C in a command into a bare exit code 130: say what it means
+            return _fail(INTERRUPTED, 130)
         return rv if isinstance(rv, int) else 0
     except ResbenchError as e:
         if debug:
@@ -155,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         # click turns an EOFError into Abort as if it were Ctrl-C; an EOFError is a bug, not the user.
         if isinstance(e.__context__, EOFError) and not debug:
             return _fail(f"internal error: EOFError: {e.__context__} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
-        return _fail("interrupted before finishing: nothing partial was written (records and files are written "
-                     "whole, when done); run the same command again", 130)
+        return _fail(INTERRUPTED, 130)
     except Exception as e:
         if type(e).__name__ == "NoArgsIsHelpError" and getattr(e, "ctx", None):
             print(e.ctx.get_help())

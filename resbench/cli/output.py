@@ -14,7 +14,14 @@ from rich.console import Console
 # messages, table cells) is shown as written, never read as Rich markup, so "[/x]" in a
 # folder name cannot crash a command and "[bold red]x[/]" in a record is not restyled.
 # resbench's own styling uses Text objects and styles, not markup.
-out = Console(soft_wrap=False, markup=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit 1 here; the reader leaving (`| head`) is told apart by resbench.cli.app (exit 141).
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _Console(soft_wrap=False, markup=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err = Console(stderr=True, soft_wrap=True, markup=False)
 
 

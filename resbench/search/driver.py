@@ -62,10 +62,10 @@ class SearchReport:
         }
 
 
-def _list(text, option: str, cast=str) -> tuple | None:
+def _list(text, option: str, cast=str, example: str | None = None) -> tuple | None:
     if isinstance(text, list):
         text = [str(t) for t in text]  # TOML values
-    values = parse_list(text, option, cast, "16,32" if cast is int else "A,B")
+    values = parse_list(text, option, cast, example or ("16,32" if cast is int else "A,B"))
     return tuple(values) if values is not None else None
 
 
@@ -85,7 +85,13 @@ def _build(values: dict, data):
         return _list(values.get(key), option, cast)
 
     max_blocks = values.get("max_blocks_per_stage", 18)
-    max_blocks = tuple(max_blocks) if isinstance(max_blocks, list) else _list(str(max_blocks).replace(".", ","), "--max-blocks-per-stage", int)
+    if not isinstance(max_blocks, list):
+        try:
+            max_blocks = _list(str(max_blocks).replace(".", ","), "--max-blocks-per-stage", int)
+        except UsageError:
+            raise UsageError("--max-blocks-per-stage takes one whole number, or one per stage separated by dots, "
+                             f"e.g. 18 or 9.9.6; got {values.get('max_blocks_per_stage')!r}") from None
+    max_blocks = tuple(max_blocks)
     space = SearchSpace(
         families=opt("family", "--family") or ("cifar",),
         blocks=opt("blocks", "--blocks") or ("basic", "bottleneck"),

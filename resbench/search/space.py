@@ -290,6 +290,8 @@ def load_space_file(path: str) -> dict:
         data = tomllib.loads(read_text(path, "space file"))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"space file {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(f"space file {path} is nested too deeply; a space file holds plain keys and lists") from None
     unknown = set(data) - set(SPACE_FILE_TYPES)
     if unknown:
         raise UsageError(f"unknown key(s) {', '.join(sorted(unknown))} in {path}: expected some of {', '.join(sorted(SPACE_FILE_TYPES))}")

@@ -90,12 +90,22 @@ def quiet_optuna():
 
     saved = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logger = optuna.logging.get_logger("optuna")
+    logger.addFilter(_not_interrupts)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             yield
     finally:
+        logger.removeFilter(_not_interrupts)
         optuna.logging.set_verbosity(saved)
+
+
+def _not_interrupts(record) -> bool:
+    """Ctrl-C is the user's, not a failed trial: Optuna's warning with its traceback is dropped
+    (resbench says in one line what was kept)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in record.getMessage()
 
 
 def default_storage(results_dir: str | Path) -> str:

@@ -123,6 +123,9 @@ def load_checkpoint(model, path: str) -> None:
         raise UsageError(f"checkpoint {path} cannot be read ({type(e).__name__}); expected a state_dict saved by torch.save") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in state.items()):
+        raise UsageError(f"checkpoint {path} is not a state_dict (names mapped to tensors); save one with "
+                         "torch.save(model.state_dict(), PATH)")
     ours = model.state_dict()
     for k in ours:
         if k not in state:

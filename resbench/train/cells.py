@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from resbench.errors import UsageError
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.store import config_key
 from resbench.train.recipe import TrainConfig
@@ -58,6 +59,12 @@ def load_data(cfg: TrainConfig, input_size: int, download: bool = True, warn: Wa
             _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=input_size, subset=cfg.subset,
                                       val_split=cfg.val_split, download=download, seed=cfg.seed,
                                       test_subset=cfg.test_subset)
+        d = _DATA[key]
+        if len(d.train_y) < 2 or len(d.test_y) < 1:
+            del _DATA[key]
+            raise UsageError(f"{cfg.dataset} in {cfg.data_dir} gives {len(d.train_y)} training and {len(d.test_y)} test "
+                             "image(s): training needs at least 2 and testing at least 1; add images or change "
+                             "the split (val_split)")
         for w in caught:
             if issubclass(w.category, UserWarning):
                 if warn is not None:

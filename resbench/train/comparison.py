@@ -219,6 +219,8 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
 
 def degradation_arms(depths: list[int], shortcut: str = "A") -> tuple[list[NetSpec], list[NetSpec]]:
     """The residual nets of ``depths`` and their plain twins (Fig. 6)."""
+    if shortcut not in ("A", "B", "C"):
+        raise UsageError(f"the residual nets need a shortcut A, B or C, got {shortcut!r} (their plain twins are built too)")
     residual = build_arms(depths=depths, shortcuts=[shortcut])
     return residual, [a for a in build_arms(depths=depths, plain=True, shortcuts=[shortcut]) if a.plain]
 

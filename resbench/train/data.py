@@ -187,6 +187,10 @@ def _load_cifar(kind: str, data_dir: Path, download: bool) -> dict:
             raise DataError(f"{kind} not found: {folder} lacks {', '.join(missing)}; put the standard python layout "
                             f"({tv.base_folder}/ with {', '.join(names)}) under --data-dir")
     paths = [folder / n for n in names]
+    not_files = [p.name for p in paths if not p.is_file()]
+    if not_files:
+        raise DataError(f"{kind} in {folder}: {', '.join(not_files)} {'is' if len(not_files) == 1 else 'are'} not a file "
+                        "(a folder?); put the standard python-layout files there")
 
     def build() -> dict:
         expected = dict(tv.train_list + tv.test_list)

@@ -174,6 +174,8 @@ def _check(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model) 
     for c, d in zip(configs, datas):
         check_train_config(c)
         check_fits(spec, d)
+        if len(d.train_y) < 1 or len(d.test_y) < 1:
+            raise UsageError(f"{d.name} has {len(d.train_y)} training and {len(d.test_y)} test image(s): both must be non-empty")
         if (spec.name, {**c.key_fields(), "seed": 0}) != (spec.name, {**cfg.key_fields(), "seed": 0}):
             raise UsageError("packed members must share the spec and every training setting but the seed")
     if len(configs) > 1:
