@@ -112,6 +112,16 @@ def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
     raise UsageError(f"--reference {reference!r} is not one of the arms: {', '.join(a.name for a in arms)}")
 
 
+def _outputs_ready(results_dir) -> None:
+    """The records and checkpoint folders can be written: checked before anything trains."""
+    from resbench.store import Store
+    from resbench.validate import writable_folder
+
+    store = Store(results_dir)
+    writable_folder(store.records_dir, "the results folder")
+    writable_folder(store.checkpoints_dir, "the checkpoint folder")
+
+
 def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, scale: ScaleOut,
            hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
     """Run (or find stored) every cell; Ctrl-C keeps what finished."""
@@ -120,11 +130,8 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
     from resbench.train.cells import run_packed
     from resbench.train.executors import run_cells
     from resbench.train.engine import pack_key
-    from resbench.validate import writable_folder
 
     store = Store(results_dir)
-    writable_folder(store.records_dir, "the results folder")  # before any cell trains
-    writable_folder(store.checkpoints_dir, "the checkpoint folder")
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 
@@ -204,6 +211,7 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     if not arms:
         raise UsageError("no arms to compare: give at least one spec")
     scale.validate()
+    _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
     fitted, cells, config = _plan(arms, seeds, config, download, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
@@ -380,6 +388,7 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     if len(arms) < 2:
         raise UsageError("a budgeted or sequential comparison needs at least two arms")
     scale.validate()
+    _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
     fitted, _, config = _plan(arms, 1, config, download, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
