@@ -119,7 +119,7 @@ def test_results_shows_one_record_per_configuration(cli, tmp_path):
 
     store = Store(tmp_path)
     for loss in (0.5, 0.4):
-        store.put("train", config={"spec": "resnet20"}, result={"test_error": loss}, env={})
+        store.put("analysis-demo", config={"spec": "resnet20"}, result={"test_error": loss}, env={})
         time.sleep(0.01)
     code, out, err = cli("results", "--results-dir", tmp_path, "--json")
     rows = json.loads(out)

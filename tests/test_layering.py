@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent / "resbench"
 CLI = ROOT / "cli"
 # Modules of cli/ that are shared plumbing, not commands.
-CLI_PLUMBING = {"__init__", "app", "options", "output", "progress"}
+CLI_PLUMBING = {"__init__", "app", "options", "output", "progress", "budget"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -13,13 +13,13 @@ from resbench.store import SCHEMA_VERSION, Record, Store, config_key, read_recor
 def test_round_trip(tmp_path):
     store = Store(tmp_path)
     cfg = {"spec": "resnet20", "batch_size": 8}
-    path = store.put("profile", config=cfg, result={"throughput": 12.5}, env={"torch": "x"})
+    path = store.put("example", config=cfg, result={"throughput": 12.5}, env={"torch": "x"})  # a kind with no result check
     rec = read_record(path)
     assert isinstance(rec, Record)  # typed after the store
-    assert rec.schema == SCHEMA_VERSION and rec.kind == "profile"
+    assert rec.schema == SCHEMA_VERSION and rec.kind == "example"
     assert rec.config == cfg and rec.result["throughput"] == 12.5
     assert rec.key == config_key(cfg)
-    assert store.find("profile", config_key(cfg)).id == rec.id
+    assert store.find("example", config_key(cfg)).id == rec.id
     records, problems = store.load()
     assert len(records) == 1 and problems == [] and records[0] == rec
 
@@ -31,7 +31,8 @@ def test_config_key_is_order_independent():
 
 def test_corrupt_and_newer_records_are_reported_not_fatal(tmp_path):
     store = Store(tmp_path)
-    store.put("profile", config={"a": 1}, result={}, env={})
+    store.put("example", config={"a": 1}, result={}, env={})
+    (store.records_dir / "profile").mkdir()
     bad = store.records_dir / "profile" / "broken.json"
     bad.write_text('{"schema": 1, "kind": "prof')
     newer = store.records_dir / "profile" / "newer.json"
@@ -42,6 +43,16 @@ def test_corrupt_and_newer_records_are_reported_not_fatal(tmp_path):
     assert any("newer" in p and "upgrade" in p for p in problems)
     with pytest.raises(StoreError):
         read_record(bad)
+
+
+def test_a_result_that_breaks_its_kinds_check_is_a_store_error(tmp_path):
+    import resbench.train.recipe  # noqa: F401  (registers the train result check)
+
+    store = Store(tmp_path)
+    path = store.put("train", config={"spec": "resnet20"}, result={"test_error": 0.4}, env={})
+    with pytest.raises(StoreError, match="damaged train result"):
+        read_record(path)
+    assert store.load() == ([], [next(iter(store.load()[1]))])
 
 
 def test_failed_write_leaves_old_record_intact(tmp_path):

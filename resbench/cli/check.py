@@ -89,13 +89,7 @@ def check(
         from resbench.store import write_json_atomic
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
-    md = check_markdown(outcome)
-    for target in filter(None, [markdown, summary]):
-        try:
-            with open(target, "a") as f:
-                f.write(md)
-        except OSError as e:  # the verdict stands; the summary is a copy of it
-            warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")
+    _append(check_markdown(outcome), [markdown, summary])
     if as_json:
         from dataclasses import asdict
 
@@ -118,3 +112,13 @@ def check(
                   + f" (exit {outcome.exit_code})", highlight=False)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _append(md: str, targets: list) -> None:
+    """The Markdown table appended to --markdown and $GITHUB_STEP_SUMMARY."""
+    for target in filter(None, targets):
+        try:
+            with open(target, "a") as f:
+                f.write(md)
+        except OSError as e:  # the verdict stands; the summary is a copy of it
+            warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")
