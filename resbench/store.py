@@ -38,6 +38,10 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     path = Path(path)
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place, never replaced by a file
+        with open(path, "w") as f:
+            json.dump(obj, f, indent=1, allow_nan=False)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -35,6 +35,7 @@ def profile(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="With --breakdown: a stacked bar PNG of the stage times.", rich_help_panel="Output")] = None,
+    trace: Annotated[Optional[str], typer.Option("--trace", help="Also write a torch.profiler trace (Chrome/Perfetto JSON) of 5 steps at the first batch size, taken after the timed runs, and list the top operators by self time. Open it in ui.perfetto.dev or chrome://tracing.", rich_help_panel="Output")] = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
 ) -> None:
@@ -57,12 +58,15 @@ def profile(
 
             raise UsageError("--plot draws the stage breakdown: add --breakdown")
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
+    if trace is not None:
+        prepare_output(trace, (".json",), "--trace")
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
                         compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
                         backend=backend)
     with progress_bar(spec.name) as update:
-        runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, hooks=hooks_for(update))
+        runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,
+                            hooks=hooks_for(update))
     results = runs.results
     if not results:  # nothing measured: the failure is the whole answer (exit 4)
         raise BenchmarkFailed(runs.failures[0])
@@ -77,6 +81,9 @@ def profile(
         from resbench.report.plots import breakdown_bars
 
         breakdown_bars(results, plot)
+    if runs.trace is not None:
+        for row in rows[:1]:
+            row["trace"] = runs.trace.to_dict()
     if as_json:
         print_json(rows[0] if len(rows) == 1 else rows)
         _fail_after_rows(runs.failures)
@@ -93,6 +100,11 @@ def profile(
             out.print(breakdown_note(r), highlight=False)
     if plot is not None:
         out.print(f"figure: {plot}", highlight=False)
+    if runs.trace is not None:
+        from resbench.report.tables import trace_table
+
+        out.print(trace_table(runs.trace))
+        out.print(f"trace: {runs.trace.path} (open it in https://ui.perfetto.dev or chrome://tracing)", highlight=False)
     _fail_after_rows(runs.failures)
 
 

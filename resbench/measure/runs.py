@@ -16,10 +16,11 @@ RECORD_CONFIG = ("spec", "device", "dtype", "mode", "batch_size", "channels_last
 class ProfileRuns:
     results: list  # ProfileResult per batch size that was measured
     failures: list  # one line per batch size whose benchmark itself failed (BenchmarkFailed)
+    trace: object = None  # resbench.measure.trace.Trace of the first batch size, when asked for
 
 
 def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | None] | None = None, *, save: bool = True,
-                 results_dir=None, hooks: Hooks = Hooks()) -> ProfileRuns:
+                 results_dir=None, trace_path: str | None = None, hooks: Hooks = Hooks()) -> ProfileRuns:
     """Profile ``spec`` at each batch size (None: the device's default) and store each
     result as a ``profile`` record unless ``save`` is off. A batch size whose benchmark
     itself fails (e.g. the model does not export to ONNX) is reported in ``failures``
@@ -51,4 +52,13 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
         kept = f"stored in {store.records_dir}" if store is not None else "not stored (--no-save)"
         raise Interrupted(f"interrupted: {len(results)} of {len(sizes)} batch size(s) measured, {kept}; "
                           "run again for the rest") from None
-    return ProfileRuns(results, failures)
+    traced = None
+    if trace_path is not None and results:
+        # After the timed runs, in a pass of its own: the figures above never ran under a profiler.
+        from resbench.measure.trace import trace
+
+        hooks.report(f"{spec.name} trace", 0, 1)
+        first = results[0]
+        traced = trace(spec, replace(config, batch_size=first.batch_size, channels_last=first.channels_last),
+                       first.batch_size, trace_path)
+    return ProfileRuns(results, failures, traced)

@@ -39,6 +39,9 @@ def atomic_output(path: str | Path):
     """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step,
     so a full disk or a crash never leaves a partial file where a good one was."""
     p = Path(path)
+    if p.exists() and not p.is_file():  # /dev/null, a FIFO: written in place, never replaced by a file
+        yield p
+        return
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix)
     os.close(fd)
     try:

@@ -269,6 +269,21 @@ def breakdown_note(r) -> str:
             f"any stage and the timing hooks. The whole-model pass above ({r.latency.median:.3f} ms) ran apart, untouched.")
 
 
+def trace_table(t) -> Table:
+    """`profile --trace`: the operators that took the most time per step, by self time."""
+    on_device = any(o.self_device_ms is not None for o in t.top)
+    table = Table(header_style="bold", title=f"top operators by self time, per step ({t.steps} traced steps)")
+    for c, j in (("operator", "left"), ("calls", "right"), ("self CPU ms", "right")) + \
+            ((("self device ms", "right"),) if on_device else ()):
+        table.add_column(c, justify=j)
+    for o in t.top:
+        cells = [o.name, str(o.calls), f"{o.self_cpu_ms:.3f}"]
+        if on_device:
+            cells.append(f"{o.self_device_ms:.3f}" if o.self_device_ms is not None else "-")
+        table.add_row(*cells)
+    return table
+
+
 def layers_table(c: Complexity, depth: str) -> Table:
     """`show --depth block|layer`: one row per block or leaf module, totals in the footer."""
     table = Table(header_style="bold", show_footer=True)
