@@ -92,12 +92,14 @@ def search(
         limit = {"macs": c.max_macs, "params": c.max_params, "latency": c.max_latency_ms}[cost]
         evaluated = sum(1 for t in summary.trials if t.status != "infeasible")
         search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
-                       title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})")
+                       title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
+                       hypervolume=report.hypervolume)
     if as_json:
         print_json(report.to_dict())
         return
-    from resbench.report.search import front_lines, front_table
+    from resbench.report.search import front_lines, front_table, hypervolume_line
 
     out.print(front_table(summary, report.confirmed, report.split))
     for line in front_lines(report):
         out.print(line, highlight=False)
+    out.print(hypervolume_line(report.hypervolume), highlight=False)

@@ -21,7 +21,7 @@ def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Tab
 
 
 def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "macs", title: str = "",
-                   limit: float | None = None, split: str = "test") -> str:
+                   limit: float | None = None, split: str = "test", hypervolume=None) -> str:
     """Every evaluated trial as cost vs error: complete (filled), pruned (hollow, error at the
     epoch it stopped), the front as a step line, and the paper's presets: a star where the
     study trained them, a dashed line at their cost where it did not (outside the space or
@@ -31,7 +31,17 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     plt = _plt()
     key = {"macs": "macs", "params": "params", "latency": "latency_ms"}[cost]
     label = {"macs": "MACs per image", "params": "parameters", "latency": "latency (ms)"}[cost]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    history = hypervolume.history if hypervolume is not None and hypervolume.history else ()
+    if history:  # a second panel: the hypervolume after each finished trial
+        fig, (ax, hv_ax) = plt.subplots(1, 2, figsize=(11.5, 5), gridspec_kw={"width_ratios": [2.2, 1]})
+        hv_ax.plot([n for n, _ in history], [v for _, v in history], marker=".", color="tab:purple")
+        hv_ax.set_xlabel("finished trials")
+        hv_ax.set_ylabel("hypervolume (normalised)")
+        ref = ", ".join(f"{o} {v:g}" for o, v in hypervolume.reference.items())
+        hv_ax.set_title(f"reference point: {ref}", fontsize=8)
+        hv_ax.grid(alpha=0.3)
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 5))
     done = [t for t in summary.trials if t.state == "complete" and t.status != "duplicate" and t.test_error is not None
             and getattr(t, key) is not None]
     pruned = [t for t in summary.trials if t.status == "pruned" and t.test_error is not None and getattr(t, key) is not None]
@@ -84,3 +94,17 @@ def front_lines(report) -> list[str]:
                  else "not in this study (outside the space or constraints)")
         lines.append(f"  {name}: {p['macs'] / 1e6:.1f} MMACs, {p['params'] / 1e3:.0f} k params; {where}")
     return lines
+
+
+def hypervolume_line(h) -> str:
+    """The hypervolume in one sentence, with its reference point (resbench.search.hypervolume)."""
+    if h is None:
+        return "hypervolume: not computed"
+    if h.value is None:
+        return f"hypervolume: none ({h.why_none})"
+    ref = ", ".join(f"{o} {v:g}" for o, v in h.reference.items())
+    trend = ""
+    if len(h.history) > 1:
+        first_best = next(n for n, v in h.history if v >= h.value)
+        trend = f"; reached after {first_best} of {len(h.history)} finished trials"
+    return f"hypervolume {h.value:.4f} of the normalised objective space (reference point: {ref}){trend}"

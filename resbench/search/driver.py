@@ -48,6 +48,7 @@ class SearchReport:
     confirmed: dict  # front spec -> fvcore agrees with the analytic count
     presets: dict  # the paper's CIFAR nets: costs, and their error where trained
     notes: tuple = ()
+    hypervolume: object = None  # resbench.search.hypervolume.Hypervolume
 
     def to_dict(self) -> dict:
         s, sc = self.summary, self.config
@@ -58,6 +59,7 @@ class SearchReport:
             "epoch_fraction": s.epoch_fraction, "error_split": self.split,
             "pareto": [{**t.to_dict(), "fvcore_confirmed": self.confirmed.get(t.spec)} for t in s.front],
             "presets": self.presets,
+            "hypervolume": self.hypervolume.to_dict() if self.hypervolume is not None else None,
             "trials": [t.to_dict() for t in s.trials],
         }
 
@@ -268,5 +270,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
         summary = summarize(study, sc, storage_url)
         split = "val" if config.val_split else "test"  # what the errors were measured on (and selected by)
         confirmed = _confirm_with_fvcore(summary.front, hooks)
+    from resbench.search.hypervolume import hypervolume
+
     return SearchReport(summary, sc, narrowed.space, constraints, storage_url, split, confirmed,
-                        _presets(narrowed.space, summary))
+                        _presets(narrowed.space, summary), hypervolume=hypervolume(summary, sc.objectives, constraints))
