@@ -11,7 +11,7 @@ half-written record. Readers skip (and report) files that do not parse.
 
 Readers get typed ``Record``s, never raw dicts; ``migrate`` is the one place that
 brings an older record up to the current schema. A record's ``result`` stays the
-JSON of the run's result; ``Record.train_result()`` / ``profile_result()`` give the
+JSON of the run's result; ``Record.typed_result()`` (``train_result()``, ``profile_result()``) gives the
 typed result (``TrainResult.from_dict`` / ``ProfileResult.from_dict``).
 """
 
@@ -85,15 +85,18 @@ class Record:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def train_result(self):
-        from resbench.train.recipe import TrainResult
+    def typed_result(self):
+        """The result as its kind's type (TrainResult, ProfileResult, ...): built by the
+        reader its owning module registered (``register_result``)."""
+        if self.kind not in RESULT_CHECKS:
+            raise StoreError(f"no reader for {self.kind!r} records is loaded (import the module that defines its result)")
+        return RESULT_CHECKS[self.kind](self.result)
 
-        return TrainResult.from_dict(self.result)
+    def train_result(self):
+        return self.typed_result()
 
     def profile_result(self):
-        from resbench.measure.timing import ProfileResult
-
-        return ProfileResult.from_dict(self.result)
+        return self.typed_result()
 
 
 def migrate(doc: dict, where: str = "record") -> dict:
@@ -136,8 +139,8 @@ def read_record(path: str | os.PathLike) -> Record:
     return record
 
 
-# kind -> a function that raises unless a record's result is a valid result of that kind.
-# The modules that own the result types register them (resbench.train.recipe for
+# kind -> a function that reads a record's result as its typed result, raising unless it is a
+# valid result of that kind. The modules that own the result types register them (resbench.train.recipe for
 # "train", resbench.measure.timing for "profile"), so the store imports none of them.
 RESULT_CHECKS: dict = {}
 

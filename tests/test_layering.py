@@ -14,6 +14,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent / "resbench"
 CLI = ROOT / "cli"
+PKG = ROOT  # the resbench package folder
 # Modules of cli/ that are shared plumbing, not commands.
 CLI_PLUMBING = {"__init__", "app", "options", "output", "progress", "budget"}
 
@@ -187,3 +188,46 @@ def test_default_outputs_are_ignored_inside_a_checkout(monkeypatch):
     monkeypatch.delenv("RESBENCH_RESULTS_DIR", raising=False)
     monkeypatch.chdir(repo)
     assert figure_path(None, "degradation.png", results_dir=None).parts[:2] == ("results", "figures")
+
+
+def _module_graph(all_imports: bool) -> dict[str, set[str]]:
+    mods = {}
+    for p in PKG.rglob("*.py"):
+        name = ".".join(p.relative_to(PKG.parent).with_suffix("").parts)
+        mods[name.removesuffix(".__init__")] = p
+    graph = {}
+    for name, p in mods.items():
+        tree = ast.parse(p.read_text())
+        found = set()
+        for node in (ast.walk(tree) if all_imports else tree.body):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = {m for m in found if m in mods and m != name}
+    return graph
+
+
+def test_no_import_cycles_not_even_through_function_level_imports():
+    """A cycle hidden inside a function is still a cycle in the design (store must not reach
+    up into measure or train; the engine must not reach into what is built on it)."""
+    import graphlib
+
+    graph = _module_graph(all_imports=True)
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as e:
+        raise AssertionError(f"import cycle: {' -> '.join(e.args[1])}") from None
+
+
+def test_the_store_imports_nothing_above_it():
+    graph = _module_graph(all_imports=True)
+    assert graph["resbench.store"] <= {"resbench.errors"}
+
+
+def test_no_function_is_longer_than_80_lines():
+    for p in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.end_lineno - node.body[0].lineno + 1
+                assert body <= 80, f"{p.relative_to(PKG.parent)}:{node.name} has {body} lines of body"

@@ -88,8 +88,13 @@ def profile(
         print_json(rows[0] if len(rows) == 1 else rows)
         _fail_after_rows(runs.failures)
         return
+    _render(runs, breakdown, plot)
+
+
+def _render(runs, breakdown: bool, plot: str | None) -> None:
     from resbench.report.tables import profile_notes, profile_table
 
+    results = runs.results
     out.print(profile_table(results))
     out.print(profile_notes(results), highlight=False)
     if breakdown:

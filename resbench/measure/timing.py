@@ -431,21 +431,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
                           "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")
     rss_before = _peak_rss_bytes()
-    batch = requested
-    while True:
-        try:
-            raw = _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model)
-            break
-        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
-            if device.type != "cuda" or not _is_oom(e):
-                raise
-            if not cfg.backoff:
-                raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: --no-backoff)") from None
-            gc.collect()
-            torch.cuda.empty_cache()
-            if batch == 1:
-                raise DeviceError(f"{spec.name} does not fit in {torch.cuda.get_device_name(device)} memory even at batch size 1") from None
-            batch //= 2
+    raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
     if device.type == "cuda":
         peak_mem, mem_method = raw["peak_cuda"], "cuda_max_memory_allocated"
     else:
@@ -488,18 +474,8 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         # A roofline is an upper bound or it is wrong: never print a utilisation above 100 %.
         notes.append(f"achieved {achieved:.3g} TFLOP/s exceeds the roofline ({peak:.3g}, {source}): MFU not shown")
         mfu = None
-    if batch != requested:
-        notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
-    if cfg.backend == "onnxruntime" and device.type == "cuda":
-        notes.append("onnxruntime on CUDA: each step includes the host<->device copies of input and output")
-    if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
-        notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
     gpu_busy = min(1.0, raw["kernel_ms"] / summary.median) if raw.get("kernel_ms") and summary.median > 0 else None
-    if gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY:
-        hint = "; try --cuda-graphs" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
-        notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
-    if summary.noisy:
-        notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise --min-time")
+    notes += _notes(cfg, device, batch, requested, summary, gpu_busy)
     return ProfileResult(
         spec=spec.name, device=str(device), device_name=env["device_name"] or str(device), dtype=cfg.dtype, mode=cfg.mode,
         batch_size=batch, batch_size_requested=requested, channels_last=cfg.channels_last, compiled=cfg.compile,
@@ -512,6 +488,42 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.get("max_abs_diff"),
         backend=cfg.backend,
     )
+
+
+def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, requested: int, warmup: int, iters: int,
+                         min_time: float, progress, model) -> tuple[dict, int]:
+    """``_measure`` at ``requested``; on CUDA out-of-memory, free the cache and halve the batch."""
+    batch = requested
+    while True:
+        try:
+            return _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model), batch
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
+            if device.type != "cuda" or not _is_oom(e):
+                raise
+            if not cfg.backoff:
+                raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: --no-backoff)") from None
+            gc.collect()
+            torch.cuda.empty_cache()
+            if batch == 1:
+                raise DeviceError(f"{spec.name} does not fit in {torch.cuda.get_device_name(device)} memory even at batch size 1") from None
+            batch //= 2
+
+
+def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int, summary, gpu_busy) -> list[str]:
+    """What a reader of one profile should know beside its figures."""
+    notes = []
+    if batch != requested:
+        notes.append(f"CUDA out of memory at batch {requested}: measured batch {batch}")
+    if cfg.backend == "onnxruntime" and device.type == "cuda":
+        notes.append("onnxruntime on CUDA: each step includes the host<->device copies of input and output")
+    if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
+        notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
+    if gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY:
+        hint = "; try --cuda-graphs" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
+        notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
+    if summary.noisy:
+        notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise --min-time")
+    return notes
 
 
 def _breakdown(spec, cfg, device, batch, warmup, iters, model, stage_macs, progress):

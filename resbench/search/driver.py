@@ -210,6 +210,8 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
 
     o = options
     check_train_config(config)
+    if config.dtype == "auto":
+        raise UsageError("search trains many specs: give --dtype fp32 or bf16 (auto is measured per spec by train and compare)")
     trials = v.whole(o.trials, "--trials", 1, 1_000_000)
     if o.timeout is not None:
         v.number(o.timeout, "--timeout", 0, lo_open=True)

@@ -192,25 +192,26 @@ def _check(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model) 
     return device
 
 
-def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, progress: Progress | None = None,
-                  dist=None, model: torch.nn.Module | None = None,
-                  on_epoch: Callable[[EpochStats], bool] | None = None,
-                  final_weights: str | None = None, checkpoint: Checkpoint | None = None,
-                  keep_checkpoint: bool = False) -> list[TrainResult]:
-    """Train ``len(configs)`` members of ``spec`` (configs equal but for the seed), one
-    TrainResult each. ``model``: train this initialised network in place (K = 1).
-    ``on_epoch``: called after each evaluated epoch of a lone run; False stops it there.
-    ``final_weights``: write the final state_dict there (rank 0, K = 1). ``checkpoint``:
-    resume from it if it exists, save it after every epoch, remove it at the end unless
-    ``keep_checkpoint``."""
+@dataclass
+class _Parts:
+    """Everything one run trains with, built once by ``_build``."""
+
+    model: torch.nn.Module  # the network whose weights are kept (plain or grouped)
+    net: torch.nn.Module  # what runs forward: the model, DDP-wrapped or compiled
+    members: _Members
+    train_loaders: list
+    test_loaders: list
+    opt: torch.optim.Optimizer
+    scaler: object
+    graphed: object  # resbench.train.graphs.GraphedStep, or None
+    channels_last: bool
+    per_rank: int  # this rank's share of the global batch
+
+
+def _build(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model, device) -> _Parts:
     from resbench.limits import check_fits as check_memory
     from resbench.model import build_model
 
-    if configs and configs[0].dtype == "auto":  # an API caller's; commands resolve it before keying records
-        from resbench.train.budget import resolve_dtype
-
-        configs = [resolve_dtype(spec, c, datas[0])[0] for c in configs]
-    device = _check(spec, configs, datas, dist, model)
     k, cfg = len(configs), configs[0]
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     per_rank = max(1, cfg.batch_size // world)  # each rank trains its shard of one global batch
@@ -230,13 +231,11 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
             model = pack_models(nets)
     model = model.to(device)
     channels_last = bool(cfg.channels_last) and not (device.type == "cpu" and nhwc_backward_crashes(spec))
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = dist.wrap(model) if dist else model
     if cfg.compile:
         net = torch.compile(net)
-    members = _Members(k, fmt)
     # A lone run's loader lays out its own batches; a pack lays out the concatenation.
     own_layout = channels_last and k == 1
     train_loaders, test_loaders = [], []
@@ -248,72 +247,111 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
         test_loaders.append(DeviceLoader(d.test_x, d.test_y, 1000, device=device, mean=mean, std=std, train=False,
                                          channels_last=own_layout))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
-    state = _State(k, warm=cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110))
-    resumed = checkpoint.load() if checkpoint is not None else None
-    if resumed is not None:
-        state = _restore(resumed, model, opt, scaler)
     graphed = None
     if cfg.cuda_graphs:
         from resbench.train.graphs import GraphedStep
 
         graphed = GraphedStep(net, model.parameters(), cfg, device)
-    steps = len(train_loaders[0])
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return _Parts(model, net, _Members(k, fmt), train_loaders, test_loaders, opt,
+                  grad_scaler(device, enabled=cfg.dtype == "fp16"), graphed, channels_last, per_rank)
+
+
+def _lr(cfg: TrainConfig, state: _State, recent: deque, total_steps: int) -> float:
+    """The schedule's learning rate at this step, or the paper's warm-up lr/10 while it lasts."""
+    lr = lr_at(cfg, state.step / total_steps)
+    if state.warm and state.step < 0.1 * total_steps and (len(recent) < 10 or sum(recent) / len(recent) > 0.8):
+        return cfg.base_lr * 0.1
+    state.warm = False  # once out of warm-up, never back (as the paper)
+    return lr
+
+
+def _step(parts: _Parts, cfg: TrainConfig, x, y, lr: float, alive, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step of every member; (loss per member, wrong predictions per member)."""
+    if parts.graphed is not None:
+        loss, batch_wrong = parts.graphed(x, y, lr)
+        return loss.detach().reshape(1), batch_wrong.reshape(1)
+    for group in parts.opt.param_groups:
+        group["lr"] = lr
+    parts.opt.zero_grad(set_to_none=True)
+    with autocast(device, cfg.dtype):
+        out = parts.net(x)
+        losses = parts.members.losses(out, y)
+    # A diverged member leaves the loss; the others go on.
+    parts.scaler.scale(torch.where(alive, losses, torch.zeros_like(losses)).sum()).backward()
+    parts.scaler.step(parts.opt)
+    parts.scaler.update()
+    return losses.detach().float(), parts.members.errors(out.detach(), y)
+
+
+def _train_epoch(parts: _Parts, cfg: TrainConfig, state: _State, recent: deque, device, progress, label: str,
+                 rank: int) -> tuple[torch.Tensor, torch.Tensor, int, float, float]:
+    """One pass over the training data: (loss sums, wrong counts, images per member, step seconds, last lr)."""
+    k, epoch = parts.members.k, state.epoch
+    steps = len(parts.train_loaders[0])
     total_steps = steps * cfg.epochs
+    loss_sums = torch.zeros(k, device=device)
+    wrong = torch.zeros(k, device=device, dtype=torch.long)
+    alive = torch.tensor([d is None for d in state.diverged], device=device)
+    seen, step_s, lr = 0, 0.0, cfg.base_lr
+    iters = [t.batches(epoch) for t in parts.train_loaders]
+    for i in range(steps):
+        x, y = parts.members.inputs([next(it) for it in iters])
+        t_step = time.perf_counter()
+        lr = _lr(cfg, state, recent, total_steps)
+        losses, batch_wrongs = _step(parts, cfg, x, y, lr, alive, device)
+        loss_sums += losses * len(y)
+        wrong += batch_wrongs
+        seen += len(y)
+        state.step += 1
+        if device.type == "cpu" or i % 50 == 0 or state.warm:
+            # On CUDA this syncs, so only every 50 steps (and in warm-up, which needs the error).
+            recent.append(batch_wrongs[0].item() / len(y))
+            for j, lv in enumerate(losses.tolist()):
+                if state.diverged[j]:
+                    continue
+                state.first_loss[j] = lv if state.first_loss[j] is None else state.first_loss[j]
+                if not math.isfinite(lv) or lv > max(50.0, 20 * state.first_loss[j]):
+                    state.diverged[j] = f"epoch {epoch + 1}, step {i + 1}"
+                    alive[j] = False
+        step_s += time.perf_counter() - t_step  # exact on CPU; on CUDA host time (async)
+        if progress and rank == 0:
+            progress(f"{label}epoch {epoch + 1}/{cfg.epochs}", i + 1, steps)
+        if all(state.diverged):
+            break
+    return loss_sums, wrong, seen, step_s, lr
+
+
+def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, progress: Progress | None = None,
+                  dist=None, model: torch.nn.Module | None = None,
+                  on_epoch: Callable[[EpochStats], bool] | None = None,
+                  final_weights: str | None = None, checkpoint: Checkpoint | None = None,
+                  keep_checkpoint: bool = False) -> list[TrainResult]:
+    """Train ``len(configs)`` members of ``spec`` (configs equal but for the seed), one
+    TrainResult each. ``model``: train this initialised network in place (K = 1).
+    ``on_epoch``: called after each evaluated epoch of a lone run; False stops it there.
+    ``final_weights``: write the final state_dict there (rank 0, K = 1). ``checkpoint``:
+    resume from it if it exists, save it after every epoch, remove it at the end unless
+    ``keep_checkpoint``."""
+    if configs and configs[0].dtype == "auto":
+        raise UsageError("dtype auto is decided by a measurement before training: resolve it with "
+                         "resbench.train.budget.resolve_dtype(spec, config, data) (commands do this themselves)")
+    device = _check(spec, configs, datas, dist, model)
+    k, cfg = len(configs), configs[0]
+    rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    parts = _build(spec, configs, datas, dist, model, device)
+    state = _State(k, warm=cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110))
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        state = _restore(resumed, parts.model, parts.opt, parts.scaler)
     recent = deque(state.recent_errors, maxlen=50)
     label = f"{k} packed · " if k > 1 else ""
     t_run = time.perf_counter()
-    lr = lr_at(cfg, state.step / total_steps)
     while state.epoch < cfg.epochs:
         epoch = state.epoch
-        model.train()
+        parts.model.train()
         t_epoch = time.perf_counter()
-        loss_sums = torch.zeros(k, device=device)
-        wrong = torch.zeros(k, device=device, dtype=torch.long)
-        alive = torch.tensor([d is None for d in state.diverged], device=device)
-        seen, step_s = 0, 0.0
-        iters = [t.batches(epoch) for t in train_loaders]
-        for i in range(steps):
-            x, y = members.inputs([next(it) for it in iters])
-            t_step = time.perf_counter()
-            lr = lr_at(cfg, state.step / total_steps)
-            if state.warm and state.step < 0.1 * total_steps and (len(recent) < 10 or sum(recent) / len(recent) > 0.8):
-                lr = cfg.base_lr * 0.1
-            else:
-                state.warm = False  # once out of warm-up, never back (as the paper)
-            if graphed is not None:
-                loss, batch_wrong = graphed(x, y, lr)
-                losses, batch_wrongs = loss.detach().reshape(1), batch_wrong.reshape(1)
-            else:
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                with autocast(device, cfg.dtype):
-                    out = net(x)
-                    losses = members.losses(out, y)
-                scaler.scale(torch.where(alive, losses, torch.zeros_like(losses)).sum()).backward()
-                scaler.step(opt)
-                scaler.update()
-                losses, batch_wrongs = losses.detach().float(), members.errors(out.detach(), y)
-            loss_sums += losses * len(y)
-            wrong += batch_wrongs
-            seen += len(y)
-            state.step += 1
-            if device.type == "cpu" or i % 50 == 0 or state.warm:
-                # On CUDA this syncs, so only every 50 steps (and in warm-up, which needs the error).
-                recent.append(batch_wrongs[0].item() / len(y))
-                for j, lv in enumerate(losses.tolist()):
-                    if state.diverged[j]:
-                        continue
-                    state.first_loss[j] = lv if state.first_loss[j] is None else state.first_loss[j]
-                    if not math.isfinite(lv) or lv > max(50.0, 20 * state.first_loss[j]):
-                        state.diverged[j] = f"epoch {epoch + 1}, step {i + 1}"
-                        alive[j] = False
-            step_s += time.perf_counter() - t_step  # exact on CPU; on CUDA host time (async)
-            if progress and rank == 0:
-                progress(f"{label}epoch {epoch + 1}/{cfg.epochs}", i + 1, steps)
-            if all(state.diverged):
-                break
+        loss_sums, wrong, seen, step_s, lr = _train_epoch(parts, cfg, state, recent, device, progress, label, rank)
         sums = torch.stack([loss_sums, wrong.to(loss_sums.dtype), torch.full_like(loss_sums, float(seen))])
         if dist:
             sums = dist.all_reduce_sum(sums)
@@ -324,7 +362,7 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
                 state.diverged[j] = f"epoch {epoch + 1}"
         if all(state.diverged):
             break
-        test_errors = _evaluate(model, members, test_loaders, device, cfg.dtype)
+        test_errors = _evaluate(parts.model, parts.members, parts.test_loaders, device, cfg.dtype)
         state.images += int(n_seen[0]) * k
         state.step_seconds += step_s
         state.epoch_seconds += epoch_train_s
@@ -340,16 +378,17 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
         if checkpoint is not None and rank == 0 and state.epoch < cfg.epochs:
             state.seconds_before += time.perf_counter() - t_run
             t_run = time.perf_counter()
-            checkpoint.save(state, model, opt, scaler)
+            checkpoint.save(state, parts.model, parts.opt, parts.scaler)
     seconds = state.seconds_before + time.perf_counter() - t_run
     if final_weights and rank == 0:
         tmp = f"{final_weights}.tmp{os.getpid()}"
-        torch.save({n: v.cpu() for n, v in model.state_dict().items()}, tmp)
+        torch.save({n: v.cpu() for n, v in parts.model.state_dict().items()}, tmp)
         os.replace(tmp, final_weights)  # atomic: never a half-written file
-    notes = _run_notes(dist, model, world, channels_last != cfg.channels_last, graphed is not None, resumed)
+    notes = _run_notes(dist, parts.model, world, parts.channels_last != cfg.channels_last, parts.graphed is not None,
+                       resumed)
     if checkpoint is not None and rank == 0 and not keep_checkpoint:
         checkpoint.remove()
-    return [_result(spec, c, d, state, j, seconds, per_rank * world, world, notes, cfg.epochs)
+    return [_result(spec, c, d, state, j, seconds, parts.per_rank * world, world, notes, cfg.epochs)
             for j, (c, d) in enumerate(zip(configs, datas))]
 
 

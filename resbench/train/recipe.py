@@ -139,6 +139,7 @@ def _check_result(d: dict) -> None:
             raise TypeError(f"epoch {h.epoch!r} of the history holds a value that is not a number")
     if not isinstance(r.spec, str) or not isinstance(r.diverged, bool):
         raise TypeError("spec must be text and diverged true or false")
+    return r
 
 
 register_result("train", _check_result)
