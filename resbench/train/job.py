@@ -72,23 +72,20 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
             if rec is not None and not checkpoint:
                 lock.release()
                 return TrainJob(spec, rec.train_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json")
-        try:
-            result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
-                           checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints)
-        except KeyboardInterrupt:
-            if resume is not None and resume.path.exists():
-                raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "
-                                  "command again to resume from it") from None
-            raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
-                              "run the same command again to start it over") from None
-        finally:
-            if lock is not None and not is_main:
-                lock.release()
-        if not is_main:
-            return None
-        env = collect_env(dist.device if dist else resolve_device(config.device))
-        path = None
-        try:
+        try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
+            try:
+                result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
+                               checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints)
+            except KeyboardInterrupt:
+                if resume is not None and resume.path.exists():
+                    raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "
+                                      "command again to resume from it") from None
+                raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
+                                  "run the same command again to start it over") from None
+            if not is_main:
+                return None
+            env = collect_env(dist.device if dist else resolve_device(config.device))
+            path = None
             if save:
                 path = store.put("train", config={**cell.key_config, "world_size": result.world_size},
                                  result=result.to_dict(), env=env, key=cell.key)
