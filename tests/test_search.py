@@ -21,7 +21,7 @@ from resbench.search.space import Constraints, SearchSpace, narrow, parse_count
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.spec import parse_spec
 from resbench.store import Store
-from resbench.train.recipe import EpochStats, TrainConfig
+from resbench.train.recipe import EpochStats, TrainConfig, TrainResult
 from resbench.train.sweep import Cell
 
 # --- Pareto sorting -------------------------------------------------------------------
@@ -131,12 +131,16 @@ class FakeTrainer:
         history = []
         for e in range(1, cfg.epochs + 1):
             err = self.floor(spec) + 0.5 / e
-            history.append({"epoch": e, "test_error": err})
+            history.append(EpochStats(e, 0.1, 1.0, err, err, 0.0, 0.0))
             self.epochs_run += 1
-            if e < cfg.epochs and not on_epoch(EpochStats(e, 0.1, 1.0, err, err, 0.0, 0.0)):
+            if e < cfg.epochs and not on_epoch(history[-1]):
                 break
-        return {"spec": spec.name, "epochs": len(history), "history": history, "diverged": False,
-                "stopped_early": len(history) < cfg.epochs, "final_test_error": history[-1]["test_error"]}
+        # a whole result, as the engine returns it: the store checks what it is given
+        return TrainResult(spec=spec.name, params=0, macs=0, epochs=len(history), history=tuple(history),
+                           final_train_error=history[-1].train_error, final_test_error=history[-1].test_error,
+                           diverged=False, diverged_at=None, seconds=0.0, images_per_second=0.0, data_fraction=0.0,
+                           test_split="test", effective_batch_size=cfg.batch_size, lr=cfg.base_lr,
+                           stopped_early=len(history) < cfg.epochs).to_dict()
 
 
 def _search(tmp_path, objectives=("error", "macs"), halving=Halving(1, 3, 9), space=None, constraints=Constraints(max_macs=45_000_000),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from resbench import validate as v
 from resbench.errors import Interrupted, UsageError
 from resbench.hooks import Hooks
-from resbench.train.recipe import TrainConfig
+from resbench.train.recipe import TrainConfig, check_train_config
 from resbench.validate import parse_list
 
 
@@ -192,6 +192,12 @@ def _train_alone(spec, cfg, download, hooks):
     return train(spec, cfg, load_data(cfg, spec.input_size, download, warn=hooks.warning)).to_dict()
 
 
+def _check_config(config: TrainConfig) -> None:
+    check_train_config(config)
+    if config.dtype == "auto":
+        raise UsageError("search trains many specs: give --dtype fp32 or bf16 (auto is measured per spec by train and compare)")
+
+
 def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = True, results_dir=None,
                hooks: Hooks = Hooks()) -> SearchReport:
     """Search the design space for the Pareto front of error against cost. Re-running with
@@ -205,13 +211,10 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     from resbench.spec import FAMILY_DEFAULTS
     from resbench.store import Store, results_dir as resolve_results
     from resbench.train.cells import load_data
-    from resbench.train.recipe import check_train_config
     from resbench.train.engine import train as run_train
 
     o = options
-    check_train_config(config)
-    if config.dtype == "auto":
-        raise UsageError("search trains many specs: give --dtype fp32 or bf16 (auto is measured per spec by train and compare)")
+    _check_config(config)
     trials = v.whole(o.trials, "--trials", 1, 1_000_000)
     if o.timeout is not None:
         v.number(o.timeout, "--timeout", 0, lo_open=True)

@@ -15,6 +15,7 @@ killed worker's trial into a failed one that the next worker retries.
 from __future__ import annotations
 
 import contextlib
+import os
 import math
 import statistics
 import warnings
@@ -140,8 +141,8 @@ def _creation_lock(storage_url: str):
     """Workers that start together on a new SQLite file would each create its tables
     (optuna's alembic_version row: UNIQUE constraint failed); one at a time they find them."""
     path = storage_url[len("sqlite:///"):] if storage_url.startswith("sqlite:///") else ""
-    if not path or path.startswith(":memory:"):
-        yield
+    if not path or path.startswith(":memory:") or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        yield  # no folder to lock in: opening the storage says what is wrong
         return
     from filelock import FileLock
 

