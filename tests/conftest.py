@@ -47,3 +47,11 @@ def write_fake_cifar10(root, n=20):
 def fake_cifar(tmp_path):
     write_fake_cifar10(tmp_path / "data")
     return tmp_path / "data"
+
+
+def assert_one_line_usage_error(code: int, err: str) -> None:
+    """Bad input: exit 2 and one line on stderr (progress lines aside), no traceback."""
+    lines = [line for line in err.splitlines() if line.strip() and " · " not in line]
+    assert code == 2, (code, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("resbench: error: ") and "internal error" not in err and "Traceback" not in err

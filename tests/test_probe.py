@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 
-from tests.conftest import write_fake_cifar10
+from tests.conftest import assert_one_line_usage_error, write_fake_cifar10
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--epochs", "1"]
 
@@ -214,8 +214,5 @@ def test_bad_input_is_one_line_exit_2(cli, probe_dir, monkeypatch, args):
     monkeypatch.chdir(probe_dir)
     monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
     code, out, err = cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (code, err)
-    assert len(lines) == 1, err
-    assert lines[0].startswith("resbench: error: ") and "internal error" not in err and "Traceback" not in err
+    assert_one_line_usage_error(code, err)
     assert not (probe_dir / "PAYLOAD_RAN").exists()  # no code ran from data

@@ -13,7 +13,7 @@ import pickle
 import pytest
 import torch
 
-from tests.conftest import write_fake_cifar10
+from tests.conftest import assert_one_line_usage_error, write_fake_cifar10
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--epochs", "1"]
 WEIRD = ["٣", "1_0", "３"]  # Arabic-Indic 3, an underscore, a full-width 3
@@ -149,8 +149,5 @@ def test_bad_input_is_one_line_exit_2(cli, probe_dir, monkeypatch, args):
     monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
     before = (probe_dir / "a_file").read_text()
     code, out, err = cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
-    lines = [line for line in err.splitlines() if line.strip() and " · " not in line]  # progress lines aside
-    assert code == 2, (code, err)
-    assert len(lines) == 1, err
-    assert lines[0].startswith("resbench: error: ") and "internal error" not in err and "Traceback" not in err
+    assert_one_line_usage_error(code, err)
     assert (probe_dir / "a_file").read_text() == before  # nothing already written is lost
