@@ -1,5 +1,5 @@
 """`--budget`, `--plan` and `--until-resolved` for compare and degradation: parse, call
-``resbench.train.comparison.budgeted_compare``, render the plan, the table and the looks."""
+``resbench.train.budgeted.budgeted_compare``, render the plan, the table and the looks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, power_lines, write_comparison_files
     from resbench.report.files import prepare_output
-    from resbench.train.comparison import budgeted_compare
+    from resbench.train.budgeted import budgeted_compare
     from resbench.validate import duration
 
     seconds = duration(budget, "--budget") if budget is not None else None
