@@ -17,6 +17,7 @@ typed result (``TrainResult.from_dict`` / ``ProfileResult.from_dict``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -36,12 +37,36 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("RESBENCH_RESULTS_DIR") or DEFAULT_RESULTS_DIR)
 
 
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike):
+    """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step
+    (after an fsync), so a full disk or a crash never leaves a partial file where a good one
+    was. A path that is a device or FIFO (/dev/null) is written in place, never replaced."""
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        yield p
+        return
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix or ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     path = Path(path)
-    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place, never replaced by a file
-        with open(path, "w") as f:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, allow_nan=False)
-        return path
+            f.write("\n")
+    return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

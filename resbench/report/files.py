@@ -3,12 +3,11 @@ and refused in one line when its name or suffix cannot be what the user meant.""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from resbench.errors import UsageError
+from resbench.store import atomic_output  # noqa: F401  (one atomic writer: the store's)
 from resbench.validate import writable_folder  # noqa: F401  (output checks live together)
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -32,26 +31,6 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
         raise UsageError(f"{option} {str(path)!r}: cannot create its folder {p.parent} ({e.strerror})") from None
     writable_folder(p.parent, f"{option} {str(path)!r}: its folder")
     return p
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path):
-    """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step,
-    so a full disk or a crash never leaves a partial file where a good one was."""
-    p = Path(path)
-    if p.exists() and not p.is_file():  # /dev/null, a FIFO: written in place, never replaced by a file
-        yield p
-        return
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -28,6 +28,7 @@ from resbench.errors import UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
+from resbench.store import atomic_output
 from resbench.train.loader import DeviceLoader, channel_stats
 from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, check_train_config, lr_at
 
@@ -105,14 +106,8 @@ class Checkpoint:
                "state": {**asdict(state), "histories": [[asdict(h) for h in hs] for hs in state.histories]},
                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "opt": opt.state_dict(), "scaler": scaler.state_dict()}
-        tmp = self.path.with_name(f"{self.path.name}.tmp{os.getpid()}")
-        try:
+        with atomic_output(self.path) as tmp:
             torch.save(doc, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -381,9 +376,8 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
             checkpoint.save(state, parts.model, parts.opt, parts.scaler)
     seconds = state.seconds_before + time.perf_counter() - t_run
     if final_weights and rank == 0:
-        tmp = f"{final_weights}.tmp{os.getpid()}"
-        torch.save({n: v.cpu() for n, v in parts.model.state_dict().items()}, tmp)
-        os.replace(tmp, final_weights)  # atomic: never a half-written file
+        with atomic_output(final_weights) as tmp:  # never a half-written file
+            torch.save({n: v.cpu() for n, v in parts.model.state_dict().items()}, tmp)
     notes = _run_notes(dist, parts.model, world, parts.channels_last != cfg.channels_last, parts.graphed is not None,
                        resumed)
     if checkpoint is not None and rank == 0 and not keep_checkpoint:
