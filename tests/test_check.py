@@ -196,7 +196,7 @@ def test_github_step_summary_is_appended(cli, tmp_path, suite, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     base = _write(tmp_path / "b.json", [entry()])
     cli("check", suite, "--baseline", base, "--current", base)
-    assert summary.read_text().startswith("earlier\n| entry |")
+    assert summary.read_text().startswith("earlier\n| entry ")
 
 
 @pytest.mark.parametrize("content, fragment", [

@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
+from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.output import TableOutputs, hooks_for, out, print_json
 
 app = typer.Typer(help="Look inside networks as the paper did: layer responses (Fig. 7) and gradient norms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -31,6 +31,8 @@ def responses(
     images: Annotated[int, typer.Option(help="Test images in the measured batch.")] = 256,
     plot: PlotOpt = None,
     as_json: JsonOpt = False,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
     modifiers: dict = None,
@@ -46,6 +48,7 @@ def responses(
     from resbench.report.tables import responses_table
     from resbench.train.inspection import analyze_responses
 
+    tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "responses.png", results_dir))
     cfg, download = training
     with progress_bar("responses") as update:
@@ -53,6 +56,11 @@ def responses(
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values({n: [lv["value"] for lv in vs] for n, vs in report.nets.items()}, figure, "std of response", report.title)
+    if tables.wanted:
+        from resbench.report.export import responses_frame
+
+        if tables.write(responses_frame(report.nets)):
+            return
     if as_json:
         print_json(report.to_dict(figure))
         return
@@ -70,6 +78,8 @@ def gradients(
     images: Annotated[int, typer.Option(help="Batch size of the measured forward/backward.")] = 128,
     plot: PlotOpt = None,
     as_json: JsonOpt = False,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
     modifiers: dict = None,
@@ -93,6 +103,7 @@ def gradients(
     from resbench.train.inspection import analyze_gradients
 
     points = parse_list(at_epochs, "--at-epochs", int, "0,1,3")
+    tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "gradients.png", results_dir))
     cfg, download = training
     with progress_bar("gradients") as update:
@@ -100,6 +111,11 @@ def gradients(
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values(report.curves, figure, "weight-gradient L2 norm", report.title, log=True, sorted_panel=False)
+    if tables.wanted:
+        from resbench.report.export import gradients_frame
+
+        if tables.write(gradients_frame(report.nets)):
+            return
     if as_json:
         print_json(report.to_dict(figure))
         return
@@ -119,6 +135,7 @@ def degradation(
     plot: PlotOpt = None,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     results_dir: ResultsDirOpt = None,
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = 1,
@@ -132,20 +149,21 @@ def degradation(
     Example:  resbench degradation --depths 20,56 --epochs 10 --data-dir data
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import DEGRADATION_COLUMNS, degradation_table, write_comparison_files
+    from resbench.report.compare import DEGRADATION_COLUMNS, degradation_table
     from resbench.report.files import figure_path
     from resbench.report.plots import error_curves
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
 
     cfg, download = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
+    tables = TableOutputs(csv, markdown, as_json)
     if budget is not None or plan or until_resolved:
         from resbench.cli.budget import run_budgeted
         from resbench.train.comparison import degradation_arms
 
         residual, plain_nets = degradation_arms(depth_list, shortcut)
         return run_budgeted(residual + plain_nets, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved,
-                            seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, csv=csv,
+                            seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
                             plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation")
     seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
@@ -156,8 +174,11 @@ def degradation(
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
     table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]
-    if csv is not None:
-        write_comparison_files(table, csv=csv)
+    if tables.wanted:
+        from resbench.report.export import comparison_frame
+
+        if tables.write(comparison_frame(table)):
+            return
     if as_json:
         print_json({"rows": table, "trend": report.trend, "plot": figure})
         return

@@ -153,9 +153,23 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _bare_table_options(argv: list[str]) -> list[str]:
+    """`--csv` or `--markdown` with no file after it means stdout (``-``), as `results --csv` always did."""
+    fixed = []
+    for i, a in enumerate(argv):
+        fixed.append(a)
+        if a == "--":
+            return fixed + argv[i + 1:]
+        if a in ("--csv", "--markdown"):
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is None or (nxt.startswith("-") and nxt != "-"):
+                fixed.append("-")
+    return fixed
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("RESBENCH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _bare_table_options(sys.argv[1:] if argv is None else list(argv))
     closed = _streams_ready()
     if closed:
         return _fail(closed, 2)

@@ -8,10 +8,10 @@ from resbench.errors import UsageError
 
 
 def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
-                 reference, results_dir, scale, effect: float, as_json: bool, csv=None, markdown=None, plot=None,
+                 reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
                  hooks_label: str = "compare") -> None:
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import compare_table, power_lines, write_comparison_files
+    from resbench.report.compare import compare_table, power_lines
     from resbench.report.files import prepare_output
     from resbench.train.budgeted import budgeted_compare
     from resbench.validate import duration
@@ -21,10 +21,8 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
         raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
     if until_resolved and seconds is None and seeds is None:
         raise UsageError("--until-resolved needs a limit: give --budget (e.g. 2h) or --seeds (the most seeds per arm)")
-    for path, suffixes, option in ((csv, (".csv",), "--csv"), (markdown, (".md",), "--markdown"),
-                                   (plot, (".png", ".pdf", ".svg"), "--plot")):
-        if path is not None and path != "-":
-            prepare_output(path, suffixes, option)
+    if plot is not None:
+        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     with progress_bar(hooks_label) as update:
         report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, download=download, results_dir=results_dir, scale=scale,
@@ -37,7 +35,11 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
             out.print(line, highlight=False)
         return
     rows = report.comparison.rows
-    write_comparison_files(rows, csv, markdown)
+    if tables is not None and tables.wanted:
+        from resbench.report.export import comparison_frame
+
+        if tables.write(comparison_frame(rows)):
+            return
     if plot is not None:
         from resbench.report.plots import error_curves
 

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt
-from resbench.cli.output import hooks_for, note, out, print_json, warn
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt
+from resbench.cli.output import TableOutputs, hooks_for, note, out, print_json, warn
 
 SuiteArg = Annotated[str, typer.Argument(help="Suite file (TOML), e.g. benchmarks/suite.toml.", show_default=False)]
 RoundsOpt = Annotated[int, typer.Option(help="Independent runs (fresh processes) per timed entry and side; a suite entry's "
@@ -54,7 +54,8 @@ def check(
     backoff: BackoffOpt = True,
     benchmark_json: Annotated[Optional[str], typer.Option("--benchmark-json", help="Write the timings for github-action-benchmark (customSmallerIsBetter JSON).")] = None,
     as_json: JsonOpt = False,
-    markdown: Annotated[Optional[str], typer.Option(help="Append a Markdown table to this file ($GITHUB_STEP_SUMMARY is appended to as well when set).")] = None,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Check a suite against a baseline: params/MACs exactly, timings by size AND significance.
 
@@ -67,11 +68,12 @@ def check(
     from resbench.check import run_check
     from resbench.cli.progress import progress_bar
     from resbench.report.files import appendable, prepare_output
-    from resbench.report.tables import check_markdown
+    from resbench.report.export import check_frame, to_markdown
 
-    if markdown is not None:
-        prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and markdown and os.path.abspath(markdown) == os.path.abspath(summary):
+        markdown = None  # appended below; writing it would replace the earlier steps' summaries
+    tables = TableOutputs(csv, markdown, as_json)
     if summary:
         appendable(summary, "GITHUB_STEP_SUMMARY")
     if benchmark_json is not None:
@@ -89,8 +91,12 @@ def check(
         from resbench.store import write_json_atomic
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
-    _append(check_markdown(outcome), [markdown, summary])
-    if as_json:
+    frame = check_frame(outcome)
+    if summary:  # GitHub's job summary collects every step's tables: append, never replace
+        _append(to_markdown(frame) + f"\nexit code {outcome.exit_code}\n", summary)
+    if tables.write(frame):
+        pass
+    elif as_json:
         from dataclasses import asdict
 
         print_json({"exit_code": outcome.exit_code, "rows": [asdict(r) for r in outcome.rows],
@@ -114,11 +120,10 @@ def check(
         raise typer.Exit(outcome.exit_code)
 
 
-def _append(md: str, targets: list) -> None:
-    """The Markdown table appended to --markdown and $GITHUB_STEP_SUMMARY."""
-    for target in filter(None, targets):
-        try:
-            with open(target, "a") as f:
-                f.write(md)
-        except OSError as e:  # the verdict stands; the summary is a copy of it
-            warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")
+def _append(md: str, target: str) -> None:
+    """The Markdown table appended to $GITHUB_STEP_SUMMARY."""
+    try:
+        with open(target, "a") as f:
+            f.write(md)
+    except OSError as e:  # the verdict stands; the summary is a copy of it
+        warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")

@@ -6,7 +6,7 @@ import typer
 
 from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.output import TableOutputs, hooks_for, out, print_json
 
 ARMS = "Arms"
 BUDGET = "Budget"
@@ -48,7 +48,7 @@ def compare(
     resbench compare --blocks basic,bottleneck --depths 20 · resbench compare --specs resnet20,plain20 --dataset synthetic
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import compare_table, power_lines, write_comparison_files
+    from resbench.report.compare import compare_table, power_lines
     from resbench.report.files import prepare_output
     from resbench.train.comparison import ScaleOut, compare as run_compare
     from resbench.train.sweep import build_arms
@@ -60,10 +60,9 @@ def compare(
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
     # Every output place is checked before any training (a refusal after it would lose it).
-    for path, suffixes, option in ((plot, (".png", ".pdf", ".svg"), "--plot"), (csv, (".csv",), "--csv"),
-                                   (markdown, (".md", ".markdown", ".txt"), "--markdown")):
-        if path is not None:
-            prepare_output(path, suffixes, option)
+    tables = TableOutputs(csv, markdown, as_json)
+    if plot is not None:
+        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     arms = build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
                       depths=parse_list(depths, "--depths", int, "20,56"), blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
@@ -74,17 +73,21 @@ def compare(
 
         return run_budgeted(arms, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
-                            csv=csv, markdown=markdown, plot=plot)
+                            tables=tables, plot=plot)
     seeds = 1 if seeds is None else seeds
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
                              scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,
                              hooks=hooks_for(update))
-    write_comparison_files(report.rows, csv, markdown)
     if plot is not None:
         from resbench.report.plots import error_curves
 
         error_curves(report.histories, plot, title=report.title)
+    if tables.wanted:
+        from resbench.report.export import comparison_frame
+
+        if tables.write(comparison_frame(report.rows)):
+            return
     if as_json:
         print_json(report.rows)
     else:

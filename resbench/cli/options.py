@@ -40,9 +40,12 @@ ResultsDirOpt = Annotated[Optional[str], typer.Option(
     "--results-dir", help="Results store folder (default ./results or $RESBENCH_RESULTS_DIR).", rich_help_panel=OUTPUT)]
 SaveOpt = Annotated[bool, typer.Option("--save/--no-save", help="Store the run as a record in the results folder.",
                                        rich_help_panel=OUTPUT)]
-CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Also write the table to this CSV file.", rich_help_panel=OUTPUT)]
-MarkdownOpt = Annotated[Optional[str], typer.Option("--markdown", help="Also write the table to this Markdown file.",
-                                                   rich_help_panel=OUTPUT)]
+CsvOpt = Annotated[Optional[str], typer.Option(
+    "--csv", help="Also write the table as CSV to this file; - (or --csv alone): print it to stdout instead of the table.",
+    rich_help_panel=OUTPUT)]
+MarkdownOpt = Annotated[Optional[str], typer.Option(
+    "--markdown", help="Also write the table as Markdown to this file; - (or --markdown alone): print it to stdout instead "
+    "of the table.", rich_help_panel=OUTPUT)]
 SCALE = "Scale out"
 ExecutorOpt = Annotated[str, typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)]
 WorkersOpt = Annotated[int, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)]

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -58,3 +59,54 @@ def hooks_for(update=None):
     from resbench.hooks import Hooks
 
     return Hooks(progress=update, warn=warn, note=note)
+
+
+STDOUT = "-"
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+@dataclass(frozen=True)
+class TableOutputs:
+    """Where `--csv` and `--markdown` send a command's table: a file (written atomically,
+    checked before any work) or ``-``, stdout instead of the terminal table."""
+
+    csv: str | None = None
+    markdown: str | None = None
+    as_json: bool = False
+
+    def __post_init__(self) -> None:
+        from resbench.errors import UsageError
+        from resbench.report.files import prepare_output
+
+        if self.csv == STDOUT and self.markdown == STDOUT:
+            raise UsageError("--csv - and --markdown - both ask for stdout: send one of them to a file")
+        if self.as_json and self.to_stdout:
+            raise UsageError("--json and a table on stdout (--csv - or --markdown -) cannot share stdout: "
+                             "pick one, or give the table a file name")
+        for path, suffixes, option in ((self.csv, (".csv",), "--csv"), (self.markdown, MARKDOWN_SUFFIXES, "--markdown")):
+            if path is not None and path != STDOUT:
+                prepare_output(path, suffixes, option)
+
+    @property
+    def to_stdout(self) -> bool:
+        return STDOUT in (self.csv, self.markdown)
+
+    @property
+    def wanted(self) -> bool:
+        return self.csv is not None or self.markdown is not None
+
+    def write(self, frame) -> bool:
+        """Write the frame where asked; True when it went to stdout (print nothing else there)."""
+        from resbench.report.export import to_csv, to_markdown
+        from resbench.report.files import write_text_atomic
+
+        for path, render in ((self.csv, to_csv), (self.markdown, to_markdown)):
+            if path is None:
+                continue
+            text = render(frame)
+            if path == STDOUT:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                write_text_atomic(path, text)
+        return self.to_stdout

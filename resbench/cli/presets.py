@@ -1,17 +1,18 @@
 """`resbench list`: every named preset with its size (analytic count: no torch import)."""
 
-from resbench.cli.options import JsonOpt
-from resbench.cli.output import out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt
+from resbench.cli.output import TableOutputs, out, print_json
 
 
-def list_presets(as_json: JsonOpt = False) -> None:
+def list_presets(as_json: JsonOpt = False, csv: CsvOpt = None, markdown: MarkdownOpt = None) -> None:
     """List every named preset with family, block, depth, params and MACs.
 
     Beyond these names: cifar-resnetD (any D = 6n+2), cifar-resnetD-bottleneck (D = 9n+2),
     cifar-plainD, and explicit stage lists such as imagenet-basic-2.2.2.2 or cifar-bottleneck-3.3.3.
 
-    Examples:  resbench list · resbench list --json
+    Examples:  resbench list · resbench list --json · resbench list --csv presets.csv
     """
+    tables = TableOutputs(csv, markdown, as_json)
     from resbench.measure.analytic import analytic_complexity
     from resbench.spec import parse_spec, preset_names
 
@@ -24,6 +25,11 @@ def list_presets(as_json: JsonOpt = False) -> None:
             "stages": list(spec.stages), "shortcut": spec.shortcut, "plain": spec.plain,
             "input_size": spec.input_size, "params": c.params, "macs": c.macs, "flops": c.flops,
         })
+    if tables.wanted:
+        from resbench.report.export import presets_frame
+
+        if tables.write(presets_frame(rows)):
+            return
     if as_json:
         print_json(rows)
         return

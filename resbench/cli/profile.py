@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
+from resbench.cli.output import TableOutputs, hooks_for, out, print_json
 from resbench.errors import BenchmarkFailed
 from resbench.report.files import prepare_output
 from resbench.validate import whole
@@ -34,6 +34,7 @@ def profile(
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)] = True,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="With --breakdown: a stacked bar PNG of the stage times.", rich_help_panel="Output")] = None,
     trace: Annotated[Optional[str], typer.Option("--trace", help="Also write a torch.profiler trace (Chrome/Perfetto JSON) of 5 steps at the first batch size, taken after the timed runs, and list the top operators by self time. Open it in ui.perfetto.dev or chrome://tracing.", rich_help_panel="Output")] = None,
     save: SaveOpt = True,
@@ -50,8 +51,7 @@ def profile(
     sizes = parse_list(batch_size, "--batch-size", int, "1,8,32")
     for bs in sizes or []:
         whole(bs, "--batch-size", 1, 1 << 20)
-    if csv is not None:
-        prepare_output(csv, (".csv",), "--csv")
+    tables = TableOutputs(csv, markdown, as_json)
     if plot is not None:
         if not breakdown:
             from resbench.errors import UsageError
@@ -71,12 +71,6 @@ def profile(
     if not results:  # nothing measured: the failure is the whole answer (exit 4)
         raise BenchmarkFailed(runs.failures[0])
     rows = [r.to_dict() for r in results]
-    if csv is not None:
-        from resbench.report.frames import profile_frame
-
-        from resbench.report.files import write_text_atomic
-
-        write_text_atomic(csv, profile_frame(rows).to_csv(index=False))
     if plot is not None:
         from resbench.report.plots import breakdown_bars
 
@@ -84,6 +78,12 @@ def profile(
     if runs.trace is not None:
         for row in rows[:1]:
             row["trace"] = runs.trace.to_dict()
+    if tables.wanted:
+        from resbench.report.frames import profile_frame
+
+        if tables.write(profile_frame(rows)):
+            _fail_after_rows(runs.failures)
+            return
     if as_json:
         print_json(rows[0] if len(rows) == 1 else rows)
         _fail_after_rows(runs.failures)

@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, ResultsDirOpt
-from resbench.cli.output import note, out, print_json, warn
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, ResultsDirOpt
+from resbench.cli.output import TableOutputs, note, out, print_json, warn
 
 KindOpt = Annotated[Optional[str], typer.Option(help="Only records of this kind (profile, train, analysis-responses, ...).")]
 FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="key=value on any column; repeat to combine (e.g. study=NAME).")]
@@ -17,16 +17,17 @@ def results(
     filters: FilterOpt = None,
     all_records: Annotated[bool, typer.Option("--all", help="Also list older records of the same configuration (duplicates).")] = False,
     as_json: JsonOpt = False,
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV to stdout.")] = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table to stdout.")] = False,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """List the stored runs (one record each; one per configuration unless --all) with their key figures.
 
-    Examples:  resbench results · resbench results --filter spec=resnet50 --filter device=cpu --csv
+    Examples:  resbench results · resbench results --filter spec=resnet50 --filter device=cpu --csv -
     """
     from resbench.report.frames import query_records
-    from resbench.report.tables import RESULTS_COLUMNS, markdown_table, results_table
+    from resbench.report.tables import RESULTS_COLUMNS, results_table
 
+    tables = TableOutputs(csv, markdown, as_json)
     q = query_records(results_dir, kind, filters or [], dedupe=not all_records)
     for p in q.problems:
         warn(p)
@@ -34,16 +35,12 @@ def results(
     if as_json:
         print_json(df.to_dict(orient="records"))
         return
-    if csv:
-        out.file.write(df.to_csv(index=False))
+    if tables.write(df):
         return
     if df.empty:
         out.print(f"no records under {q.records_dir}" + (" matching the filters" if filters else ""), highlight=False)
         return
     shown = df[[c for c in RESULTS_COLUMNS if c in df.columns]]
-    if markdown:
-        out.file.write(markdown_table(shown) + "\n")
-        return
     out.print(results_table(shown))
     out.print(f"{len(df)} record(s) in {q.records_dir}", highlight=False)
     if q.duplicates:

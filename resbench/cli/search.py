@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, PackOpt, ResultsDirOpt, with_training
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, PackOpt, ResultsDirOpt, with_training
+from resbench.cli.output import TableOutputs, hooks_for, out, print_json
 
 SPACE = "Space"
 LIMITS = "Constraints"
@@ -45,7 +45,8 @@ def search(
     results_dir: ResultsDirOpt = None,
     pack: PackOpt = None,
     as_json: JsonOpt = False,
-    csv: Annotated[Optional[str], typer.Option("--csv", help="Write every evaluated trial (with on_front) to this CSV file.", rich_help_panel=OUTPUT)] = None,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Write a cost-vs-error scatter (front highlighted, presets marked) to this PNG.", rich_help_panel=OUTPUT)] = None,
     training=None,
 ) -> None:
@@ -65,9 +66,9 @@ def search(
     from resbench.search.driver import SearchOptions, run_search
 
     cfg, download = training
-    for path, suffixes, option in ((csv, (".csv",), "--csv"), (plot, FIGURE_SUFFIXES, "--plot")):
-        if path is not None:
-            prepare_output(path, suffixes, option)
+    tables = TableOutputs(csv, markdown, as_json)  # the table: every evaluated trial, with on_front
+    if plot is not None:
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     space = dict(family=family, blocks=blocks, stages=stages, min_blocks_per_stage=min_blocks_per_stage,
                  max_blocks_per_stage=max_blocks_per_stage, widths=widths, shortcuts=shortcuts, stride_on=stride_on,
                  max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms, max_memory=max_memory)
@@ -78,12 +79,6 @@ def search(
     with progress_bar("search") as update:
         report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary
-    if csv is not None:
-        import pandas as pd
-
-        from resbench.report.files import write_text_atomic
-
-        write_text_atomic(csv, pd.DataFrame([t.to_dict() for t in summary.trials if t.status != "infeasible"]).to_csv(index=False))
     if plot is not None:
         from resbench.report.search import search_scatter
 
@@ -94,6 +89,11 @@ def search(
         search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
                        title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
                        hypervolume=report.hypervolume)
+    if tables.wanted:
+        from resbench.report.export import trials_frame
+
+        if tables.write(trials_frame(summary)):
+            return
     if as_json:
         print_json(report.to_dict())
         return

@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from resbench.cli.options import JsonOpt, TargetArg, target_command
-from resbench.cli.output import out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, TargetArg, target_command
+from resbench.cli.output import TableOutputs, out, print_json
 
 
 @target_command
@@ -14,16 +14,24 @@ def show(
     depth: Annotated[str, typer.Option(help="Rows per stage (the paper's Table 1), per block, or per layer (every leaf module) "
                                             "with output shape, params, MACs and activations.")] = "stage",
     as_json: JsonOpt = False,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Show a network's stages, parameters and MACs (counted with fvcore), like the paper's Table 1.
 
     Examples:  resbench show resnet50 · resbench show resnet56 --shortcut B · resbench show resnet152 --stride-on 1x1 --json ·
-    resbench show resnet20 --depth layer · resbench show torchvision:resnet50 · resbench show timm:resnet50d --input-size 288
+    resbench show resnet20 --depth layer · resbench show torchvision:resnet50 · resbench show timm:resnet50d --input-size 288 · resbench show resnet50 --markdown -
     """
     from resbench.report.tables import complexity_notes, complexity_table, layers_table, spec_summary
     from resbench.target import count_target
 
+    tables = TableOutputs(csv, markdown, as_json)
     c = count_target(spec, depth=depth)
+    if tables.wanted:
+        from resbench.report.export import complexity_frame
+
+        if tables.write(complexity_frame(c)):
+            return
     if as_json:
         print_json({**c.to_dict(), "depth": getattr(spec, "depth", None), "net": spec.to_dict()})
         return

@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import JsonOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
+from resbench.cli.output import TableOutputs, hooks_for, out, print_json
 
 
 @spec_command
@@ -14,6 +14,8 @@ def train(
     spec: SpecArg,
     training,
     as_json: JsonOpt = False,
+    csv: CsvOpt = None,
+    markdown: MarkdownOpt = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
     save_checkpoint: Annotated[Optional[str], typer.Option("--save-checkpoint", help="Write the final state_dict here (.pt; load with weights_only=True).", rich_help_panel="Output")] = None,
@@ -33,6 +35,7 @@ def train(
     from resbench.train.job import train_job
 
     cfg, download = training
+    tables = TableOutputs(csv, markdown, as_json)
     if nproc is not None:
         from resbench.train.distributed import launch
 
@@ -45,6 +48,11 @@ def train(
                         keep_checkpoints=keep_checkpoints, hooks=hooks_for(update))
     if job is None:
         return
+    if tables.wanted:
+        from resbench.report.export import train_frame
+
+        if tables.write(train_frame(job.result)):
+            return
     if as_json:
         print_json({**job.result.to_dict(), "env": job.env})
         return

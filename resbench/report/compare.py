@@ -79,20 +79,3 @@ def degradation_table(rows: list[dict]) -> Table:
 
 DEGRADATION_COLUMNS = ("arm", "depth", "plain", "params", "seeds", "train_error_mean", "train_error_std",
                        "test_error_mean", "test_error_std")
-
-
-def write_comparison_files(rows: list[dict], csv: str | None = None, markdown: str | None = None) -> None:
-    """The comparison table as CSV and/or Markdown files (parents created)."""
-    if csv is None and markdown is None:
-        return
-    import pandas as pd
-
-    from resbench.report.files import prepare_output, write_text_atomic
-    from resbench.report.tables import markdown_table
-
-    df = pd.DataFrame(rows)
-    if csv is not None:
-        write_text_atomic(prepare_output(csv, (".csv",), "--csv"), df.to_csv(index=False))
-    if markdown is not None:
-        write_text_atomic(prepare_output(markdown, (".md", ".markdown", ".txt"), "--markdown"),
-                          markdown_table(df.drop(columns=["reference"], errors="ignore")) + "\n")

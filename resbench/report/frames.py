@@ -15,7 +15,7 @@ def profile_frame(rows: list[dict]) -> pd.DataFrame:
     flat = []
     for r in rows:
         d = {k: v for k, v in r.items() if k not in ("samples_ms", "env", "latency_ms", "alt_layout", "phases_ms", "notes",
-                                                     "breakdown")}
+                                                     "breakdown", "trace")}
         for s in r.get("breakdown") or ():
             d[f"{s['name']}_ms"] = s["median_ms"]
         d.update({f"latency_{k}_ms": v for k, v in r["latency_ms"].items()})

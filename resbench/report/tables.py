@@ -191,14 +191,6 @@ def cell_text(v) -> str:
     return str(v)
 
 
-def markdown_table(df) -> str:
-    """A pandas DataFrame as a GitHub Markdown table."""
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell_text(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
 def results_table(shown) -> Table:
     table = Table(header_style="bold")
     for c in shown.columns:
@@ -216,17 +208,6 @@ def _fmt(v, digits: int = 4) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
-
-
-def check_markdown(outcome) -> str:
-    lines = ["| entry | metric | baseline | current | ratio | noise floor | p-value | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in outcome.rows:
-        floor = f"{r.noise_floor:.1%}" if r.noise_floor is not None else "-"
-        lines.append(f"| {r.entry} | {r.metric} | {_fmt(r.baseline)} | {_fmt(r.current)} | {_fmt(r.ratio, 3)} | {floor} | "
-                     f"{_fmt(r.p_value, 2)} | {r.verdict}{' ❌' if r.fails else ''} {r.note} |")
-    lines.append(f"\nexit code {outcome.exit_code}")
-    return "\n".join(lines) + "\n"
 
 
 def responses_table(nets: dict[str, list[dict]]) -> Table:
