@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
+from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
-from resbench.cli.output import TableOutputs, hooks_for, out, print_json
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 
 app = typer.Typer(help="Look inside networks as the paper did: layer responses (Fig. 7) and gradient norms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -136,6 +136,7 @@ def degradation(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
+    log: LogOpt = None,
     results_dir: ResultsDirOpt = None,
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = 1,
@@ -157,6 +158,7 @@ def degradation(
     cfg, download = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     tables = TableOutputs(csv, markdown, as_json)
+    tracker = open_tracker(log, results_dir)
     if budget is not None or plan or until_resolved:
         from resbench.cli.budget import run_budgeted
         from resbench.train.comparison import degradation_arms
@@ -164,7 +166,8 @@ def degradation(
         residual, plain_nets = degradation_arms(depth_list, shortcut)
         return run_budgeted(residual + plain_nets, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
-                            plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation")
+                            plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation",
+                            tracker=tracker)
     seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:
@@ -174,6 +177,9 @@ def degradation(
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
     table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]
+    from resbench.report.tracked import log_comparison
+
+    log_comparison(tracker, "degradation", report.comparison, table, figures=[figure])
     if tables.wanted:
         from resbench.report.export import comparison_frame
 

@@ -9,7 +9,7 @@ from resbench.errors import UsageError
 
 def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
                  reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
-                 hooks_label: str = "compare") -> None:
+                 hooks_label: str = "compare", tracker=None) -> None:
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, power_lines
     from resbench.report.files import prepare_output
@@ -27,6 +27,20 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
         report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, download=download, results_dir=results_dir, scale=scale,
                                   effect=effect / 100, hooks=hooks_for(update))
+    if report.comparison is not None:
+        rows = report.comparison.rows
+        if plot is not None:
+            from resbench.report.plots import error_curves
+
+            error_curves(report.comparison.histories, plot, title=report.comparison.title)
+        from resbench.report.tracked import log_comparison
+
+        log_comparison(tracker, hooks_label, report.comparison, rows, figures=[plot] if plot else ())
+        if tables is not None and tables.wanted:
+            from resbench.report.export import comparison_frame
+
+            if tables.write(comparison_frame(rows)):
+                return
     if as_json:
         print_json(report.to_dict())
         return
@@ -34,16 +48,6 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
         for line in report.plan.lines():
             out.print(line, highlight=False)
         return
-    rows = report.comparison.rows
-    if tables is not None and tables.wanted:
-        from resbench.report.export import comparison_frame
-
-        if tables.write(comparison_frame(rows)):
-            return
-    if plot is not None:
-        from resbench.report.plots import error_curves
-
-        error_curves(report.comparison.histories, plot, title=report.comparison.title)
     out.print(compare_table(rows))
     for line in power_lines(rows):
         out.print(line, highlight=False)

@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
+from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
-from resbench.cli.output import TableOutputs, hooks_for, out, print_json
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 
 ARMS = "Arms"
 BUDGET = "Budget"
@@ -29,6 +29,7 @@ def compare(
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
     plot: Annotated[Optional[str], typer.Option(help="Write error-vs-epoch curves (Fig. 6 style) to this PNG.", rich_help_panel="Output")] = None,
+    log: LogOpt = None,
     results_dir: ResultsDirOpt = None,
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = 1,
@@ -68,12 +69,13 @@ def compare(
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
                       plain=bool(modifiers.get("plain")), modifiers=modifiers)
     scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
+    tracker = open_tracker(log, results_dir)
     if budget is not None or until_resolved or plan:
         from resbench.cli.budget import run_budgeted
 
         return run_budgeted(arms, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
-                            tables=tables, plot=plot)
+                            tables=tables, plot=plot, tracker=tracker)
     seeds = 1 if seeds is None else seeds
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
@@ -83,6 +85,9 @@ def compare(
         from resbench.report.plots import error_curves
 
         error_curves(report.histories, plot, title=report.title)
+    from resbench.report.tracked import log_comparison
+
+    log_comparison(tracker, "compare", report, report.rows, figures=[plot] if plot else ())
     if tables.wanted:
         from resbench.report.export import comparison_frame
 

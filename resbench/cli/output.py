@@ -110,3 +110,16 @@ class TableOutputs:
             else:
                 write_text_atomic(path, text)
         return self.to_stdout
+
+
+def open_tracker(texts: list[str] | None, results_dir=None):
+    """The `--log` trackers, reached before any work (None when not asked for)."""
+    if not texts:
+        return None
+    from resbench.errors import UsageError
+    from resbench.tracking import Tracker
+
+    try:
+        return Tracker.from_texts(texts, results_dir, hooks_for())
+    except UsageError as e:
+        raise UsageError(f"--log {e}") from None

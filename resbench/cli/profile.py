@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
-from resbench.cli.output import TableOutputs, hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.errors import BenchmarkFailed
 from resbench.report.files import prepare_output
 from resbench.validate import whole
@@ -35,6 +35,7 @@ def profile(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
+    log: LogOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="With --breakdown: a stacked bar PNG of the stage times.", rich_help_panel="Output")] = None,
     trace: Annotated[Optional[str], typer.Option("--trace", help="Also write a torch.profiler trace (Chrome/Perfetto JSON) of 5 steps at the first batch size, taken after the timed runs, and list the top operators by self time. Open it in ui.perfetto.dev or chrome://tracing.", rich_help_panel="Output")] = None,
     save: SaveOpt = True,
@@ -64,6 +65,7 @@ def profile(
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
                         compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
                         backend=backend)
+    tracker = open_tracker(log, results_dir)
     with progress_bar(spec.name) as update:
         runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,
                             hooks=hooks_for(update))
@@ -75,6 +77,9 @@ def profile(
         from resbench.report.plots import breakdown_bars
 
         breakdown_bars(results, plot)
+    from resbench.report.tracked import log_profile
+
+    log_profile(tracker, spec, cfg, results, files=[f for f in (plot, runs.trace.path if runs.trace else None) if f])
     if runs.trace is not None:
         for row in rows[:1]:
             row["trace"] = runs.trace.to_dict()

@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, PackOpt, ResultsDirOpt, with_training
-from resbench.cli.output import TableOutputs, hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, with_training
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 
 SPACE = "Space"
 LIMITS = "Constraints"
@@ -47,6 +47,7 @@ def search(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
+    log: LogOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Write a cost-vs-error scatter (front highlighted, presets marked) to this PNG.", rich_help_panel=OUTPUT)] = None,
     training=None,
 ) -> None:
@@ -76,6 +77,7 @@ def search(
                             sampler=sampler, sampler_seed=sampler_seed, seeds=seeds, pruning=pruning, min_epochs=min_epochs,
                             reduction_factor=reduction_factor, references=references,
                             latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack)
+    tracker = open_tracker(log, results_dir)
     with progress_bar("search") as update:
         report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary
@@ -89,6 +91,9 @@ def search(
         search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
                        title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
                        hypervolume=report.hypervolume)
+    from resbench.report.tracked import comparison_env, log_search
+
+    log_search(tracker, report, comparison_env(cfg) if tracker else {}, figures=[plot] if plot else ())
     if tables.wanted:
         from resbench.report.export import trials_frame
 

@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
-from resbench.cli.output import TableOutputs, hooks_for, out, print_json
+from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 
 
 @spec_command
@@ -16,6 +16,7 @@ def train(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
+    log: LogOpt = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
     save_checkpoint: Annotated[Optional[str], typer.Option("--save-checkpoint", help="Write the final state_dict here (.pt; load with weights_only=True).", rich_help_panel="Output")] = None,
@@ -42,10 +43,17 @@ def train(
         return launch(nproc, cfg.device, _without_nproc(sys.argv[1:]))
     import os
 
+    from resbench.report.tracked import train_run
+
     is_main = os.environ.get("RANK", "0") == "0"
-    with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
-        job = train_job(spec, cfg, download=download, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
-                        keep_checkpoints=keep_checkpoints, hooks=hooks_for(update))
+    tracker = open_tracker(log, results_dir) if is_main else None
+    with train_run(tracker, spec, cfg) as tracked:
+        with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
+            job = train_job(spec, cfg, download=download, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
+                            keep_checkpoints=keep_checkpoints, hooks=hooks_for(update),
+                            on_epoch=tracked.epoch if tracked else None)
+        if job is not None and tracked:
+            tracked.finish(job)
     if job is None:
         return
     if tables.wanted:

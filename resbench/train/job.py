@@ -26,13 +26,16 @@ class TrainJob:
 
 
 def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save: bool = True, results_dir=None,
-              checkpoint: str | None = None, keep_checkpoints: bool = False, hooks: Hooks = Hooks()) -> TrainJob | None:
+              checkpoint: str | None = None, keep_checkpoints: bool = False, hooks: Hooks = Hooks(),
+              on_epoch=None) -> TrainJob | None:
     """Train ``spec`` with ``config`` (the paper's recipe scaled to its epochs) and store
     the record. Returns None on ranks other than 0 of a distributed run.
 
     A saved run also writes a checkpoint after every epoch beside the records; the same
     call after an interruption resumes from it, and it is removed when the run ends
-    (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there."""
+    (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there.
+    ``on_epoch(EpochStats)``: called on rank 0 after each finished epoch but the last
+    (e.g. to log it); returning False stops the run there."""
     from resbench.measure.env import collect_env
     from resbench.report.files import prepare_output
     from resbench.validate import writable_folder
@@ -75,7 +78,8 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
         try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
             try:
                 result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
-                               checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints)
+                               checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints,
+                               on_epoch=on_epoch if is_main else None)
             except KeyboardInterrupt:
                 if resume is not None and resume.path.exists():
                     raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "

@@ -1,0 +1,331 @@
+"""Experiment trackers: resbench's runs mirrored into MLflow or TensorBoard.
+
+Both are optional extras (``pip install resbench[track]``). A tracker is opened, and its
+store reached, before any work starts: a missing package, a malformed URI or a store
+that cannot be reached is a usage error then, never after hours of training. Once work
+has started, a tracker that fails is dropped with one warning and the work goes on: the
+results are resbench's records, and the tracker only a copy of them.
+
+A run in the trackers has params (the config and the spec), tags (the resolved
+environment), metrics with steps (epochs, batch sizes, trial counts), artifacts (tables,
+figures, traces) and child runs (a comparison's arms, a search's trials).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from resbench.errors import UsageError
+from resbench.hooks import Hooks
+
+BACKENDS = ("mlflow", "tensorboard")
+EXPERIMENT = "resbench"
+# MLflow's stores: the local ones (folders, SQLite) and the remote ones it speaks to
+_MLFLOW_SCHEMES = ("file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
+_KEY = re.compile(r"[^0-9A-Za-z_\-. /]")
+
+
+@dataclass(frozen=True)
+class TrackerTarget:
+    """One tracker: ``mlflow`` or ``tensorboard``, with the MLflow tracking URI or the
+    TensorBoard log folder (None: $MLFLOW_TRACKING_URI, else the results folder)."""
+
+    backend: str
+    where: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(f"{self.backend!r}: unknown tracker; give mlflow[=URI] or tensorboard[=DIR]")
+        if self.where is not None and not self.where.strip():
+            raise UsageError(f"{self.backend}=: nothing after '='; give {self.backend} alone for the default "
+                             f"or {'a tracking URI' if self.backend == 'mlflow' else 'a folder'} after it")
+        if self.backend == "mlflow" and self.where is not None:
+            _check_mlflow_uri(self.where)
+        if self.backend == "tensorboard" and self.where is not None and "://" in self.where:
+            raise UsageError(f"tensorboard={self.where}: TensorBoard logs to a folder here, not a URI; "
+                             "give a folder such as tensorboard=runs")
+
+    @classmethod
+    def parse(cls, text: str) -> "TrackerTarget":
+        backend, eq, where = text.partition("=")
+        return cls(backend.strip().lower(), where if eq else None)
+
+
+def _check_mlflow_uri(uri: str) -> None:
+    u = urlparse(uri)
+    if not u.scheme or (len(u.scheme) == 1 and os.name == "nt"):
+        return  # a plain folder: MLflow's file store
+    if u.scheme not in _MLFLOW_SCHEMES:
+        raise UsageError(f"mlflow={uri}: unknown scheme {u.scheme!r}; give a folder, sqlite:///FILE.db, "
+                         "http(s)://HOST:PORT or another MLflow store URI")
+    if u.scheme in ("http", "https") and not u.hostname:
+        raise UsageError(f"mlflow={uri}: no host; give e.g. http://localhost:5000")
+    if u.scheme == "sqlite" and not u.path.strip("/"):
+        raise UsageError(f"mlflow={uri}: no database file; give e.g. sqlite:///results/mlflow.db")
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, str | int | float | bool]:
+    """Nested values as dotted keys of scalars (lists and unknown types as JSON text)."""
+    out: dict = {}
+    for k, v in d.items():
+        key = _KEY.sub("_", f"{prefix}{k}")
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{key}."))
+        elif v is None or isinstance(v, (str, int, float, bool)):
+            out[key] = v
+        else:
+            out[key] = json.dumps(v, default=str)
+    return out
+
+
+class _Sink:
+    """One backend's side of one run."""
+
+    def params(self, values: dict) -> None: ...
+    def tags(self, values: dict) -> None: ...
+    def metrics(self, values: dict, step: int) -> None: ...
+    def artifact(self, path: Path) -> None: ...
+    def child(self, name: str) -> "_Sink": ...
+    def end(self, status: str) -> None: ...
+
+
+class _MlflowSink(_Sink):
+    def __init__(self, client, experiment_id: str, name: str, parent: str | None = None) -> None:
+        self.client, self.experiment_id = client, experiment_id
+        tags = {"mlflow.parentRunId": parent} if parent else {}
+        self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+    def params(self, values: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in _flat(values).items()])
+
+    def tags(self, values: dict) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in _flat(values).items()])
+
+    def metrics(self, values: dict, step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(dt.datetime.now().timestamp() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in _flat(values).items()
+                                                    if isinstance(v, (int, float)) and not isinstance(v, bool)])
+
+    def artifact(self, path: Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def child(self, name: str) -> "_MlflowSink":
+        return _MlflowSink(self.client, self.experiment_id, name, parent=self.run_id)
+
+    def end(self, status: str) -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+
+class _TensorBoardSink(_Sink):
+    def __init__(self, folder: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.folder = folder
+        self.writer = SummaryWriter(log_dir=str(folder))
+        self._params: dict = {}
+
+    def params(self, values: dict) -> None:
+        self._params.update(_flat(values))
+        self.writer.add_text("params", _markdown(self._params))
+
+    def tags(self, values: dict) -> None:
+        self.writer.add_text("environment", _markdown(_flat(values)))
+
+    def metrics(self, values: dict, step: int) -> None:
+        for k, v in _flat(values).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.writer.add_scalar(k, v, step)
+
+    def artifact(self, path: Path) -> None:
+        if path.suffix.lower() == ".png":
+            import matplotlib.image
+
+            self.writer.add_image(path.stem, matplotlib.image.imread(str(path))[..., :3], dataformats="HWC")
+        elif path.suffix.lower() in (".md", ".csv", ".txt"):
+            self.writer.add_text(path.stem, path.read_text() if path.suffix.lower() == ".md"
+                                 else "    " + path.read_text().replace("\n", "\n    "))
+
+    def child(self, name: str) -> "_TensorBoardSink":
+        return _TensorBoardSink(self.folder / _KEY.sub("_", name).replace("/", "_").replace(" ", "_"))
+
+    def end(self, status: str) -> None:
+        self.writer.add_text("status", status)
+        self.writer.close()
+
+
+def _markdown(values: dict) -> str:
+    return "| key | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in values.items())
+
+
+class TrackedRun:
+    """A run in every tracker asked for. A backend that fails is dropped with one warning;
+    the others, and the work, go on."""
+
+    def __init__(self, sinks: dict[str, _Sink], hooks: Hooks) -> None:
+        self._sinks, self._hooks = dict(sinks), hooks
+
+    def _each(self, what: str, call) -> list:
+        made = []
+        for backend, sink in list(self._sinks.items()):
+            try:
+                made.append((backend, call(sink)))
+            except Exception as e:  # noqa: BLE001 - any tracker failure: the records stand
+                del self._sinks[backend]
+                self._hooks.warning(f"{backend}: {what} failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                                    "no more logging there in this run, the results are stored as records all the same")
+        return made
+
+    def params(self, values: dict) -> None:
+        self._each("logging params", lambda s: s.params(values))
+
+    def tags(self, values: dict) -> None:
+        self._each("logging tags", lambda s: s.tags(values))
+
+    def metrics(self, values: dict, step: int) -> None:
+        self._each("logging metrics", lambda s: s.metrics(values, step))
+
+    def artifact(self, path) -> None:
+        if path is not None and Path(path).is_file():
+            self._each(f"storing {Path(path).name}", lambda s: s.artifact(Path(path)))
+
+    @contextlib.contextmanager
+    def child(self, name: str):
+        run = TrackedRun(dict(self._each(f"starting run {name!r}", lambda s: s.child(name))), self._hooks)
+        with run._ending():
+            yield run
+
+    @contextlib.contextmanager
+    def _ending(self):
+        try:
+            yield self
+        except BaseException:
+            self._each("ending the run", lambda s: s.end("KILLED"))
+            raise
+        self._each("ending the run", lambda s: s.end("FINISHED"))
+
+
+class Tracker:
+    """The trackers of one command, opened (and reached) on construction."""
+
+    def __init__(self, targets: list[TrackerTarget], results_dir=None, hooks: Hooks = Hooks()) -> None:
+        self.targets, self.hooks = list(targets), hooks
+        self._openers = {}
+        for t in self.targets:
+            self._openers[t.backend] = (self._open_mlflow if t.backend == "mlflow" else self._open_tensorboard)(t, results_dir)
+
+    @classmethod
+    def from_texts(cls, texts: list[str] | None, results_dir=None, hooks: Hooks = Hooks()) -> "Tracker | None":
+        if not texts:
+            return None
+        targets = [TrackerTarget.parse(t) for t in texts]
+        backends = [t.backend for t in targets]
+        if len(set(backends)) < len(backends):
+            raise UsageError(f"{backends[0]} given twice: one URI or folder per tracker")
+        return cls(targets, results_dir, hooks)
+
+    def _open_mlflow(self, target: TrackerTarget, results_dir):
+        try:
+            from mlflow import MlflowClient
+        except ImportError:
+            raise UsageError("mlflow: MLflow is not installed; pip install 'resbench[track]' (or pip install mlflow)") from None
+        uri = target.where or os.environ.get("MLFLOW_TRACKING_URI")
+        if uri is None:
+            from resbench.store import results_dir as resolve
+
+            folder = resolve(results_dir)
+            _writable(folder, "the results folder (MLflow's default store, mlflow.db)")
+            uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+        elif not urlparse(uri).scheme:
+            _writable(Path(uri), f"the MLflow folder {uri}")
+        elif urlparse(uri).scheme == "sqlite":
+            _writable(Path(urlparse(uri).path).parent, f"the folder of {uri}")
+        try:
+            with _no_retries():
+                client = MlflowClient(tracking_uri=uri)
+                found = client.get_experiment_by_name(EXPERIMENT)
+                experiment_id = found.experiment_id if found else client.create_experiment(EXPERIMENT)
+        except Exception as e:  # noqa: BLE001 - whatever the store says, in one line
+            if "MLFLOW_ALLOW_FILE_STORE" in str(e):  # MLflow 3.x keeps folder stores behind a switch
+                raise UsageError(f"mlflow={uri}: this MLflow writes folder stores only with MLFLOW_ALLOW_FILE_STORE=true; "
+                                 f"give sqlite:///{Path(uri).resolve() / 'mlflow.db'} instead, or set that variable") from None
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise UsageError(f"mlflow: the store {uri} cannot be reached ({first}); start the server or give another "
+                             "URI after mlflow=") from None
+        self.mlflow_uri = uri
+        return lambda name: _MlflowSink(client, experiment_id, name)
+
+    def _open_tensorboard(self, target: TrackerTarget, results_dir):
+        try:
+            import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it)
+            from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+        except ImportError:
+            raise UsageError("tensorboard: TensorBoard is not installed; pip install 'resbench[track]' "
+                             "(or pip install tensorboard)") from None
+        if target.where is None:
+            from resbench.store import results_dir as resolve
+
+            folder = resolve(results_dir) / "tensorboard"
+        else:
+            folder = Path(target.where)
+        _writable(folder, f"the TensorBoard folder {folder}")
+        self.tensorboard_dir = folder
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return lambda name: _TensorBoardSink(folder / f"{stamp}-{_KEY.sub('_', name).replace('/', '_').replace(' ', '_')}")
+
+    @contextlib.contextmanager
+    def run(self, name: str, *, params: dict | None = None, tags: dict | None = None):
+        """A top-level run in every tracker; KILLED if the block raises, FINISHED otherwise."""
+        sinks = {}
+        for backend, opener in self._openers.items():
+            try:
+                sinks[backend] = opener(name)
+            except Exception as e:  # noqa: BLE001 - any tracker failure: the records stand
+                self.hooks.warning(f"{backend}: starting run {name!r} failed ({type(e).__name__}: {e}); "
+                                   "the results are stored as records all the same")
+        run = TrackedRun(sinks, self.hooks)
+        if params:
+            run.params(params)
+        if tags:
+            run.tags(tags)
+        with run._ending():
+            yield run
+
+
+def _writable(folder: Path, what: str) -> None:
+    from resbench.validate import writable_folder
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{what}: cannot create it ({e.strerror})") from None
+    writable_folder(folder, what)
+
+
+@contextlib.contextmanager
+def _no_retries():
+    """Reaching the store before the work: a dead server fails in seconds, not after
+    MLflow's minutes of retries."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
