@@ -178,8 +178,11 @@ def test_cli_exit_codes_with_stored_files(cli, tmp_path, suite):
     code, out, _ = cli("check", suite, "--baseline", base, "--current", slow, "--markdown", md)
     assert code == 1 and "regressed" in out
     text = md.read_text()
-    assert text.startswith("| entry | metric | baseline | current | ratio | noise floor | p-value | verdict |")
-    assert "regressed ❌" in text
+    header = [c.strip() for c in text.splitlines()[0].strip("|").split("|")]
+    assert header[:7] == ["entry", "metric", "baseline", "current", "ratio", "p_value", "verdict"]
+    assert {"noise_floor", "fails", "note"} <= set(header)
+    regressed = next(line for line in text.splitlines() if "| latency" in line)
+    assert "regressed" in regressed and "True" in regressed  # the failing row says it fails
     assert cli("check", suite, "--baseline", base, "--current", bigger)[0] == 1
     assert cli("check", suite, "--baseline", base, "--current", bigger, "--allow-complexity-change")[0] == 0
     assert cli("check", suite, "--baseline", base, "--current", moved)[0] == 3

@@ -94,9 +94,14 @@ def check(
     frame = check_frame(outcome)
     if summary:  # GitHub's job summary collects every step's tables: append, never replace
         _append(to_markdown(frame) + f"\nexit code {outcome.exit_code}\n", summary)
-    if tables.write(frame):
-        pass
-    elif as_json:
+    if not tables.write(frame):
+        _render(outcome, as_json)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def _render(outcome, as_json: bool) -> None:
+    if as_json:
         from dataclasses import asdict
 
         print_json({"exit_code": outcome.exit_code, "rows": [asdict(r) for r in outcome.rows],
@@ -116,8 +121,6 @@ def check(
         out.print({0: "no regression", 1: "REGRESSION", 3: "environment mismatch: timings not compared",
                    5: "batch size differs from the baseline: timings not compared"}[outcome.exit_code]
                   + f" (exit {outcome.exit_code})", highlight=False)
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
 
 
 def _append(md: str, target: str) -> None:
