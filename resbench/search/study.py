@@ -224,6 +224,7 @@ class Runner:
     max_rejections: int = 500
     rejected_in_a_row: int = field(default=0, init=False)
     position: int = field(default=0, init=False)  # counted trials when the current one started (for progress)
+    current: int | None = field(default=None, init=False)  # the trial this worker is evaluating
 
     def enqueue_references(self, presets=REFERENCE_PRESETS) -> list[str]:
         """Enqueue the paper's presets that lie in the space and fit the constraints, as
@@ -261,16 +262,38 @@ class Runner:
 
         if self.counted() >= n_trials:
             return
+        self.requeue_interrupted()
         # catch=(): a failing trial (bad input, a crash) stops this worker with the error;
         # Optuna has already marked that trial failed, the others are kept.
-        self.study.optimize(self.objective, callbacks=[enough], timeout=timeout, catch=())
+        try:
+            self.study.optimize(self.objective, callbacks=[enough], timeout=timeout, catch=())
+        except KeyboardInterrupt:
+            if self.current is not None:  # Optuna marked it failed; the next run asks it again
+                self.study.set_user_attr("interrupted", [*self.study.user_attrs.get("interrupted", []), self.current])
+            raise
         if self.rejected_in_a_row >= self.max_rejections:
             raise UsageError(f"the sampler proposed {self.max_rejections} candidates in a row that break the constraints; "
                              "loosen the constraints or narrow the space (--max-blocks-per-stage, --widths)")
 
+    def requeue_interrupted(self) -> list[int]:
+        """Ask again, once, for every trial a Ctrl-C stopped (a killed worker's trial is
+        re-queued by Optuna's heartbeat): its training resumes from its checkpoint."""
+        attrs = self.study.user_attrs
+        todo = [n for n in attrs.get("interrupted", []) if n not in set(attrs.get("requeued", []))]
+        if not todo:
+            return []
+        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
+        for n in todo:
+            t = trials.get(n)
+            if t is not None:
+                self.study.enqueue_trial(t.params, user_attrs={k: v for k, v in t.user_attrs.items() if k == "reference"})
+        self.study.set_user_attr("requeued", [*attrs.get("requeued", []), *todo])
+        return todo
+
     def objective(self, trial):
         import optuna
 
+        self.current = trial.number
         spec = self.cfg.space.suggest(trial)
         trial.set_user_attr("spec", spec.name)
         c = analytic_complexity(spec)

@@ -339,10 +339,14 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
     resumed = checkpoint.load() if checkpoint is not None else None
     if resumed is not None:
         state = _restore(resumed, parts.model, parts.opt, parts.scaler)
+        # The restored epochs are told to on_epoch as if they had just run, so a search's
+        # pruner (or a tracker) sees the same sequence an uninterrupted run gives it.
+        if on_epoch is not None and k == 1 and not all(on_epoch(h) for h in state.histories[0] if h.epoch < cfg.epochs):
+            state.stopped_early = True
     recent = deque(state.recent_errors, maxlen=50)
     label = f"{k} packed · " if k > 1 else ""
     t_run = time.perf_counter()
-    while state.epoch < cfg.epochs:
+    while state.epoch < cfg.epochs and not state.stopped_early:
         epoch = state.epoch
         parts.model.train()
         t_epoch = time.perf_counter()

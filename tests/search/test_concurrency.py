@@ -15,3 +15,4 @@ def test_two_workers_start_a_new_sqlite_study_together(tmp_path):
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
         assert "UNIQUE constraint" not in err
+
