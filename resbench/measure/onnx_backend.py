@@ -69,7 +69,7 @@ def session(path: Path, device: torch.device):
 
 
 def measure_onnx(spec, model, batch: int, device: torch.device, warmup: int, iters: int, min_time: float, timed_loop,
-                 timer, progress) -> dict:
+                 timer, progress):
     """Export, open a session, compare with eager, then time ``session.run`` like a step."""
     _ort()
     model = model.eval().cpu()
@@ -98,8 +98,10 @@ def measure_onnx(spec, model, batch: int, device: torch.device, warmup: int, ite
         warmup_s = time.perf_counter() - t_warm
         runs, wall = timed_loop(step, timer, torch.device("cpu"), iters, min_time, progress, "measure")
     samples = [timer.ms(m[0], m[-1]) for m in runs]
-    return {"samples": samples, "wall": wall, "phases": None, "compile_s": export_s, "warmup_s": warmup_s,
-            "peak_cuda": None, "kernel_ms": None, "max_abs_diff": diff}
+    from resbench.measure.steps import StepTiming
+
+    return StepTiming(samples, wall, phases=None, compile_s=export_s, warmup_s=warmup_s, peak_cuda=None, kernel_ms=None,
+                      max_abs_diff=diff)
 
 
 def check_backend(cfg) -> None:

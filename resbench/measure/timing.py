@@ -9,21 +9,18 @@ by two synchronizations, gives the wall-clock throughput, so launch overlap coun
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import resource
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 
 from resbench.errors import DeviceError, UsageError
 from resbench.measure.env import collect_env
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
-from resbench.runtime import (autocast, grad_scaler, nhwc_backward_crashes, num_threads, precision, resolve_device,  # noqa: F401
-                              synchronize)
+from resbench.measure.steps import (MAX_ITERS, Progress, StepTiming, is_oom, measure_step, peak_rss_bytes,  # noqa: F401
+                                    prepare)
+from resbench.runtime import nhwc_backward_crashes, num_threads, precision, resolve_device  # noqa: F401
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
 from resbench.store import register_result
@@ -37,12 +34,9 @@ DEFAULTS = {
     "cuda": {"batch_size": 64, "warmup": 20, "iters": 100, "min_time": 1.0},
     "mps": {"batch_size": 32, "warmup": 10, "iters": 50, "min_time": 1.0},
 }
-MAX_ITERS = 10_000
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 P99_MIN_SAMPLES = 100  # fewer samples cannot place a 99th percentile (it would be the max or an interpolation of it)
 LAUNCH_BOUND_BUSY = 0.5  # GPU busy for less than this share of the step: launch-bound
-
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 @dataclass(frozen=True)
@@ -185,220 +179,6 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
         v.number(cfg.min_time, "--min-time (seconds)", 0, 3600)
 
 
-# --- timers ---------------------------------------------------------------------------
-
-
-class CpuTimer:
-    """Host clock: on CPU every op has finished when it returns."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def mark(self):
-        synchronize(self.device)  # a no-op on CPU; makes MPS honest
-        return time.perf_counter()
-
-    @staticmethod
-    def ms(a, b) -> float:
-        return (b - a) * 1e3
-
-
-class CudaTimer:
-    """CUDA events recorded on the stream: no host synchronization inside the loop."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def mark(self):
-        e = torch.cuda.Event(enable_timing=True)
-        e.record()
-        return e
-
-    @staticmethod
-    def ms(a, b) -> float:
-        return a.elapsed_time(b)
-
-
-# --- the measurement ---------------------------------------------------------------------
-
-
-def output_classes(model) -> int:
-    """Classes of a model's output: resbench nets and torchvision keep them in ``fc``, timm
-    models in ``num_classes``; otherwise run one tiny forward and read the output."""
-    fc = getattr(model, "fc", None)
-    if isinstance(fc, torch.nn.Linear):
-        return fc.out_features
-    if isinstance(getattr(model, "num_classes", None), int):
-        return model.num_classes
-    raise UsageError("--mode train needs to know the model's classes (no fc layer or num_classes attribute)")
-
-
-def _peak_rss_bytes() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
-
-
-def _make_step(model, x, cfg: ProfileConfig, device: torch.device):
-    """A callable step(mark) that runs one iteration and calls mark() after each phase."""
-    if cfg.mode == "infer":
-        model.eval()
-        if cfg.cuda_graphs and not cfg.compile:
-            return _graph_step(model, x, cfg, device)
-
-        def infer(mark):
-            with autocast(device, cfg.dtype):
-                model(x)
-            mark()
-
-        return infer
-
-    model.train()
-    target = torch.randint(0, output_classes(model), (x.shape[0],), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def train(mark):
-        opt.zero_grad(set_to_none=True)
-        with autocast(device, cfg.dtype):
-            loss = loss_fn(model(x), target)
-        mark()
-        scaler.scale(loss).backward()
-        mark()
-        scaler.step(opt)
-        scaler.update()
-        mark()
-
-    return train
-
-
-def _graph_step(model, x, cfg: ProfileConfig, device: torch.device):
-    # Warm up on a side stream before capture, as the CUDA-graphs docs require;
-    # autocast's weight cache must be off inside a captured graph.
-    s = torch.cuda.Stream(device)
-    s.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(s), autocast(device, cfg.dtype, cache_enabled=False):
-        for _ in range(3):
-            model(x)
-    torch.cuda.current_stream(device).wait_stream(s)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), autocast(device, cfg.dtype, cache_enabled=False):
-        model(x)
-
-    def replay(mark):
-        graph.replay()
-        mark()
-
-    return replay
-
-
-def _timed_loop(step, timer, device, iters: int, min_time: float, progress: Progress | None, label: str):
-    """Time each iteration; returns (per-iteration marks, wall seconds)."""
-    runs = []
-    outside = 0.0  # seconds spent reporting progress: excluded from the wall clock
-    synchronize(device)
-    t0 = time.perf_counter()
-    while len(runs) < MAX_ITERS and (len(runs) < iters or time.perf_counter() - t0 - outside < min_time):
-        marks = [timer.mark()]
-        step(lambda: marks.append(timer.mark()))
-        runs.append(marks)
-        if progress:
-            t_report = time.perf_counter()
-            progress(label, len(runs), iters)
-            outside += time.perf_counter() - t_report
-    synchronize(device)
-    return runs, time.perf_counter() - t0 - outside
-
-
-def _prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, model=None):
-    from resbench.target import build_target
-
-    model = (model if model is not None else build_target(spec)).to(device)
-    x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    # Always set the layout: a model passed in may still be in the other one.
-    model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    eager_out = None
-    if cfg.compile:
-        if cfg.mode == "infer":  # the reference for the compiled output: eager, same input
-            model.eval()
-            with torch.inference_mode(), autocast(device, cfg.dtype):
-                eager_out = model(x).float()
-        mode = cfg.compile_mode or ("reduce-overhead" if cfg.cuda_graphs else None)
-        model = torch.compile(model, mode=None if mode == "default" else mode)
-    return model, x, eager_out
-
-
-def _measure(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None):
-    """Warm up and time one configuration. Returns a dict of raw measurements."""
-    if cfg.backend == "onnxruntime":
-        from resbench.measure.onnx_backend import measure_onnx
-        from resbench.target import build_target
-
-        return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
-                            min_time, _timed_loop, CpuTimer(device), progress)
-    timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
-    grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
-    with precision(device, cfg.dtype), grad:
-        model, x, eager_out = _prepare(spec, cfg, device, batch, channels_last, model)
-        step = _make_step(model, x, cfg, device)
-        noop = lambda: None  # noqa: E731
-        compile_s = diff = None
-        t = time.perf_counter()
-        if cfg.compile:
-            step(noop)  # the first call compiles: timed on its own, never inside the measurement
-            synchronize(device)
-            compile_s = time.perf_counter() - t
-            if eager_out is not None:
-                with torch.inference_mode(), autocast(device, cfg.dtype):
-                    diff = float((model(x).float() - eager_out).abs().max())
-        t_warm = time.perf_counter()
-        for i in range(warmup):
-            step(noop)
-            if progress:
-                progress("warm-up", i + 1, warmup)
-        synchronize(device)
-        warmup_s = time.perf_counter() - t_warm
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        runs, wall = _timed_loop(step, timer, device, iters, min_time, progress, "measure")
-    samples = [timer.ms(m[0], m[-1]) for m in runs]
-    phases = None
-    if cfg.mode == "train":
-        import numpy as np
-
-        phases = {name: float(np.median([timer.ms(m[i], m[i + 1]) for m in runs])) for i, name in enumerate(("forward", "backward", "optimizer"))}
-    peak_cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    kernel_ms = _kernel_ms_per_step(step, device) if device.type == "cuda" else None  # after timing: never inside it
-    del model, x, step
-    return {"samples": samples, "wall": wall, "phases": phases, "compile_s": compile_s, "warmup_s": warmup_s, "peak_cuda": peak_cuda,
-            "kernel_ms": kernel_ms, "max_abs_diff": diff}
-
-
-def _kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | None:
-    """GPU kernel time of one step, from torch.profiler's CUDA kernel events (CUPTI). With
-    the step's median wall time this says how busy the GPU is; None when the profiler
-    cannot see the device (no CUPTI, another profiler running)."""
-    try:
-        from torch.profiler import ProfilerActivity, profile as torch_profile
-
-        noop = lambda: None  # noqa: E731
-        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
-            for _ in range(steps):
-                step(noop)
-            synchronize(device)
-        total_us = sum(e.time_range.elapsed_us() for e in prof.events()
-                       if e.device_type == torch.autograd.DeviceType.CUDA)
-        return total_us / 1000 / steps if total_us > 0 else None
-    except Exception:  # the measurement is optional; its absence is reported as "not measured"
-        return None
-
-
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
-
-
 def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
             model: torch.nn.Module | None = None) -> ProfileResult:
     """Measure one spec at one batch size. On CUDA OOM: free the cache, halve the batch, retry.
@@ -430,12 +210,12 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     if own and cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
                           "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")
-    rss_before = _peak_rss_bytes()
+    rss_before = peak_rss_bytes()
     raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
     if device.type == "cuda":
-        peak_mem, mem_method = raw["peak_cuda"], "cuda_max_memory_allocated"
+        peak_mem, mem_method = raw.peak_cuda, "cuda_max_memory_allocated"
     else:
-        grew = _peak_rss_bytes() - rss_before
+        grew = peak_rss_bytes() - rss_before
         peak_mem = grew if grew > 0 else None
         mem_method = "cpu_peak_rss_increase" if grew > 0 else "not measured (process peak RSS did not rise above an earlier peak)"
 
@@ -445,10 +225,10 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     if crash:
         notes.append("channels-last not timed: training this net in NHWC on CPU crashes oneDNN (stride-2 1x1 conv, < 8 channels)")
     if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash and cfg.backend == "eager":
-        alt_raw = _measure(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
-        main_med, alt_med = summarize(raw["samples"]).median, summarize(alt_raw["samples"]).median
+        alt_raw = measure_step(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
+        main_med, alt_med = summarize(raw.samples).median, summarize(alt_raw.samples).median
         alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
-               "warmup_s": alt_raw["warmup_s"], "measure_s": alt_raw["wall"]}
+               "warmup_s": alt_raw.warmup_s, "measure_s": alt_raw.wall}
 
     from resbench.target import quick_complexity
 
@@ -456,10 +236,10 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     stages, rest = (), None
     if cfg.breakdown:
         # Pairs of passes (marked, unmarked): half the whole pass's iterations keep the cost near one pass.
-        stages, rest = _breakdown(spec, cfg, device, batch, warmup, max(10, len(raw["samples"]) // 2), model,
+        stages, rest = _breakdown(spec, cfg, device, batch, warmup, max(10, len(raw.samples) // 2), model,
                                   {s.name: s.macs for s in c.stages}, progress)
     env = collect_env(device)
-    throughput = len(raw["samples"]) * batch / raw["wall"]
+    throughput = len(raw.samples) * batch / raw.wall
     achieved = c.flops * throughput * (3 if cfg.mode == "train" else 1) / 1e12
     peak_dtype = cfg.dtype
     if device.type == "cuda":
@@ -468,37 +248,37 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         peak, source = cpu_roofline(peak_dtype, env["cpu"])
     else:
         peak, source = None, None
-    summary = summarize(raw["samples"])
+    summary = summarize(raw.samples)
     mfu = achieved / peak if peak else None
     if mfu is not None and mfu > 1:
         # A roofline is an upper bound or it is wrong: never print a utilisation above 100 %.
         notes.append(f"achieved {achieved:.3g} TFLOP/s exceeds the roofline ({peak:.3g}, {source}): MFU not shown")
         mfu = None
-    gpu_busy = min(1.0, raw["kernel_ms"] / summary.median) if raw.get("kernel_ms") and summary.median > 0 else None
+    gpu_busy = min(1.0, raw.kernel_ms / summary.median) if raw.kernel_ms and summary.median > 0 else None
     notes += _notes(cfg, device, batch, requested, summary, gpu_busy)
     return ProfileResult(
         spec=spec.name, device=str(device), device_name=env["device_name"] or str(device), dtype=cfg.dtype, mode=cfg.mode,
         batch_size=batch, batch_size_requested=requested, channels_last=cfg.channels_last, compiled=cfg.compile,
         cuda_graphs=cfg.cuda_graphs, threads=torch.get_num_threads(), params=c.params, macs=c.macs, flops=c.flops,
-        latency=summary, samples_ms=tuple(raw["samples"]), throughput=throughput, phases_ms=raw["phases"],
+        latency=summary, samples_ms=tuple(raw.samples), throughput=throughput, phases_ms=raw.phases,
         peak_memory_bytes=peak_mem, memory_method=mem_method, achieved_tflops=achieved,
         peak_tflops=peak, peak_source=source if peak else None, mfu=mfu,
-        compile_s=raw["compile_s"], warmup_s=raw["warmup_s"], measure_s=raw["wall"],
+        compile_s=raw.compile_s, warmup_s=raw.warmup_s, measure_s=raw.wall,
         total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
-        breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.get("max_abs_diff"),
+        breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.max_abs_diff,
         backend=cfg.backend,
     )
 
 
 def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, requested: int, warmup: int, iters: int,
-                         min_time: float, progress, model) -> tuple[dict, int]:
-    """``_measure`` at ``requested``; on CUDA out-of-memory, free the cache and halve the batch."""
+                         min_time: float, progress, model) -> tuple[StepTiming, int]:
+    """``measure_step`` at ``requested``; on CUDA out-of-memory, free the cache and halve the batch."""
     batch = requested
     while True:
         try:
-            return _measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model), batch
+            return measure_step(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model), batch
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
-            if device.type != "cuda" or not _is_oom(e):
+            if device.type != "cuda" or not is_oom(e):
                 raise
             if not cfg.backoff:
                 raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: --no-backoff)") from None
@@ -534,6 +314,6 @@ def _breakdown(spec, cfg, device, batch, warmup, iters, model, stage_macs, progr
     if progress:
         progress("breakdown", 0, 1)
     with precision(device, cfg.dtype):
-        m, x, _ = _prepare(spec, cfg, device, batch, cfg.channels_last, model)
+        m, x, _ = prepare(spec, cfg, device, batch, cfg.channels_last, model)
         stages, whole = stage_breakdown(m, x, device, cfg.dtype, iters=iters, warmup=warmup, stage_macs=stage_macs)
     return tuple(stages), whole - sum(s.median_ms for s in stages)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from resbench.measure.timing import ProfileConfig, _make_step, _prepare
+from resbench.measure.steps import make_step, prepare
+from resbench.measure.timing import ProfileConfig
 from resbench.runtime import autocast, num_threads, resolve_device, synchronize
 from resbench.spec import NetSpec
 
@@ -78,8 +79,8 @@ def trace(spec: NetSpec, cfg: ProfileConfig, batch: int, path: str, top: int = 1
     device = resolve_device(cfg.device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with num_threads(cfg.threads):
-        net, x, _ = _prepare(spec, cfg, device, batch, bool(cfg.channels_last), model)
-        step = _make_step(net, x, cfg, device)
+        net, x, _ = prepare(spec, cfg, device, batch, bool(cfg.channels_last), model)
+        step = make_step(net, x, cfg, device)
         noop = lambda: None  # noqa: E731
         with torch.inference_mode() if cfg.mode == "infer" else torch.enable_grad(), autocast(device, cfg.dtype):
             for _ in range(WARMUP):

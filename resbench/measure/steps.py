@@ -1,0 +1,252 @@
+"""Timing one step: timers, the step (inference, or forward + backward + SGD), the timed
+loop and its raw figures (``StepTiming``). ``resbench.measure.timing`` makes a profile
+of them; ``trace`` and ``breakdown`` reuse the same step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import torch
+
+from resbench.errors import UsageError
+from resbench.runtime import autocast, grad_scaler, precision, synchronize
+from resbench.spec import NetSpec
+
+if TYPE_CHECKING:
+    from resbench.measure.timing import ProfileConfig
+
+Progress = Callable[[str, int, int], None]
+MAX_ITERS = 10_000
+
+
+# --- timers ---------------------------------------------------------------------------
+
+
+class CpuTimer:
+    """Host clock: on CPU every op has finished when it returns."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def mark(self):
+        synchronize(self.device)  # a no-op on CPU; makes MPS honest
+        return time.perf_counter()
+
+    @staticmethod
+    def ms(a, b) -> float:
+        return (b - a) * 1e3
+
+
+class CudaTimer:
+    """CUDA events recorded on the stream: no host synchronization inside the loop."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def mark(self):
+        e = torch.cuda.Event(enable_timing=True)
+        e.record()
+        return e
+
+    @staticmethod
+    def ms(a, b) -> float:
+        return a.elapsed_time(b)
+
+
+# --- the measurement ---------------------------------------------------------------------
+
+
+def output_classes(model) -> int:
+    """Classes of a model's output: resbench nets and torchvision keep them in ``fc``, timm
+    models in ``num_classes``; otherwise run one tiny forward and read the output."""
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, torch.nn.Linear):
+        return fc.out_features
+    if isinstance(getattr(model, "num_classes", None), int):
+        return model.num_classes
+    raise UsageError("--mode train needs to know the model's classes (no fc layer or num_classes attribute)")
+
+
+def peak_rss_bytes() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
+
+
+def make_step(model, x, cfg: ProfileConfig, device: torch.device):
+    """A callable step(mark) that runs one iteration and calls mark() after each phase."""
+    if cfg.mode == "infer":
+        model.eval()
+        if cfg.cuda_graphs and not cfg.compile:
+            return graph_step(model, x, cfg, device)
+
+        def infer(mark):
+            with autocast(device, cfg.dtype):
+                model(x)
+            mark()
+
+        return infer
+
+    model.train()
+    target = torch.randint(0, output_classes(model), (x.shape[0],), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train(mark):
+        opt.zero_grad(set_to_none=True)
+        with autocast(device, cfg.dtype):
+            loss = loss_fn(model(x), target)
+        mark()
+        scaler.scale(loss).backward()
+        mark()
+        scaler.step(opt)
+        scaler.update()
+        mark()
+
+    return train
+
+
+def graph_step(model, x, cfg: ProfileConfig, device: torch.device):
+    # Warm up on a side stream before capture, as the CUDA-graphs docs require;
+    # autocast's weight cache must be off inside a captured graph.
+    s = torch.cuda.Stream(device)
+    s.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(s), autocast(device, cfg.dtype, cache_enabled=False):
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream(device).wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), autocast(device, cfg.dtype, cache_enabled=False):
+        model(x)
+
+    def replay(mark):
+        graph.replay()
+        mark()
+
+    return replay
+
+
+def timed_loop(step, timer, device, iters: int, min_time: float, progress: Progress | None, label: str):
+    """Time each iteration; returns (per-iteration marks, wall seconds)."""
+    runs = []
+    outside = 0.0  # seconds spent reporting progress: excluded from the wall clock
+    synchronize(device)
+    t0 = time.perf_counter()
+    while len(runs) < MAX_ITERS and (len(runs) < iters or time.perf_counter() - t0 - outside < min_time):
+        marks = [timer.mark()]
+        step(lambda: marks.append(timer.mark()))
+        runs.append(marks)
+        if progress:
+            t_report = time.perf_counter()
+            progress(label, len(runs), iters)
+            outside += time.perf_counter() - t_report
+    synchronize(device)
+    return runs, time.perf_counter() - t0 - outside
+
+
+def prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, model=None):
+    from resbench.target import build_target
+
+    model = (model if model is not None else build_target(spec)).to(device)
+    x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    # Always set the layout: a model passed in may still be in the other one.
+    model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    eager_out = None
+    if cfg.compile:
+        if cfg.mode == "infer":  # the reference for the compiled output: eager, same input
+            model.eval()
+            with torch.inference_mode(), autocast(device, cfg.dtype):
+                eager_out = model(x).float()
+        mode = cfg.compile_mode or ("reduce-overhead" if cfg.cuda_graphs else None)
+        model = torch.compile(model, mode=None if mode == "default" else mode)
+    return model, x, eager_out
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """One configuration warmed up and timed: the raw figures a ProfileResult is made of."""
+
+    samples: list[float]  # ms per timed iteration
+    wall: float  # seconds of the timed loop (throughput's denominator)
+    phases: dict[str, float] | None  # train: median forward / backward / optimizer ms
+    compile_s: float | None  # the first (compiling or exporting) call, timed on its own
+    warmup_s: float
+    peak_cuda: int | None  # bytes, CUDA only
+    kernel_ms: float | None  # GPU kernel time per step (CUPTI), CUDA only
+    max_abs_diff: float | None  # compiled/exported output against eager
+
+
+def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None) -> StepTiming:
+    """Warm up and time one configuration."""
+    if cfg.backend == "onnxruntime":
+        from resbench.measure.onnx_backend import measure_onnx
+        from resbench.target import build_target
+
+        return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
+                            min_time, timed_loop, CpuTimer(device), progress)
+    timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
+    grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
+    with precision(device, cfg.dtype), grad:
+        model, x, eager_out = prepare(spec, cfg, device, batch, channels_last, model)
+        step = make_step(model, x, cfg, device)
+        noop = lambda: None  # noqa: E731
+        compile_s = diff = None
+        t = time.perf_counter()
+        if cfg.compile:
+            step(noop)  # the first call compiles: timed on its own, never inside the measurement
+            synchronize(device)
+            compile_s = time.perf_counter() - t
+            if eager_out is not None:
+                with torch.inference_mode(), autocast(device, cfg.dtype):
+                    diff = float((model(x).float() - eager_out).abs().max())
+        t_warm = time.perf_counter()
+        for i in range(warmup):
+            step(noop)
+            if progress:
+                progress("warm-up", i + 1, warmup)
+        synchronize(device)
+        warmup_s = time.perf_counter() - t_warm
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        runs, wall = timed_loop(step, timer, device, iters, min_time, progress, "measure")
+    samples = [timer.ms(m[0], m[-1]) for m in runs]
+    phases = None
+    if cfg.mode == "train":
+        import numpy as np
+
+        phases = {name: float(np.median([timer.ms(m[i], m[i + 1]) for m in runs])) for i, name in enumerate(("forward", "backward", "optimizer"))}
+    peak_cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    kernel_ms = kernel_ms_per_step(step, device) if device.type == "cuda" else None  # after timing: never inside it
+    del model, x, step
+    return StepTiming(samples, wall, phases, compile_s, warmup_s, peak_cuda, kernel_ms, diff)
+
+
+def kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | None:
+    """GPU kernel time of one step, from torch.profiler's CUDA kernel events (CUPTI). With
+    the step's median wall time this says how busy the GPU is; None when the profiler
+    cannot see the device (no CUPTI, another profiler running)."""
+    try:
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        noop = lambda: None  # noqa: E731
+        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                step(noop)
+            synchronize(device)
+        total_us = sum(e.time_range.elapsed_us() for e in prof.events()
+                       if e.device_type == torch.autograd.DeviceType.CUDA)
+        return total_us / 1000 / steps if total_us > 0 else None
+    except Exception:  # the measurement is optional; its absence is reported as "not measured"
+        return None
+
+
+def is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
