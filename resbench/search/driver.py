@@ -7,12 +7,18 @@ Pareto front. The engine (sampling, pruning, storage) is in ``study``, ``pruner`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from resbench import validate as v
 from resbench.errors import Interrupted, UsageError
 from resbench.hooks import Hooks
 from resbench.train.recipe import TrainConfig, check_train_config
 from resbench.validate import parse_list
+
+if TYPE_CHECKING:  # imported by run_search itself: optuna and the space cost start-up time
+    from resbench.search.hypervolume import Hypervolume
+    from resbench.search.space import Constraints, SearchSpace
+    from resbench.search.study import SearchConfig, SearchSummary
 
 
 @dataclass(frozen=True)
@@ -39,16 +45,16 @@ class SearchOptions:
 
 @dataclass(frozen=True)
 class SearchReport:
-    summary: object  # resbench.search.study.StudySummary
-    config: object  # resbench.search.study.SearchConfig
-    space: object  # the narrowed SearchSpace
-    constraints: object
+    summary: SearchSummary
+    config: SearchConfig
+    space: SearchSpace  # narrowed to what the constraints allow
+    constraints: Constraints
     storage: str
     split: str  # what the errors were measured on: val or test
     confirmed: dict  # front spec -> fvcore agrees with the analytic count
     presets: dict  # the paper's CIFAR nets: costs, and their error where trained
     notes: tuple = ()
-    hypervolume: object = None  # resbench.search.hypervolume.Hypervolume
+    hypervolume: Hypervolume | None = None
 
     def to_dict(self) -> dict:
         s, sc = self.summary, self.config

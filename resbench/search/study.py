@@ -20,6 +20,7 @@ import math
 import statistics
 import warnings
 from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,36 @@ from resbench.train.recipe import TrainConfig
 OBJECTIVES = ("error", "macs", "params", "latency")
 SAMPLERS = ("tpe", "nsga2", "random")
 REFERENCE_PRESETS = ("resnet20", "resnet32", "resnet56", "resnet110")
+
+
+class TrialStatus(str, Enum):
+    """What became of a trial (its ``status`` user attribute; a str, so Optuna stores it as text)."""
+
+    TRAINED = "trained"  # trained here, every seed
+    REUSED = "reused"  # every seed found as a stored train record
+    DUPLICATE = "duplicate"  # the sampler re-proposed a finished candidate: its values copied
+    DUPLICATE_PRUNED = "duplicate-pruned"
+    DUPLICATE_DIVERGED = "duplicate-diverged"
+    PRUNED = "pruned"  # stopped early by the pruner
+    DIVERGED = "diverged"  # the loss became NaN/inf
+    INFEASIBLE = "infeasible"  # breaks a constraint: never trained, not counted
+
+
+# Every user attribute a trial (or the study) carries, and what it holds. Declared here so
+# readers (summarize, the dashboard, trackers) and writers agree; a test holds every
+# set_user_attr key in resbench.search to this table.
+TRIAL_ATTRS = {
+    "spec": "the candidate's spec name", "macs": "analytic MACs per image", "params": "parameters",
+    "latency_ms": "measured inference latency of one batch", "memory_bytes": "measured peak memory of one batch",
+    "status": "a TrialStatus", "why": "the broken constraint (infeasible)", "reference": "the paper's preset it is",
+    "records": "train record ids, one per seed", "epochs_trained": "epochs trained here (not reused)",
+    "error": "mean test (or val) error over seeds, or at the last epoch run", "errors": "per seed",
+    "error_std": "over seeds", "stopped_after": "epochs before pruning or divergence",
+    "last_epoch": "the last epoch finished (progress)", "duplicate_of": "the trial whose values were copied",
+    "rung_{epoch}": "[costs..., error] at a halving rung (resbench.search.pruner)",
+}
+STUDY_ATTRS = {"resbench": "the search's fingerprint (options that must match to continue it)",
+               "interrupted": "trials a Ctrl-C stopped", "requeued": "of those, the ones asked again"}
 
 
 @dataclass(frozen=True)
@@ -249,7 +280,7 @@ class Runner:
         import optuna
 
         return sum(1 for t in self.study.get_trials(deepcopy=False)
-                   if t.user_attrs.get("status") not in (None, "infeasible") or t.state == optuna.trial.TrialState.RUNNING)
+                   if t.user_attrs.get("status") not in (None, TrialStatus.INFEASIBLE) or t.state == optuna.trial.TrialState.RUNNING)
 
     def run(self, n_trials: int, timeout: float | None = None) -> None:
         """Run trials until the study holds ``n_trials`` counted ones (all workers together)."""
@@ -309,7 +340,7 @@ class Runner:
             why = self.cfg.constraints.measured_violation(m["latency_ms"], m.get("memory_bytes"))
         if why:
             self.rejected_in_a_row += 1
-            trial.set_user_attr("status", "infeasible")
+            trial.set_user_attr("status", TrialStatus.INFEASIBLE)
             trial.set_user_attr("why", why)
             raise optuna.TrialPruned(why)
         self.rejected_in_a_row = 0
@@ -338,13 +369,13 @@ class Runner:
             trial.set_user_attr("records", record_ids)
             trial.set_user_attr("epochs_trained", epochs_trained)
             if result["diverged"] or result.get("stopped_early"):
-                status = "diverged" if result["diverged"] else "pruned"
+                status = TrialStatus.DIVERGED if result["diverged"] else TrialStatus.PRUNED
                 trial.set_user_attr("status", status)
                 trial.set_user_attr("stopped_after", result["epochs"])
                 trial.set_user_attr("error", result["history"][-1]["test_error"] if result["history"] else None)
-                raise optuna.TrialPruned(f"{status} after {result['epochs']} epoch(s)")
+                raise optuna.TrialPruned(f"{status.value} after {result['epochs']} epoch(s)")
             errors.append(result["final_test_error"])
-        trial.set_user_attr("status", "trained" if epochs_trained else "reused")
+        trial.set_user_attr("status", TrialStatus.TRAINED if epochs_trained else TrialStatus.REUSED)
         trial.set_user_attr("errors", errors)
         error = statistics.fmean(errors)
         trial.set_user_attr("error", error)
@@ -362,10 +393,10 @@ class Runner:
             attrs = {k: t.user_attrs[k] for k in ("error", "errors", "error_std", "records", "stopped_after") if k in t.user_attrs}
             attrs["duplicate_of"] = t.number
             if t.state == optuna.trial.TrialState.COMPLETE:
-                attrs["status"] = "duplicate"
+                attrs["status"] = TrialStatus.DUPLICATE
                 return (t.values if len(t.values) > 1 else t.values[0]), attrs
-            if status in ("pruned", "diverged"):
-                attrs["status"] = f"duplicate-{status}"
+            if status in (TrialStatus.PRUNED, TrialStatus.DIVERGED):
+                attrs["status"] = TrialStatus(f"duplicate-{TrialStatus(status).value}")
                 return None, attrs
         return None
 

@@ -74,3 +74,24 @@ def test_search_reports_it_and_the_study_opens_as_the_dashboard_opens_it(cli, tm
     study = optuna.load_study(study_name="dash", storage=storage)
     assert len(study.directions) == 2 and len(study.get_trials(deepcopy=False)) >= 3
     assert all(len(t.values) == 2 for t in study.best_trials)
+
+
+def test_every_trial_attribute_written_is_declared():
+    """Writers and readers of a trial's user attributes agree on one table (study.TRIAL_ATTRS)."""
+    import ast
+    from pathlib import Path
+
+    import resbench.search as pkg
+    from resbench.search.study import STUDY_ATTRS, TRIAL_ATTRS
+
+    declared = set(TRIAL_ATTRS) | set(STUDY_ATTRS)
+    written = set()
+    for p in Path(pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "set_user_attr":
+                key = node.args[0]
+                if isinstance(key, ast.Constant):
+                    written.add(key.value)
+                elif isinstance(key, ast.JoinedStr):  # f"rung_{...}"
+                    written.add("rung_{epoch}")
+    assert written and written <= declared, written - declared
