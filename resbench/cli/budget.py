@@ -26,7 +26,7 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
     with progress_bar(hooks_label) as update:
         report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, download=download, results_dir=results_dir, scale=scale,
-                                  effect=effect / 100, hooks=hooks_for(update))
+                                  effect=effect / 100, hooks=hooks_for(update), **_schedule_given())
     if report.comparison is not None:
         rows = report.comparison.rows
         if plot is not None:
@@ -62,3 +62,13 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
                   + (f"; stopped: {report.stopped_because}" if report.stopped_because else ""), highlight=False)
     elif report.stopped_because:
         out.print(f"stopped: {report.stopped_because} after {report.looks} look(s)", highlight=False)
+
+
+def _schedule_given() -> dict:
+    """A --schedule on the command line is kept; left out, the budget's own schedule is used."""
+    import click
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("schedule") not in (None, ParameterSource.DEFAULT)
+    return {"schedule": None} if given else {}

@@ -84,7 +84,7 @@ _TRAIN_PARAMS = [
     ("epochs", int, 10, typer.Option(help="Training epochs.", rich_help_panel=TRAINING)),
     ("batch_size", int, 128, typer.Option("--batch-size", help="Global batch size (the paper: 128).", rich_help_panel=TRAINING)),
     ("lr", Optional[float], None, typer.Option(help="Peak learning rate (default 0.1 x batch/128, the paper's 0.1).", rich_help_panel=TRAINING)),
-    ("schedule", str, "step", typer.Option(help="step (/10 at 50% and 75%, the paper's), cosine or linear (both decay to 0).", rich_help_panel=TRAINING)),
+    ("schedule", str, "step", typer.Option(help="step (/10 at 50% and 75%, the paper's), cosine or linear (both decay to 0). With --budget the default is linear (measured best at short budgets: docs/comparing.md).", rich_help_panel=TRAINING)),
     ("warmup_mode", str, "auto", typer.Option("--warmup", help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
     ("seed", int, 0, typer.Option(help="Random seed (init, data order, augmentation); compare: the first seed.", rich_help_panel=TRAINING)),
     ("device", str, "auto", typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAINING)),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
-from resbench.train.budget import Plan
+from resbench.train.budget import BUDGET_SCHEDULE, Plan
 from resbench.train.cells import load_data
 from resbench.train.comparison import (DEFAULT_EFFECT, MAX_SEEDS, Comparison, ScaleOut, _outputs_ready, _plan,
                                        _resolve_reference, compare)
@@ -64,13 +64,16 @@ def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainCo
 def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: float | None, *, max_seeds: int | None = None,
                      plan_only: bool = False, until_resolved: bool = False, reference: str | None = None,
                      download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(),
-                     effect: float = DEFAULT_EFFECT, hooks: Hooks = Hooks()) -> Budgeted:
+                     effect: float = DEFAULT_EFFECT, schedule: str | None = BUDGET_SCHEDULE,
+                     hooks: Hooks = Hooks()) -> Budgeted:
     """Compare ``arms`` within ``budget`` seconds: calibrate each arm's cost, choose epochs
     and seeds for the smallest expected detectable difference (resbench.train.budget), say
     the plan, then train it. ``until_resolved``: add seeds one at a time from two until every
     difference's interval (valid under repeated looks) excludes 0 or is narrower than
     ``effect``, or the budget or ``max_seeds`` runs out (with no budget, ``config.epochs``
-    and ``max_seeds`` bound the run, and no plan is made)."""
+    and ``max_seeds`` bound the run, and no plan is made). ``schedule``: the learning-rate
+    schedule of the budgeted runs (default linear decay to zero, measured best at short
+    budgets: see BUDGET_SCHEDULE); None keeps ``config.schedule``."""
     import time
 
     from resbench import validate as v
@@ -89,6 +92,8 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     scale.validate()
     _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
+    if schedule is not None and budget is not None:
+        config = replace(config, schedule=schedule)  # validated by TrainConfig
     fitted, _, config = _plan(arms, 1, config, download, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
@@ -106,7 +111,8 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
         else:
             source = "the stated prior (resbench.train.budget)"
             sd_at = lambda e: prior_sd(e, len(data.train_y))  # noqa: E731
-        plan = choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source)
+        plan = replace(choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source),
+                       schedule=config.schedule)
         if plan_only:
             return Budgeted(plan, None, None)
         for line in plan.lines():

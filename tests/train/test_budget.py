@@ -84,7 +84,19 @@ def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path):
     assert code == 0, err
     doc = json.loads(out)
     assert all(r["seeds"] == doc["plan"]["seeds"] for r in doc["rows"]) and doc["actual_seconds"] > 0
-    assert "plan:" in err
+    assert "plan:" in err and "(linear schedule)" in err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "records" / "train").glob("*.json")]
+    assert records and {r["config"]["schedule"] for r in records} == {"linear"}  # what the budget trains with
+
+
+def test_a_given_schedule_is_kept_under_a_budget(cli, tmp_path):
+    from resbench.train.budget import BUDGET_SCHEDULE
+
+    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--results-dir", tmp_path)
+    assert code == 0 and json.loads(out)["plan"]["schedule"] == BUDGET_SCHEDULE == "linear"
+    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--schedule", "step",
+                         "--results-dir", tmp_path)
+    assert code == 0 and json.loads(out)["plan"]["schedule"] == "step"
 
 
 def test_until_resolved_stops_at_the_seed_cap_with_intervals(cli, tmp_path):
