@@ -38,6 +38,11 @@ class BenchmarkFailed(ResbenchError):
     exit_code = 4
 
 
+class ReaderGone(Exception):
+    """The reader of stdout went away (`| head`, `| true`): exit 141 quietly. Not an OSError,
+    so click's own EPIPE handling (a silent exit 1) never sees it."""
+
+
 class Interrupted(ResbenchError):
     """Ctrl-C: what finished is kept; the message says how to resume."""
 

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -41,21 +42,31 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step
     (after an fsync), so a full disk or a crash never leaves a partial file where a good one
-    was. A path that is a device or FIFO (/dev/null) is written in place, never replaced."""
-    p = Path(path)
+    was. A path that is a device or FIFO (/dev/null) is written in place, never replaced; a
+    symbolic link is written through (its target replaced, the link kept); the file keeps
+    its mode, or gets the umask's like any new file (not mkstemp's 0600)."""
+    p = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     if p.exists() and not p.is_file():
         yield p
         return
+    mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix or ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:

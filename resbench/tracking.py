@@ -58,17 +58,21 @@ class TrackerTarget:
         return cls(backend.strip().lower(), where if eq else None)
 
 
-def _check_mlflow_uri(uri: str) -> None:
-    u = urlparse(uri)
+def _check_mlflow_uri(uri: str, what: str = "mlflow=") -> None:
+    try:
+        u = urlparse(uri)
+        u.hostname  # noqa: B018 - parses the host part (a malformed IPv6 host raises here)
+    except ValueError as e:
+        raise UsageError(f"{what}{uri}: not a URI ({e}); give e.g. sqlite:///results/mlflow.db or http://HOST:PORT") from None
     if not u.scheme or (len(u.scheme) == 1 and os.name == "nt"):
         return  # a plain folder: MLflow's file store
     if u.scheme not in _MLFLOW_SCHEMES:
-        raise UsageError(f"mlflow={uri}: unknown scheme {u.scheme!r}; give a folder, sqlite:///FILE.db, "
+        raise UsageError(f"{what}{uri}: unknown scheme {u.scheme!r}; give a folder, sqlite:///FILE.db, "
                          "http(s)://HOST:PORT or another MLflow store URI")
     if u.scheme in ("http", "https") and not u.hostname:
-        raise UsageError(f"mlflow={uri}: no host; give e.g. http://localhost:5000")
+        raise UsageError(f"{what}{uri}: no host; give e.g. http://localhost:5000")
     if u.scheme == "sqlite" and not u.path.strip("/"):
-        raise UsageError(f"mlflow={uri}: no database file; give e.g. sqlite:///results/mlflow.db")
+        raise UsageError(f"{what}{uri}: no database file; give e.g. sqlite:///results/mlflow.db")
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, str | int | float | bool]:
@@ -220,57 +224,83 @@ class TrackedRun:
 class Tracker:
     """The trackers of one command, opened (and reached) on construction."""
 
-    def __init__(self, targets: list[TrackerTarget], results_dir=None, hooks: Hooks = Hooks()) -> None:
+    def __init__(self, targets: list[TrackerTarget], results_dir=None, hooks: Hooks = Hooks(), outputs=()) -> None:
+        """``outputs``: the command's other output files; a tracker store at one of them is
+        refused (it would be overwritten, or block the file, after the work)."""
         self.targets, self.hooks = list(targets), hooks
+        self._outputs = {Path(o).resolve() for o in outputs if o and o != "-"}
         self._openers = {}
         for t in self.targets:
             self._openers[t.backend] = (self._open_mlflow if t.backend == "mlflow" else self._open_tensorboard)(t, results_dir)
 
     @classmethod
-    def from_texts(cls, texts: list[str] | None, results_dir=None, hooks: Hooks = Hooks()) -> "Tracker | None":
+    def from_texts(cls, texts: list[str] | None, results_dir=None, hooks: Hooks = Hooks(),
+                   outputs=()) -> "Tracker | None":
         if not texts:
             return None
         targets = [TrackerTarget.parse(t) for t in texts]
         backends = [t.backend for t in targets]
         if len(set(backends)) < len(backends):
             raise UsageError(f"{backends[0]} given twice: one URI or folder per tracker")
-        return cls(targets, results_dir, hooks)
+        return cls(targets, results_dir, hooks, outputs)
 
     def _open_mlflow(self, target: TrackerTarget, results_dir):
         try:
             from mlflow import MlflowClient
         except ImportError:
             raise UsageError("mlflow: MLflow is not installed; pip install 'resbench[track]' (or pip install mlflow)") from None
-        uri = target.where or os.environ.get("MLFLOW_TRACKING_URI")
+        uri = target.where
+        if uri is None and os.environ.get("MLFLOW_TRACKING_URI"):
+            uri = os.environ["MLFLOW_TRACKING_URI"]
+            _check_mlflow_uri(uri, "mlflow: MLFLOW_TRACKING_URI=")
         if uri is None:
             from resbench.store import results_dir as resolve
 
             folder = resolve(results_dir)
-            _writable(folder, "the results folder (MLflow's default store, mlflow.db)")
+            _writable(folder, "the results folder (MLflow's default store is mlflow.db there)")
             uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
-        elif not urlparse(uri).scheme:
-            _writable(Path(uri), f"the MLflow folder {uri}")
-        elif urlparse(uri).scheme == "sqlite":
-            _writable(Path(urlparse(uri).path).parent, f"the folder of {uri}")
+        local = self._local_store(uri)
+        artifacts = None
+        if local is not None:  # artifacts beside the store, never in the current folder (MLflow's default)
+            artifacts = (local if local.is_dir() or not urlparse(uri).scheme == "sqlite" else local.parent) / "mlflow-artifacts"
+            _writable(artifacts, "the MLflow artifact folder")
         try:
-            with _no_retries():
+            with _no_retries(), _quiet_mlflow():
                 client = MlflowClient(tracking_uri=uri)
                 found = client.get_experiment_by_name(EXPERIMENT)
-                experiment_id = found.experiment_id if found else client.create_experiment(EXPERIMENT)
+                experiment_id = found.experiment_id if found else client.create_experiment(
+                    EXPERIMENT, artifact_location=artifacts.resolve().as_uri() if artifacts else None)
         except Exception as e:  # noqa: BLE001 - whatever the store says, in one line
             if "MLFLOW_ALLOW_FILE_STORE" in str(e):  # MLflow 3.x keeps folder stores behind a switch
                 raise UsageError(f"mlflow={uri}: this MLflow writes folder stores only with MLFLOW_ALLOW_FILE_STORE=true; "
-                                 f"give sqlite:///{Path(uri).resolve() / 'mlflow.db'} instead, or set that variable") from None
+                                 f"give sqlite:///{local / 'mlflow.db'} instead, or set that variable") from None
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise UsageError(f"mlflow: the store {uri} cannot be reached ({first}); start the server or give another "
-                             "URI after mlflow=") from None
+            raise UsageError(f"mlflow: the store {uri} cannot be reached or read ({first}); start the server, or give "
+                             "another URI after mlflow= (e.g. sqlite:///results/mlflow.db)") from None
         self.mlflow_uri = uri
         return lambda name: _MlflowSink(client, experiment_id, name)
+
+    def _local_store(self, uri: str) -> Path | None:
+        """The file or folder of a local MLflow store (None for a server), checked: writable,
+        not a folder where a database file should be, not one of the command's outputs."""
+        u = urlparse(uri)
+        if u.scheme not in ("", "file", "sqlite"):
+            return None
+        path = Path(u.path if u.scheme else uri).resolve()
+        if u.scheme == "sqlite":
+            if path.is_dir():
+                raise UsageError(f"mlflow={uri}: {path} is a folder; give a database file, e.g. sqlite:///{path / 'mlflow.db'}")
+            _writable(path.parent, "the database's folder")
+        else:
+            _writable(path, "the MLflow folder")
+        if path in self._outputs:
+            raise UsageError(f"mlflow={uri}: {path} is also one of this command's output files; give each its own place")
+        return path
 
     def _open_tensorboard(self, target: TrackerTarget, results_dir):
         try:
             import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it)
-            from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+            from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (importable: checked before the work)
         except ImportError:
             raise UsageError("tensorboard: TensorBoard is not installed; pip install 'resbench[track]' "
                              "(or pip install tensorboard)") from None
@@ -280,7 +310,9 @@ class Tracker:
             folder = resolve(results_dir) / "tensorboard"
         else:
             folder = Path(target.where)
-        _writable(folder, f"the TensorBoard folder {folder}")
+        if folder.resolve() in self._outputs:
+            raise UsageError(f"tensorboard={folder}: it is also one of this command's output files; give each its own place")
+        _writable(folder, "the TensorBoard folder", hint="give a folder you can write, e.g. tensorboard=runs")
         self.tensorboard_dir = folder
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         return lambda name: _TensorBoardSink(folder / f"{stamp}-{_KEY.sub('_', name).replace('/', '_').replace(' ', '_')}")
@@ -304,14 +336,30 @@ class Tracker:
             yield run
 
 
-def _writable(folder: Path, what: str) -> None:
+def _writable(folder: Path, what: str, hint: str = "give another place") -> None:
     from resbench.validate import writable_folder
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"{what}: cannot create it ({e.strerror})") from None
+        raise UsageError(f"{what} {str(folder)!r} cannot be created ({e.strerror}); {hint}") from None
     writable_folder(folder, what)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow():
+    """MLflow's and Alembic's INFO lines (creating tables, migrations) are not our output."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -45,6 +45,7 @@ def test_train_logs_epochs_params_environment_and_tables(cli, tmp_path):
     assert [(m.step, round(m.value, 6)) for m in history] == [(h["epoch"], round(h["test_error"], 6))
                                                               for h in result["history"]]
     assert {"train.csv", "train.md"} <= {a.path for a in client.list_artifacts(run.run_id)}
+    assert run.artifact_uri.startswith((tmp_path / "mlflow-artifacts").as_uri())  # beside the store, not in ./mlruns
     (folder,) = (tmp_path / "tb").iterdir()
     scalars, acc = _scalars(folder)
     assert [s for s, _ in scalars["test_error"]] == [1, 2, 3]
@@ -119,12 +120,24 @@ def test_search_logs_trials_and_hypervolume(cli, tmp_path):
     ("mlflow=sqlite://", "no database file"),
     ("tensorboard=http://host/x", "not a URI"),
     ("mlflow=http://127.0.0.1:9", "cannot be reached"),
+    ("mlflow=http://[::1", "not a URI"),
+    ("mlflow=sqlite:///{tmp}", "is a folder; give a database file"),
+    ("mlflow=sqlite:///{tmp}/out.csv", "also one of this command's output files"),
+    ("tensorboard={tmp}/out.csv", "also one of this command's output files"),
 ])
 def test_bad_or_unreachable_tracker_refused_before_training(cli, tmp_path, target, message):
-    code, out, err = cli("train", "cifar-resnet8", *SYN, "--epochs", "1", "--results-dir", tmp_path / "r", "--log", target)
+    code, out, err = cli("train", "cifar-resnet8", *SYN, "--epochs", "1", "--results-dir", tmp_path / "r",
+                         "--log", target.format(tmp=tmp_path), "--csv", tmp_path / "out.csv")
     assert_one_line_usage_error(code, err)
     assert message in err and "--log" in err
     assert not list((tmp_path / "r").rglob("*.json"))  # nothing trained
+
+
+def test_a_bad_tracking_uri_in_the_environment_is_refused(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "ftp://host/x")
+    code, out, err = cli("train", "cifar-resnet8", *SYN, "--epochs", "1", "--results-dir", tmp_path / "r", "--log", "mlflow")
+    assert_one_line_usage_error(code, err)
+    assert "MLFLOW_TRACKING_URI=ftp://host/x: unknown scheme" in err
 
 
 def test_the_same_tracker_twice_is_refused(cli, tmp_path):

@@ -158,7 +158,7 @@ def degradation(
     cfg, download = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     tables = TableOutputs(csv, markdown, as_json)
-    tracker = open_tracker(log, results_dir)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budget is not None or plan or until_resolved:
         from resbench.cli.budget import run_budgeted
         from resbench.train.comparison import degradation_arms

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from resbench import __version__
-from resbench.errors import ResbenchError
+from resbench.errors import ReaderGone, ResbenchError
 
 # name -> (module, function, one-line help for the command index). A command's module
 # is imported only when that command runs (or for the index): start-up stays near the
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(e), e.exit_code)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         _quiet_stdout()
         return 141  # 128 + SIGPIPE, as a tool killed by the closed pipe would report
     except OSError as e:

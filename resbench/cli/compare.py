@@ -69,7 +69,7 @@ def compare(
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
                       plain=bool(modifiers.get("plain")), modifiers=modifiers)
     scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
-    tracker = open_tracker(log, results_dir)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budget is not None or until_resolved or plan:
         from resbench.cli.budget import run_budgeted
 

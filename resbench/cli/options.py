@@ -49,7 +49,7 @@ MarkdownOpt = Annotated[Optional[str], typer.Option(
 LogOpt = Annotated[Optional[list[str]], typer.Option(
     "--log", help="Also log to an experiment tracker: mlflow[=URI] (default $MLFLOW_TRACKING_URI, else "
     "sqlite:///RESULTS/mlflow.db) or tensorboard[=DIR] (default RESULTS/tensorboard); repeat for both. Needs the "
-    "[track] extra.", rich_help_panel=OUTPUT, show_default=False)]
+    "optional track extra (mlflow, tensorboard; see docs/tracking.md).", rich_help_panel=OUTPUT, show_default=False)]
 SCALE = "Scale out"
 ExecutorOpt = Annotated[str, typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)]
 WorkersOpt = Annotated[int, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)]

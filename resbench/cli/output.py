@@ -18,8 +18,10 @@ from rich.console import Console
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         # Rich would exit 1 here; the reader leaving (`| head`) is told apart by resbench.cli.app (exit 141).
+        from resbench.errors import ReaderGone
+
         self.quiet = True
-        raise BrokenPipeError
+        raise ReaderGone
 
 
 out = _Console(soft_wrap=False, markup=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
@@ -39,9 +41,19 @@ def _clean(o):
     return o
 
 
+def write_stdout(text: str) -> None:
+    """Results that bypass Rich (JSON, CSV, Markdown) go through here."""
+    from resbench.errors import ReaderGone
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise ReaderGone from None
+
+
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), indent=2) + "\n")
-    sys.stdout.flush()
+    write_stdout(json.dumps(_clean(obj), indent=2) + "\n")
 
 
 def warn(message: str) -> None:
@@ -105,21 +117,21 @@ class TableOutputs:
                 continue
             text = render(frame)
             if path == STDOUT:
-                sys.stdout.write(text)
-                sys.stdout.flush()
+                write_stdout(text)
             else:
                 write_text_atomic(path, text)
         return self.to_stdout
 
 
-def open_tracker(texts: list[str] | None, results_dir=None):
-    """The `--log` trackers, reached before any work (None when not asked for)."""
+def open_tracker(texts: list[str] | None, results_dir=None, outputs=()):
+    """The `--log` trackers, reached before any work (None when not asked for); ``outputs``:
+    the command's other output files, which no tracker store may be."""
     if not texts:
         return None
     from resbench.errors import UsageError
     from resbench.tracking import Tracker
 
     try:
-        return Tracker.from_texts(texts, results_dir, hooks_for())
+        return Tracker.from_texts(texts, results_dir, hooks_for(), outputs)
     except UsageError as e:
         raise UsageError(f"--log {e}") from None

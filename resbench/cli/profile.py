@@ -23,7 +23,7 @@ def profile(
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout for model and input.", rich_help_panel=MEASURE)] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (compile time reported apart).", rich_help_panel=MEASURE)] = False,
     compile_mode: Annotated[Optional[str], typer.Option("--compile-mode", help="torch.compile mode: default, reduce-overhead or max-autotune (implies --compile); the largest output difference to eager is reported.", rich_help_panel=MEASURE)] = None,
-    backend: Annotated[str, typer.Option(help="eager (PyTorch) or onnxruntime (exported with torch.onnx; needs the [onnx] extra).", rich_help_panel=MEASURE)] = "eager",
+    backend: Annotated[str, typer.Option(help="eager (PyTorch) or onnxruntime (exported with torch.onnx; needs the optional onnx extra).", rich_help_panel=MEASURE)] = "eager",
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Also time each stage (stem, layer1.., head) in a separate pass: ms, share, TFLOP/s.", rich_help_panel=MEASURE)] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture the inference step in a CUDA graph.", rich_help_panel=MEASURE)] = False,
     warmup: Annotated[Optional[int], typer.Option(help="Untimed iterations first (default 3 CPU, 20 CUDA).", rich_help_panel=MEASURE)] = None,
@@ -65,7 +65,7 @@ def profile(
                         cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
                         compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
                         backend=backend)
-    tracker = open_tracker(log, results_dir)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot, trace))
     with progress_bar(spec.name) as update:
         runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,
                             hooks=hooks_for(update))

@@ -77,7 +77,7 @@ def search(
                             sampler=sampler, sampler_seed=sampler_seed, seeds=seeds, pruning=pruning, min_epochs=min_epochs,
                             reduction_factor=reduction_factor, references=references,
                             latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack)
-    tracker = open_tracker(log, results_dir)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     with progress_bar("search") as update:
         report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary

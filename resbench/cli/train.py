@@ -46,7 +46,7 @@ def train(
     from resbench.report.tracked import train_run
 
     is_main = os.environ.get("RANK", "0") == "0"
-    tracker = open_tracker(log, results_dir) if is_main else None
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, save_checkpoint)) if is_main else None
     with train_run(tracker, spec, cfg) as tracked:
         with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
             job = train_job(spec, cfg, download=download, save=save, results_dir=results_dir, checkpoint=save_checkpoint,

@@ -23,7 +23,11 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
     if p.suffix.lower() not in suffixes:
         raise UsageError(f"{option} {str(path)!r}: unsupported file type {p.suffix or '(none)'!r}; "
                          f"give a name ending in {' or '.join(suffixes)}")
-    if p.exists() and p.is_dir():
+    try:
+        is_dir = p.is_dir()
+    except OSError as e:  # e.g. a name longer than the file system allows
+        raise UsageError(f"{option} {str(path)[:80]!r}...: not a usable file name ({e.strerror}); give a shorter one") from None
+    if is_dir:
         raise UsageError(f"{option} {str(path)!r} is a folder: give a file name ending in {suffixes[0]}")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -52,3 +52,13 @@ def test_a_closed_pipe_is_a_quiet_141(tmp_path):
                        timeout=120)
     assert p.stdout.strip() in ("141", "0")  # 0 when everything fitted in the pipe before head left
     assert "Traceback" not in p.stderr and "error" not in p.stderr
+
+
+@pytest.mark.parametrize("output", [["--json"], ["--csv", "-"], ["--markdown", "-"]])
+def test_a_reader_gone_before_the_first_byte_is_141_for_every_output(output):
+    """`| true` closes the pipe before resbench writes: JSON, CSV and Markdown go through the
+    same quiet 141 as the Rich table (click's own EPIPE handling would exit 1)."""
+    p = subprocess.run(f"{sys.executable} -m resbench list {' '.join(output)} | true; echo ${{PIPESTATUS[0]}}",
+                       shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip() == "141", p.stderr
+    assert p.stderr == ""

@@ -103,3 +103,24 @@ def test_check_writes_its_table_and_still_fails_on_regression(cli, tmp_path):
                          tmp_path / "c.md", "--json")
     assert code == 1 and json.loads(out)["exit_code"] == 1
     assert "regressed" in (tmp_path / "c.md").read_text()
+
+
+def test_a_table_file_keeps_its_mode_and_its_link(cli, tmp_path):
+    """Written atomically, yet like any file: an existing file keeps its mode, a new one gets
+    the umask's (not mkstemp's 0600), and a symbolic link is written through, not replaced."""
+    import os
+    import stat
+
+    kept = tmp_path / "kept.csv"
+    kept.write_text("old\n")
+    kept.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(kept)
+    for target in (kept, link, tmp_path / "new.csv"):
+        code, out, err = cli("list", "--csv", target)
+        assert code == 0, err
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text().startswith("name,")
+    assert link.is_symlink() and link.resolve() == kept
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o666 & ~umask
