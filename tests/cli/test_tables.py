@@ -90,7 +90,7 @@ def test_table_outputs_refused_before_work(cli, tmp_path, args, message):
 
 
 def test_check_writes_its_table_and_still_fails_on_regression(cli, tmp_path):
-    from tests.test_check import _write, entry
+    from tests.check.test_verdict import _write, entry
 
     (tmp_path / "suite.toml").write_text('[suite]\nname = "t"\n[[entry]]\nspec = "resnet20"\nbatch_sizes = [8]\n')
     base = _write(tmp_path / "b.json", [entry()])

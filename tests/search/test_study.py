@@ -365,7 +365,7 @@ def test_cli_space_file(cli, tmp_path):
 KILLED_WORKER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from test_search import FakeTrainer, _search
+from test_study import FakeTrainer, _search
 from pathlib import Path
 from resbench.search.study import Runner, open_study
 from resbench.store import Store
