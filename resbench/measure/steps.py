@@ -1,6 +1,7 @@
 """Timing one step: timers, the step (inference, or forward + backward + SGD), the timed
 loop and its raw figures (``StepTiming``). ``resbench.measure.timing`` makes a profile
-of them; ``trace`` and ``breakdown`` reuse the same step.
+of them; ``trace`` and ``breakdown`` reuse the same step. ``cfg`` is a
+``resbench.measure.timing.ProfileConfig`` (not imported: timing builds on this module).
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 
 from resbench.errors import UsageError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
-
-if TYPE_CHECKING:
-    from resbench.measure.timing import ProfileConfig
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERS = 10_000
@@ -78,7 +76,7 @@ def peak_rss_bytes() -> int:
     return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
 
 
-def make_step(model, x, cfg: ProfileConfig, device: torch.device):
+def make_step(model, x, cfg, device: torch.device):
     """A callable step(mark) that runs one iteration and calls mark() after each phase."""
     if cfg.mode == "infer":
         model.eval()
@@ -112,7 +110,7 @@ def make_step(model, x, cfg: ProfileConfig, device: torch.device):
     return train
 
 
-def graph_step(model, x, cfg: ProfileConfig, device: torch.device):
+def graph_step(model, x, cfg, device: torch.device):
     # Warm up on a side stream before capture, as the CUDA-graphs docs require;
     # autocast's weight cache must be off inside a captured graph.
     s = torch.cuda.Stream(device)
@@ -150,7 +148,7 @@ def timed_loop(step, timer, device, iters: int, min_time: float, progress: Progr
     return runs, time.perf_counter() - t0 - outside
 
 
-def prepare(spec: NetSpec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, model=None):
+def prepare(spec: NetSpec, cfg, device: torch.device, batch: int, channels_last: bool, model=None):
     from resbench.target import build_target
 
     model = (model if model is not None else build_target(spec)).to(device)
@@ -185,13 +183,8 @@ class StepTiming:
 
 
 def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_time, progress, model=None) -> StepTiming:
-    """Warm up and time one configuration."""
-    if cfg.backend == "onnxruntime":
-        from resbench.measure.onnx_backend import measure_onnx
-        from resbench.target import build_target
-
-        return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
-                            min_time, timed_loop, CpuTimer(device), progress)
+    """Warm up and time one configuration (PyTorch eager or compiled; ONNX Runtime times its
+    session in resbench.measure.onnx_backend)."""
     timer = CudaTimer(device) if device.type == "cuda" else CpuTimer(device)
     grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
     with precision(device, cfg.dtype), grad:

@@ -276,7 +276,8 @@ def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, request
     batch = requested
     while True:
         try:
-            return measure_step(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model), batch
+            measure = _measure_onnx if cfg.backend == "onnxruntime" else measure_step
+            return measure(spec, cfg, device, batch, cfg.channels_last, warmup, iters, min_time, progress, model), batch
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
             if device.type != "cuda" or not is_oom(e):
                 raise
@@ -287,6 +288,16 @@ def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, request
             if batch == 1:
                 raise DeviceError(f"{spec.name} does not fit in {torch.cuda.get_device_name(device)} memory even at batch size 1") from None
             batch //= 2
+
+
+def _measure_onnx(spec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, warmup: int,
+                  iters: int, min_time: float, progress, model) -> StepTiming:
+    from resbench.measure.onnx_backend import measure_onnx
+    from resbench.measure.steps import CpuTimer, timed_loop
+    from resbench.target import build_target
+
+    return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
+                        min_time, timed_loop, CpuTimer(device), progress)
 
 
 def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int, summary, gpu_busy) -> list[str]:

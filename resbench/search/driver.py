@@ -170,6 +170,26 @@ def _confirm_with_fvcore(front, hooks: Hooks) -> dict[str, bool]:
 
 
 
+def _train_fn(store, download: bool, hooks: Hooks, position):
+    """How a trial trains one seed. A trial keeps a per-epoch checkpoint under its cell's key:
+    after an interruption the re-queued trial resumes there, its finished epochs replayed to
+    the pruner. ``position()``: "k/N" for progress lines."""
+    from resbench.train.cells import Cell, checkpoint_for, load_data
+    from resbench.train.engine import train as run_train
+    from resbench.validate import writable_folder
+
+    writable_folder(store.checkpoints_dir, "the checkpoint folder")
+
+    def train_fn(spec, tcfg, on_epoch):
+        # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
+        result = run_train(spec, tcfg, load_data(tcfg, spec.input_size, download, warn=hooks.warning), on_epoch=on_epoch,
+                           progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
+                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
+        return result.to_dict()
+
+    return train_fn
+
+
 def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hooks: Hooks):
     """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
     from resbench.train.comparison import DEFAULT_PACK
@@ -216,9 +236,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     from resbench.search.study import Runner, SearchConfig, default_storage, open_study, quiet_optuna, summarize
     from resbench.spec import FAMILY_DEFAULTS
     from resbench.store import Store, results_dir as resolve_results
-    from resbench.train.cells import Cell, checkpoint_for, load_data
-    from resbench.train.engine import train as run_train
-    from resbench.validate import writable_folder
+    from resbench.train.cells import load_data
 
     o = options
     _check_config(config)
@@ -262,17 +280,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
         env = collect_env(device)
         hooks.say(f"study {study.study_name} in {storage_url}: {narrowed.space.size():,} specs in the space, "
                   f"{trials} trial(s), up to {config.epochs} epoch(s) each on {config.dataset}")
-
-        writable_folder(store.checkpoints_dir, "the checkpoint folder")
-
-        def train_fn(spec, tcfg, on_epoch):
-            # per seed: with --val-split the held-out images depend on the seed (memoised by data_key).
-            # A trial keeps a per-epoch checkpoint under its cell's key: after an interruption the
-            # re-queued trial resumes there, its finished epochs replayed to the pruner.
-            result = run_train(spec, tcfg, load_data(tcfg, spec.input_size, download, warn=hooks.warning), on_epoch=on_epoch,
-                               progress=lambda phase, i, n: hooks.report(f"{runner.position}/{trials} {spec.name} {phase}", i, n),
-                               resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
-            return result.to_dict()
+        train_fn = _train_fn(store, download, hooks, lambda: f"{runner.position}/{trials}")
 
         runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, config, download, hooks),
                         measure_fn=_measure_fn(str(device), sc.latency_batch, config.channels_last) if sc.needs_measurement else None,

@@ -80,7 +80,7 @@ def test_plan_json_has_the_documented_fields(cli, tmp_path):
 
 
 def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path):
-    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "8s", "--json", "--results-dir", tmp_path)
+    code, out, err = cli("compare", *ARMS, *SYN, "--budget", "20s", "--seeds", "2", "--json", "--results-dir", tmp_path)
     assert code == 0, err
     doc = json.loads(out)
     assert all(r["seeds"] == doc["plan"]["seeds"] for r in doc["rows"]) and doc["actual_seconds"] > 0
