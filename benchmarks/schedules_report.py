@@ -71,7 +71,8 @@ def main(folder: str, prefix: str) -> None:
             f"{platform.python_version()}. Command: bash benchmarks/schedules.sh DATA OUT; "
             f"python3 benchmarks/schedules_report.py OUT {prefix}",
             "Final test error after the whole budget; 'vs step' is the mean paired difference over the seeds "
-            "(same seed: same init, order and augmentation) with a t interval.", ""]
+            "(same seed: same init, order and augmentation) with a t interval. The seconds in the CSV were taken while "
+            "other work shared the cores: they are not speed figures.", ""]
     text = "\n".join(head + table(df)) + "\n"
     out.with_suffix(".txt").write_text(text)
     print(text, end="")
