@@ -44,9 +44,10 @@ def train_frame(result) -> pd.DataFrame:
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:
     """`compare` and `degradation`: one row per arm; nested values (intervals, time to
     target) flattened to scalar columns."""
+    nested = {"delta_ci95", "sequential_ci"} | {k for r in rows for k, v in r.items() if isinstance(v, (dict, list, tuple))}
     flat = []
     for r in rows:
-        d = {k: v for k, v in r.items() if not isinstance(v, (dict, list, tuple))}
+        d = {k: v for k, v in r.items() if k not in nested}
         for k in ("delta_ci95", "sequential_ci"):
             if r.get(k):
                 d[f"{k}_low"], d[f"{k}_high"] = r[k]

@@ -24,8 +24,13 @@ def _curves(ax, arms: dict[str, list[list[dict]]], color_of) -> None:
         for key, style, width in (("train_error", "--", 1.0), ("test_error", "-", 2.0)):
             v = np.array([[e[key] for e in h[:n]] for h in histories]) * 100
             mean = v.mean(0)
-            ax.plot(epochs, mean, style, color=color, lw=width, label=f"{name} ({'train' if key == 'train_error' else 'test'})")
-            if len(histories) > 1:
+            # a short run (a budget's one or two epochs) is points, not a line: mark them, and
+            # show the seeds' range as error bars where a band would have no width
+            ax.plot(epochs, mean, style, color=color, lw=width, marker="o" if n <= 3 else None,
+                    label=f"{name} ({'train' if key == 'train_error' else 'test'})")
+            if len(histories) > 1 and n == 1:
+                ax.errorbar(epochs, mean, yerr=[mean - v.min(0), v.max(0) - mean], color=color, capsize=4, lw=width)
+            elif len(histories) > 1:
                 ax.fill_between(epochs, v.min(0), v.max(0), color=color, alpha=0.15, lw=0)
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
