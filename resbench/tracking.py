@@ -163,11 +163,16 @@ class _TensorBoardSink(_Sink):
                                  else "    " + path.read_text().replace("\n", "\n    "))
 
     def child(self, name: str) -> "_TensorBoardSink":
-        return _TensorBoardSink(self.folder / _KEY.sub("_", name).replace("/", "_").replace(" ", "_"))
+        return _TensorBoardSink(self.folder / _folder_name(name))
 
     def end(self, status: str) -> None:
         self.writer.add_text("status", status)
         self.writer.close()
+
+
+def _folder_name(run: str) -> str:
+    """A run's name as one folder name (TensorBoard's runs are folders)."""
+    return _KEY.sub("_", run).replace("/", "_").replace(" ", "_")
 
 
 def _markdown(values: dict) -> str:
@@ -315,7 +320,7 @@ class Tracker:
         _writable(folder, "the TensorBoard folder", hint="give a folder you can write, e.g. tensorboard=runs")
         self.tensorboard_dir = folder
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return lambda name: _TensorBoardSink(folder / f"{stamp}-{_KEY.sub('_', name).replace('/', '_').replace(' ', '_')}")
+        return lambda name: _TensorBoardSink(folder / f"{stamp}-{_folder_name(name)}")
 
     @contextlib.contextmanager
     def run(self, name: str, *, params: dict | None = None, tags: dict | None = None):

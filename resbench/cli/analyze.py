@@ -7,6 +7,7 @@ import typer
 from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
+from resbench.report import export
 
 app = typer.Typer(help="Look inside networks as the paper did: layer responses (Fig. 7) and gradient norms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -56,10 +57,7 @@ def responses(
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values({n: [lv["value"] for lv in vs] for n, vs in report.nets.items()}, figure, "std of response", report.title)
-    if tables.wanted:
-        from resbench.report.export import responses_frame
-
-        if tables.write(responses_frame(report.nets)):
+    if tables.emit(lambda: export.responses_frame(report.nets)):
             return
     if as_json:
         print_json(report.to_dict(figure))
@@ -111,10 +109,7 @@ def gradients(
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values(report.curves, figure, "weight-gradient L2 norm", report.title, log=True, sorted_panel=False)
-    if tables.wanted:
-        from resbench.report.export import gradients_frame
-
-        if tables.write(gradients_frame(report.nets)):
+    if tables.emit(lambda: export.gradients_frame(report.nets)):
             return
     if as_json:
         print_json(report.to_dict(figure))
@@ -180,10 +175,7 @@ def degradation(
     from resbench.report.tracked import log_comparison
 
     log_comparison(tracker, "degradation", report.comparison, table, figures=[figure])
-    if tables.wanted:
-        from resbench.report.export import comparison_frame
-
-        if tables.write(comparison_frame(table)):
+    if tables.emit(lambda: export.comparison_frame(table)):
             return
     if as_json:
         print_json({"rows": table, "trend": report.trend, "plot": figure})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from resbench.cli.output import hooks_for, out, print_json
 from resbench.errors import UsageError
+from resbench.report import export
 
 
 def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
@@ -36,10 +37,7 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
         from resbench.report.tracked import log_comparison
 
         log_comparison(tracker, hooks_label, report.comparison, rows, figures=[plot] if plot else ())
-        if tables is not None and tables.wanted:
-            from resbench.report.export import comparison_frame
-
-            if tables.write(comparison_frame(rows)):
+        if tables is not None and tables.emit(lambda: export.comparison_frame(rows)):
                 return
     if as_json:
         print_json(report.to_dict())

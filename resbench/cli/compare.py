@@ -7,6 +7,7 @@ import typer
 from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
+from resbench.report import export
 
 ARMS = "Arms"
 BUDGET = "Budget"
@@ -88,10 +89,7 @@ def compare(
     from resbench.report.tracked import log_comparison
 
     log_comparison(tracker, "compare", report, report.rows, figures=[plot] if plot else ())
-    if tables.wanted:
-        from resbench.report.export import comparison_frame
-
-        if tables.write(comparison_frame(report.rows)):
+    if tables.emit(lambda: export.comparison_frame(report.rows)):
             return
     if as_json:
         print_json(report.rows)

@@ -107,6 +107,11 @@ class TableOutputs:
     def wanted(self) -> bool:
         return self.csv is not None or self.markdown is not None
 
+    def emit(self, build) -> bool:
+        """Build the command's frame (``build()``) only if a table was asked for, and write it;
+        True when it went to stdout (print nothing else there)."""
+        return self.wanted and self.write(build())
+
     def write(self, frame) -> bool:
         """Write the frame where asked; True when it went to stdout (print nothing else there)."""
         from resbench.report.export import to_csv, to_markdown

@@ -2,6 +2,7 @@
 
 from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt
 from resbench.cli.output import TableOutputs, out, print_json
+from resbench.report import export
 
 
 def list_presets(as_json: JsonOpt = False, csv: CsvOpt = None, markdown: MarkdownOpt = None) -> None:
@@ -25,10 +26,7 @@ def list_presets(as_json: JsonOpt = False, csv: CsvOpt = None, markdown: Markdow
             "stages": list(spec.stages), "shortcut": spec.shortcut, "plain": spec.plain,
             "input_size": spec.input_size, "params": c.params, "macs": c.macs, "flops": c.flops,
         })
-    if tables.wanted:
-        from resbench.report.export import presets_frame
-
-        if tables.write(presets_frame(rows)):
+    if tables.emit(lambda: export.presets_frame(rows)):
             return
     if as_json:
         print_json(rows)

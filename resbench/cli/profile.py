@@ -9,6 +9,7 @@ from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, prin
 from resbench.errors import BenchmarkFailed
 from resbench.report.files import prepare_output
 from resbench.validate import whole
+from resbench.report import export
 
 MEASURE = "Measurement"
 
@@ -83,10 +84,7 @@ def profile(
     if runs.trace is not None:
         for row in rows[:1]:
             row["trace"] = runs.trace.to_dict()
-    if tables.wanted:
-        from resbench.report.frames import profile_frame
-
-        if tables.write(profile_frame(rows)):
+    if tables.emit(lambda: export.profile_rows_frame(results)):
             _fail_after_rows(runs.failures)
             return
     if as_json:

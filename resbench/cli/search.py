@@ -6,6 +6,7 @@ import typer
 
 from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, with_training
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
+from resbench.report import export
 
 SPACE = "Space"
 LIMITS = "Constraints"
@@ -91,13 +92,10 @@ def search(
         search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
                        title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
                        hypervolume=report.hypervolume)
-    from resbench.report.tracked import comparison_env, log_search
+    from resbench.report.tracked import run_environment, log_search
 
-    log_search(tracker, report, comparison_env(cfg) if tracker else {}, figures=[plot] if plot else ())
-    if tables.wanted:
-        from resbench.report.export import trials_frame
-
-        if tables.write(trials_frame(summary)):
+    log_search(tracker, report, run_environment(cfg) if tracker else {}, figures=[plot] if plot else ())
+    if tables.emit(lambda: export.trials_frame(summary)):
             return
     if as_json:
         print_json(report.to_dict())

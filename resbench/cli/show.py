@@ -6,6 +6,7 @@ import typer
 
 from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt, TargetArg, target_command
 from resbench.cli.output import TableOutputs, out, print_json
+from resbench.report import export
 
 
 @target_command
@@ -27,10 +28,7 @@ def show(
 
     tables = TableOutputs(csv, markdown, as_json)
     c = count_target(spec, depth=depth)
-    if tables.wanted:
-        from resbench.report.export import complexity_frame
-
-        if tables.write(complexity_frame(c)):
+    if tables.emit(lambda: export.complexity_frame(c)):
             return
     if as_json:
         print_json({**c.to_dict(), "depth": getattr(spec, "depth", None), "net": spec.to_dict()})

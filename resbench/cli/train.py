@@ -6,6 +6,7 @@ import typer
 
 from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
+from resbench.report import export
 
 
 @spec_command
@@ -56,10 +57,7 @@ def train(
             tracked.finish(job)
     if job is None:
         return
-    if tables.wanted:
-        from resbench.report.export import train_frame
-
-        if tables.write(train_frame(job.result)):
+    if tables.emit(lambda: export.train_frame(job.result)):
             return
     if as_json:
         print_json({**job.result.to_dict(), "env": job.env})

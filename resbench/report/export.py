@@ -9,8 +9,16 @@ be computed with.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported when a frame is built: `list`, `show` start without it
+    import pandas as pd
+
+
+def _frame(rows) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -25,20 +33,20 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 def presets_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{**r, "stages": ".".join(map(str, r["stages"]))} for r in rows])
+    return _frame([{**r, "stages": ".".join(map(str, r["stages"]))} for r in rows])
 
 
 def complexity_frame(c) -> pd.DataFrame:
     """`show`: one row per stage (the paper's Table 1), or per block or layer when asked."""
     if c.layers:
-        return pd.DataFrame([{"name": r.name, "output": "x".join(map(str, r.out_shape)), "params": r.params,
+        return _frame([{"name": r.name, "output": "x".join(map(str, r.out_shape)), "params": r.params,
                               "macs": r.macs, "activations": r.activations} for r in c.layers])
-    return pd.DataFrame([{**dataclasses.asdict(s), "macs_share": s.macs / c.macs if c.macs else None} for s in c.stages])
+    return _frame([{**dataclasses.asdict(s), "macs_share": s.macs / c.macs if c.macs else None} for s in c.stages])
 
 
 def train_frame(result) -> pd.DataFrame:
     """`train`: one row per epoch, with the run's spec, seed-independent facts beside it."""
-    return pd.DataFrame([{"spec": result.spec, **dataclasses.asdict(h)} for h in result.history])
+    return _frame([{"spec": result.spec, **dataclasses.asdict(h)} for h in result.history])
 
 
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:
@@ -52,7 +60,7 @@ def comparison_frame(rows: list[dict]) -> pd.DataFrame:
             if r.get(k):
                 d[f"{k}_low"], d[f"{k}_high"] = r[k]
         flat.append(d)
-    return pd.DataFrame(flat)
+    return _frame(flat)
 
 
 def check_frame(outcome) -> pd.DataFrame:
@@ -62,7 +70,7 @@ def check_frame(outcome) -> pd.DataFrame:
         runs = d.pop("runs")
         d["baseline_runs"], d["current_runs"] = runs if runs else (None, None)
         rows.append(d)
-    return pd.DataFrame(rows)
+    return _frame(rows)
 
 
 def profile_rows_frame(results) -> pd.DataFrame:
@@ -73,16 +81,16 @@ def profile_rows_frame(results) -> pd.DataFrame:
 
 def trials_frame(summary) -> pd.DataFrame:
     """`search`: every evaluated candidate (not the ones refused by a constraint), with on_front."""
-    return pd.DataFrame([t.to_dict() for t in summary.trials if t.status != "infeasible"])
+    return _frame([t.to_dict() for t in summary.trials if t.status != "infeasible"])
 
 
 def responses_frame(nets: dict[str, list[dict]]) -> pd.DataFrame:
     """`analyze responses`: one row per net and layer."""
-    return pd.DataFrame([{"net": name, **v} for name, vs in nets.items() for v in vs])
+    return _frame([{"net": name, **v} for name, vs in nets.items() for v in vs])
 
 
 def gradients_frame(nets: dict[str, list[dict]]) -> pd.DataFrame:
     """`analyze gradients`: one row per net, epoch and conv weight."""
-    return pd.DataFrame([{"net": name, "epoch": p["epoch"], "verdict": p["verdict"], "index": w.get("index"), "layer": w.get("name"),
+    return _frame([{"net": name, "epoch": p["epoch"], "verdict": p["verdict"], "index": w.get("index"), "layer": w.get("name"),
                           "weight_grad_norm": w["value"]}
                          for name, pts in nets.items() for p in pts for w in p["weights"]])

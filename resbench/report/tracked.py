@@ -72,7 +72,7 @@ def train_run(tracker, spec, cfg):
         yield TrainLog(run)
 
 
-def comparison_env(cfg) -> dict:
+def run_environment(cfg) -> dict:
     from resbench.measure.env import collect_env
     from resbench.runtime import resolve_device
 
@@ -91,7 +91,7 @@ def log_comparison(tracker, name: str, comparison, rows: list[dict], env: dict |
               "reference": comparison.reference.name, "seeds": comparison.seeds}
     by_name = {a.name: a for a in comparison.arms}
     frame = comparison_frame(rows)
-    with tracker.run(name, params=params, tags=env if env is not None else comparison_env(cfg)) as parent:
+    with tracker.run(name, params=params, tags=env if env is not None else run_environment(cfg)) as parent:
         for row in frame.to_dict(orient="records"):
             arm = row["arm"]
             with parent.child(arm) as child:
