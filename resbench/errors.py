@@ -20,6 +20,23 @@ class UsageError(ResbenchError):
     exit_code = 2
 
 
+class ConfigError(UsageError):
+    """A config field holding a value it cannot take, said in the library's own words.
+
+    ``field`` is the field's name (``epochs``, ``cuda_graphs``). The message, and any text
+    the library writes for users (errors, warnings, notes), names a field in backticks:
+    ``epochs`` alone, or with a value as Python would write it, ``device='cuda'`` or
+    ``compile=False``. A Python caller reads exactly that; the CLI words it for the
+    command line (``--epochs``, ``--device cuda``, ``--no-compile``) from its one
+    field-to-flag table, ``resbench.cli.flags``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"`{field}` {message}")
+
+
 class SpecError(UsageError):
     """A depth spec that cannot be parsed or describes an impossible network."""
 

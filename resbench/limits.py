@@ -63,4 +63,4 @@ def check_fits(spec, batch: int = 1, train: bool = False, device=None) -> None:
         doing = "training" if train else "a forward pass"
         raise UsageError(f"{spec.name} needs about {_gb(params + act)} for {doing} at batch {batch} "
                          f"({_gb(params)} parameters + {_gb(act)} activations); {who} {_gb(limit)}: "
-                         "lower --input-size, --width, the depth or --batch-size")
+                         "lower `input_size`, `width`, the depth or `batch_size`")

@@ -10,8 +10,6 @@ call leaves the process as it found it.
 from __future__ import annotations
 
 import contextlib
-import os
-from pathlib import Path
 
 import torch
 
@@ -48,12 +46,12 @@ def resolve_device(name: str) -> torch.device:
         raise DeviceError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+            raise DeviceError(f"`device={name!r}`: CUDA is not available here (torch {torch.__version__}); use `device='cpu'`")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
+            raise DeviceError(f"`device={name!r}`: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
     elif device.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise DeviceError("--device mps: Apple MPS is not available on this machine; use --device cpu")
+            raise DeviceError("`device='mps'`: Apple MPS is not available on this machine; use `device='cpu'`")
     elif device.type != "cpu":
         raise DeviceError(f"unsupported device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
     return device

@@ -139,7 +139,7 @@ def _validate(s: NetSpec) -> None:
     if s.block not in BLOCKS:
         raise SpecError(f"unknown block {s.block!r}: expected basic or bottleneck")
     if s.shortcut not in SHORTCUTS:
-        raise SpecError(f"unknown shortcut option {s.shortcut!r}: expected A, B or C (or --plain for none)")
+        raise SpecError(f"unknown shortcut option {s.shortcut!r}: expected A, B or C (or `plain=True` for none)")
     if s.stride_on not in STRIDE_PLACEMENTS:
         raise SpecError(f"unknown stride placement {s.stride_on!r}: expected 3x3 (torchvision) or 1x1 (paper)")
     if s.block == "basic" and s.stride_on != "3x3":
@@ -336,7 +336,7 @@ def _modified(fields: dict, mods: dict) -> dict:
         if shortcut not in SHORTCUTS:
             raise SpecError(f"unknown shortcut option {shortcut!r}: expected A, B or C")
         if plain and shortcut != "none":
-            raise SpecError(f"--plain removes every shortcut, so --shortcut {shortcut} contradicts it; give one of them")
+            raise SpecError(f"`plain=True` removes every shortcut, so `shortcut={shortcut!r}` contradicts it; give one of them")
         if fields["shortcut"] == "none" and shortcut != "none":
             raise SpecError(f"this is a plain net (no shortcuts); use its residual twin to choose shortcut {shortcut}")
         fields["shortcut"] = shortcut

@@ -39,10 +39,10 @@ def count_target(target: Target, model=None, depth: str = "stage"):
     for reference models (per top-level child)."""
     if isinstance(target, RefModel):
         if depth != "stage":
-            from resbench.errors import UsageError
+            from resbench.errors import ConfigError
 
-            raise UsageError("--depth block|layer follows resbench's own stages and blocks; a reference model is shown "
-                             "per top-level child")
+            raise ConfigError("depth", "block or layer follows resbench's own stages and blocks; a reference model is shown "
+                              "per top-level child")
         return flop_counter_complexity(target, model)
     from resbench.measure.complexity import count_complexity
 

@@ -1,9 +1,10 @@
 """The one place that says whether a number or a file field is acceptable.
 
 Options, suite files, search spaces and baselines all check their values here, before
-any work starts: finite, in range, of the right type. Each check raises a one-line
-UsageError that names the option (or file and field), what was given, and what
-would be valid. ``bool`` is not accepted where a number is meant (TOML ``true`` is
+any work starts: finite, in range, of the right type. Each check raises one line that
+names the value, what was given, and what would be valid. ``name`` is either a config
+field (``epochs``: a ConfigError the CLI words as ``--epochs``) or a place written out
+for the reader (``suite.toml [defaults] iters``: a UsageError as written). ``bool`` is not accepted where a number is meant (TOML ``true`` is
 not ``1``).
 """
 
@@ -11,12 +12,19 @@ from __future__ import annotations
 
 import math
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 
 # Far beyond any real run, small enough that no arithmetic on it overflows int64 or
 # allocates before a later, sharper check (the memory estimate in resbench.limits).
 MAX_WHOLE = 2**31 - 1
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take 32-bit seeds
+
+
+def invalid(name: str, message: str) -> UsageError:
+    """The error for ``name`` (a field, or a place in a file) and the rest of the sentence."""
+    if name.isidentifier():
+        return ConfigError(name, message)
+    return UsageError(f"{name} {message}")
 
 
 def whole(value, name: str, lo: int | None = None, hi: int | None = MAX_WHOLE) -> int:
@@ -26,11 +34,11 @@ def whole(value, name: str, lo: int | None = None, hi: int | None = MAX_WHOLE) -
             value = int(value)
         else:
             bounds = " and ".join(w for w in (f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else "") if w)
-            raise UsageError(f"{name} must be a whole number{' ' + bounds if bounds else ''}, got {value!r}")
+            raise invalid(name, f"must be a whole number{' ' + bounds if bounds else ''}, got {value!r}")
     if lo is not None and value < lo:
-        raise UsageError(f"{name} must be at least {lo}, got {value}")
+        raise invalid(name, f"must be at least {lo}, got {value}")
     if hi is not None and value > hi:
-        raise UsageError(f"{name} must be at most {hi}, got {value}")
+        raise invalid(name, f"must be at most {hi}, got {value}")
     return value
 
 
@@ -38,37 +46,37 @@ def number(value, name: str, lo: float | None = None, hi: float | None = None, *
            hi_open: bool = False) -> float:
     """A finite real number in the range (bounds closed unless *_open)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{name} must be a number, got {value!r}")
+        raise invalid(name, f"must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise UsageError(f"{name} must be a finite number, got {value}")
+        raise invalid(name, f"must be a finite number, got {value}")
     bad_lo = lo is not None and (value <= lo if lo_open else value < lo)
     bad_hi = hi is not None and (value >= hi if hi_open else value > hi)
     if bad_lo or bad_hi:
         lo_w = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
         hi_w = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
-        raise UsageError(f"{name} must be {' and '.join(w for w in (lo_w, hi_w) if w)}, got {value:g}")
+        raise invalid(name, f"must be {' and '.join(w for w in (lo_w, hi_w) if w)}, got {value:g}")
     return value
 
 
 def boolean(value, name: str) -> bool:
     if not isinstance(value, bool):
-        raise UsageError(f"{name} must be true or false, got {value!r}")
+        raise invalid(name, f"must be true or false, got {value!r}")
     return value
 
 
 def text(value, name: str, choices: tuple[str, ...] | None = None) -> str:
     if not isinstance(value, str):
-        raise UsageError(f"{name} must be a string{' (' + ', '.join(choices) + ')' if choices else ''}, got {value!r}")
+        raise invalid(name, f"must be a string{' (' + ', '.join(choices) + ')' if choices else ''}, got {value!r}")
     if choices is not None and value not in choices:
         words = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
-        raise UsageError(f"{name} = {value!r}: expected {words}")
+        raise invalid(name, f"{value!r}: expected {words}")
     return value
 
 
 def table(value, name: str) -> dict:
     if not isinstance(value, dict):
-        raise UsageError(f"{name} must be a table ([{name}] with key = value lines), got {value!r}")
+        raise invalid(name, f"must be a table ([{name}] with key = value lines), got {value!r}")
     return value
 
 
@@ -103,15 +111,15 @@ def parse_list(text, option: str, cast=str, example: str | None = None) -> list 
     does not cast is one line naming the option and an example of what it takes. Not given
     (None) is None; given but empty ('') is an error, not the default."""
     if isinstance(text, str) and not text.strip():
-        raise UsageError(f"{option} is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
+        raise invalid(option, f"is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
     try:
         values = comma_list(text, _strict_int if cast is int else cast)
     except (ValueError, TypeError, OverflowError):
         kind = "whole numbers" if cast is int else "values"
-        raise UsageError(f"{option} takes {kind} separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}; "
+        raise invalid(option, f"takes {kind} separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}; "
                          f"got {text!r}") from None
     if values is not None and not values:
-        raise UsageError(f"{option} is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
+        raise invalid(option, f"is empty: give values separated by commas, e.g. {example or ('1,8' if cast is int else 'A,B')}")
     return values
 
 
@@ -135,10 +143,10 @@ def duration(text, name: str) -> float:
     s = str(text).strip().lower() if text is not None else ""
     parts = re.fullmatch(r"((?:[0-9]+(?:\.[0-9]+)?[smhd])+)", s)
     if not parts:
-        raise UsageError(f"{name} takes a duration with units such as 45m, 2h, 1h30m or 90s, got {str(text)!r}")
+        raise invalid(name, f"takes a duration with units such as 45m, 2h, 1h30m or 90s, got {str(text)!r}")
     total = sum(float(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhd])", s))
     if not 0 < total <= MAX_DURATION:
-        raise UsageError(f"{name} must be more than 0s and at most 30d, got {str(text)!r}")
+        raise invalid(name, f"must be more than 0s and at most 30d, got {str(text)!r}")
     return total
 
 

@@ -111,7 +111,7 @@ def counter_verdicts(base: dict | None, cur: dict | None, *,
             be, ce = b.get("env") or {}, c.get("env") or {}
             diff = ", ".join(f"{k} {be.get(k)} vs {ce.get(k)}" for k in sorted(set(be) | set(ce)) if be.get(k) != ce.get(k))
             out.append(CounterVerdict(name, b[HEADLINE[name]], c[HEADLINE[name]], _relative(b[HEADLINE[name]], c[HEADLINE[name]]),
-                                      "not compared", False, note=f"counted elsewhere ({diff}); use --against REF on one runner"))
+                                      "not compared", False, note=f"counted elsewhere ({diff}); use `against` on one runner"))
         elif name == "ops":
             out.append(_exact(name, b, c, ("count", "flops")))
         elif name == "kernels":

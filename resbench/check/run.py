@@ -20,7 +20,7 @@ from pathlib import Path
 from resbench.check.baseline import baseline_document, read_baseline
 from resbench.check.suite import Entry, Suite, load_suite
 from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_ROUNDS, DEFAULT_TOLERANCE, ENV_KEYS, Outcome, compare_entries, merge_confirmation
-from resbench.errors import BenchmarkFailed, UsageError
+from resbench.errors import BenchmarkFailed, ConfigError, UsageError
 from resbench.hooks import Hooks
 from resbench import validate as v
 
@@ -169,15 +169,15 @@ def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = 
     """Measure a suite (R runs per timed entry) and write it as a baseline file (atomically)."""
     from resbench.store import write_json_atomic
 
-    v.whole(rounds, "--rounds", 1, 1000)
+    v.whole(rounds, "rounds", 1, 1000)
     suite = _with_backoff(load_suite(suite_file), backoff)
     check_counters_can_run(suite)
     out = Path(out_file)
     if out.is_dir():
-        raise UsageError(f"--out {out} is a folder: give a file name such as {out / 'baseline.json'}")
+        raise ConfigError("out", f"{str(out)!r} is a folder: give a file name such as {out / 'baseline.json'}")
     if out.parent.exists() and not out.parent.is_dir():
-        raise UsageError(f"--out {out}: {out.parent} is a file, not a folder; give a path in a folder")
-    v.writable_folder(out.parent, f"--out {out}: its folder")
+        raise ConfigError("out", f"{str(out)!r}: {out.parent} is a file, not a folder; give a path in a folder")
+    v.writable_folder(out.parent, f"`out` {str(out)!r}: its folder")
     results = measure_suite(suite, hooks=hooks, rounds=rounds)
     write_json_atomic(out, baseline_document(suite, results, _env_here()))
     return BaselineReport(out, len(results))
@@ -192,10 +192,10 @@ def _ref_root(ref: str, stack: contextlib.ExitStack) -> Path:
     p = Path(ref)
     if p.is_dir():
         if not (p / "resbench" / "__init__.py").exists():
-            raise UsageError(f"--against {ref}: the folder has no resbench/ package; give a checkout of resbench or a git ref")
+            raise ConfigError("against", f"{ref}: the folder has no resbench/ package; give a checkout of resbench or a git ref")
         return p.resolve()
     if not ref or ref.startswith("-"):
-        raise UsageError(f"--against {ref!r}: not a folder, and a git ref cannot begin with '-'")
+        raise ConfigError("against", f"{ref!r}: not a folder, and a git ref cannot begin with '-'")
     tmp = Path(tempfile.mkdtemp(prefix="resbench-ref-"))
     stack.callback(shutil.rmtree, tmp, ignore_errors=True)
     # `--end-of-options`: whatever REF is, git reads it as a revision, never as an option.
@@ -203,7 +203,7 @@ def _ref_root(ref: str, stack: contextlib.ExitStack) -> Path:
                        capture_output=True, text=True)
     if r.returncode != 0:
         last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "git failed"
-        raise UsageError(f"--against {ref}: not a folder and not a git ref here ({last})")
+        raise ConfigError("against", f"{ref}: not a folder and not a git ref here ({last})")
     stack.callback(lambda: subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "wt")], capture_output=True))
     return tmp / "wt"
 
@@ -258,15 +258,15 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
               confirm: bool = True, update: bool = False, backoff: bool = True, hooks: Hooks = Hooks()) -> CheckReport:
     """Check a suite against a baseline file (or against REF measured now): params/MACs
     exactly, timings on R independent runs per side (see resbench.check.verdict)."""
-    v.whole(rounds, "--rounds", 1, 1000)
-    v.number(tolerance, "--tolerance", 0, 10)
-    v.number(alpha, "--alpha", 0, 1, lo_open=True, hi_open=True)
+    v.whole(rounds, "rounds", 1, 1000)
+    v.number(tolerance, "tolerance", 0, 10)
+    v.number(alpha, "alpha", 0, 1, lo_open=True, hi_open=True)
     if against and (baseline or current):
-        raise UsageError("--against measures both sides now; do not combine it with --baseline or --current")
+        raise ConfigError("against", "measures both sides now; do not combine it with `baseline` or `current`")
     if not against and not baseline:
-        raise UsageError("give --baseline FILE (from `resbench baseline`) or --against REF")
+        raise ConfigError("baseline", "is needed (a file from `resbench baseline`), or `against` (a ref to measure now)")
     if update and not baseline:
-        raise UsageError("--update rewrites the --baseline file: give --baseline FILE")
+        raise ConfigError("update", "rewrites the `baseline` file: give `baseline`")
     suite = _with_backoff(load_suite(suite_file), backoff)
     if not current:
         check_counters_can_run(suite)

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 
 from resbench.check.counter_verdict import DEFAULT_INSTRUCTIONS_TOLERANCE, CounterVerdict, counter_verdicts
-from resbench.errors import UsageError
+from resbench.errors import ConfigError
 
 ENV_KEYS = ("device_name", "torch", "threads")  # timings from different values are not comparable
 DEFAULT_ALPHA = 0.01
@@ -119,7 +119,7 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
     if tv.noise_floor is not None and tv.noise_floor > NOISY_FLOOR:
         notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts")
     if bt.get("launch_bound") or ct.get("launch_bound"):
-        notes.append("launch-bound (GPU idle most of the step): noisy; try --cuda-graphs")
+        notes.append("launch-bound (GPU idle most of the step): noisy; try `cuda_graphs=True`")
     runs = (len(bt["runs"]), len(ct["runs"]))
     return [
         Row(eid, "latency", bt["median_ms"], ct["median_ms"], tv.ratio, tv.p_value, tv.verdict, fails, "; ".join(notes),
@@ -133,7 +133,7 @@ def compare_entries(baseline: list[dict], current: list[dict], *, tolerance: flo
                     timing_policy: str = "fail", settings: dict[str, dict] | None = None) -> Outcome:
     """``settings``: per entry id, {"tolerance", "alpha"} overriding the defaults (from the suite)."""
     if tolerance < 0:
-        raise UsageError(f"--tolerance must be >= 0, got {tolerance}")
+        raise ConfigError("tolerance", f"must be >= 0, got {tolerance}")
     settings = settings or {}
     base = {e["id"]: e for e in baseline}
     rows: list[Row] = []
@@ -168,13 +168,13 @@ def compare_entries(baseline: list[dict], current: list[dict], *, tolerance: flo
             env_mismatch |= not warn_only
             rows.append(Row(cur["id"], "environment", ", ".join(f"{k}={bt['env'].get(k)}" for k in diffs),
                             ", ".join(f"{k}={ct['env'].get(k)}" for k in diffs), None, None, "not compared", not warn_only,
-                            "timings from another environment are not comparable (--allow-env-mismatch to compare anyway)"))
+                            "timings from another environment are not comparable (`allow_env_mismatch=True` to compare anyway)"))
             continue
         if bt.get("batch_size") != ct.get("batch_size"):
             batch_mismatch |= not warn_only
             rows.append(Row(cur["id"], "batch", bt.get("batch_size"), ct.get("batch_size"), None, None, "not compared",
                             not warn_only, "measured at another batch size (CUDA out-of-memory back-off): latencies are not "
-                            "comparable; free memory or use --no-backoff on both sides"))
+                            "comparable; free memory or use `backoff=False` on both sides"))
             continue
         new_rows = _timing_rows(cur["id"], bt, ct, own.get("tolerance", tolerance), own.get("alpha", alpha), warn_only)
         regressed |= new_rows[0].fails

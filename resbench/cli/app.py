@@ -120,7 +120,9 @@ def _strict_numbers(command) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"resbench: error: {message}\n")
+    from resbench.cli.flags import speak
+
+    sys.stderr.write(f"resbench: error: {speak(message)}\n")
     return code
 
 

@@ -10,12 +10,21 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
+from resbench.cli.flags import speak
+
 # Piped output (files, CI logs) gets a wide console so tables are not truncated to 80 columns.
 # markup=False: the one escaping rule. Every string printed (paths, specs, stored values,
 # messages, table cells) is shown as written, never read as Rich markup, so "[/x]" in a
 # folder name cannot crash a command and "[bold red]x[/]" in a record is not restyled.
 # resbench's own styling uses Text objects and styles, not markup.
-class _Console(Console):
+class _Worded(Console):
+    def render_str(self, text: str, **kwargs):
+        # Every string shown (messages, notes, table cells) names the library's fields
+        # as this command line's flags: `epochs` -> --epochs (resbench.cli.flags).
+        return super().render_str(speak(text), **kwargs)
+
+
+class _Console(_Worded):
     def on_broken_pipe(self) -> None:
         # Rich would exit 1 here; the reader leaving (`| head`) is told apart by resbench.cli.app (exit 141).
         from resbench.errors import ReaderGone
@@ -25,7 +34,7 @@ class _Console(Console):
 
 
 out = _Console(soft_wrap=False, markup=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
-err = Console(stderr=True, soft_wrap=True, markup=False)
+err = _Worded(stderr=True, soft_wrap=True, markup=False)
 
 
 def _clean(o):
@@ -59,7 +68,7 @@ def print_json(obj) -> None:
 def warn(message: str) -> None:
     from rich.text import Text
 
-    err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
+    err.print(Text.assemble(("warning:", "yellow"), " ", speak(message)), highlight=False)
 
 
 def note(message: str) -> None:

@@ -86,9 +86,9 @@ def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None, 
     if isinstance(spec, str):
         spec = parse_spec(spec)
     if depth not in DEPTHS:
-        from resbench.errors import UsageError
+        from resbench.errors import ConfigError
 
-        raise UsageError(f"unknown --depth {depth!r}: expected stage, block or layer")
+        raise ConfigError("depth", f"{depth!r} is unknown: expected stage, block or layer")
     if model is None:
         model = build_model(spec, init_weights=False)
     was_training = model.training

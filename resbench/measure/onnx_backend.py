@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from resbench.errors import BenchmarkFailed, DeviceError, UsageError
+from resbench.errors import BenchmarkFailed, ConfigError, DeviceError
 
 BACKENDS = ("eager", "onnxruntime")
 
@@ -28,7 +28,7 @@ def _ort():
     try:
         import onnxruntime
     except ImportError:
-        raise UsageError('--backend onnxruntime needs the [onnx] extra: pip install -e ".[onnx]" '
+        raise ConfigError("backend", 'onnxruntime needs the [onnx] extra: pip install -e ".[onnx]" '
                          "(onnx, onnxruntime, onnxscript)") from None
     return onnxruntime
 
@@ -56,12 +56,12 @@ def session(path: Path, device: torch.device):
     ort = _ort()
     if device.type == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise DeviceError("this onnxruntime has no CUDA provider: pip install onnxruntime-gpu, or use --device cpu")
+            raise DeviceError("this onnxruntime has no CUDA provider: pip install onnxruntime-gpu, or use `device='cpu'`")
         providers = [("CUDAExecutionProvider", {"device_id": device.index or 0})]
     elif device.type == "cpu":
         providers = ["CPUExecutionProvider"]
     else:
-        raise DeviceError(f"--backend onnxruntime runs on cpu or cuda, not {device.type}")
+        raise DeviceError(f"`backend='onnxruntime'` runs on cpu or cuda, not {device.type}")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
     opts.log_severity_level = 3  # errors only: ORT's warnings would land among our output
@@ -106,11 +106,11 @@ def measure_onnx(spec, model, batch: int, device: torch.device, warmup: int, ite
 
 def check_backend(cfg) -> None:
     if cfg.backend not in BACKENDS:
-        raise UsageError(f"unknown --backend {cfg.backend!r}: expected eager or onnxruntime")
+        raise ConfigError("backend", f"{cfg.backend!r} is unknown: expected eager or onnxruntime")
     if cfg.backend == "onnxruntime":
-        bad = [flag for flag, on in (("--mode train", cfg.mode != "infer"), ("--compile", cfg.compile or cfg.compile_mode),
-                                     ("--cuda-graphs", cfg.cuda_graphs), ("--breakdown", cfg.breakdown),
-                                     (f"--dtype {cfg.dtype}", cfg.dtype != "fp32")) if on]
+        bad = [flag for flag, on in (("`mode='train'`", cfg.mode != "infer"), ("`compile`", cfg.compile or cfg.compile_mode),
+                                     ("`cuda_graphs`", cfg.cuda_graphs), ("`breakdown`", cfg.breakdown),
+                                     (f"`dtype={cfg.dtype!r}`", cfg.dtype != "fp32")) if on]
         if bad:
-            raise UsageError(f"--backend onnxruntime times fp32 inference of the exported graph; drop {', '.join(bad)}")
+            raise ConfigError("backend", f"onnxruntime times fp32 inference of the exported graph; drop {', '.join(bad)}")
 

@@ -49,7 +49,7 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
                 store.put("profile", config={k: row[k] for k in RECORD_CONFIG},
                           result={k: v for k, v in row.items() if k != "env"}, env=row["env"])
     except KeyboardInterrupt:
-        kept = f"stored in {store.records_dir}" if store is not None else "not stored (--no-save)"
+        kept = f"stored in {store.records_dir}" if store is not None else "not stored (`save=False`)"
         raise Interrupted(f"interrupted: {len(results)} of {len(sizes)} batch size(s) measured, {kept}; "
                           "run again for the rest") from None
     traced = None

@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
 
@@ -68,7 +68,7 @@ def output_classes(model) -> int:
         return fc.out_features
     if isinstance(getattr(model, "num_classes", None), int):
         return model.num_classes
-    raise UsageError("--mode train needs to know the model's classes (no fc layer or num_classes attribute)")
+    raise ConfigError("mode", "train needs to know the model's classes (no fc layer or num_classes attribute)")
 
 
 def peak_rss_bytes() -> int:

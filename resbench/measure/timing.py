@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from resbench.errors import DeviceError, UsageError
+from resbench.errors import ConfigError, DeviceError, UsageError
 from resbench.measure.env import collect_env
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
 from resbench.measure.steps import (MAX_ITERS, Progress, StepTiming, is_oom, measure_step, peak_rss_bytes,  # noqa: F401
@@ -111,7 +111,7 @@ class ProfileResult:
     @property
     def suggestion(self) -> str | None:
         if self.alt_layout and self.alt_layout["speedup"] > 1.05:
-            flag = "--channels-last" if self.alt_layout["channels_last"] else "the default (contiguous) layout"
+            flag = "`channels_last=True`" if self.alt_layout["channels_last"] else "the default (contiguous) layout"
             return f"{flag} is {self.alt_layout['speedup']:.2f}x faster here (median {self.alt_layout['median_ms']:.3f} ms)"
         return None
 
@@ -154,29 +154,29 @@ def check_config(cfg: ProfileConfig, device: torch.device) -> None:
     if cfg.dtype == "fp16" and device.type == "cpu":
         raise DeviceError("fp16 autocast is not supported on CPU by resbench (slow, emulated); use bf16 or fp32")
     if cfg.cuda_graphs and device.type != "cuda":
-        raise DeviceError("--cuda-graphs needs a CUDA device; drop it or use --device cuda")
+        raise DeviceError("`cuda_graphs` needs a CUDA device; drop it or use `device='cuda'`")
     if cfg.cuda_graphs and cfg.mode != "infer":
-        raise UsageError("--cuda-graphs captures the inference step only; use --mode infer")
+        raise ConfigError("cuda_graphs", "captures the inference step only; use `mode='infer'`")
     if cfg.compile_mode is not None and cfg.compile_mode not in COMPILE_MODES:
-        raise UsageError(f"unknown --compile-mode {cfg.compile_mode!r}: expected {', '.join(COMPILE_MODES)}")
+        raise ConfigError("compile_mode", f"{cfg.compile_mode!r} is unknown: expected {', '.join(COMPILE_MODES)}")
     from resbench.measure.onnx_backend import check_backend
 
     check_backend(cfg)
     if cfg.breakdown and (cfg.mode != "infer" or cfg.compile or cfg.compile_mode or cfg.cuda_graphs):
-        raise UsageError("--breakdown times the stages of the eager forward pass: use --mode infer without "
-                         "--compile/--compile-mode/--cuda-graphs")
+        raise ConfigError("breakdown", "times the stages of the eager forward pass: use `mode='infer'` without "
+                          "`compile`, `compile_mode` or `cuda_graphs`")
     from resbench import validate as v
 
     if cfg.batch_size is not None:
-        v.whole(cfg.batch_size, "--batch-size", 1, 1 << 20)
+        v.whole(cfg.batch_size, "batch_size", 1, 1 << 20)
     if cfg.threads is not None:
-        v.whole(cfg.threads, "--threads", 1, 4096)
+        v.whole(cfg.threads, "threads", 1, 4096)
     if cfg.warmup is not None:
-        v.whole(cfg.warmup, "--warmup", 0, MAX_ITERS)
+        v.whole(cfg.warmup, "warmup", 0, MAX_ITERS)
     if cfg.iters is not None:
-        v.whole(cfg.iters, "--iters", 1, MAX_ITERS)
+        v.whole(cfg.iters, "iters", 1, MAX_ITERS)
     if cfg.min_time is not None:
-        v.number(cfg.min_time, "--min-time (seconds)", 0, 3600)
+        v.number(cfg.min_time, "min_time", 0, 3600)
 
 
 def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
@@ -209,7 +209,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
     if own and cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
-                          "with fewer than 8 input channels corrupts memory in NHWC; drop --channels-last or widen the net")
+                          "with fewer than 8 input channels corrupts memory in NHWC; use `channels_last=False` or widen the net")
     rss_before = peak_rss_bytes()
     raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
     if device.type == "cuda":
@@ -282,7 +282,7 @@ def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, request
             if device.type != "cuda" or not is_oom(e):
                 raise
             if not cfg.backoff:
-                raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: --no-backoff)") from None
+                raise DeviceError(f"{spec.name} ran out of CUDA memory at batch {batch} (back-off is off: `backoff=False`)") from None
             gc.collect()
             torch.cuda.empty_cache()
             if batch == 1:
@@ -310,10 +310,10 @@ def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int,
     if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
         notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
     if gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY:
-        hint = "; try --cuda-graphs" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
+        hint = "; try `cuda_graphs=True`" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
         notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
     if summary.noisy:
-        notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise --min-time")
+        notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise `min_time`")
     return notes
 
 

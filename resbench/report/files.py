@@ -14,7 +14,9 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> Path:
-    """Check ``path`` for an output of one of ``suffixes`` and create its parent folder."""
+    """Check ``path`` for an output of one of ``suffixes`` and create its parent folder.
+    ``option`` names where the path came from: a field (``plot``) or words as written."""
+    option = f"`{option}`" if option.isidentifier() else option
     p = Path(path)
     if not str(path).strip() or p.name in ("", ".", ".."):
         raise UsageError(f"{option} {str(path)!r} is not a file name: give one ending in {' or '.join(suffixes)}")
@@ -55,7 +57,7 @@ def appendable(path: str | Path, what: str) -> Path:
     return p
 
 
-def figure_path(path: str | None, default_name: str, results_dir=None, option: str = "--plot") -> Path:
+def figure_path(path: str | None, default_name: str, results_dir=None, option: str = "plot") -> Path:
     """A figure's path: the user's, or ``figures/<default_name>`` in the results folder
     (never the current folder, which may be a checkout)."""
     if path is None:

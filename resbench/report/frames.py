@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 
 
 def profile_frame(rows: list[dict]) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def _parse_filters(filters: list[str]) -> list[tuple[str, str]]:
     for f in filters:
         key, eq, value = f.partition("=")
         if not eq or not key:
-            raise UsageError(f"--filter takes key=value, e.g. --filter spec=resnet50; got {f!r}")
+            raise ConfigError("filters", f"takes key=value, e.g. `filters='spec=resnet50'`; got {f!r}")
         out.append((key, value))
     return out
 
@@ -89,7 +89,7 @@ def _parse_filters(filters: list[str]) -> list[tuple[str, str]]:
 def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
     for key, value in _parse_filters(filters):
         if key not in df.columns:
-            raise UsageError(f"--filter: no column {key!r}; columns are {', '.join(map(str, df.columns))}")
+            raise ConfigError("filters", f"name no column {key!r}; columns are {', '.join(map(str, df.columns))}")
         df = df[df[key].astype(str) == value]
     return df
 
@@ -117,7 +117,7 @@ def scatter_points(results_dir, kind: str | None, filters: list[str], x: str, y:
     q = query_records(results_dir, kind, filters)
     df = q.frame
     if df.empty and not filters:
-        raise UsageError(f"no records under {q.records_dir} to plot; run resbench train, compare, profile --save or search first")
+        raise UsageError(f"no records under {q.records_dir} to plot; run resbench train, compare, profile (with `save=True`) or search first")
     for col in (x, y) + ((label,) if label else ()):
         if col not in df.columns:
             raise UsageError(f"no column {col!r} in the records; columns are {', '.join(map(str, df.columns))}")

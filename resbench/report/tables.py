@@ -118,7 +118,7 @@ def profile_notes(results) -> str:
             extra.append("suggestion: " + r.suggestion)
         extra += list(r.notes)
         if not r.p99_estimable:
-            extra.append(f"p99 not shown: {r.latency.n} samples; a 99th percentile needs at least 100 (raise --iters)")
+            extra.append(f"p99 not shown: {r.latency.n} samples; a 99th percentile needs at least 100 (raise `iters`)")
         if extra:
             lines.append(f"batch {r.batch_size}: " + "; ".join(extra))
     return "\n".join(lines)

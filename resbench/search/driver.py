@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resbench import validate as v
-from resbench.errors import Interrupted, UsageError
+from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
-from resbench.train.recipe import TrainConfig, check_train_config
+from resbench.train.recipe import TrainConfig
 from resbench.validate import parse_list
 
 if TYPE_CHECKING:  # imported by run_search itself: optuna and the space cost start-up time
@@ -95,30 +95,30 @@ def _build(values: dict, data):
     max_blocks = values.get("max_blocks_per_stage", 18)
     if not isinstance(max_blocks, list):
         try:
-            max_blocks = _list(str(max_blocks).replace(".", ","), "--max-blocks-per-stage", int)
+            max_blocks = _list(str(max_blocks).replace(".", ","), "max_blocks_per_stage", int)
         except UsageError:
-            raise UsageError("--max-blocks-per-stage takes one whole number, or one per stage separated by dots, "
+            raise ConfigError("max_blocks_per_stage", "takes one whole number, or one per stage separated by dots, "
                              f"e.g. 18 or 9.9.6; got {values.get('max_blocks_per_stage')!r}") from None
     max_blocks = tuple(max_blocks)
     space = SearchSpace(
-        families=opt("family", "--family") or ("cifar",),
-        blocks=opt("blocks", "--blocks") or ("basic", "bottleneck"),
-        stage_counts=opt("stages", "--stages", int),
-        min_blocks=v.whole(values.get("min_blocks_per_stage", 1), "--min-blocks-per-stage", 1, 1000),
+        families=opt("family", "family") or ("cifar",),
+        blocks=opt("blocks", "blocks") or ("basic", "bottleneck"),
+        stage_counts=opt("stages", "stages", int),
+        min_blocks=v.whole(values.get("min_blocks_per_stage", 1), "min_blocks_per_stage", 1, 1000),
         max_blocks=max_blocks,
-        widths=opt("widths", "--widths", int),
-        shortcuts=tuple(s if s == "plain" else s.upper() for s in (opt("shortcuts", "--shortcuts") or ("A", "B", "C"))),
-        stride_on=opt("stride_on", "--stride-on") or ("3x3",),
+        widths=opt("widths", "widths", int),
+        shortcuts=tuple(s if s == "plain" else s.upper() for s in (opt("shortcuts", "shortcuts") or ("A", "B", "C"))),
+        stride_on=opt("stride_on", "stride_on") or ("3x3",),
         num_classes=data.num_classes, in_channels=data.in_channels, input_size=data.image_size,
     )
     latency = values.get("max_latency_ms")
     if latency is not None:
-        latency = v.number(latency, "--max-latency-ms", 0, 1e7, lo_open=True)
+        latency = v.number(latency, "max_latency_ms", 0, 1e7, lo_open=True)
     constraints = Constraints(
-        max_macs=parse_count(values["max_macs"], "--max-macs") if values.get("max_macs") is not None else None,
-        max_params=parse_count(values["max_params"], "--max-params") if values.get("max_params") is not None else None,
+        max_macs=parse_count(values["max_macs"], "max_macs") if values.get("max_macs") is not None else None,
+        max_params=parse_count(values["max_params"], "max_params") if values.get("max_params") is not None else None,
         max_latency_ms=float(latency) if latency is not None else None,
-        max_memory=parse_count(values["max_memory"], "--max-memory") if values.get("max_memory") is not None else None,
+        max_memory=parse_count(values["max_memory"], "max_memory") if values.get("max_memory") is not None else None,
     )
     return space, constraints
 
@@ -196,7 +196,7 @@ def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hook
     from resbench.train.engine import train_packed, why_not_packable
 
     if pack is not None:
-        v.whole(pack, "--pack", 1, 64)
+        v.whole(pack, "pack", 1, 64)
     if (pack if pack is not None else DEFAULT_PACK.get(device.type, 1)) < 2:
         return None
 
@@ -219,9 +219,8 @@ def _train_alone(spec, cfg, download, hooks):
 
 
 def _check_config(config: TrainConfig) -> None:
-    check_train_config(config)
     if config.dtype == "auto":
-        raise UsageError("search trains many specs: give --dtype fp32 or bf16 (auto is measured per spec by train and compare)")
+        raise ConfigError("dtype", "auto is measured per spec by train and compare; a search trains many specs: give fp32 or bf16")
 
 
 def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = True, results_dir=None,
@@ -240,18 +239,18 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
 
     o = options
     _check_config(config)
-    trials = v.whole(o.trials, "--trials", 1, 1_000_000)
+    trials = v.whole(o.trials, "trials", 1, 1_000_000)
     if o.timeout is not None:
-        v.number(o.timeout, "--timeout", 0, lo_open=True)
+        v.number(o.timeout, "timeout", 0, lo_open=True)
     if o.sampler_seed is not None:
-        v.whole(o.sampler_seed, "--sampler-seed", 0, v.MAX_SEED)
-    v.whole(o.seeds, "--seeds", 1, 1000)
-    v.whole(o.min_epochs, "--min-epochs", 1, 100_000)
-    v.whole(o.reduction_factor, "--reduction-factor", 2, 1000)
+        v.whole(o.sampler_seed, "sampler_seed", 0, v.MAX_SEED)
+    v.whole(o.seeds, "seeds", 1, 1000)
+    v.whole(o.min_epochs, "min_epochs", 1, 100_000)
+    v.whole(o.reduction_factor, "reduction_factor", 2, 1000)
     if o.latency_batch_size is not None:
-        v.whole(o.latency_batch_size, "--latency-batch-size", 1, 1 << 20)
+        v.whole(o.latency_batch_size, "latency_batch_size", 1, 1 << 20)
     values = _space_values(o.space_file, **o.space)
-    fams = _list(values.get("family"), "--family") or ("cifar",)
+    fams = _list(values.get("family"), "family") or ("cifar",)
     # One data set for every candidate: images are resized (imagefolder) or generated (synthetic)
     # at the CIFAR size whenever CIFAR nets are in the space, else at ImageNet's.
     data = load_data(config, FAMILY_DEFAULTS["cifar" if "cifar" in fams else "imagenet"]["input_size"], download,
@@ -260,18 +259,18 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     narrowed = narrow(space, constraints)
     device = resolve_device(config.device)
     if constraints.max_memory is not None and device.type != "cuda":
-        raise UsageError("--max-memory is measured with torch.cuda.max_memory_allocated, so it needs --device cuda; "
-                         "on CPU one candidate's memory cannot be told apart from the process's (use --max-params)")
+        raise ConfigError("max_memory", "is measured with torch.cuda.max_memory_allocated, so it needs `device='cuda'`; "
+                          "on CPU one candidate's memory cannot be told apart from the process's (use `max_params`)")
     pruning = o.pruning and config.epochs > 1  # one epoch: nothing to stop early
     sc = SearchConfig(space=narrowed.space, constraints=constraints, train=config,
-                      objectives=_list(o.objectives, "--objectives") or (), seeds=o.seeds,
+                      objectives=_list(o.objectives, "objectives") or (), seeds=o.seeds,
                       halving=Halving(o.min_epochs, o.reduction_factor, config.epochs) if pruning else None,
                       sampler=o.sampler, latency_batch=o.latency_batch_size or config.batch_size)
     # Notes only once every input is valid: an error is then the only line.
     for line in narrowed.notes:
         hooks.say(f"note: {line}")
     if o.pruning and not pruning:
-        hooks.say("note: --epochs 1 leaves nothing to stop early: pruning is off for this search")
+        hooks.say("note: `epochs=1` leaves nothing to stop early: pruning is off for this search")
     with quiet_optuna():
         root = resolve_results(results_dir)
         storage_url = o.storage or default_storage(root)

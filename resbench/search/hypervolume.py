@@ -41,7 +41,7 @@ def hypervolume(summary, objectives: tuple[str, ...], constraints) -> Hypervolum
 
     if len(objectives) < 2:
         return Hypervolume(tuple(objectives), {}, None, (), "one objective has no front: search with error and a cost "
-                                                             "(e.g. --objectives error,macs) for a hypervolume")
+                                                             "(e.g. `objectives='error,macs'`) for a hypervolume")
     rows = [t for t in sorted(summary.trials, key=lambda t: t.number)
             if t.state == "complete" and t.status != "duplicate"
             and all(getattr(t, FIELDS[o]) is not None for o in objectives)]

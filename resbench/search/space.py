@@ -16,7 +16,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.report.format import si
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
@@ -38,24 +38,24 @@ class Constraints:
 
     def analytic_violation(self, macs: int, params: int) -> str | None:
         if self.max_macs is not None and macs > self.max_macs:
-            return f"{si(macs, 'MACs')} > --max-macs {si(self.max_macs)}"
+            return f"{si(macs, 'MACs')} > `max_macs={si(self.max_macs)}`"
         if self.max_params is not None and params > self.max_params:
-            return f"{si(params)} params > --max-params {si(self.max_params)}"
+            return f"{si(params)} params > `max_params={si(self.max_params)}`"
         return None
 
     def measured_violation(self, latency_ms: float | None, memory: int | None) -> str | None:
         if self.max_latency_ms is not None and latency_ms is not None and latency_ms > self.max_latency_ms:
-            return f"latency {latency_ms:.2f} ms > --max-latency-ms {self.max_latency_ms:g}"
+            return f"latency {latency_ms:.2f} ms > `max_latency_ms={self.max_latency_ms:g}`"
         if self.max_memory is not None and memory is not None and memory > self.max_memory:
-            return f"peak memory {si(memory, 'B')} > --max-memory {si(self.max_memory, 'B')}"
+            return f"peak memory {si(memory, 'B')} > `max_memory={si(self.max_memory, 'B')}`"
         return None
 
     def describe(self) -> str:
         parts = []
         if self.max_macs is not None:
-            parts.append(f"--max-macs {si(self.max_macs)}")
+            parts.append(f"`max_macs={si(self.max_macs)}`")
         if self.max_params is not None:
-            parts.append(f"--max-params {si(self.max_params)}")
+            parts.append(f"`max_params={si(self.max_params)}`")
         return " and ".join(parts)
 
 
@@ -167,35 +167,35 @@ def _choose(trial, name: str, choices: tuple):
 
 
 def _validate(s: SearchSpace) -> None:
-    def need(values, allowed, option):
+    def need(values, allowed, field):
         if not values:
-            raise UsageError(f"{option} needs at least one value: expected some of {', '.join(map(str, allowed))}")
+            raise ConfigError(field, f"needs at least one value: expected some of {', '.join(map(str, allowed))}")
         bad = [v for v in values if v not in allowed]
         if bad:
-            raise UsageError(f"unknown value(s) {', '.join(map(str, bad))} in {option}: expected some of {', '.join(map(str, allowed))}")
+            raise ConfigError(field, f"has unknown value(s) {', '.join(map(str, bad))}: expected some of {', '.join(map(str, allowed))}")
 
-    need(s.families, ("cifar", "imagenet"), "--family")
-    need(s.blocks, ("basic", "bottleneck"), "--blocks")
-    need(s.shortcuts, SHORTCUT_CHOICES, "--shortcuts")
-    need(s.stride_on, ("3x3", "1x1"), "--stride-on")
+    need(s.families, ("cifar", "imagenet"), "family")
+    need(s.blocks, ("basic", "bottleneck"), "blocks")
+    need(s.shortcuts, SHORTCUT_CHOICES, "shortcuts")
+    need(s.stride_on, ("3x3", "1x1"), "stride_on")
     if s.stage_counts is not None and (not s.stage_counts or any(n < 1 for n in s.stage_counts)):
-        raise UsageError(f"--stages takes numbers of stages >= 1, e.g. 3 or 3,4; got {s.stage_counts}")
+        raise ConfigError("stages", f"takes numbers of stages >= 1, e.g. 3 or 3,4; got {s.stage_counts}")
     if s.min_blocks < 1:
-        raise UsageError(f"--min-blocks-per-stage must be at least 1, got {s.min_blocks}")
+        raise ConfigError("min_blocks_per_stage", f"must be at least 1, got {s.min_blocks}")
     if not s.max_blocks or min(s.max_blocks) < s.min_blocks:
-        raise UsageError(f"--max-blocks-per-stage {'.'.join(map(str, s.max_blocks))} is below --min-blocks-per-stage "
-                         f"{s.min_blocks}: give a maximum >= the minimum")
+        raise ConfigError("max_blocks_per_stage", f"{'.'.join(map(str, s.max_blocks))} is below `min_blocks_per_stage={s.min_blocks}`: "
+                          "give a maximum >= the minimum")
     if s.widths is not None and (not s.widths or any(w < 1 for w in s.widths)):
-        raise UsageError(f"--widths takes positive first-stage widths, e.g. 16,32; got {s.widths}")
+        raise ConfigError("widths", f"takes positive first-stage widths, e.g. 16,32; got {s.widths}")
     if "1x1" in s.stride_on and "bottleneck" not in s.blocks:
-        raise UsageError("--stride-on 1x1 places the stride on a bottleneck's first 1x1, but --blocks has no bottleneck: "
-                         "add bottleneck to --blocks or drop --stride-on")
+        raise ConfigError("stride_on", "1x1 places the stride on a bottleneck's first 1x1, but `blocks` has no bottleneck: "
+                          "add bottleneck to `blocks` or drop `stride_on`")
     for fam in s.families:
         for n in s.stage_choices(fam):
             down = (4 if fam == "imagenet" else 1) * 2 ** (n - 1)
             if s.input_size < down:
                 raise UsageError(f"{fam} nets with {n} stages downsample by {down}, more than the {s.input_size}px input; "
-                                 "use fewer --stages or the cifar family")
+                                 "use fewer `stages` or the cifar family")
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def narrow(space: SearchSpace, constraints: Constraints) -> Narrowed:
     if space.widths:
         widths = tuple(w for w in space.widths if any(f[3] == w for f in feasible))
         if widths != space.widths:
-            notes.append(f"--widths: dropped {', '.join(str(w) for w in space.widths if w not in widths)} "
+            notes.append(f"`widths`: dropped {', '.join(str(w) for w in space.widths if w not in widths)} "
                          f"(no candidate fits {constraints.describe()})")
         out = replace(out, widths=widths)
     if space.stage_counts:
@@ -318,8 +318,10 @@ def parse_count(text, option: str) -> int:
     """'60M', '1.5G', '270k', '2e9' or a plain integer -> int."""
     import math
 
+    from resbench.validate import invalid
+
     if isinstance(text, bool):
-        raise UsageError(f"{option} takes a count like 60M, 1.5G or 270k, got {text!r}")
+        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}")
     s = str(text).strip().upper().removesuffix("B")
     mult = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
     try:
@@ -328,9 +330,9 @@ def parse_count(text, option: str) -> int:
         else:
             value = float(s)
     except ValueError:
-        raise UsageError(f"{option} takes a count like 60M, 1.5G or 270k, got {text!r}") from None
+        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}") from None
     if not math.isfinite(value) or value >= 1e18:
-        raise UsageError(f"{option} must be a finite count below 1e18, got {text!r}")
+        raise invalid(option, f"must be a finite count below 1e18, got {text!r}")
     if value <= 0:
-        raise UsageError(f"{option} must be positive, got {text!r}")
+        raise invalid(option, f"must be positive, got {text!r}")
     return int(value)

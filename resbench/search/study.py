@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
@@ -82,19 +82,19 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         if not self.objectives or self.objectives[0] != "error" or len(set(self.objectives)) != len(self.objectives):
-            raise UsageError(f"--objectives starts with error and lists each cost once, e.g. error,macs; got {','.join(self.objectives)}")
+            raise ConfigError("objectives", f"starts with error and lists each cost once, e.g. error,macs; got {','.join(self.objectives)}")
         bad = [o for o in self.objectives if o not in OBJECTIVES]
         if bad:
             raise UsageError(f"unknown objective(s) {', '.join(bad)}: expected error plus some of macs, params, latency")
         if self.sampler not in SAMPLERS:
             raise UsageError(f"unknown sampler {self.sampler!r}: expected {', '.join(SAMPLERS)}")
         if self.seeds < 1:
-            raise UsageError(f"--seeds must be at least 1, got {self.seeds}")
+            raise ConfigError("seeds", f"must be at least 1, got {self.seeds}")
         if self.halving and not 1 <= self.halving.min_epochs < self.train.epochs:
-            raise UsageError(f"--min-epochs {self.halving.min_epochs} leaves nothing to prune in {self.train.epochs} epoch(s): "
-                             f"give 1 <= --min-epochs < --epochs, or --no-pruning")
+            raise ConfigError("min_epochs", f"{self.halving.min_epochs} leaves nothing to prune in {self.train.epochs} epoch(s): "
+                              "give 1 <= `min_epochs` < `epochs`, or `pruning=False`")
         if self.halving and self.halving.eta < 2:
-            raise UsageError(f"--reduction-factor must be at least 2, got {self.halving.eta}")
+            raise ConfigError("reduction_factor", f"must be at least 2, got {self.halving.eta}")
 
     @property
     def needs_measurement(self) -> bool:
@@ -199,7 +199,7 @@ def _create(optuna, cfg: SearchConfig, storage_url: str, name: str | None, sampl
         if stored != _jsonable(cfg.fingerprint()):
             diff = sorted(k for k in cfg.fingerprint() if (stored or {}).get(k) != _jsonable(cfg.fingerprint())[k])
             raise UsageError(f"study {name!r} in {storage_url} was made for a different search ({', '.join(diff) or 'not by resbench'} "
-                             "differ); use the same options to continue it, or another --study name")
+                             "differ); use the same options to continue it, or another `study` name")
         if seed is None:
             seed = cfg.train.seed + len(study.trials)  # a joining worker must not replay the first one's proposals
     else:
@@ -304,7 +304,7 @@ class Runner:
             raise
         if self.rejected_in_a_row >= self.max_rejections:
             raise UsageError(f"the sampler proposed {self.max_rejections} candidates in a row that break the constraints; "
-                             "loosen the constraints or narrow the space (--max-blocks-per-stage, --widths)")
+                             "loosen the constraints or narrow the space (`max_blocks_per_stage`, `widths`)")
 
     def requeue_interrupted(self) -> list[int]:
         """Ask again, once, for every trial a Ctrl-C stopped (a killed worker's trial is

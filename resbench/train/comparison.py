@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from resbench.errors import Interrupted, UsageError
+from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell
 from resbench.stats import paired_difference
-from resbench.train.recipe import TrainConfig, TrainResult, check_train_config
+from resbench.train.recipe import TrainConfig, TrainResult
 from resbench.train.sweep import CellStatus, build_arms, build_cells, run_sweep
 
 
@@ -43,14 +43,14 @@ class ScaleOut:
         if self.executor not in EXECUTORS:
             raise UsageError(f"unknown executor {self.executor!r}: expected local or ray")
         if self.workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+            raise ConfigError("workers", f"must be at least 1, got {self.workers}")
         if self.retries < 0:
-            raise UsageError(f"--retries must be >= 0, got {self.retries}")
+            raise ConfigError("retries", f"must be >= 0, got {self.retries}")
         if self.pack is not None and not (isinstance(self.pack, int) and 1 <= self.pack <= 64):
-            raise UsageError(f"--pack takes a whole number of members from 1 to 64, got {self.pack!r}")
+            raise ConfigError("pack", f"takes a whole number of members from 1 to 64, got {self.pack!r}")
         if not self.cpus_per_run > 0 or not self.gpus_per_run >= 0 or self.cpus_per_run == float("inf") \
                 or self.gpus_per_run == float("inf"):
-            raise UsageError("--cpus-per-run must be a positive number and --gpus-per-run a number >= 0")
+            raise ConfigError("cpus_per_run", "must be a positive number and `gpus_per_run` a number >= 0")
 
     @property
     def parallel(self) -> bool:
@@ -109,7 +109,7 @@ def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
     for a in arms:
         if a.name == wanted:
             return a
-    raise UsageError(f"--reference {reference!r} is not one of the arms: {', '.join(a.name for a in arms)}")
+    raise ConfigError("reference", f"{reference!r} is not one of the arms: {', '.join(a.name for a in arms)}")
 
 
 def _outputs_ready(results_dir) -> None:
@@ -180,11 +180,10 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
     from resbench import validate as v
     from resbench.train.budget import resolve_dtype
 
-    check_train_config(config)
     # Bounded before any cell is built: a huge count would fill memory (or hang) first.
-    v.whole(seeds, "--seeds", 1, MAX_SEEDS)
+    v.whole(seeds, "seeds", 1, MAX_SEEDS)
     if config.seed + seeds - 1 > v.MAX_SEED:
-        raise UsageError(f"--seed {config.seed} with --seeds {seeds} runs past the largest seed {v.MAX_SEED}; lower one of them")
+        raise ConfigError("seeds", f"{seeds} from `seed={config.seed}` runs past the largest seed {v.MAX_SEED}; lower one of them")
     build_cells(arms, seeds, config, first_seed=config.seed)  # refuses a bad grid before the data loads
     data = load_data(config, arms[0].input_size, download, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]

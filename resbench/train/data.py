@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from resbench.errors import UsageError
+from resbench import validate as v
+from resbench.errors import ConfigError, UsageError
 from resbench.runtime import cache_dir
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
@@ -181,11 +182,11 @@ def _load_cifar(kind: str, data_dir: Path, download: bool) -> dict:
             except Exception as e:  # offline: say where to put which files instead
                 raise DataError(
                     f"{kind} is not in {folder} and could not be downloaded ({type(e).__name__}); put "
-                    f"{', '.join(names)} there (the standard python layout), or pass --data-dir"
+                    f"{', '.join(names)} there (the standard python layout), or give `data_dir`"
                 ) from None
         else:
             raise DataError(f"{kind} not found: {folder} lacks {', '.join(missing)}; put the standard python layout "
-                            f"({tv.base_folder}/ with {', '.join(names)}) under --data-dir")
+                            f"({tv.base_folder}/ with {', '.join(names)}) under `data_dir`")
     paths = [folder / n for n in names]
     not_files = [p.name for p in paths if not p.is_file()]
     if not_files:
@@ -335,9 +336,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, input_
                  test_subset: int | None = None,
                  synthetic_size: tuple[int, int] = (2000, 500), seed: int = 0) -> Dataset:
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+        raise ConfigError("dataset", f"{name!r} is unknown: expected one of {', '.join(DATASETS)}")
     if name in ("cifar10", "cifar100", "imagefolder") and data_dir is None:
-        raise DataError(f"--dataset {name} needs --data-dir (the folder holding the data)")
+        raise ConfigError("data_dir", f"is needed for `dataset={name!r}`: the folder holding the data")
     if name in ("cifar10", "cifar100"):
         d = _load_cifar(name, Path(data_dir), download)
     elif name == "imagefolder":
@@ -347,8 +348,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, input_
     train_x, train_y, test_x, test_y = d["train_x"], d["train_y"], d["test_x"], d["test_y"]
     test_split = "test"
     if val_split is not None:
-        if not 0 < val_split < 1:
-            raise DataError(f"--val-split must be a fraction between 0 and 1, got {val_split}")
+        v.number(val_split, "val_split", 0, 1, lo_open=True, hi_open=True)
     if test_x is None or val_split:
         frac = val_split or 0.1
         held = balanced_subset(train_y, max(1, int(round(frac * len(train_y)))), seed=10_000 + seed)
@@ -359,13 +359,12 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, input_
         test_split = "val-split"
     if subset is not None:
         if subset < len(torch.unique(train_y)):
-            raise DataError(f"--subset {subset} is smaller than the number of classes; give at least one image per class")
+            raise ConfigError("subset", f"{subset} is smaller than the number of classes; give at least one image per class")
         if subset < len(train_y):
             idx = balanced_subset(train_y, subset, seed=20_000)
             train_x, train_y = train_x[idx], train_y[idx]
     if test_subset is not None:
-        if test_subset < 1:
-            raise DataError(f"--test-subset must be at least 1, got {test_subset}")
+        v.whole(test_subset, "test_subset", 1)
         if test_subset < len(test_y):
             idx = balanced_subset(test_y, test_subset, seed=30_000)
             test_x, test_y = test_x[idx], test_y[idx]

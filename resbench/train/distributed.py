@@ -19,7 +19,7 @@ import os
 
 import torch
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 from resbench.train.recipe import DistContext
 
 
@@ -64,7 +64,7 @@ def dist_context(device_name: str, timeout_s: int = 600):
     if want_cuda:
         if local_rank >= torch.cuda.device_count():
             raise UsageError(f"local rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; "
-                             "use --nproc-per-node <= the GPU count")
+                             "start at most one process per GPU")
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
         backend = "nccl"
@@ -80,7 +80,7 @@ def dist_context(device_name: str, timeout_s: int = 600):
 
 
 def launch(nproc: int, device: str, argv: list[str]) -> None:
-    """Re-run a resbench command line (``argv``, without --nproc) on ``nproc`` processes
+    """Re-run a resbench command line (``argv``, without its process count) on ``nproc`` processes
     under torch.distributed.run; raises when any rank fails."""
     import subprocess
     import sys
@@ -88,10 +88,10 @@ def launch(nproc: int, device: str, argv: list[str]) -> None:
     from resbench.errors import ResbenchError
     from resbench.validate import whole
 
-    whole(nproc, "--nproc", 1, 4096)
+    whole(nproc, "nproc", 1, 4096)
     wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if wants_cuda and nproc > torch.cuda.device_count():
-        raise UsageError(f"--nproc {nproc} needs {nproc} GPUs; {torch.cuda.device_count()} visible (one GPU per process)")
+        raise ConfigError("nproc", f"{nproc} needs {nproc} GPUs; {torch.cuda.device_count()} visible (one GPU per process)")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "resbench", *argv]
     code = subprocess.call(cmd)
     if code:

@@ -24,13 +24,13 @@ from typing import Callable
 
 import torch
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.store import atomic_output
 from resbench.train.loader import DeviceLoader, channel_stats
-from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, check_train_config, lr_at
+from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at
 
 Progress = Callable[[str, int, int], None]
 CHECKPOINT_VERSION = 1
@@ -41,9 +41,9 @@ NHWC_NOTE = ("trained in NCHW, not channels-last: oneDNN's CPU backward of a str
 def why_not_packable(spec: NetSpec, cfg: TrainConfig) -> str | None:
     """Why members of ``spec`` under ``cfg`` cannot share one grouped network (None: they can)."""
     if cfg.compile:
-        return "--compile traces one network at a time"
+        return "`compile` traces one network at a time"
     if cfg.cuda_graphs:
-        return "--cuda-graphs captures one network's step (packing with graphs is not built yet)"
+        return "`cuda_graphs` captures one network's step (packing with graphs is not built yet)"
     if cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110):
         return "the paper's warm-up follows each member's own training error"
     return None
@@ -167,7 +167,6 @@ def _check(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model) 
         raise UsageError("training needs one data set per member")
     cfg = configs[0]
     for c, d in zip(configs, datas):
-        check_train_config(c)
         check_fits(spec, d)
         if len(d.train_y) < 1 or len(d.test_y) < 1:
             raise UsageError(f"{d.name} has {len(d.train_y)} training and {len(d.test_y)} test image(s): both must be non-empty")
@@ -183,7 +182,7 @@ def _check(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model) 
     if cfg.dtype == "fp16" and device.type != "cuda":
         raise UsageError("fp16 training needs CUDA (loss scaling); use bf16 or fp32")
     if cfg.cuda_graphs and (device.type != "cuda" or dist is not None):
-        raise UsageError("--cuda-graphs captures a one-process CUDA step: it needs --device cuda and no torchrun/--nproc")
+        raise ConfigError("cuda_graphs", "captures a one-process CUDA step: it needs `device='cuda'` and one process (no torchrun, no `nproc`)")
     return device
 
 

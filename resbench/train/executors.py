@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError, UsageError
 
 EXECUTORS = ("local", "ray")
 
@@ -81,9 +81,9 @@ def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpu
     try:
         import ray
     except ImportError:
-        raise UsageError('--executor ray needs Ray: pip install -e ".[ray]" (or pip install "ray[default]")') from None
+        raise ConfigError("executor", 'ray needs Ray: pip install -e ".[ray]" (or pip install "ray[default]")') from None
     if cpus_per_run <= 0 or gpus_per_run < 0:
-        raise UsageError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
+        raise ConfigError("cpus_per_run", "must be > 0 and `gpus_per_run` >= 0")
     started_here = False
     if not ray.is_initialized():
         try:
@@ -125,9 +125,9 @@ def run_cells(cells, download: bool, *, executor: str = "local", workers: int = 
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}: expected local or ray")
     if workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {workers}")
+        raise ConfigError("workers", f"must be at least 1, got {workers}")
     if retries < 0:
-        raise UsageError(f"--retries must be >= 0, got {retries}")
+        raise ConfigError("retries", f"must be >= 0, got {retries}")
     if executor == "ray":
         return run_ray(cells, download, address, cpus_per_run, gpus_per_run, retries, checkpoints)
     if workers == 1 and run_here is not None:

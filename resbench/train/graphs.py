@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError
 from resbench.runtime import autocast
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (cuDNN autotuning, allocator, momentum buffers)
@@ -58,9 +58,9 @@ class GraphedStep:
 
     def __init__(self, net, params, cfg, device: torch.device) -> None:
         if device.type != "cuda":
-            raise UsageError("--cuda-graphs captures CUDA work; it needs --device cuda (or drop it)")
+            raise ConfigError("cuda_graphs", "captures CUDA work; it needs `device='cuda'` (or drop it)")
         if cfg.compile or cfg.dtype == "fp16":
-            raise UsageError("--cuda-graphs captures the eager step in fp32 or bf16; drop --compile / use --dtype fp32 or bf16")
+            raise ConfigError("cuda_graphs", "captures the eager step in fp32 or bf16; drop `compile`, use `dtype` fp32 or bf16")
         self.net, self.cfg, self.device = net, cfg, device
         self.opt = GraphSGD(params, cfg.momentum, cfg.weight_decay, device)
         self.loss_fn = torch.nn.CrossEntropyLoss()

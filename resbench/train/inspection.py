@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import fit_to_data, load_data
-from resbench.train.recipe import TrainConfig, check_train_config
+from resbench.train.recipe import TrainConfig
 from resbench import validate as v
 
 
@@ -31,10 +31,9 @@ def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_ep
     from resbench.train.analysis import load_checkpoint
     from resbench.train.engine import train
 
-    check_train_config(cfg)
     if checkpoint and len(specs) != 1:
-        raise UsageError("--checkpoint belongs to one network: give exactly one spec with it")
-    v.whole(train_epochs, "--train-epochs", 0, 100_000)
+        raise ConfigError("checkpoint", "belongs to one network: give exactly one spec with it")
+    v.whole(train_epochs, "train_epochs", 0, 100_000)
     parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
     for spec in parsed:
         data = load_data(cfg, spec.input_size, download, warn=hooks.warning)
@@ -101,7 +100,7 @@ def analyze_responses(specs: list[NetSpec | str], config: TrainConfig, *, downlo
     """Std of each 3x3 layer's response (after BN, before ReLU/addition) on test images."""
     from resbench.train.analysis import layer_responses
 
-    v.whole(images, "--images", 1, 1_000_000)
+    v.whole(images, "images", 1, 1_000_000)
     nets = {}
     for spec, model, data in _nets(specs, config, download, train_epochs, checkpoint, hooks):
         x, _ = _batch(data, images, config.seed)
@@ -120,10 +119,10 @@ def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, downlo
     from resbench.train.analysis import gradient_norms, gradient_verdict
     from resbench.train.engine import train
 
-    v.whole(images, "--images", 1, 1_000_000)
-    points = sorted({v.whole(p, "--at-epochs", 0, 100_000) for p in at_epochs})
+    v.whole(images, "images", 1, 1_000_000)
+    points = sorted({v.whole(p, "at_epochs", 0, 100_000) for p in at_epochs})
     if not points:
-        raise UsageError("--at-epochs is empty: give epochs such as 0,1,3")
+        raise ConfigError("at_epochs", "is empty: give epochs such as 0,1,3")
     nets, curves = {}, {}
     for spec, model, data in _nets(specs, config, download, 0, checkpoint, hooks):
         x, y = _batch(data, images, config.seed)

@@ -14,7 +14,7 @@ from resbench.errors import Interrupted
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec
 from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
-from resbench.train.recipe import TrainConfig, TrainResult, check_train_config
+from resbench.train.recipe import TrainConfig, TrainResult
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,8 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     from resbench.train.distributed import dist_context
     from resbench.train.engine import Checkpoint, train
 
-    check_train_config(config)
     if checkpoint:
-        prepare_output(checkpoint, (".pt", ".pth"), "--save-checkpoint")
+        prepare_output(checkpoint, (".pt", ".pth"), "save_checkpoint")
     store = Store(results_dir)
     if save:  # every output place is checked before the work, not after it
         writable_folder(store.records_dir, "the results folder")

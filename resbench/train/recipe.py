@@ -17,11 +17,12 @@ from typing import Callable
 
 import torch
 
-from resbench.errors import UsageError
+from resbench import validate as v
+from resbench.errors import ConfigError, UsageError
 from resbench.runtime import resolve_device, train_defaults
 from resbench.spec import NetSpec
 from resbench.store import register_result
-from resbench.train.data import Dataset
+from resbench.train.data import DATASETS, Dataset
 
 Progress = Callable[[str, int, int], None]
 SCHEDULES = ("step", "cosine", "linear")
@@ -61,6 +62,33 @@ class TrainConfig:
         object.__setattr__(self, "device", str(device))
         if self.channels_last is None:
             object.__setattr__(self, "channels_last", train_defaults(device.type)["channels_last"])
+        self._check()
+
+    def _check(self) -> None:
+        """Every field, on construction: finite, in range, a known word."""
+        v.whole(self.epochs, "epochs", 1, 100_000)
+        v.whole(self.batch_size, "batch_size", 1, 1 << 20)
+        if self.lr is not None:
+            v.number(self.lr, "lr", 0, 1e6, lo_open=True)
+        v.number(self.momentum, "momentum", 0, 1, hi_open=True)
+        v.number(self.weight_decay, "weight_decay", 0, 1)
+        v.whole(self.seed, "seed", 0, v.MAX_SEED)
+        if self.subset is not None:
+            v.whole(self.subset, "subset", 1)
+        if self.test_subset is not None:
+            v.whole(self.test_subset, "test_subset", 1)
+        if self.val_split is not None:
+            v.number(self.val_split, "val_split", 0, 1, lo_open=True, hi_open=True)
+        if self.schedule not in SCHEDULES:
+            raise ConfigError("schedule", f"{self.schedule!r}: expected step, cosine or linear")
+        if self.warmup not in ("auto", "on", "off"):
+            raise ConfigError("warmup", f"takes auto, on or off, got {self.warmup!r}")
+        if self.dtype not in ("fp32", "bf16", "fp16", "auto"):
+            raise ConfigError("dtype", f"for training must be fp32, bf16, fp16 or auto, got {self.dtype!r}")
+        if self.dataset not in DATASETS:
+            raise ConfigError("dataset", f"{self.dataset!r} is unknown: expected one of {', '.join(DATASETS)}")
+        if self.cuda_graphs and resolve_device(self.device).type != "cuda":
+            raise ConfigError("cuda_graphs", "captures CUDA work: it needs `device='cuda'` (or drop it)")
 
     @property
     def base_lr(self) -> float:
@@ -145,37 +173,6 @@ def _check_result(d: dict) -> None:
 register_result("train", _check_result)
 
 
-def check_train_config(cfg: TrainConfig) -> None:
-    """Every field, before any work: finite, in range, a known word."""
-    from resbench import validate as v
-
-    v.whole(cfg.epochs, "--epochs", 1, 100_000)
-    v.whole(cfg.batch_size, "--batch-size", 1, 1 << 20)
-    if cfg.lr is not None:
-        v.number(cfg.lr, "--lr", 0, 1e6, lo_open=True)
-    v.number(cfg.momentum, "momentum", 0, 1, hi_open=True)
-    v.number(cfg.weight_decay, "weight decay", 0, 1)
-    v.whole(cfg.seed, "--seed", 0, v.MAX_SEED)
-    if cfg.subset is not None:
-        v.whole(cfg.subset, "--subset", 1)
-    if cfg.test_subset is not None:
-        v.whole(cfg.test_subset, "--test-subset", 1)
-    if cfg.val_split is not None:
-        v.number(cfg.val_split, "--val-split (a fraction of the training set)", 0, 1, lo_open=True, hi_open=True)
-    if cfg.schedule not in SCHEDULES:
-        raise UsageError(f"unknown schedule {cfg.schedule!r}: expected step, cosine or linear")
-    if cfg.warmup not in ("auto", "on", "off"):
-        raise UsageError(f"--warmup takes auto, on or off, got {cfg.warmup!r}")
-    if cfg.dtype not in ("fp32", "bf16", "fp16", "auto"):
-        raise UsageError(f"training dtype must be fp32, bf16, fp16 or auto, got {cfg.dtype!r}")
-    from resbench.train.data import DATASETS
-
-    if cfg.dataset not in DATASETS:
-        raise UsageError(f"unknown dataset {cfg.dataset!r}: expected one of {', '.join(DATASETS)}")
-    if cfg.cuda_graphs and resolve_device(cfg.device).type != "cuda":
-        raise UsageError("--cuda-graphs captures CUDA work: it needs --device cuda (or drop it)")
-
-
 def lr_at(cfg: TrainConfig, progress: float) -> float:
     """Learning rate at a fraction ``progress`` in [0, 1) of training."""
     if cfg.schedule == "cosine":
@@ -188,13 +185,13 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
 def check_fits(spec: NetSpec, data: Dataset) -> None:
     if spec.in_channels != data.in_channels:
         raise UsageError(f"{spec.name} takes {spec.in_channels}-channel input but {data.name} images have {data.in_channels}; "
-                         f"use --in-channels {data.in_channels}")
+                         f"use `in_channels={data.in_channels}`")
     if spec.input_size != data.image_size:
         raise UsageError(f"{spec.name} expects {spec.input_size}px input but {data.name} images are {data.image_size}px; "
-                         f"use --input-size {data.image_size}")
+                         f"use `input_size={data.image_size}`")
     if spec.num_classes != data.num_classes:
         raise UsageError(f"{spec.name} has {spec.num_classes} classes but {data.name} has {data.num_classes}; "
-                         f"use --num-classes {data.num_classes}")
+                         f"use `num_classes={data.num_classes}`")
 
 
 class DistContext:

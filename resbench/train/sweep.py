@@ -12,7 +12,7 @@ import enum
 
 from typing import Callable, Iterable
 
-from resbench.errors import UsageError
+from resbench.errors import ConfigError
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import Record, Store, read_record
 from resbench.train.executors import CellFailure
@@ -37,22 +37,22 @@ def build_arms(specs: list[str] | None = None, *, depths: list[int] | None = Non
     modifiers = {k: v for k, v in (modifiers or {}).items() if v not in (None, False)}
     modifiers.pop("plain", None)
     if modifiers.get("shortcut") and shortcuts:
-        raise UsageError("give --shortcuts (the arms) or --shortcut (one option for all), not both")
+        raise ConfigError("shortcuts", "(the arms) and `shortcut` (one option for all) cannot both be given")
     shortcuts = shortcuts or ([modifiers.pop("shortcut")] if modifiers.get("shortcut") else [None])
     modifiers.pop("shortcut", None)
     if specs and (depths or blocks):
-        raise UsageError("give --specs (explicit arms) or --depths/--blocks (a grid), not both")
+        raise ConfigError("specs", "(explicit arms) and `depths`/`blocks` (a grid) cannot both be given")
     blocks = blocks or ["basic"]
     for b in blocks:
         if b not in ("basic", "bottleneck"):
-            raise UsageError(f"unknown block {b!r} in --blocks: expected basic or bottleneck")
+            raise ConfigError("blocks", f"has an unknown block {b!r}: expected basic or bottleneck")
     if specs:
         bases = list(specs)
     else:
         bases = []
         for d in depths or [20]:
             if d < 8 or (d - 2) % 6:
-                raise UsageError(f"--depths are CIFAR basic depths 6n+2 (20, 32, 44, 56, 110, ...), got {d}")
+                raise ConfigError("depths", f"are CIFAR basic depths 6n+2 (20, 32, 44, 56, 110, ...), got {d}")
             for b in blocks:
                 bases.append(f"cifar-resnet{d}" if b == "basic" else f"cifar-resnet{_bottleneck_twin(d)}-bottleneck")
     arms: list[NetSpec] = []
@@ -70,7 +70,7 @@ def build_arms(specs: list[str] | None = None, *, depths: list[int] | None = Non
 
 def build_cells(arms: list[NetSpec], seeds: int, config: TrainConfig, first_seed: int = 0) -> list[Cell]:
     if seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+        raise ConfigError("seeds", f"must be at least 1, got {seeds}")
     # Seeds outermost: an interrupted sweep has complete pairs for the seeds it finished.
     from dataclasses import replace
 

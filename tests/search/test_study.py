@@ -67,7 +67,7 @@ def test_narrowing_keeps_exactly_what_brute_force_finds_feasible():
 
 def test_empty_space_names_the_smallest_candidate():
     smallest = min(_all_specs(SMALL), key=lambda s: analytic_complexity(s).macs)
-    with pytest.raises(UsageError, match="no candidate satisfies --max-macs") as e:
+    with pytest.raises(UsageError, match="no candidate satisfies `max_macs=") as e:
         narrow(SMALL, Constraints(max_macs=1000))
     assert smallest.name in str(e.value)
 
@@ -75,7 +75,7 @@ def test_empty_space_names_the_smallest_candidate():
 def test_space_options_that_contradict_are_usage_errors():
     with pytest.raises(UsageError, match="no bottleneck"):
         SearchSpace(blocks=("basic",), stride_on=("1x1",))
-    with pytest.raises(UsageError, match="below --min-blocks-per-stage"):
+    with pytest.raises(UsageError, match="below `min_blocks_per_stage=5`"):
         SearchSpace(min_blocks=5, max_blocks=(3,))
     with pytest.raises(UsageError, match="unknown value"):
         SearchSpace(shortcuts=("D",))

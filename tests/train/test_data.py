@@ -5,6 +5,7 @@ import warnings
 import pytest
 import torch
 
+from resbench.errors import ConfigError
 from resbench.train.data import DataError, balanced_subset, load_dataset, make_synthetic
 from resbench.train.loader import PAD, DeviceLoader, channel_stats
 from conftest import write_fake_cifar10 as _fake_cifar10
@@ -37,7 +38,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
 
 
 def test_missing_cifar_says_where_to_put_files(tmp_path):
-    with pytest.raises(DataError, match="data_batch_1.*--data-dir"):
+    with pytest.raises(DataError, match="data_batch_1.*`data_dir`"):
         load_dataset("cifar10", tmp_path, download=False)
 
 
@@ -77,9 +78,9 @@ def test_imagefolder_errors(tmp_path):
 
 
 def test_unknown_dataset_and_bad_fractions():
-    with pytest.raises(DataError, match="unknown dataset"):
+    with pytest.raises(ConfigError, match="`dataset` 'mnist' is unknown"):
         load_dataset("mnist", "x")
-    with pytest.raises(DataError, match="between 0 and 1"):
+    with pytest.raises(ConfigError, match="`val_split` must be > 0 and < 1"):
         load_dataset("synthetic", val_split=1.5)
 
 
