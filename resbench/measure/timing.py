@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from resbench import validate as v
 from resbench.errors import ConfigError, DeviceError, UsageError
+from resbench.measure.onnx_backend import check_backend
 from resbench.measure.env import collect_env
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
 from resbench.measure.steps import (MAX_ITERS, Progress, StepTiming, is_oom, measure_step, peak_rss_bytes,  # noqa: F401
@@ -57,6 +59,36 @@ class ProfileConfig:
     breakdown: bool = False  # also time each stage in a separate pass (resbench.measure.breakdown)
     compile_mode: str | None = None  # torch.compile mode: default | reduce-overhead | max-autotune (implies compile)
     backend: str = "eager"  # eager PyTorch, or onnxruntime (the exported graph; resbench.measure.onnx_backend)
+
+    def __post_init__(self) -> None:
+        if self.compile_mode is not None:
+            object.__setattr__(self, "compile", True)  # a compile mode is a request to compile
+        self._check()
+
+    def _check(self) -> None:
+        """Every field, on construction; what they ask of the device is checked when it is known."""
+        if self.mode not in MODES:
+            raise ConfigError("mode", f"{self.mode!r} is unknown: expected infer or train")
+        if self.dtype not in DTYPES:
+            raise ConfigError("dtype", f"{self.dtype!r} is unknown: expected fp32, tf32, fp16 or bf16")
+        if self.cuda_graphs and self.mode != "infer":
+            raise ConfigError("cuda_graphs", "captures the inference step only; use `mode='infer'`")
+        if self.compile_mode is not None and self.compile_mode not in COMPILE_MODES:
+            raise ConfigError("compile_mode", f"{self.compile_mode!r} is unknown: expected {', '.join(COMPILE_MODES)}")
+        check_backend(self)
+        if self.breakdown and (self.mode != "infer" or self.compile or self.cuda_graphs):
+            raise ConfigError("breakdown", "times the stages of the eager forward pass: use `mode='infer'` without "
+                              "`compile`, `compile_mode` or `cuda_graphs`")
+        if self.batch_size is not None:
+            v.whole(self.batch_size, "batch_size", 1, 1 << 20)
+        if self.threads is not None:
+            v.whole(self.threads, "threads", 1, 4096)
+        if self.warmup is not None:
+            v.whole(self.warmup, "warmup", 0, MAX_ITERS)
+        if self.iters is not None:
+            v.whole(self.iters, "iters", 1, MAX_ITERS)
+        if self.min_time is not None:
+            v.number(self.min_time, "min_time", 0, 3600)
 
 
 @dataclass(frozen=True)
@@ -144,39 +176,14 @@ class ProfileResult:
 register_result("profile", ProfileResult.from_dict)
 
 
-def check_config(cfg: ProfileConfig, device: torch.device) -> None:
-    if cfg.mode not in MODES:
-        raise UsageError(f"unknown mode {cfg.mode!r}: expected infer or train")
-    if cfg.dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {cfg.dtype!r}: expected fp32, tf32, fp16 or bf16")
+def check_device(cfg: ProfileConfig, device: torch.device) -> None:
+    """What the config asks of the device that runs it (the fields checked themselves)."""
     if cfg.dtype == "tf32" and device.type != "cuda":
         raise DeviceError(f"tf32 is a CUDA tensor-core mode; on {device.type} use fp32 (or bf16 autocast)")
     if cfg.dtype == "fp16" and device.type == "cpu":
         raise DeviceError("fp16 autocast is not supported on CPU by resbench (slow, emulated); use bf16 or fp32")
     if cfg.cuda_graphs and device.type != "cuda":
         raise DeviceError("`cuda_graphs` needs a CUDA device; drop it or use `device='cuda'`")
-    if cfg.cuda_graphs and cfg.mode != "infer":
-        raise ConfigError("cuda_graphs", "captures the inference step only; use `mode='infer'`")
-    if cfg.compile_mode is not None and cfg.compile_mode not in COMPILE_MODES:
-        raise ConfigError("compile_mode", f"{cfg.compile_mode!r} is unknown: expected {', '.join(COMPILE_MODES)}")
-    from resbench.measure.onnx_backend import check_backend
-
-    check_backend(cfg)
-    if cfg.breakdown and (cfg.mode != "infer" or cfg.compile or cfg.compile_mode or cfg.cuda_graphs):
-        raise ConfigError("breakdown", "times the stages of the eager forward pass: use `mode='infer'` without "
-                          "`compile`, `compile_mode` or `cuda_graphs`")
-    from resbench import validate as v
-
-    if cfg.batch_size is not None:
-        v.whole(cfg.batch_size, "batch_size", 1, 1 << 20)
-    if cfg.threads is not None:
-        v.whole(cfg.threads, "threads", 1, 4096)
-    if cfg.warmup is not None:
-        v.whole(cfg.warmup, "warmup", 0, MAX_ITERS)
-    if cfg.iters is not None:
-        v.whole(cfg.iters, "iters", 1, MAX_ITERS)
-    if cfg.min_time is not None:
-        v.number(cfg.min_time, "min_time", 0, 3600)
 
 
 def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
@@ -185,11 +192,7 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
     ``cfg.threads`` holds for this call only: the thread count is restored afterwards.
     ``model``: time this network (built from ``spec``) instead of building a fresh one."""
     device = resolve_device(cfg.device)
-    if cfg.compile_mode is not None:
-        from dataclasses import replace
-
-        cfg = replace(cfg, compile=True)  # a compile mode is a request to compile
-    check_config(cfg, device)
+    check_device(cfg, device)
     with num_threads(cfg.threads):
         return _profile(spec, cfg, device, progress, model)
 

@@ -89,7 +89,6 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if len(arms) < 2:
         raise UsageError("a budgeted or sequential comparison needs at least two arms")
-    scale.validate()
     _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
     if schedule is not None and budget is not None:

@@ -37,7 +37,7 @@ class ScaleOut:
     gpus_per_run: float = 0.0  # ray: GPUs per cell (fractions share a GPU)
     pack: int | None = None  # most seeds of one arm trained together in one pass (None: per device, see DEFAULT_PACK)
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         from resbench.train.executors import EXECUTORS
 
         if self.executor not in EXECUTORS:
@@ -209,7 +209,6 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if not arms:
         raise UsageError("no arms to compare: give at least one spec")
-    scale.validate()
     _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
     fitted, cells, config = _plan(arms, seeds, config, download, hooks)
