@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from resbench.errors import UsageError
+
 
 def cache_dir() -> Path:
     """Machine-local cache (never in git): $RESBENCH_CACHE or ~/.cache/resbench. An empty
     value or one naming a file is refused: it would scatter caches into the current folder."""
-    from resbench.errors import UsageError
-
     value = os.environ.get("RESBENCH_CACHE")
     if value is None:
         return Path.home() / ".cache" / "resbench"

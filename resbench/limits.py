@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from resbench.errors import UsageError
+from resbench.measure.analytic import analytic_complexity
 
 BYTES = 4  # fp32
 SAVED_PER_BLOCK = 5  # tensors of the block's output size kept for the backward pass
@@ -25,8 +28,6 @@ def _gb(n: float) -> str:
 
 def estimate_bytes(spec, batch: int = 1, train: bool = False) -> tuple[int, int]:
     """(parameter bytes, activation bytes) of ``spec`` at ``batch``."""
-    from resbench.measure.analytic import analytic_complexity
-
     c = analytic_complexity(spec)
     params = c.params * BYTES * (4 if train else 1)
     stem_side = spec.input_size // 2 if spec.stem == "imagenet" else spec.input_size
@@ -43,8 +44,6 @@ def estimate_bytes(spec, batch: int = 1, train: bool = False) -> tuple[int, int]
 def machine_memory(device=None) -> tuple[int | None, str]:
     """(bytes, what) the device can hold: the card's memory on CUDA, physical RAM otherwise."""
     if device is not None and getattr(device, "type", None) == "cuda":
-        import torch
-
         props = torch.cuda.get_device_properties(device)
         return int(props.total_memory), f"{props.name} has"
     try:

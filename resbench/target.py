@@ -4,6 +4,8 @@ parsed, built and counted, so the measuring code does not care which it has."""
 
 from __future__ import annotations
 
+from resbench.errors import ConfigError
+from resbench.measure.analytic import Complexity, StageCost, analytic_complexity
 from resbench.refmodels import RefModel, is_reference, parse_reference
 from resbench.spec import NetSpec, parse_spec
 
@@ -29,7 +31,6 @@ def quick_complexity(target: Target):
     FlopCounterMode count for reference models (cached per model)."""
     if isinstance(target, RefModel):
         return _reference_complexity(target)
-    from resbench.measure.analytic import analytic_complexity
 
     return analytic_complexity(target)
 
@@ -39,8 +40,6 @@ def count_target(target: Target, model=None, depth: str = "stage"):
     for reference models (per top-level child)."""
     if isinstance(target, RefModel):
         if depth != "stage":
-            from resbench.errors import ConfigError
-
             raise ConfigError("depth", "block or layer follows resbench's own stages and blocks; a reference model is shown "
                               "per top-level child")
         return flop_counter_complexity(target, model)
@@ -65,8 +64,6 @@ def flop_counter_complexity(target, model=None):
     the forward FLOPs / 2. Per top-level child: params, MACs and output shape."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-
-    from resbench.measure.analytic import Complexity, StageCost
 
     model = model if model is not None else build_target(target)
     was_training = model.training

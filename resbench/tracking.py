@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from urllib.parse import urlparse
 
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
+from resbench.store import results_dir as resolve
+from resbench.validate import writable_folder
 
 BACKENDS = ("mlflow", "tensorboard")
 EXPERIMENT = "resbench"
@@ -259,8 +262,6 @@ class Tracker:
             uri = os.environ["MLFLOW_TRACKING_URI"]
             _check_mlflow_uri(uri, "mlflow: MLFLOW_TRACKING_URI=")
         if uri is None:
-            from resbench.store import results_dir as resolve
-
             folder = resolve(results_dir)
             _writable(folder, "the results folder (MLflow's default store is mlflow.db there)")
             uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
@@ -310,8 +311,6 @@ class Tracker:
             raise UsageError("tensorboard: TensorBoard is not installed; pip install 'resbench[track]' "
                              "(or pip install tensorboard)") from None
         if target.where is None:
-            from resbench.store import results_dir as resolve
-
             folder = resolve(results_dir) / "tensorboard"
         else:
             folder = Path(target.where)
@@ -342,8 +341,6 @@ class Tracker:
 
 
 def _writable(folder: Path, what: str, hint: str = "give another place") -> None:
-    from resbench.validate import writable_folder
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -354,8 +351,6 @@ def _writable(folder: Path, what: str, hint: str = "give another place") -> None
 @contextlib.contextmanager
 def _quiet_mlflow():
     """MLflow's and Alembic's INFO lines (creating tables, migrations) are not our output."""
-    import logging
-
     loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:

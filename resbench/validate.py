@@ -11,6 +11,10 @@ not ``1``).
 from __future__ import annotations
 
 import math
+import os
+import re
+import tempfile
+from pathlib import Path
 
 from resbench.errors import ConfigError, UsageError
 
@@ -82,8 +86,6 @@ def table(value, name: str) -> dict:
 
 def read_text(path, what: str) -> str:
     """A text file's contents, or a one-line UsageError naming it (missing, unreadable, not UTF-8)."""
-    from pathlib import Path
-
     p = Path(path)
     try:
         return p.read_text(encoding="utf-8")
@@ -138,8 +140,6 @@ MAX_DURATION = 30 * 86400  # a month of training: beyond it a plan is a typo
 def duration(text, name: str) -> float:
     """A duration with units: 90s, 45m, 2h, 1h30m, 1.5h; seconds. A bare number is refused
     (45 what?), and so are signs, exponents, nan and anything beyond a month."""
-    import re
-
     s = str(text).strip().lower() if text is not None else ""
     parts = re.fullmatch(r"((?:[0-9]+(?:\.[0-9]+)?[smhd])+)", s)
     if not parts:
@@ -153,10 +153,6 @@ def duration(text, name: str) -> float:
 def writable_folder(path: str | Path, what: str) -> Path:
     """Create ``path`` and prove a file can be written in it, before any work that would
     be lost if the write failed at the end (a file in the way, a read-only or full disk)."""
-    import os
-    import tempfile
-    from pathlib import Path
-
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)

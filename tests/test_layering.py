@@ -231,3 +231,69 @@ def test_no_function_is_longer_than_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 body = node.end_lineno - node.body[0].lineno + 1
                 assert body <= 80, f"{p.relative_to(PKG.parent)}:{node.name} has {body} lines of body"
+
+
+# The modules `resbench --help` and `resbench list` load. They stay free of torch, so they
+# (and cli/, whose commands load their part of the library when they run) import the rest
+# of the library inside the functions that need it.
+START_UP = {"resbench", "resbench._lazy", "resbench.cache", "resbench.errors", "resbench.refmodels", "resbench.report",
+            "resbench.report.export", "resbench.report.files", "resbench.report.format", "resbench.report.tables",
+            "resbench.spec", "resbench.store", "resbench.target", "resbench.validate", "resbench.measure",
+            "resbench.measure.analytic", "resbench.hooks"}
+# Optional extras, and packages heavy enough to slow every command that does not use them:
+# imported inside the function that uses them, anywhere.
+LAZY_PACKAGES = ("optuna", "scipy", "pandas", "matplotlib", "mlflow", "tensorboard", "ray", "onnxruntime", "timm",
+                 "torchvision", "fvcore", "moocore", "PIL", "torch.profiler", "torch.utils.flop_counter",
+                 "torch.utils.tensorboard", "torch.distributed")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _function_level_imports(tree):
+    """(node, imported module, inside a try block) for every import inside a function."""
+    parents = {id(c): n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        up, in_function, in_try = parents.get(id(node)), False, False
+        while up is not None:
+            in_try |= isinstance(up, ast.Try)
+            in_function |= isinstance(up, (ast.FunctionDef, ast.AsyncFunctionDef))
+            up = parents.get(id(up))
+        if in_function:
+            names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for name in names:
+                yield node, name, in_try
+
+
+def test_imports_are_at_module_top_except_the_documented_lazy_ones():
+    found = []
+    for p in sorted(PKG.rglob("*.py")):
+        module = _module_name(p)
+        start_up = module in START_UP or module.startswith("resbench.cli")
+        for node, name, in_try in _function_level_imports(ast.parse(p.read_text())):
+            lazy_package = any(name == lp or name.startswith(lp + ".") for lp in LAZY_PACKAGES)
+            if in_try or lazy_package:  # an optional import with its fallback, or a heavy package
+                continue
+            if start_up and (name.split(".")[0] in ("resbench", "torch", "rich")):
+                continue
+            found.append(f"{p.relative_to(PKG.parent)}:{node.lineno}: import {name}")
+    assert not found, "imports inside functions that belong at the module's top:\n" + "\n".join(found)
+
+
+def test_the_start_up_modules_are_the_ones_the_fast_commands_load():
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys; from resbench.cli.app import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main({argv!r})\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('resbench') and not m.startswith('resbench.cli')))")
+    for argv in (["--help"], ["list"], ["list", "--json"]):
+        r = subprocess.run([sys.executable, "-c", code.format(argv=argv)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        loaded = set(r.stdout.split())
+        assert loaded and loaded <= START_UP, f"{argv}: loads {sorted(loaded - START_UP)} beyond the start-up modules"

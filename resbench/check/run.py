@@ -14,24 +14,38 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import torch
+
+import resbench
+from resbench import validate as v
 from resbench.check.baseline import baseline_document, read_baseline
 from resbench.check.suite import Entry, Suite, load_suite
-from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_ROUNDS, DEFAULT_TOLERANCE, ENV_KEYS, Outcome, compare_entries, merge_confirmation
+from resbench.check.verdict import (
+    DEFAULT_ALPHA,
+    DEFAULT_ROUNDS,
+    DEFAULT_TOLERANCE,
+    ENV_KEYS,
+    Outcome,
+    compare_entries,
+    merge_confirmation,
+)
 from resbench.errors import BenchmarkFailed, ConfigError, UsageError
 from resbench.hooks import Hooks
-from resbench import validate as v
+from resbench.measure.counters import valgrind_missing
+from resbench.measure.env import collect_env
+from resbench.measure.timing import ProfileConfig, profile
+from resbench.store import write_json_atomic
+from resbench.target import build_target, count_target, parse_target
 
 
 def measure_entry(entry: Entry) -> dict:
     """One run in this process: params/MACs with fvcore on the built model (so a change to
     the builder shows up), plus per-iteration timings of that same model unless the entry
     is complexity-only. `check` runs this in a fresh process per run (check_worker)."""
-    from resbench.measure.timing import ProfileConfig, profile
-    from resbench.target import build_target, count_target, parse_target
-
     spec = parse_target(entry.spec)
     model = build_target(spec, init_weights=entry.timing)
     c = count_target(spec, model)
@@ -84,8 +98,6 @@ def measure_counters(root: Path, entries: list[Entry]) -> dict[str, dict]:
 def check_counters_can_run(suite: Suite) -> None:
     """Before any work: a suite asking for instructions needs Valgrind here."""
     if any("instructions" in e.counters for e in suite.entries):
-        from resbench.measure.counters import valgrind_missing
-
         why = valgrind_missing()
         if why:
             raise UsageError(why)
@@ -105,8 +117,6 @@ def _with_counters(results: list[dict], counted: dict[str, dict], hooks: Hooks) 
 
 def merge_runs(runs: list[dict]) -> dict:
     """Single-run measurements of one entry -> one entry whose timing holds every run."""
-    import numpy as np
-
     first = dict(runs[0])
     timings = [m["timing"] for m in runs]
     if timings[0] is None:
@@ -125,8 +135,6 @@ def merge_runs(runs: list[dict]) -> dict:
 
 
 def _here() -> Path:
-    import resbench
-
     return Path(resbench.__file__).resolve().parent.parent
 
 
@@ -151,10 +159,6 @@ def measure_suite(suite: Suite, entries=None, hooks: Hooks = Hooks(), rounds: in
 
 
 def _env_here() -> dict:
-    import torch
-
-    from resbench.measure.env import collect_env
-
     return collect_env(torch.device("cpu"))
 
 
@@ -167,8 +171,6 @@ class BaselineReport:
 def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = DEFAULT_ROUNDS, backoff: bool = True,
                  hooks: Hooks = Hooks()) -> BaselineReport:
     """Measure a suite (R runs per timed entry) and write it as a baseline file (atomically)."""
-    from resbench.store import write_json_atomic
-
     v.whole(rounds, "rounds", 1, 1000)
     suite = _with_backoff(load_suite(suite_file), backoff)
     check_counters_can_run(suite)
@@ -247,8 +249,6 @@ class CheckReport:
 
 def _with_backoff(suite: Suite, backoff: bool) -> Suite:
     """--no-backoff: no entry may halve its batch on CUDA out-of-memory."""
-    from dataclasses import replace
-
     return suite if backoff else replace(suite, entries=tuple(replace(e, backoff=False) for e in suite.entries))
 
 
@@ -290,8 +290,6 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
     outcome = compare_entries(base_entries, cur_entries, **kw)
     confirmed = 0
     if confirm and not current and not against and outcome.timing_regressions:
-        from dataclasses import replace
-
         # counters are deterministic: the confirmation re-times, it does not recount
         again = [replace(e, counters=()) for e in suite.entries if e.id in outcome.timing_regressions]
         confirmed = len(again)
@@ -300,7 +298,5 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
         outcome = compare_entries(base_entries, merge_confirmation(cur_entries, rerun), **kw)
     updated = None
     if update:
-        from resbench.store import write_json_atomic
-
         updated = write_json_atomic(baseline, baseline_document(suite, outcome.proposed, _env_here()))
     return CheckReport(outcome, suite, updated, confirmed)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from resbench import validate as v
 from resbench.errors import UsageError
+from resbench.target import parse_target
 
 TIMING_POLICIES = ("fail", "warn", "off")
 COUNTERS = ("ops", "memory", "instructions", "kernels")  # resbench.measure.counters
@@ -106,7 +107,6 @@ def load_suite(path: str | Path) -> Suite:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
-    from resbench.target import parse_target
 
     path = Path(path)
     try:

@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from resbench.check.counter_verdict import DEFAULT_INSTRUCTIONS_TOLERANCE, CounterVerdict, counter_verdicts
 from resbench.errors import ConfigError
 
@@ -84,7 +86,6 @@ def run_medians(timing: dict) -> list[float]:
 def timing_verdict(base: list[float], cur: list[float], tolerance: float = DEFAULT_TOLERANCE,
                    alpha: float = DEFAULT_ALPHA, k: float = NOISE_K) -> TimingVerdict:
     """Judge run medians (ms) of the baseline and the current code; see the module doc."""
-    import numpy as np
     from scipy.stats import ttest_ind
 
     lb, lc = np.log(np.asarray(base, float)), np.log(np.asarray(cur, float))

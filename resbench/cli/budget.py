@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import click
+from click.core import ParameterSource
+
 from resbench.cli.output import hooks_for, out, print_json
 from resbench.errors import UsageError
 from resbench.report import export
@@ -64,9 +67,6 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
 
 def _schedule_given() -> dict:
     """A --schedule on the command line is kept; left out, the budget's own schedule is used."""
-    import click
-    from click.core import ParameterSource
-
     ctx = click.get_current_context(silent=True)
     given = ctx is not None and ctx.get_parameter_source("schedule") not in (None, ParameterSource.DEFAULT)
     return {"schedule": None} if given else {}

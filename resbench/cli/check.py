@@ -7,6 +7,7 @@ size than its baseline (CUDA out-of-memory back-off), so its timings were not co
 """
 
 import os
+from dataclasses import asdict
 from typing import Annotated, Optional
 
 import typer
@@ -67,8 +68,8 @@ def check(
     """
     from resbench.check import run_check
     from resbench.cli.progress import progress_bar
-    from resbench.report.files import appendable, prepare_output
     from resbench.report.export import check_frame, to_markdown
+    from resbench.report.files import appendable, prepare_output
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and markdown and os.path.abspath(markdown) == os.path.abspath(summary):
@@ -102,8 +103,6 @@ def check(
 
 def _render(outcome, as_json: bool) -> None:
     if as_json:
-        from dataclasses import asdict
-
         print_json({"exit_code": outcome.exit_code, "rows": [asdict(r) for r in outcome.rows],
                     "entries": [{"id": e["id"], "runs": len(e["timing"]["runs"]) if e.get("timing") else 0,
                                  "counters": {n: cv.to_dict() for n, cv in outcome.counters.get(e["id"], {}).items()}}

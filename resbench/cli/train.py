@@ -1,10 +1,23 @@
 """`resbench train`: one short training job."""
 
+import contextlib
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, SpecArg, spec_command, with_training
+from resbench.cli.options import (
+    CsvOpt,
+    JsonOpt,
+    LogOpt,
+    MarkdownOpt,
+    ResultsDirOpt,
+    SaveOpt,
+    SpecArg,
+    spec_command,
+    with_training,
+)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
 
@@ -30,9 +43,6 @@ def train(
 
     Examples:  resbench train resnet20 --data-dir data --epochs 10 · resbench train plain20 --dataset synthetic --epochs 3 --json
     """
-    import contextlib
-    import sys
-
     from resbench.cli.progress import progress_bar
     from resbench.train.job import train_job
 
@@ -42,8 +52,6 @@ def train(
         from resbench.train.distributed import launch
 
         return launch(nproc, cfg.device, _without_nproc(sys.argv[1:]))
-    import os
-
     from resbench.report.tracked import train_run
 
     is_main = os.environ.get("RANK", "0") == "0"

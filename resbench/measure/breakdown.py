@@ -19,8 +19,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
+from resbench.model.net import ResNet
 from resbench.runtime import autocast, synchronize
 
 
@@ -38,8 +40,6 @@ class StageTime:
 
 def stage_groups(model) -> list[tuple[str, list[torch.nn.Module]]]:
     """(name, modules run in order) for each stage."""
-    from resbench.model.net import ResNet
-
     if isinstance(model, ResNet):
         return ([("stem", [model.conv1, model.bn1, model.relu, model.maxpool])]
                 + [(n, [getattr(model, n)]) for n in model.stage_names] + [("head", [model.avgpool, model.fc])])
@@ -68,8 +68,6 @@ def stage_breakdown(model, x: torch.Tensor, device: torch.device, dtype: str, it
                     stage_macs: dict[str, int] | None = None) -> tuple[list[StageTime], float]:
     """Median time of each stage over ``iters`` forward passes (after ``warmup``), and the
     median whole-model time of the unmarked passes interleaved with them."""
-    import numpy as np
-
     groups = stage_groups(model)
     marks = _Marks(device)
     active = [False]

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from resbench.errors import ConfigError
 from resbench.measure.analytic import Complexity, StageCost, analytic_complexity
+from resbench.model import build_model
 from resbench.spec import NetSpec, parse_spec
 
 MAC_OPS = ("conv", "linear", "addmm", "matmul")
@@ -81,13 +83,9 @@ def _layer_rows(model, spec: NetSpec, per_module, depth: str) -> tuple[LayerCost
 def count_complexity(spec: NetSpec | str, model: torch.nn.Module | None = None, depth: str = "stage") -> Complexity:
     """Count with fvcore. Builds the network without initialising weights if none is given.
     ``depth`` block or layer adds one row per block or per layer (``Complexity.layers``)."""
-    from resbench.model import build_model
-
     if isinstance(spec, str):
         spec = parse_spec(spec)
     if depth not in DEPTHS:
-        from resbench.errors import ConfigError
-
         raise ConfigError("depth", f"{depth!r} is unknown: expected stage, block or layer")
     if model is None:
         model = build_model(spec, init_weights=False)

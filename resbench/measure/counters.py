@@ -30,6 +30,7 @@ if __name__ == "__main__":  # run as a script: this folder's modules must not sh
 
 import collections
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -295,8 +296,6 @@ ISA_FLAGS = ("avx512_bf16", "amx_bf16", "avx512f", "avx2", "fma", "neon", "asimd
 
 
 def counting_env(device: torch.device) -> dict:
-    import platform
-
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:

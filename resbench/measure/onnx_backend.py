@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from resbench.errors import BenchmarkFailed, ConfigError, DeviceError
+from resbench.measure.steps import StepTiming
 
 BACKENDS = ("eager", "onnxruntime")
 
@@ -98,7 +99,6 @@ def measure_onnx(spec, model, batch: int, device: torch.device, warmup: int, ite
         warmup_s = time.perf_counter() - t_warm
         runs, wall = timed_loop(step, timer, torch.device("cpu"), iters, min_time, progress, "measure")
     samples = [timer.ms(m[0], m[-1]) for m in runs]
-    from resbench.measure.steps import StepTiming
 
     return StepTiming(samples, wall, phases=None, compile_s=export_s, warmup_s=warmup_s, peak_cuda=None, kernel_ms=None,
                       max_abs_diff=diff)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from resbench.runtime import cache_dir
+from resbench.store import write_json_atomic
 
 # Dense peak TFLOP/s from NVIDIA's data sheets: fp32 (CUDA cores), tf32/fp16/bf16
 # (tensor cores, without sparsity). First matching name wins, so specific names first.
@@ -177,7 +178,6 @@ def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
             cached[key] = measured
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                from resbench.store import write_json_atomic
 
                 write_json_atomic(path, cached)
             except OSError:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from resbench.errors import BenchmarkFailed, Interrupted
 from resbench.hooks import Hooks
 from resbench.measure.timing import ProfileConfig, profile
+from resbench.measure.trace import trace
 from resbench.spec import NetSpec
+from resbench.store import Store
+from resbench.validate import writable_folder
 
 RECORD_CONFIG = ("spec", "device", "dtype", "mode", "batch_size", "channels_last", "compiled", "cuda_graphs", "threads",
                  "backend")
@@ -25,12 +29,8 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
     result as a ``profile`` record unless ``save`` is off. A batch size whose benchmark
     itself fails (e.g. the model does not export to ONNX) is reported in ``failures``
     and the others are still measured."""
-    from resbench.errors import BenchmarkFailed, Interrupted
-    from resbench.store import Store
-
     store = Store(results_dir) if save else None
     if store is not None:  # checked before measuring: a refusal after it would lose the run
-        from resbench.validate import writable_folder
 
         writable_folder(store.records_dir, "the results folder")
     sizes = batch_sizes or [config.batch_size]
@@ -55,8 +55,6 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
     traced = None
     if trace_path is not None and results:
         # After the timed runs, in a pass of its own: the figures above never ran under a profiler.
-        from resbench.measure.trace import trace
-
         hooks.report(f"{spec.name} trace", 0, 1)
         first = results[0]
         traced = trace(spec, replace(config, batch_size=first.batch_size, channels_last=first.channels_last),

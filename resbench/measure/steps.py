@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from resbench.errors import ConfigError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
+from resbench.target import build_target
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERS = 10_000
@@ -149,8 +151,6 @@ def timed_loop(step, timer, device, iters: int, min_time: float, progress: Progr
 
 
 def prepare(spec: NetSpec, cfg, device: torch.device, batch: int, channels_last: bool, model=None):
-    from resbench.target import build_target
-
     model = (model if model is not None else build_target(spec)).to(device)
     x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
     if channels_last:
@@ -213,8 +213,6 @@ def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_tim
     samples = [timer.ms(m[0], m[-1]) for m in runs]
     phases = None
     if cfg.mode == "train":
-        import numpy as np
-
         phases = {name: float(np.median([timer.ms(m[i], m[i + 1]) for m in runs])) for i, name in enumerate(("forward", "backward", "optimizer"))}
     peak_cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     kernel_ms = kernel_ms_per_step(step, device) if device.type == "cuda" else None  # after timing: never inside it

@@ -16,16 +16,28 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from resbench import validate as v
-from resbench.errors import ConfigError, DeviceError, UsageError
-from resbench.measure.onnx_backend import check_backend
+from resbench.errors import ConfigError, DeviceError
+from resbench.limits import check_fits
+from resbench.measure.breakdown import StageTime, stage_breakdown
 from resbench.measure.env import collect_env
+from resbench.measure.onnx_backend import check_backend, measure_onnx
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
-from resbench.measure.steps import (MAX_ITERS, Progress, StepTiming, is_oom, measure_step, peak_rss_bytes,  # noqa: F401
-                                    prepare)
+from resbench.measure.steps import (  # noqa: F401
+    MAX_ITERS,
+    CpuTimer,
+    Progress,
+    StepTiming,
+    is_oom,
+    measure_step,
+    peak_rss_bytes,
+    prepare,
+    timed_loop,
+)
 from resbench.runtime import nhwc_backward_crashes, num_threads, precision, resolve_device  # noqa: F401
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
 from resbench.store import register_result
+from resbench.target import build_target, quick_complexity
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")
@@ -167,7 +179,6 @@ class ProfileResult:
         fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
         fields["samples_ms"] = tuple(d["samples_ms"])
         fields["notes"] = tuple(d.get("notes", ()))
-        from resbench.measure.breakdown import StageTime
 
         fields["breakdown"] = tuple(StageTime(**s) for s in d.get("breakdown") or ())
         return cls(**fields)
@@ -205,8 +216,6 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     iters = cfg.iters or d["iters"]
     min_time = d["min_time"] if cfg.min_time is None else cfg.min_time
 
-    from resbench.limits import check_fits
-
     own = isinstance(spec, NetSpec)  # a resbench spec, not a torchvision:/timm: model
     if own:  # the memory estimate needs the spec's stage shapes; CUDA backs off on OOM, so batch 1 must fit there
         check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
@@ -232,8 +241,6 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         main_med, alt_med = summarize(raw.samples).median, summarize(alt_raw.samples).median
         alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
                "warmup_s": alt_raw.warmup_s, "measure_s": alt_raw.wall}
-
-    from resbench.target import quick_complexity
 
     c = quick_complexity(spec)  # analytic for specs (equal to fvcore's count, tested); FlopCounterMode for references
     stages, rest = (), None
@@ -295,10 +302,6 @@ def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, request
 
 def _measure_onnx(spec, cfg: ProfileConfig, device: torch.device, batch: int, channels_last: bool, warmup: int,
                   iters: int, min_time: float, progress, model) -> StepTiming:
-    from resbench.measure.onnx_backend import measure_onnx
-    from resbench.measure.steps import CpuTimer, timed_loop
-    from resbench.target import build_target
-
     return measure_onnx(spec, model if model is not None else build_target(spec), batch, device, warmup, iters,
                         min_time, timed_loop, CpuTimer(device), progress)
 
@@ -323,8 +326,6 @@ def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int,
 def _breakdown(spec, cfg, device, batch, warmup, iters, model, stage_macs, progress):
     """The per-stage pass: same layout, batch and dtype as the whole-model pass, after it.
     Returns the stages and the rest: the pass's own whole-model median minus their sum."""
-    from resbench.measure.breakdown import stage_breakdown
-
     if progress:
         progress("breakdown", 0, 1)
     with precision(device, cfg.dtype):

@@ -18,6 +18,7 @@ import torch
 
 from resbench.measure.steps import make_step, prepare
 from resbench.measure.timing import ProfileConfig
+from resbench.report.files import atomic_output
 from resbench.runtime import autocast, num_threads, resolve_device, synchronize
 from resbench.spec import NetSpec
 
@@ -73,8 +74,6 @@ def _native_noise_filtered():
 def trace(spec: NetSpec, cfg: ProfileConfig, batch: int, path: str, top: int = 15, model=None) -> Trace:
     """Trace TRACE_STEPS steps of ``spec`` at ``batch`` under ``cfg`` into ``path`` (JSON)."""
     from torch.profiler import ProfilerActivity, profile as torch_profile
-
-    from resbench.report.files import atomic_output
 
     device = resolve_device(cfg.device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])

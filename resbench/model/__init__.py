@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from resbench.limits import check_fits
 from resbench.model.net import ResNet
-from resbench.spec import NetSpec, parse_spec
+from resbench.spec import NetSpec, apply_modifiers, parse_spec
 
 
 def build_model(spec: str | NetSpec, *, init_weights: bool = True, device: str | torch.device | None = None, **overrides) -> ResNet:
@@ -19,10 +20,7 @@ def build_model(spec: str | NetSpec, *, init_weights: bool = True, device: str |
     if isinstance(spec, str):
         spec = parse_spec(spec, **overrides)
     elif overrides:
-        from resbench.spec import apply_modifiers
-
         spec = apply_modifiers(spec, **overrides)
-    from resbench.limits import check_fits
 
     check_fits(spec, batch=1)  # before allocating anything: one line if it cannot fit here
     model = ResNet(spec, init_weights=init_weights)  # PyTorch's default init is skipped (see model/layers.py)

@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 
 from resbench.errors import UsageError
-from resbench.store import atomic_output  # noqa: F401  (one atomic writer: the store's)
+from resbench.store import (
+    atomic_output,  # noqa: F401  (one atomic writer: the store's)
+    results_dir as resolve,
+)
 from resbench.validate import writable_folder  # noqa: F401  (output checks live together)
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -61,7 +64,5 @@ def figure_path(path: str | None, default_name: str, results_dir=None, option: s
     """A figure's path: the user's, or ``figures/<default_name>`` in the results folder
     (never the current folder, which may be a checkout)."""
     if path is None:
-        from resbench.store import results_dir as resolve
-
         path = resolve(results_dir) / "figures" / default_name
     return prepare_output(path, FIGURE_SUFFIXES, option)

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+import resbench.measure.timing  # noqa: F401  (registers the profile result's check with the store)
+import resbench.train.recipe  # noqa: F401  (and the train result's)
 from resbench.errors import ConfigError, UsageError
+from resbench.store import Store
 
 
 def profile_frame(rows: list[dict]) -> pd.DataFrame:
@@ -96,10 +99,6 @@ def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
 
 def query_records(results_dir, kind: str | None, filters: list[str], dedupe: bool = True) -> RecordQuery:
     """The records of a results folder as one frame, filtered, one per configuration."""
-    import resbench.measure.timing  # noqa: F401  (registers the profile result's check with the store)
-    import resbench.train.recipe  # noqa: F401  (and the train result's)
-    from resbench.store import Store
-
     _parse_filters(filters)  # a malformed filter is an error even when there is nothing to filter
     store = Store(results_dir)
     records, problems = store.load(kind)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from resbench.report.files import atomic_output
 
 
 def _plt():
@@ -134,9 +138,5 @@ def breakdown_bars(results, path: str) -> str:
 
 def _save(fig, path) -> None:
     """Write the figure atomically: a failed write never replaces an existing figure."""
-    from pathlib import Path
-
-    from resbench.report.files import atomic_output
-
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".").lower() or "png")

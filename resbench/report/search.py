@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from resbench.report.format import ms, pct_pm, si
+from resbench.report.plots import _plt, _save
 
 
 def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Table:
@@ -26,8 +27,6 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     epoch it stopped), the front as a step line, and the paper's presets: a star where the
     study trained them, a dashed line at their cost where it did not (outside the space or
     constraints)."""
-    from resbench.report.plots import _plt
-
     plt = _plt()
     key = {"macs": "macs", "params": "params", "latency": "latency_ms"}[cost]
     label = {"macs": "MACs per image", "params": "parameters", "latency": "latency (ms)"}[cost]
@@ -74,7 +73,6 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or f"study {summary.study}", fontsize=10)
     fig.tight_layout()
-    from resbench.report.plots import _save
 
     _save(fig, path)
     plt.close(fig)

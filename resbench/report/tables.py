@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from resbench.measure.analytic import Complexity
-from resbench.report.format import si
+from resbench.report.format import ms, pct, si
 from resbench.spec import NetSpec
 
 SHORTCUT_WORDS = {"A": "A (zero-pad identity)", "B": "B (projection on shape change)", "C": "C (projection everywhere)", "none": "none (plain net)"}
@@ -74,8 +74,6 @@ def presets_table(rows: list[dict]) -> Table:
 
 
 def profile_table(results) -> Table:
-    from resbench.report.format import ms, pct
-
     table = Table(header_style="bold")
     cols = [("spec", "left"), ("device", "left"), ("dtype", "left"), ("mode", "left"), ("batch", "right"),
             ("median ms", "right"), ("p90", "right"), ("p99", "right"), ("IQR", "right"), ("n", "right"),

@@ -13,7 +13,10 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from resbench.report.export import to_csv, to_markdown
+from resbench.measure.env import collect_env
+from resbench.report.export import comparison_frame, to_csv, to_markdown, train_frame, trials_frame
+from resbench.report.frames import profile_frame
+from resbench.runtime import resolve_device
 
 EPOCH_METRICS = ("lr", "train_loss", "train_error", "test_error", "seconds", "step_seconds")
 
@@ -48,8 +51,6 @@ class TrainLog:
         return True  # never stops the run
 
     def finish(self, job) -> None:
-        from resbench.report.export import train_frame
-
         r = job.result
         for h in r.history:
             if h.epoch > self.logged:  # the last epoch, and any restored from a checkpoint
@@ -73,9 +74,6 @@ def train_run(tracker, spec, cfg):
 
 
 def run_environment(cfg) -> dict:
-    from resbench.measure.env import collect_env
-    from resbench.runtime import resolve_device
-
     return collect_env(resolve_device(cfg.device))
 
 
@@ -84,7 +82,6 @@ def log_comparison(tracker, name: str, comparison, rows: list[dict], env: dict |
     per-epoch curves (``seed<N>/test_error``) and the arm's row as final metrics."""
     if tracker is None:
         return
-    from resbench.report.export import comparison_frame
 
     cfg = comparison.config
     params = {**config_params(cfg), "arms": ",".join(a.name for a in comparison.arms),
@@ -111,7 +108,6 @@ def log_search(tracker, report, env: dict, figures=()) -> None:
     front's hypervolume by finished trials."""
     if tracker is None:
         return
-    from resbench.report.export import trials_frame
 
     s = report.summary
     frame = trials_frame(s)
@@ -137,7 +133,6 @@ def log_profile(tracker, spec, cfg, results, files=()) -> None:
     """A profile: one run; each batch size's figures with the batch size as the step."""
     if tracker is None or not results:
         return
-    from resbench.report.frames import profile_frame
 
     rows = [r.to_dict() for r in results]
     frame = profile_frame(rows)

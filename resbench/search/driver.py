@@ -7,18 +7,26 @@ Pareto front. The engine (sampling, pruning, storage) is in ``study``, ``pruner`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from resbench import validate as v
 from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
+from resbench.measure.analytic import analytic_complexity
+from resbench.measure.complexity import count_complexity
+from resbench.measure.env import collect_env
+from resbench.measure.timing import ProfileConfig, profile
+from resbench.runtime import resolve_device
+from resbench.search.hypervolume import Hypervolume, hypervolume
+from resbench.search.pruner import Halving
+from resbench.search.space import Constraints, SearchSpace, load_space_file, narrow, parse_count
+from resbench.search.study import (REFERENCE_PRESETS, Runner, SearchConfig, SearchSummary, default_storage, open_study,
+                                   quiet_optuna, summarize)
+from resbench.spec import FAMILY_DEFAULTS, parse_spec
+from resbench.store import Store, results_dir as resolve_results
+from resbench.train.cells import Cell, checkpoint_for, load_data
+from resbench.train.comparison import DEFAULT_PACK
+from resbench.train.engine import train, train_packed, why_not_packable
 from resbench.train.recipe import TrainConfig
-from resbench.validate import parse_list
-
-if TYPE_CHECKING:  # imported by run_search itself: optuna and the space cost start-up time
-    from resbench.search.hypervolume import Hypervolume
-    from resbench.search.space import Constraints, SearchSpace
-    from resbench.search.study import SearchConfig, SearchSummary
+from resbench.validate import parse_list, writable_folder
 
 
 @dataclass(frozen=True)
@@ -79,16 +87,12 @@ def _list(text, option: str, cast=str, example: str | None = None) -> tuple | No
 
 def _space_values(space_file, **options) -> dict:
     """File values first, options over them."""
-    from resbench.search.space import load_space_file
-
     values = load_space_file(space_file) if space_file else {}
     values.update({k: v for k, v in options.items() if v is not None})
     return values
 
 
 def _build(values: dict, data):
-    from resbench.search.space import Constraints, SearchSpace, parse_count
-
     def opt(key, option, cast=str):
         return _list(values.get(key), option, cast)
 
@@ -126,8 +130,6 @@ def _build(values: dict, data):
 def _measure_fn(device: str, batch: int, channels_last: bool):
     """Inference latency (median ms of one batch) and peak memory, with the profiler's
     timing (CUDA events / perf_counter) at a short, fixed budget per candidate."""
-    from resbench.measure.timing import ProfileConfig, profile
-
     pcfg = ProfileConfig(device=device, batch_size=batch, mode="infer", channels_last=channels_last, warmup=3, iters=10,
                          min_time=0.2, compare_layouts=False)
 
@@ -140,10 +142,6 @@ def _measure_fn(device: str, batch: int, channels_last: bool):
 
 def _presets(space, summary) -> dict[str, dict]:
     """The paper's CIFAR nets with their costs, and their error where this study trained them."""
-    from resbench.measure.analytic import analytic_complexity
-    from resbench.search.study import REFERENCE_PRESETS
-    from resbench.spec import parse_spec
-
     trained = {t.reference: t for t in summary.trials if t.reference and t.state == "complete"}
     out = {}
     for name in REFERENCE_PRESETS:
@@ -157,8 +155,6 @@ def _presets(space, summary) -> dict[str, dict]:
 
 def _confirm_with_fvcore(front, hooks: Hooks) -> dict[str, bool]:
     """fvcore traces each finalist: its MACs and params must equal the analytic count."""
-    from resbench.measure.complexity import count_complexity
-
     confirmed = {}
     for row in front:
         c = count_complexity(row.spec)
@@ -174,15 +170,11 @@ def _train_fn(store, download: bool, hooks: Hooks, position):
     """How a trial trains one seed. A trial keeps a per-epoch checkpoint under its cell's key:
     after an interruption the re-queued trial resumes there, its finished epochs replayed to
     the pruner. ``position()``: "k/N" for progress lines."""
-    from resbench.train.cells import Cell, checkpoint_for, load_data
-    from resbench.train.engine import train as run_train
-    from resbench.validate import writable_folder
-
     writable_folder(store.checkpoints_dir, "the checkpoint folder")
 
     def train_fn(spec, tcfg, on_epoch):
         # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
-        result = run_train(spec, tcfg, load_data(tcfg, spec.input_size, download, warn=hooks.warning), on_epoch=on_epoch,
+        result = train(spec, tcfg, load_data(tcfg, spec.input_size, download, warn=hooks.warning), on_epoch=on_epoch,
                            progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
                            resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
         return result.to_dict()
@@ -192,17 +184,12 @@ def _train_fn(store, download: bool, hooks: Hooks, position):
 
 def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hooks: Hooks):
     """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
-    from resbench.train.comparison import DEFAULT_PACK
-    from resbench.train.engine import train_packed, why_not_packable
-
     if pack is not None:
         v.whole(pack, "pack", 1, 64)
     if (pack if pack is not None else DEFAULT_PACK.get(device.type, 1)) < 2:
         return None
 
     def fn(spec, cfgs):
-        from resbench.train.cells import load_data
-
         if why_not_packable(spec, cfgs[0]):
             return [_train_alone(spec, c, download, hooks) for c in cfgs]
         datas = [load_data(c, spec.input_size, download, warn=hooks.warning) for c in cfgs]
@@ -212,9 +199,6 @@ def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hook
 
 
 def _train_alone(spec, cfg, download, hooks):
-    from resbench.train.cells import load_data
-    from resbench.train.engine import train
-
     return train(spec, cfg, load_data(cfg, spec.input_size, download, warn=hooks.warning)).to_dict()
 
 
@@ -228,15 +212,6 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     """Search the design space for the Pareto front of error against cost. Re-running with
     the same options continues the same study (stored in ``options.storage``, default
     ``search.db`` in the results folder)."""
-    from resbench.measure.env import collect_env
-    from resbench.runtime import resolve_device
-    from resbench.search.pruner import Halving
-    from resbench.search.space import narrow
-    from resbench.search.study import Runner, SearchConfig, default_storage, open_study, quiet_optuna, summarize
-    from resbench.spec import FAMILY_DEFAULTS
-    from resbench.store import Store, results_dir as resolve_results
-    from resbench.train.cells import load_data
-
     o = options
     _check_config(config)
     trials = v.whole(o.trials, "trials", 1, 1_000_000)
@@ -294,7 +269,6 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
         summary = summarize(study, sc, storage_url)
         split = "val" if config.val_split else "test"  # what the errors were measured on (and selected by)
         confirmed = _confirm_with_fvcore(summary.front, hooks)
-    from resbench.search.hypervolume import hypervolume
 
     return SearchReport(summary, sc, narrowed.space, constraints, storage_url, split, confirmed,
                         _presets(narrowed.space, summary), hypervolume=hypervolume(summary, sc.objectives, constraints))

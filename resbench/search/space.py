@@ -20,6 +20,7 @@ from resbench.errors import ConfigError, UsageError
 from resbench.measure.analytic import analytic_complexity
 from resbench.report.format import si
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
+from resbench.validate import invalid, read_text
 
 SHORTCUT_CHOICES = ("A", "B", "C", "plain")
 DEFAULT_STAGES = {"cifar": 3, "imagenet": 4}
@@ -284,7 +285,6 @@ def load_space_file(path: str) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-    from resbench.validate import read_text
 
     try:
         data = tomllib.loads(read_text(path, "space file"))
@@ -316,10 +316,6 @@ SPACE_FILE_TYPES = {
 
 def parse_count(text, option: str) -> int:
     """'60M', '1.5G', '270k', '2e9' or a plain integer -> int."""
-    import math
-
-    from resbench.validate import invalid
-
     if isinstance(text, bool):
         raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}")
     s = str(text).strip().upper().removesuffix("B")

@@ -15,14 +15,18 @@ killed worker's trial into a failed one that the next worker retries.
 from __future__ import annotations
 
 import contextlib
-import os
+import inspect
+import json
 import math
+import os
 import statistics
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Callable
+
+from filelock import FileLock
 
 from resbench.errors import ConfigError, UsageError
 from resbench.measure.analytic import analytic_complexity
@@ -175,8 +179,6 @@ def _creation_lock(storage_url: str):
     if not path or path.startswith(":memory:") or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         yield  # no folder to lock in: opening the storage says what is wrong
         return
-    from filelock import FileLock
-
     with FileLock(f"{path}.lock"):
         yield
 
@@ -210,8 +212,6 @@ def _create(optuna, cfg: SearchConfig, storage_url: str, name: str | None, sampl
 def _retry_stale_trials() -> dict:
     """Heartbeats mark a killed worker's trial failed; this re-queues it once. Optuna 4.9
     renamed the hook (the old name still works there, with a FutureWarning)."""
-    import inspect
-
     import optuna
 
     if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters:
@@ -220,8 +220,6 @@ def _retry_stale_trials() -> dict:
 
 
 def _jsonable(obj):
-    import json
-
     return json.loads(json.dumps(obj, default=str))
 
 

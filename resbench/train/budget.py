@@ -22,12 +22,19 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, replace
 
 import torch
 
+from resbench.cache import cache_dir
 from resbench.errors import UsageError
+from resbench.measure.env import _cpu_model
+from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
+from resbench.stats import min_detectable_difference
+from resbench.store import write_json_atomic
+from resbench.train.engine import train
 from resbench.train.recipe import TrainConfig
 
 PRIOR_SD_AT_1 = 0.017  # one arm's seed sd of final test error after one full-data epoch (a fraction)
@@ -100,7 +107,6 @@ def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | No
     if not usable:
         return None
     e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
-    import statistics
 
     return statistics.stdev(usable[e0]) * math.sqrt(e0 / epochs)
 
@@ -110,8 +116,6 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
     """The (seeds, epochs) within ``budget`` whose expected detectable difference is least;
     ``sd_at(epochs)`` gives the paired difference's sd. Ties go to fewer epochs (more seeds:
     a better estimate of the spread itself)."""
-    from resbench.stats import min_detectable_difference
-
     per_epoch = sum(c.seconds_per_epoch for c in costs)
     smallest = MIN_SEEDS * per_epoch
     if budget < smallest:
@@ -133,8 +137,6 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:
     """Seconds per full epoch of ``spec`` under ``cfg`` on ``data``: a short real run of the
     engine (one untimed step, then CALIBRATION_STEPS), scaled to the data set's size, plus
     one timed evaluation; read from the cache when an earlier calibration agreed with itself."""
-    from resbench.train.engine import train
-
     key = _cache_key(spec, cfg, data)
     cached = _read_cache().get(key)
     if cached is not None:
@@ -160,9 +162,6 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:
 
 
 def _cache_key(spec: NetSpec, cfg: TrainConfig, data) -> str:
-    from resbench.measure.env import _cpu_model
-    from resbench.runtime import resolve_device
-
     device = resolve_device(cfg.device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model()
     what = {**cfg.key_fields(), "seed": 0, "epochs": 0, "subset": None, "data": [len(data.train_y), len(data.test_y)]}
@@ -170,8 +169,6 @@ def _cache_key(spec: NetSpec, cfg: TrainConfig, data) -> str:
 
 
 def _cache_path():
-    from resbench.cache import cache_dir
-
     return cache_dir() / "calibration.json"
 
 
@@ -184,8 +181,6 @@ def _read_cache() -> dict:
 
 
 def _write_cache(key: str, seconds: float) -> None:
-    from resbench.store import write_json_atomic
-
     doc = _read_cache()
     doc[key] = seconds
     try:

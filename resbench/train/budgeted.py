@@ -9,15 +9,27 @@ and looks after each, with intervals that stay valid under repeated looks
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
+from resbench import validate as v
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
-from resbench.train.budget import BUDGET_SCHEDULE, Plan
+from resbench.stats import look_seeds, resolved, sequential_interval
+from resbench.store import Store
+from resbench.train.budget import BUDGET_SCHEDULE, Plan, calibrate, choose, prior_sd, stored_sd
 from resbench.train.cells import load_data
-from resbench.train.comparison import (DEFAULT_EFFECT, MAX_SEEDS, Comparison, ScaleOut, _outputs_ready, _plan,
-                                       _resolve_reference, compare)
+from resbench.train.comparison import (
+    DEFAULT_EFFECT,
+    MAX_SEEDS,
+    Comparison,
+    ScaleOut,
+    _outputs_ready,
+    _plan,
+    _resolve_reference,
+    compare,
+)
 from resbench.train.recipe import TrainConfig
 
 
@@ -41,8 +53,6 @@ class Budgeted:
 def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainConfig, results_dir) -> dict[int, list[float]]:
     """Paired differences (arm - reference, final test error) of stored cells of these arms
     under this config but for the seed and the epochs, keyed by epochs."""
-    from resbench.store import Store
-
     want = {k: v for k, v in config.key_fields().items() if k not in ("seed", "epochs")}
     errs: dict[tuple[int, int], dict[str, float]] = {}
     records, _ = Store(results_dir).load("train")
@@ -74,11 +84,6 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     and ``max_seeds`` bound the run, and no plan is made). ``schedule``: the learning-rate
     schedule of the budgeted runs (default linear decay to zero, measured best at short
     budgets: see BUDGET_SCHEDULE); None keeps ``config.schedule``."""
-    import time
-
-    from resbench import validate as v
-    from resbench.train.budget import calibrate, choose, prior_sd, stored_sd
-
     if budget is None and not (until_resolved and max_seeds is not None):
         raise UsageError("a sequential comparison needs a budget or a most-seeds cap: either could stop it")
     if budget is not None:
@@ -130,10 +135,6 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
 def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, download, results_dir,
                     scale, hooks) -> tuple[Comparison, int, str]:
     """Looks at 2, 3, 5, 8, ... seeds (resbench.stats.look_seeds); each look's intervals spend alpha."""
-    import time
-
-    from resbench.stats import look_seeds, resolved, sequential_interval
-
     schedule = look_seeds(cap)
     look = 0
     while True:

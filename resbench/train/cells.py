@@ -13,9 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from resbench.errors import UsageError
+from resbench.measure.env import collect_env
+from resbench.runtime import num_threads, resolve_device
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.store import config_key
+from resbench.train.data import load_dataset
+from resbench.train.engine import Checkpoint, train, train_packed
 from resbench.train.recipe import TrainConfig
 
 Progress = Callable[[str, int, int], None]
@@ -50,8 +56,6 @@ def data_key(cfg: TrainConfig, input_size: int) -> tuple:
 def load_data(cfg: TrainConfig, input_size: int, download: bool = True, warn: Warn | None = None):
     """The data set a TrainConfig names, memoised in this process by ``data_key``.
     The loader's warnings (a CIFAR checksum that differs, ...) go to ``warn`` once."""
-    from resbench.train.data import load_dataset
-
     key = data_key(cfg, input_size)
     if key not in _DATA:
         with warnings.catch_warnings(record=True) as caught:
@@ -88,8 +92,6 @@ def fit_to_data(spec: NetSpec, data) -> NetSpec:
 def checkpoint_for(cells: list[Cell], folder) -> "Checkpoint | None":
     """The per-epoch checkpoint of ``cells`` trained together (one cell: a lone run) in
     ``folder``, named and identified by the cells' record keys (None: no checkpoints)."""
-    from resbench.train.engine import Checkpoint
-
     if folder is None:
         return None
     keys = [c.key for c in cells]
@@ -102,10 +104,6 @@ def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, p
     """Train one cell; returns (result as a dict, environment). Top-level, so process
     pools and Ray can ship it; ``threads`` pins torch's threads for the run only;
     ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there)."""
-    from resbench.measure.env import collect_env
-    from resbench.runtime import num_threads, resolve_device
-    from resbench.train.engine import train
-
     with num_threads(threads):
         data = load_data(cell.config, cell.spec.input_size, download, warn=warn or (lambda _: None))
         result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints))
@@ -114,8 +112,6 @@ def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, p
 
 
 def _is_oom(e: BaseException) -> bool:
-    import torch
-
     return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
@@ -124,13 +120,6 @@ def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress |
     """Train ``cells`` (one spec, seeds differing) together as one packed network; yields
     (cell, (result dict, env)) like ``run_cell``. A pack that cannot be packed runs one
     cell at a time, with one line saying why; one that runs out of memory is halved."""
-    import torch
-
-    from resbench.errors import UsageError
-    from resbench.measure.env import collect_env
-    from resbench.runtime import resolve_device
-    from resbench.train.engine import train_packed
-
     say = warn or (lambda _: None)
     if len(cells) == 1:
         yield cells[0], run_cell(cells[0], download, progress=progress, warn=warn, checkpoints=checkpoints)

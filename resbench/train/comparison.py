@@ -13,14 +13,20 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from resbench import validate as v
 from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
+from resbench.runtime import resolve_device
 from resbench.spec import NetSpec, parse_spec
-from resbench.train.cells import Cell, fit_to_data, load_data, run_cell
-from resbench.stats import paired_difference
+from resbench.stats import min_detectable_difference, paired_difference, seeds_needed
+from resbench.store import Store
+from resbench.train.budget import resolve_dtype
+from resbench.train.cells import Cell, fit_to_data, load_data, run_cell, run_packed
+from resbench.train.engine import pack_key
+from resbench.train.executors import EXECUTORS, run_cells
 from resbench.train.recipe import TrainConfig, TrainResult
 from resbench.train.sweep import CellStatus, build_arms, build_cells, run_sweep
-
+from resbench.validate import writable_folder
 
 DEFAULT_EFFECT = 0.005  # 0.5 points of test error: the size of the paper's A/B/C differences (Table 3)
 
@@ -38,8 +44,6 @@ class ScaleOut:
     pack: int | None = None  # most seeds of one arm trained together in one pass (None: per device, see DEFAULT_PACK)
 
     def __post_init__(self) -> None:
-        from resbench.train.executors import EXECUTORS
-
         if self.executor not in EXECUTORS:
             raise UsageError(f"unknown executor {self.executor!r}: expected local or ray")
         if self.workers < 1:
@@ -114,9 +118,6 @@ def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
 
 def _outputs_ready(results_dir) -> None:
     """The records and checkpoint folders can be written: checked before anything trains."""
-    from resbench.store import Store
-    from resbench.validate import writable_folder
-
     store = Store(results_dir)
     writable_folder(store.records_dir, "the results folder")
     writable_folder(store.checkpoints_dir, "the checkpoint folder")
@@ -125,12 +126,6 @@ def _outputs_ready(results_dir) -> None:
 def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, scale: ScaleOut,
            hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
     """Run (or find stored) every cell; Ctrl-C keeps what finished."""
-    from resbench.runtime import resolve_device
-    from resbench.store import Store
-    from resbench.train.cells import run_packed
-    from resbench.train.executors import run_cells
-    from resbench.train.engine import pack_key
-
     store = Store(results_dir)
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
@@ -177,9 +172,6 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
           hooks: Hooks) -> tuple[list[NetSpec], list[Cell], TrainConfig]:
     """Validate everything, load the data once, fit the arms to it (classes, channels) and
     make a dtype of "auto" concrete (measured on the first arm), so cells key what runs."""
-    from resbench import validate as v
-    from resbench.train.budget import resolve_dtype
-
     # Bounded before any cell is built: a huge count would fill memory (or hang) first.
     v.whole(seeds, "seeds", 1, MAX_SEEDS)
     if config.seed + seeds - 1 > v.MAX_SEED:
@@ -201,8 +193,6 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
 
     >>> compare(["resnet20", "plain20"], TrainConfig(dataset="synthetic", epochs=2), seeds=2)  # doctest: +SKIP
     """
-    from resbench import validate as v
-
     v.number(effect, "effect (a fraction of test error)", 0, 1, lo_open=True, hi_open=True)
     if target_error is not None:
         v.number(target_error, "target error (a fraction)", 0, 1, lo_open=True, hi_open=True)
@@ -267,8 +257,6 @@ def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainR
     the paired difference in final test error to ``reference`` with its 95 % CI, and the
     power of that comparison: the smallest difference the seeds at hand detect (80 %
     power, alpha 0.05) and the seeds needed to detect ``effect``. Errors are fractions."""
-    from resbench.stats import min_detectable_difference, seeds_needed
-
     by_arm: dict[str, dict[int, TrainResult]] = {a.name: {} for a in arms}
     for spec, seed, res in results:
         by_arm.setdefault(spec.name, {})[seed] = res

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from resbench import validate as v
@@ -152,8 +153,6 @@ def read_cifar_pickle(path: Path) -> dict:
 
 
 def _cifar_arrays(d: dict, path: Path, label_key: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    import numpy as np
-
     x, y = d.get("data"), d.get(label_key)
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
         raise DataError(f"{path} has no 'data' array of uint8 images (N x 3072); replace it with the standard file")

@@ -16,11 +16,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import subprocess
+import sys
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from resbench.errors import ConfigError, UsageError
+from resbench.errors import ConfigError, ResbenchError, UsageError
 from resbench.train.recipe import DistContext
+from resbench.validate import whole
 
 
 def _env_world() -> tuple[int, int, int] | None:
@@ -41,8 +45,6 @@ class TorchDist(DistContext):
         self.rank, self.world, self.local_rank, self.device = rank, world, local_rank, device
 
     def wrap(self, model):
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DDP(model, device_ids=ids)
 
@@ -82,12 +84,6 @@ def dist_context(device_name: str, timeout_s: int = 600):
 def launch(nproc: int, device: str, argv: list[str]) -> None:
     """Re-run a resbench command line (``argv``, without its process count) on ``nproc`` processes
     under torch.distributed.run; raises when any rank fails."""
-    import subprocess
-    import sys
-
-    from resbench.errors import ResbenchError
-    from resbench.validate import whole
-
     whole(nproc, "nproc", 1, 4096)
     wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if wants_cuda and nproc > torch.cuda.device_count():

@@ -25,10 +25,14 @@ from typing import Callable
 import torch
 
 from resbench.errors import ConfigError, UsageError
+from resbench.limits import check_fits as check_memory
 from resbench.measure.analytic import analytic_complexity
+from resbench.model import build_model
+from resbench.model.packed import pack_models
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.store import atomic_output
+from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
 from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at
 
@@ -203,9 +207,6 @@ class _Parts:
 
 
 def _build(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model, device) -> _Parts:
-    from resbench.limits import check_fits as check_memory
-    from resbench.model import build_model
-
     k, cfg = len(configs), configs[0]
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     per_rank = max(1, cfg.batch_size // world)  # each rank trains its shard of one global batch
@@ -220,8 +221,6 @@ def _build(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model, 
         if k == 1:
             model = nets[0]
         else:
-            from resbench.model.packed import pack_models
-
             model = pack_models(nets)
     model = model.to(device)
     channels_last = bool(cfg.channels_last) and not (device.type == "cpu" and nhwc_backward_crashes(spec))
@@ -243,8 +242,6 @@ def _build(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model, 
     opt = torch.optim.SGD(model.parameters(), lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     graphed = None
     if cfg.cuda_graphs:
-        from resbench.train.graphs import GraphedStep
-
         graphed = GraphedStep(net, model.parameters(), cfg, device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     return _Parts(model, net, _Members(k, fmt), train_loaders, test_loaders, opt,

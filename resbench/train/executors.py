@@ -9,6 +9,7 @@ worker that dies loses only its own cell: it is reported as failed, retried up t
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -16,7 +17,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+import torch
+
 from resbench.errors import ConfigError, UsageError
+from resbench.train.cells import run_cell
 
 EXECUTORS = ("local", "ray")
 
@@ -29,8 +33,6 @@ class CellFailure:
 
 def execute_cell(cell, download: bool, threads: int | None = None, checkpoints=None) -> tuple[dict, dict]:
     """A worker's entry point (process pool or Ray): ``run_cell`` plus what Ray assigned."""
-    from resbench.train.cells import run_cell
-
     result, env = run_cell(cell, download, threads=threads, checkpoints=checkpoints)
     if os.environ.get("RESBENCH_RAY_WORKER"):
         import ray
@@ -40,8 +42,6 @@ def execute_cell(cell, download: bool, threads: int | None = None, checkpoints=N
 
 
 def _pin_threads(threads: int) -> None:
-    import torch
-
     torch.set_num_threads(threads)
 
 
@@ -49,7 +49,6 @@ def run_local_pool(cells, download: bool, workers: int, retries: int, checkpoint
     """Up to ``workers`` cells at once, each worker pinned to cores/workers threads so that
     N workers do not oversubscribe the machine."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    import multiprocessing as mp
 
     pending = list(cells)
     tries = {c.key: 0 for c in cells}

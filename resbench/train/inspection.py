@@ -9,28 +9,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
+
+from resbench import validate as v
 from resbench.errors import ConfigError
 from resbench.hooks import Hooks
+from resbench.measure.env import collect_env
+from resbench.model import build_model
 from resbench.spec import NetSpec, parse_spec
+from resbench.store import Store
+from resbench.train.analysis import gradient_norms, gradient_verdict, layer_responses, load_checkpoint
 from resbench.train.cells import fit_to_data, load_data
+from resbench.train.engine import train
+from resbench.train.loader import channel_stats
 from resbench.train.recipe import TrainConfig
-from resbench import validate as v
 
 
 def _for_analysis(model):
     """Back on the CPU in the default layout (training may have moved it to NHWC / a GPU)."""
-    import torch
-
     return model.cpu().to(memory_format=torch.contiguous_format)
 
 
 def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_epochs: int, checkpoint: str | None,
           hooks: Hooks):
     """Build each net, then load a checkpoint or train it briefly; yields (spec, model, data)."""
-    from resbench.model import build_model
-    from resbench.train.analysis import load_checkpoint
-    from resbench.train.engine import train
-
     if checkpoint and len(specs) != 1:
         raise ConfigError("checkpoint", "belongs to one network: give exactly one spec with it")
     v.whole(train_epochs, "train_epochs", 0, 100_000)
@@ -51,10 +53,6 @@ def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_ep
 
 
 def _batch(data, n: int, seed: int):
-    import torch
-
-    from resbench.train.loader import channel_stats
-
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(data.test_y), generator=g)[:n]
     mean, std = channel_stats(data.train_x)
@@ -65,10 +63,6 @@ def _batch(data, n: int, seed: int):
 def _store(save: bool, results_dir, kind: str, config: dict, result: dict) -> None:
     if not save:
         return
-    import torch
-
-    from resbench.measure.env import collect_env
-    from resbench.store import Store
 
     Store(results_dir).put(kind, config=config, result=result, env=collect_env(torch.device("cpu")))
 
@@ -98,8 +92,6 @@ def analyze_responses(specs: list[NetSpec | str], config: TrainConfig, *, downlo
                       images: int = 256, checkpoint: str | None = None, save: bool = True, results_dir=None,
                       plot: str | None = None, hooks: Hooks = Hooks()) -> ResponsesReport:
     """Std of each 3x3 layer's response (after BN, before ReLU/addition) on test images."""
-    from resbench.train.analysis import layer_responses
-
     v.whole(images, "images", 1, 1_000_000)
     nets = {}
     for spec, model, data in _nets(specs, config, download, train_epochs, checkpoint, hooks):
@@ -116,9 +108,6 @@ def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, downlo
                       images: int = 128, checkpoint: str | None = None, save: bool = True, results_dir=None,
                       plot: str | None = None, hooks: Hooks = Hooks()) -> GradientsReport:
     """Per-layer gradient norms at the given points of a short training run, with a verdict."""
-    from resbench.train.analysis import gradient_norms, gradient_verdict
-    from resbench.train.engine import train
-
     v.whole(images, "images", 1, 1_000_000)
     points = sorted({v.whole(p, "at_epochs", 0, 100_000) for p in at_epochs})
     if not points:

@@ -12,9 +12,17 @@ from pathlib import Path
 
 from resbench.errors import Interrupted
 from resbench.hooks import Hooks
+from resbench.measure.env import collect_env
+from resbench.report.files import prepare_output
+from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
+from resbench.store import Store, cell_lock
+from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
+from resbench.train.distributed import dist_context
+from resbench.train.engine import Checkpoint, train
 from resbench.train.recipe import TrainConfig, TrainResult
+from resbench.validate import writable_folder
 
 
 @dataclass(frozen=True)
@@ -36,15 +44,6 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
     (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there.
     ``on_epoch(EpochStats)``: called on rank 0 after each finished epoch but the last
     (e.g. to log it); returning False stops the run there."""
-    from resbench.measure.env import collect_env
-    from resbench.report.files import prepare_output
-    from resbench.validate import writable_folder
-    from resbench.runtime import resolve_device
-    from resbench.store import Store, cell_lock
-    from resbench.train.budget import resolve_dtype
-    from resbench.train.distributed import dist_context
-    from resbench.train.engine import Checkpoint, train
-
     if checkpoint:
         prepare_output(checkpoint, (".pt", ".pth"), "save_checkpoint")
     store = Store(results_dir)

@@ -9,14 +9,14 @@ atomically, once, at the end of a cell).
 from __future__ import annotations
 
 import enum
-
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from resbench.errors import ConfigError
 from resbench.spec import NetSpec, parse_spec
-from resbench.store import Record, Store, read_record
-from resbench.train.executors import CellFailure
+from resbench.store import Record, Store, cell_lock, read_record
 from resbench.train.cells import Cell  # noqa: F401  (re-exported: sweeps are made of cells)
+from resbench.train.executors import CellFailure
 from resbench.train.recipe import TrainConfig
 
 
@@ -72,8 +72,6 @@ def build_cells(arms: list[NetSpec], seeds: int, config: TrainConfig, first_seed
     if seeds < 1:
         raise ConfigError("seeds", f"must be at least 1, got {seeds}")
     # Seeds outermost: an interrupted sweep has complete pairs for the seeds it finished.
-    from dataclasses import replace
-
     return [Cell(a, s, replace(config, seed=s)) for s in range(first_seed, first_seed + seeds) for a in arms]
 
 
@@ -103,8 +101,6 @@ def run_sweep(cells: list[Cell], store: Store, runner: Runner,
     can be claimed is handed to it together; otherwise cells are claimed one at a time,
     or up to ``pack`` at a time that share ``group(cell)`` (members trained in one pass).
     """
-    from resbench.store import cell_lock
-
     def note(cell, status: CellStatus, detail: str | None = None):
         if on_cell:
             on_cell(cell, status, detail)
