@@ -115,7 +115,7 @@ def test_out_of_memory_halves_the_pack(monkeypatch):
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(spec, configs, datas, progress, resume)
 
-    monkeypatch.setattr("resbench.train.engine.train_packed", fake_train_packed)
+    monkeypatch.setattr("resbench.train.cells.train_packed", fake_train_packed)
     spec = parse_spec("cifar-resnet8")
     cells = [Cell(spec, s, c) for s, c in zip(range(4), _configs(range(4), subset=128))]
     notes = []

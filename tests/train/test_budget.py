@@ -116,10 +116,10 @@ def test_until_resolved_stops_at_the_seed_cap_with_intervals(cli, tmp_path):
     (["--budget", "1s"], "too small"),
 ])
 def test_budget_usage_errors(cli, tmp_path, args, fragment, monkeypatch):
-    from resbench.train import budget
+    from resbench.train import budgeted
 
     # a machine where one epoch takes 30 s, whatever this one measures
-    monkeypatch.setattr(budget, "calibrate", lambda spec, cfg, data: ArmCost(spec.name, 30.0, "calibrated"))
+    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data: ArmCost(spec.name, 30.0, "calibrated"))
     code, out, err = cli("compare", *ARMS, *SYN, *args, "--results-dir", tmp_path)
     assert code == 2 and fragment in err and "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2  # the plan line of progress, then one error line
