@@ -51,9 +51,9 @@ def responses(
 
     tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "responses.png", results_dir))
-    cfg, download = training
+    cfg = training
     with progress_bar("responses") as update:
-        report = analyze_responses(_specs(specs, modifiers), cfg, download=download, train_epochs=train_epochs, images=images,
+        report = analyze_responses(_specs(specs, modifiers), cfg, train_epochs=train_epochs, images=images,
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values({n: [lv["value"] for lv in vs] for n, vs in report.nets.items()}, figure, "std of response", report.title)
@@ -103,9 +103,9 @@ def gradients(
     points = parse_list(at_epochs, "--at-epochs", int, "0,1,3")
     tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "gradients.png", results_dir))
-    cfg, download = training
+    cfg = training
     with progress_bar("gradients") as update:
-        report = analyze_gradients(_specs(specs, modifiers), cfg, download=download, at_epochs=points or [0], images=images,
+        report = analyze_gradients(_specs(specs, modifiers), cfg, at_epochs=points or [0], images=images,
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
                                    hooks=hooks_for(update))
     layer_values(report.curves, figure, "weight-gradient L2 norm", report.title, log=True, sorted_panel=False)
@@ -150,7 +150,7 @@ def degradation(
     from resbench.report.plots import error_curves
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
 
-    cfg, download = training
+    cfg = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     tables = TableOutputs(csv, markdown, as_json)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
@@ -159,7 +159,7 @@ def degradation(
         from resbench.train.comparison import degradation_arms
 
         residual, plain_nets = degradation_arms(depth_list, shortcut)
-        return run_budgeted(residual + plain_nets, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved,
+        return run_budgeted(residual + plain_nets, cfg, budget=budget, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
                             plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation",
                             tracker=tracker)
@@ -167,7 +167,7 @@ def degradation(
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:
         report = run_degradation(depth_list, cfg, seeds=seeds, shortcut=shortcut,
-                                 download=download, results_dir=results_dir,
+                                 results_dir=results_dir,
                                  scale=ScaleOut(executor, workers, retries, pack=pack), hooks=hooks_for(update))
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})

@@ -11,7 +11,7 @@ from resbench.errors import UsageError
 from resbench.report import export
 
 
-def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
+def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
                  reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
                  hooks_label: str = "compare", tracker=None) -> None:
     from resbench.cli.progress import progress_bar
@@ -29,7 +29,7 @@ def run_budgeted(arms, cfg, download: bool, *, budget: str | None, plan: bool, u
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     with progress_bar(hooks_label) as update:
         report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
-                                  reference=reference, download=download, results_dir=results_dir, scale=scale,
+                                  reference=reference, results_dir=results_dir, scale=scale,
                                   effect=effect / 100, hooks=hooks_for(update), **_schedule_given())
     if report.comparison is not None:
         rows = report.comparison.rows

@@ -57,7 +57,7 @@ def compare(
 
     from resbench.validate import number
 
-    cfg, download = training
+    cfg = training
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
@@ -74,12 +74,12 @@ def compare(
     if budget is not None or until_resolved or plan:
         from resbench.cli.budget import run_budgeted
 
-        return run_budgeted(arms, cfg, download, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
+        return run_budgeted(arms, cfg, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
                             tables=tables, plot=plot, tracker=tracker)
     seeds = 1 if seeds is None else seeds
     with progress_bar("compare") as update:
-        report = run_compare(arms, cfg, seeds=seeds, reference=reference, download=download, results_dir=results_dir,
+        report = run_compare(arms, cfg, seeds=seeds, reference=reference, results_dir=results_dir,
                              scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,
                              hooks=hooks_for(update))
     if plot is not None:

@@ -157,7 +157,6 @@ def _train_config(values: dict):
 
     values = dict(values)
     threads = values.pop("threads")
-    download = values.pop("download")
     if threads is not None:
         from resbench.validate import whole
 
@@ -166,9 +165,9 @@ def _train_config(values: dict):
 
         torch.set_num_threads(threads)
     values["warmup"] = values.pop("warmup_mode")
-    return TrainConfig(**values), download  # resolves the device and its defaults, as for API callers
+    return TrainConfig(**values)  # resolves the device and its defaults, as for API callers
 
 
 def with_training(func):
-    """Add the training options; the command receives ``training`` = (TrainConfig, download)."""
+    """Add the training options; the command receives ``training``, a TrainConfig."""
     return extend(func, _TRAIN_PARAMS, "training", _train_config)

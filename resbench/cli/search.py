@@ -67,7 +67,7 @@ def search(
     from resbench.report.files import FIGURE_SUFFIXES, prepare_output
     from resbench.search.driver import SearchOptions, run_search
 
-    cfg, download = training
+    cfg = training
     tables = TableOutputs(csv, markdown, as_json)  # the table: every evaluated trial, with on_front
     if plot is not None:
         prepare_output(plot, FIGURE_SUFFIXES, "--plot")
@@ -80,7 +80,7 @@ def search(
                             latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     with progress_bar("search") as update:
-        report = run_search(options, cfg, download=download, results_dir=results_dir, hooks=hooks_for(update))
+        report = run_search(options, cfg, results_dir=results_dir, hooks=hooks_for(update))
     summary = report.summary
     if plot is not None:
         from resbench.report.search import search_scatter

@@ -46,7 +46,7 @@ def train(
     from resbench.cli.progress import progress_bar
     from resbench.train.job import train_job
 
-    cfg, download = training
+    cfg = training
     tables = TableOutputs(csv, markdown, as_json)
     if nproc is not None:
         from resbench.train.distributed import launch
@@ -58,7 +58,7 @@ def train(
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, save_checkpoint)) if is_main else None
     with train_run(tracker, spec, cfg) as tracked:
         with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
-            job = train_job(spec, cfg, download=download, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
+            job = train_job(spec, cfg, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
                             keep_checkpoints=keep_checkpoints, hooks=hooks_for(update),
                             on_epoch=tracked.epoch if tracked else None)
         if job is not None and tracked:

@@ -166,7 +166,7 @@ def _confirm_with_fvcore(front, hooks: Hooks) -> dict[str, bool]:
 
 
 
-def _train_fn(store, download: bool, hooks: Hooks, position):
+def _train_fn(store, hooks: Hooks, position):
     """How a trial trains one seed. A trial keeps a per-epoch checkpoint under its cell's key:
     after an interruption the re-queued trial resumes there, its finished epochs replayed to
     the pruner. ``position()``: "k/N" for progress lines."""
@@ -174,7 +174,7 @@ def _train_fn(store, download: bool, hooks: Hooks, position):
 
     def train_fn(spec, tcfg, on_epoch):
         # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
-        result = train(spec, tcfg, load_data(tcfg, spec.input_size, download, warn=hooks.warning), on_epoch=on_epoch,
+        result = train(spec, tcfg, load_data(tcfg, spec.input_size, warn=hooks.warning), on_epoch=on_epoch,
                            progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
                            resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
         return result.to_dict()
@@ -182,7 +182,7 @@ def _train_fn(store, download: bool, hooks: Hooks, position):
     return train_fn
 
 
-def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hooks: Hooks):
+def _pack_fn(pack: int | None, device, config: TrainConfig, hooks: Hooks):
     """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
     if pack is not None:
         v.whole(pack, "pack", 1, 64)
@@ -191,15 +191,15 @@ def _pack_fn(pack: int | None, device, config: TrainConfig, download: bool, hook
 
     def fn(spec, cfgs):
         if why_not_packable(spec, cfgs[0]):
-            return [_train_alone(spec, c, download, hooks) for c in cfgs]
-        datas = [load_data(c, spec.input_size, download, warn=hooks.warning) for c in cfgs]
+            return [_train_alone(spec, c, hooks) for c in cfgs]
+        datas = [load_data(c, spec.input_size, warn=hooks.warning) for c in cfgs]
         return [r.to_dict() for r in train_packed(spec, cfgs, datas)]
 
     return fn
 
 
-def _train_alone(spec, cfg, download, hooks):
-    return train(spec, cfg, load_data(cfg, spec.input_size, download, warn=hooks.warning)).to_dict()
+def _train_alone(spec, cfg, hooks):
+    return train(spec, cfg, load_data(cfg, spec.input_size, warn=hooks.warning)).to_dict()
 
 
 def _check_config(config: TrainConfig) -> None:
@@ -207,7 +207,7 @@ def _check_config(config: TrainConfig) -> None:
         raise ConfigError("dtype", "auto is measured per spec by train and compare; a search trains many specs: give fp32 or bf16")
 
 
-def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = True, results_dir=None,
+def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
                hooks: Hooks = Hooks()) -> SearchReport:
     """Search the design space for the Pareto front of error against cost. Re-running with
     the same options continues the same study (stored in ``options.storage``, default
@@ -228,7 +228,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
     fams = _list(values.get("family"), "family") or ("cifar",)
     # One data set for every candidate: images are resized (imagefolder) or generated (synthetic)
     # at the CIFAR size whenever CIFAR nets are in the space, else at ImageNet's.
-    data = load_data(config, FAMILY_DEFAULTS["cifar" if "cifar" in fams else "imagenet"]["input_size"], download,
+    data = load_data(config, FAMILY_DEFAULTS["cifar" if "cifar" in fams else "imagenet"]["input_size"],
                      warn=hooks.warning)
     space, constraints = _build(values, data)
     narrowed = narrow(space, constraints)
@@ -254,9 +254,9 @@ def run_search(options: SearchOptions, config: TrainConfig, *, download: bool = 
         env = collect_env(device)
         hooks.say(f"study {study.study_name} in {storage_url}: {narrowed.space.size():,} specs in the space, "
                   f"{trials} trial(s), up to {config.epochs} epoch(s) each on {config.dataset}")
-        train_fn = _train_fn(store, download, hooks, lambda: f"{runner.position}/{trials}")
+        train_fn = _train_fn(store, hooks, lambda: f"{runner.position}/{trials}")
 
-        runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, config, download, hooks),
+        runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, config, hooks),
                         measure_fn=_measure_fn(str(device), sc.latency_batch, config.channels_last) if sc.needs_measurement else None,
                         env_fn=lambda: env, progress=lambda msg: hooks.report(msg, runner.position, trials))
         if o.references:

@@ -73,7 +73,7 @@ def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainCo
 
 def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: float | None, *, max_seeds: int | None = None,
                      plan_only: bool = False, until_resolved: bool = False, reference: str | None = None,
-                     download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(),
+                     results_dir=None, scale: ScaleOut = ScaleOut(),
                      effect: float = DEFAULT_EFFECT, schedule: str | None = BUDGET_SCHEDULE,
                      hooks: Hooks = Hooks()) -> Budgeted:
     """Compare ``arms`` within ``budget`` seconds: calibrate each arm's cost, choose epochs
@@ -98,11 +98,11 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     ref_name = _resolve_reference(arms, reference).name
     if schedule is not None and budget is not None:
         config = replace(config, schedule=schedule)  # validated by TrainConfig
-    fitted, _, config = _plan(arms, 1, config, download, hooks)
+    fitted, _, config = _plan(arms, 1, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
     if budget is not None:
-        data = load_data(config, fitted[0].input_size, download, warn=hooks.warning)
+        data = load_data(config, fitted[0].input_size, warn=hooks.warning)
         costs = []
         for i, arm in enumerate(fitted):
             hooks.report("calibrating", i, len(fitted))
@@ -124,15 +124,15 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
         config = replace(config, epochs=plan.epochs)
     t0 = time.perf_counter()
     if not until_resolved:
-        cmp = compare(fitted, config, seeds=plan.seeds, reference=ref.name, download=download, results_dir=results_dir,
+        cmp = compare(fitted, config, seeds=plan.seeds, reference=ref.name, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
         return Budgeted(plan, cmp, time.perf_counter() - t0)
     cap = min(max_seeds or MAX_SEEDS, plan.seeds if plan else MAX_SEEDS)
-    cmp, looks, why = _until_resolved(fitted, ref, config, cap, budget, t0, effect, download, results_dir, scale, hooks)
+    cmp, looks, why = _until_resolved(fitted, ref, config, cap, budget, t0, effect, results_dir, scale, hooks)
     return Budgeted(plan, cmp, time.perf_counter() - t0, looks, why)
 
 
-def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, download, results_dir,
+def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, results_dir,
                     scale, hooks) -> tuple[Comparison, int, str]:
     """Looks at 2, 3, 5, 8, ... seeds (resbench.stats.look_seeds); each look's intervals spend alpha."""
     schedule = look_seeds(cap)
@@ -142,7 +142,7 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
         look += 1
         started = time.perf_counter()
         before = seeds if look == 1 else seeds - schedule[look - 2]
-        cmp = compare(arms, config, seeds=seeds, reference=ref.name, download=download, results_dir=results_dir,
+        cmp = compare(arms, config, seeds=seeds, reference=ref.name, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
         states = []
         for row in cmp.rows:

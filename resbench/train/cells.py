@@ -53,7 +53,7 @@ def data_key(cfg: TrainConfig, input_size: int) -> tuple:
             cfg.seed if seeded else None)
 
 
-def load_data(cfg: TrainConfig, input_size: int, download: bool = True, warn: Warn | None = None):
+def load_data(cfg: TrainConfig, input_size: int, warn: Warn | None = None):
     """The data set a TrainConfig names, memoised in this process by ``data_key``.
     The loader's warnings (a CIFAR checksum that differs, ...) go to ``warn`` once."""
     key = data_key(cfg, input_size)
@@ -61,7 +61,7 @@ def load_data(cfg: TrainConfig, input_size: int, download: bool = True, warn: Wa
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=input_size, subset=cfg.subset,
-                                      val_split=cfg.val_split, download=download, seed=cfg.seed,
+                                      val_split=cfg.val_split, download=cfg.download, seed=cfg.seed,
                                       test_subset=cfg.test_subset)
         d = _DATA[key]
         if len(d.train_y) < 2 or len(d.test_y) < 1:
@@ -99,13 +99,13 @@ def checkpoint_for(cells: list[Cell], folder) -> "Checkpoint | None":
     return Checkpoint(Path(folder) / f"{name}.pt", {"spec": cells[0].spec.name, "keys": keys})
 
 
-def run_cell(cell: Cell, download: bool = True, *, threads: int | None = None, progress: Progress | None = None,
+def run_cell(cell: Cell, *, threads: int | None = None, progress: Progress | None = None,
              warn: Warn | None = None, checkpoints=None) -> tuple[dict, dict]:
     """Train one cell; returns (result as a dict, environment). Top-level, so process
     pools and Ray can ship it; ``threads`` pins torch's threads for the run only;
     ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there)."""
     with num_threads(threads):
-        data = load_data(cell.config, cell.spec.input_size, download, warn=warn or (lambda _: None))
+        data = load_data(cell.config, cell.spec.input_size, warn=warn or (lambda _: None))
         result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints))
         env = collect_env(resolve_device(cell.config.device))
     return result.to_dict(), env
@@ -115,23 +115,23 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress | None = None, warn: Warn | None = None,
+def run_packed(cells: list[Cell], *, progress: Progress | None = None, warn: Warn | None = None,
                checkpoints=None):
     """Train ``cells`` (one spec, seeds differing) together as one packed network; yields
     (cell, (result dict, env)) like ``run_cell``. A pack that cannot be packed runs one
     cell at a time, with one line saying why; one that runs out of memory is halved."""
     say = warn or (lambda _: None)
     if len(cells) == 1:
-        yield cells[0], run_cell(cells[0], download, progress=progress, warn=warn, checkpoints=checkpoints)
+        yield cells[0], run_cell(cells[0], progress=progress, warn=warn, checkpoints=checkpoints)
         return
-    datas = [load_data(c.config, c.spec.input_size, download, warn=warn or (lambda _: None)) for c in cells]
+    datas = [load_data(c.config, c.spec.input_size, warn=warn or (lambda _: None)) for c in cells]
     try:
         results = train_packed(cells[0].spec, [c.config for c in cells], datas, progress=progress,
                                resume=checkpoint_for(cells, checkpoints))
     except UsageError as e:
         say(f"{cells[0].spec.name}: {len(cells)} seeds run one at a time: {e}")
         for c in cells:
-            yield c, run_cell(c, download, progress=progress, warn=warn, checkpoints=checkpoints)
+            yield c, run_cell(c, progress=progress, warn=warn, checkpoints=checkpoints)
         return
     except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
         if not _is_oom(e):
@@ -140,8 +140,8 @@ def run_packed(cells: list[Cell], download: bool = True, *, progress: Progress |
             torch.cuda.empty_cache()
         half = len(cells) // 2
         say(f"{cells[0].spec.name}: out of memory packing {len(cells)} members; trying {half} and {len(cells) - half}")
-        yield from run_packed(cells[:half], download, progress=progress, warn=warn, checkpoints=checkpoints)
-        yield from run_packed(cells[half:], download, progress=progress, warn=warn, checkpoints=checkpoints)
+        yield from run_packed(cells[:half], progress=progress, warn=warn, checkpoints=checkpoints)
+        yield from run_packed(cells[half:], progress=progress, warn=warn, checkpoints=checkpoints)
         return
     env = collect_env(resolve_device(cells[0].config.device))
     for c, r in zip(cells, results):

@@ -123,7 +123,7 @@ def _outputs_ready(results_dir) -> None:
     writable_folder(store.checkpoints_dir, "the checkpoint folder")
 
 
-def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, scale: ScaleOut,
+def _sweep(arms: list[NetSpec], cells: list[Cell], results_dir, scale: ScaleOut,
            hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
     """Run (or find stored) every cell; Ctrl-C keeps what finished."""
     store = Store(results_dir)
@@ -131,14 +131,14 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 
     def run_here(cell):
-        return run_cell(cell, download, warn=hooks.warning, checkpoints=store.checkpoints_dir,
+        return run_cell(cell, warn=hooks.warning, checkpoints=store.checkpoints_dir,
                         progress=lambda phase, i, n: hooks.report(f"{cell.spec.name} seed {cell.seed} {phase}", i, n))
 
     def runner(missing):
         if pack > 1:
-            return run_packed(missing, download, warn=hooks.warning, checkpoints=store.checkpoints_dir,
+            return run_packed(missing, warn=hooks.warning, checkpoints=store.checkpoints_dir,
                               progress=lambda phase, i, n: hooks.report(f"{missing[0].spec.name} {phase}", i, n))
-        return run_cells(missing, download, run_here=run_here, executor=scale.executor, workers=scale.workers,
+        return run_cells(missing, run_here=run_here, executor=scale.executor, workers=scale.workers,
                          retries=scale.retries, address=scale.address, cpus_per_run=scale.cpus_per_run,
                          gpus_per_run=scale.gpus_per_run, checkpoints=store.checkpoints_dir)
 
@@ -168,7 +168,7 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], download: bool, results_dir, 
 MAX_SEEDS = 10_000  # far beyond any budget: 10,000 CIFAR runs of one arm
 
 
-def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
+def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig,
           hooks: Hooks) -> tuple[list[NetSpec], list[Cell], TrainConfig]:
     """Validate everything, load the data once, fit the arms to it (classes, channels) and
     make a dtype of "auto" concrete (measured on the first arm), so cells key what runs."""
@@ -177,7 +177,7 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
     if config.seed + seeds - 1 > v.MAX_SEED:
         raise ConfigError("seeds", f"{seeds} from `seed={config.seed}` runs past the largest seed {v.MAX_SEED}; lower one of them")
     build_cells(arms, seeds, config, first_seed=config.seed)  # refuses a bad grid before the data loads
-    data = load_data(config, arms[0].input_size, download, warn=hooks.warning)
+    data = load_data(config, arms[0].input_size, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]
     config, why = resolve_dtype(fitted[0], config, data)
     if why:
@@ -186,7 +186,7 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig, download: bool,
 
 
 def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, reference: str | None = None,
-            download: bool = True, results_dir=None, scale: ScaleOut = ScaleOut(), effect: float = DEFAULT_EFFECT,
+            results_dir=None, scale: ScaleOut = ScaleOut(), effect: float = DEFAULT_EFFECT,
             target_error: float | None = None, hooks: Hooks = Hooks()) -> Comparison:
     """Train every arm for every seed (paired: same data order, augmentation and shared
     initial weights per seed) and summarise them against ``reference`` (default: the first).
@@ -201,10 +201,10 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
         raise UsageError("no arms to compare: give at least one spec")
     _outputs_ready(results_dir)
     ref_name = _resolve_reference(arms, reference).name
-    fitted, cells, config = _plan(arms, seeds, config, download, hooks)
+    fitted, cells, config = _plan(arms, seeds, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {config.dataset}, {config.epochs} epoch(s) each")
-    done, failed = _sweep(fitted, cells, download, results_dir, scale, hooks)
+    done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
     rows = summarize_arms(fitted, results, ref, effect, target_error)
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
@@ -221,12 +221,12 @@ def degradation_arms(depths: list[int], shortcut: str = "A") -> tuple[list[NetSp
     return residual, [a for a in build_arms(depths=depths, plain=True, shortcuts=[shortcut]) if a.plain]
 
 
-def degradation(depths: list[int], config: TrainConfig, *, seeds: int = 1, shortcut: str = "A", download: bool = True,
+def degradation(depths: list[int], config: TrainConfig, *, seeds: int = 1, shortcut: str = "A",
                 results_dir=None, scale: ScaleOut = ScaleOut(), hooks: Hooks = Hooks()) -> Degradation:
     """The paper's Fig. 6: plain and residual CIFAR nets of several depths (the same
     cells as ``compare``, so either finds the other's records)."""
     residual, plain = degradation_arms(depths, shortcut)
-    cmp = compare(residual + plain, config, seeds=seeds, download=download, results_dir=results_dir, scale=scale,
+    cmp = compare(residual + plain, config, seeds=seeds, results_dir=results_dir, scale=scale,
                   hooks=replace(hooks, note=(lambda m: hooks.say(m.replace("arm(s)", "nets"))) if hooks.note else None))
     names = [a.name for a in cmp.arms]
     return Degradation(cmp, tuple(names[len(residual):]), tuple(names[:len(residual)]), degradation_trend(cmp.rows))

@@ -31,9 +31,9 @@ class CellFailure:
     error: str
 
 
-def execute_cell(cell, download: bool, threads: int | None = None, checkpoints=None) -> tuple[dict, dict]:
+def execute_cell(cell, threads: int | None = None, checkpoints=None) -> tuple[dict, dict]:
     """A worker's entry point (process pool or Ray): ``run_cell`` plus what Ray assigned."""
-    result, env = run_cell(cell, download, threads=threads, checkpoints=checkpoints)
+    result, env = run_cell(cell, threads=threads, checkpoints=checkpoints)
     if os.environ.get("RESBENCH_RAY_WORKER"):
         import ray
 
@@ -45,7 +45,7 @@ def _pin_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_local_pool(cells, download: bool, workers: int, retries: int, checkpoints=None) -> Iterator[tuple[object, tuple[dict, dict] | CellFailure]]:
+def run_local_pool(cells, workers: int, retries: int, checkpoints=None) -> Iterator[tuple[object, tuple[dict, dict] | CellFailure]]:
     """Up to ``workers`` cells at once, each worker pinned to cores/workers threads so that
     N workers do not oversubscribe the machine."""
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -56,7 +56,7 @@ def run_local_pool(cells, download: bool, workers: int, retries: int, checkpoint
         # spawn, not fork: a forked child of a process that already ran torch can deadlock.
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_pin_threads,
                                  initargs=(threads,)) as pool:
-            futures = {pool.submit(execute_cell, c, download, threads, checkpoints): c for c in pending}
+            futures = {pool.submit(execute_cell, c, threads, checkpoints): c for c in pending}
             pending = []
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -75,7 +75,7 @@ def run_local_pool(cells, download: bool, workers: int, retries: int, checkpoint
                             yield cell, CellFailure(cell.key, why)
 
 
-def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpus_per_run: float,
+def run_ray(cells, address: str | None, cpus_per_run: float, gpus_per_run: float,
             retries: int, checkpoints=None) -> Iterator[tuple[object, tuple[dict, dict] | CellFailure]]:
     try:
         import ray
@@ -98,7 +98,7 @@ def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpu
     threads = max(1, int(cpus_per_run))
     # A local instance shares this file system; a remote cluster's workers may not see it.
     here = checkpoints if not address else None
-    refs = {task.remote(c, download, threads, here): c for c in cells}
+    refs = {task.remote(c, threads, here): c for c in cells}
     # Ray's driver prints worker deaths to stdout from a background thread; stdout is for
     # results (--json), so send everything printed while tasks run to stderr.
     redirect = contextlib.redirect_stdout(sys.stderr)
@@ -118,7 +118,7 @@ def run_ray(cells, download: bool, address: str | None, cpus_per_run: float, gpu
         redirect.__exit__(None, None, None)
 
 
-def run_cells(cells, download: bool, *, executor: str = "local", workers: int = 1, retries: int = 0,
+def run_cells(cells, *, executor: str = "local", workers: int = 1, retries: int = 0,
               address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
               run_here: Callable | None = None, checkpoints=None):
     if executor not in EXECUTORS:
@@ -128,7 +128,7 @@ def run_cells(cells, download: bool, *, executor: str = "local", workers: int = 
     if retries < 0:
         raise ConfigError("retries", f"must be >= 0, got {retries}")
     if executor == "ray":
-        return run_ray(cells, download, address, cpus_per_run, gpus_per_run, retries, checkpoints)
+        return run_ray(cells, address, cpus_per_run, gpus_per_run, retries, checkpoints)
     if workers == 1 and run_here is not None:
         return ((c, run_here(c)) for c in cells)
-    return run_local_pool(cells, download, workers, retries, checkpoints)
+    return run_local_pool(cells, workers, retries, checkpoints)

@@ -30,7 +30,7 @@ def _for_analysis(model):
     return model.cpu().to(memory_format=torch.contiguous_format)
 
 
-def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_epochs: int, checkpoint: str | None,
+def _nets(specs: list[NetSpec | str], cfg: TrainConfig, train_epochs: int, checkpoint: str | None,
           hooks: Hooks):
     """Build each net, then load a checkpoint or train it briefly; yields (spec, model, data)."""
     if checkpoint and len(specs) != 1:
@@ -38,7 +38,7 @@ def _nets(specs: list[NetSpec | str], cfg: TrainConfig, download: bool, train_ep
     v.whole(train_epochs, "train_epochs", 0, 100_000)
     parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
     for spec in parsed:
-        data = load_data(cfg, spec.input_size, download, warn=hooks.warning)
+        data = load_data(cfg, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
         model = build_model(spec, init_weights=False)
         model.reset_parameters(seed=cfg.seed)
@@ -88,13 +88,13 @@ class GradientsReport:
         return {"nets": self.nets, "plot": plot}
 
 
-def analyze_responses(specs: list[NetSpec | str], config: TrainConfig, *, download: bool = True, train_epochs: int = 0,
+def analyze_responses(specs: list[NetSpec | str], config: TrainConfig, *, train_epochs: int = 0,
                       images: int = 256, checkpoint: str | None = None, save: bool = True, results_dir=None,
                       plot: str | None = None, hooks: Hooks = Hooks()) -> ResponsesReport:
     """Std of each 3x3 layer's response (after BN, before ReLU/addition) on test images."""
     v.whole(images, "images", 1, 1_000_000)
     nets = {}
-    for spec, model, data in _nets(specs, config, download, train_epochs, checkpoint, hooks):
+    for spec, model, data in _nets(specs, config, train_epochs, checkpoint, hooks):
         x, _ = _batch(data, images, config.seed)
         nets[spec.name] = [vars(lv) for lv in layer_responses(model, x)]
     title = f"layer responses on {config.dataset} ({'checkpoint' if checkpoint else f'{train_epochs} training epochs'})"
@@ -104,7 +104,7 @@ def analyze_responses(specs: list[NetSpec | str], config: TrainConfig, *, downlo
     return report
 
 
-def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, download: bool = True, at_epochs: list[int] = (0,),
+def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, at_epochs: list[int] = (0,),
                       images: int = 128, checkpoint: str | None = None, save: bool = True, results_dir=None,
                       plot: str | None = None, hooks: Hooks = Hooks()) -> GradientsReport:
     """Per-layer gradient norms at the given points of a short training run, with a verdict."""
@@ -113,7 +113,7 @@ def analyze_gradients(specs: list[NetSpec | str], config: TrainConfig, *, downlo
     if not points:
         raise ConfigError("at_epochs", "is empty: give epochs such as 0,1,3")
     nets, curves = {}, {}
-    for spec, model, data in _nets(specs, config, download, 0, checkpoint, hooks):
+    for spec, model, data in _nets(specs, config, 0, checkpoint, hooks):
         x, y = _batch(data, images, config.seed)
         done = 0
         per_point = []

@@ -33,7 +33,7 @@ class TrainJob:
     record: Path | None  # the stored record, when saved
 
 
-def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save: bool = True, results_dir=None,
+def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_dir=None,
               checkpoint: str | None = None, keep_checkpoints: bool = False, hooks: Hooks = Hooks(),
               on_epoch=None) -> TrainJob | None:
     """Train ``spec`` with ``config`` (the paper's recipe scaled to its epochs) and store
@@ -51,7 +51,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, download: bool = True, save
         writable_folder(store.records_dir, "the results folder")
         writable_folder(store.checkpoints_dir, "the checkpoint folder")
     with dist_context(config.device) as dist:
-        data = load_data(config, spec.input_size, download, warn=hooks.warning)
+        data = load_data(config, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
         config, why = resolve_dtype(spec, config, data)
         if why:

@@ -53,6 +53,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: the resolved device's measured default (runtime.TRAIN_DEFAULTS)
     compile: bool = False
     cuda_graphs: bool = False  # CUDA: one captured graph per step (resbench.train.graphs); how it runs, not what it computes
+    download: bool = True  # fetch CIFAR with torchvision when it is missing; where the data comes from, not what it is
 
     def __post_init__(self) -> None:
         # The runtime is resolved once, here, for the API and the CLI alike: the same
@@ -98,6 +99,7 @@ class TrainConfig:
         """What defines the experiment (the record key): everything but where it runs."""
         d = asdict(self)
         d.pop("cuda_graphs")  # the same steps, launched differently: not part of the experiment's identity
+        d.pop("download")  # the same files, however they arrived
         d["lr"] = self.base_lr
         d["recipe"] = RECIPE
         if d["data_dir"]:

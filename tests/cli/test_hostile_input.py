@@ -8,7 +8,6 @@ cannot be written; nonsense arms.
 """
 
 import json
-import pickle
 
 import pytest
 import torch

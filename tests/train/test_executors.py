@@ -120,9 +120,9 @@ def test_ray_killed_task_loses_only_its_cell(cli, tmp_path, ray_instance, monkey
     assert code == 0 and [r["seeds"] for r in json.loads(out)] == [1, 1]
 
 
-def _crash_on_plain(cell, download, threads=None, checkpoints=None):
+def _crash_on_plain(cell, threads=None, checkpoints=None):
     if cell.spec.plain:
         os._exit(1)  # the worker process dies, as a node failure would
     from resbench.train.executors import execute_cell
 
-    return execute_cell(cell, download, threads, checkpoints)
+    return execute_cell(cell, threads, checkpoints)

@@ -376,13 +376,17 @@ def test_api_and_cli_defaults_are_identical():
 
     cli_defaults = {name: default for name, _, default, _ in _TRAIN_PARAMS}
     cli_defaults["warmup"] = cli_defaults.pop("warmup_mode")
-    for only_cli in ("threads", "download"):
-        cli_defaults.pop(only_cli)
+    cli_defaults.pop("threads")  # the process's, not the config's
     api_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     assert set(api_defaults) - set(cli_defaults) == {"momentum", "weight_decay"}  # the paper's, not options
     assert cli_defaults == {k: v for k, v in api_defaults.items() if k in cli_defaults}
-    built, download = _train_config({name: default for name, _, default, _ in _TRAIN_PARAMS})
-    assert built == TrainConfig() and download is True
+    built = _train_config({name: default for name, _, default, _ in _TRAIN_PARAMS})
+    assert built == TrainConfig() and built.download is True
+
+
+def test_download_is_part_of_the_config_but_not_of_the_key():
+    assert "download" not in TrainConfig().key_fields()
+    assert TrainConfig(download=False).key_fields() == TrainConfig().key_fields()
 
 
 def test_the_runtime_is_resolved_once_into_the_config():
