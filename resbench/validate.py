@@ -24,9 +24,14 @@ MAX_WHOLE = 2**31 - 1
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take 32-bit seeds
 
 
+def is_field(name: str) -> bool:
+    """A config field's name (``batch_size``), as opposed to a place written out for the reader."""
+    return re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None
+
+
 def invalid(name: str, message: str) -> UsageError:
     """The error for ``name`` (a field, or a place in a file) and the rest of the sentence."""
-    if name.isidentifier():
+    if is_field(name):
         return ConfigError(name, message)
     return UsageError(f"{name} {message}")
 

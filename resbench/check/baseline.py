@@ -79,26 +79,28 @@ def migrate_v1(doc: dict, path: Path) -> dict:
     return {**doc, "schema": 2, "entries": entries, "single_run": True}
 
 
-def read_baseline(path: str | Path) -> dict:
+def read_baseline(path: str | Path, field: str = "baseline") -> dict:
+    """A baseline file, read and checked; ``field`` says which input named it (baseline, current)."""
     path = Path(path)
+    what = f"`{field}`"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except IsADirectoryError:
-        raise StoreError(f"baseline {path} is a folder, not a file") from None
+        raise StoreError(f"{what} {path} is a folder, not a file") from None
     except OSError as e:
-        raise StoreError(f"cannot read baseline {path}: {e.strerror}") from None
+        raise StoreError(f"cannot read {what} {path}: {e.strerror}") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise StoreError(f"baseline {path} is corrupt or truncated (not JSON: {e}); regenerate it with `resbench baseline`") from None
+        raise StoreError(f"{what} {path} is corrupt or truncated (not JSON: {e}); regenerate it with `resbench baseline`") from None
     except RecursionError:
-        raise StoreError(f"baseline {path} is nested too deeply to be a baseline; regenerate it with `resbench baseline`") from None
+        raise StoreError(f"{what} {path} is nested too deeply to be a baseline; regenerate it with `resbench baseline`") from None
     if not isinstance(doc, dict) or doc.get("kind") != "resbench-baseline" or not isinstance(doc.get("entries"), list):
-        raise StoreError(f"{path} is not a resbench baseline file (no kind/entries); regenerate it with `resbench baseline`")
+        raise StoreError(f"{what} {path} is not a resbench baseline file (no kind/entries); regenerate it with `resbench baseline`")
     schema = doc.get("schema")
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
-        raise StoreError(f"baseline {path} has schema {schema!r}: expected a whole number 1..{SCHEMA_VERSION}; "
+        raise StoreError(f"{what} {path} has schema {schema!r}: expected a whole number 1..{SCHEMA_VERSION}; "
                          "regenerate it with `resbench baseline`")
     if schema > SCHEMA_VERSION:
-        raise StoreError(f"baseline {path} has schema version {schema}, newer than this resbench understands "
+        raise StoreError(f"{what} {path} has schema version {schema}, newer than this resbench understands "
                          f"({SCHEMA_VERSION}); upgrade resbench")
     if schema == 1:
         doc = migrate_v1(doc, path)
@@ -106,6 +108,6 @@ def read_baseline(path: str | Path) -> dict:
     for i, e in enumerate(doc["entries"]):
         _check_entry(e, path, i)
         if e["id"] in ids:
-            raise StoreError(f"baseline {path} has entry {e['id']} twice; regenerate it with `resbench baseline`")
+            raise StoreError(f"{what} {path} has entry {e['id']} twice; regenerate it with `resbench baseline`")
         ids.add(e["id"])
     return doc

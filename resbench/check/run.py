@@ -286,7 +286,7 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
             # a gate that compares nothing must not pass
             raise UsageError(f"{baseline} (suite {doc.get('suite')!r}) shares no entry with suite {suite.name!r}: nothing "
                              "would be compared; give this suite's baseline, or make one with `resbench baseline`")
-        cur_entries = read_baseline(current)["entries"] if current else measure_suite(suite, hooks=hooks, rounds=rounds)
+        cur_entries = read_baseline(current, "current")["entries"] if current else measure_suite(suite, hooks=hooks, rounds=rounds)
     outcome = compare_entries(base_entries, cur_entries, **kw)
     confirmed = 0
     if confirm and not current and not against and outcome.timing_regressions:

@@ -108,7 +108,7 @@ def check_backend(cfg) -> None:
     if cfg.backend not in BACKENDS:
         raise ConfigError("backend", f"{cfg.backend!r} is unknown: expected eager or onnxruntime")
     if cfg.backend == "onnxruntime":
-        bad = [flag for flag, on in (("`mode='train'`", cfg.mode != "infer"), ("`compile`", cfg.compile or cfg.compile_mode),
+        bad = [flag for flag, on in (("`mode='train'`", cfg.mode != "infer"), ("`compile_mode`" if cfg.compile_mode else "`compile`", cfg.compile),
                                      ("`cuda_graphs`", cfg.cuda_graphs), ("`breakdown`", cfg.breakdown),
                                      (f"`dtype={cfg.dtype!r}`", cfg.dtype != "fp32")) if on]
         if bad:

@@ -221,7 +221,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         check_fits(spec, batch=requested if device.type != "cuda" else 1, train=cfg.mode == "train", device=device)
     if own and cfg.channels_last and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec):
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
-                          "with fewer than 8 input channels corrupts memory in NHWC; use `channels_last=False` or widen the net")
+                          "with fewer than 8 input channels corrupts memory in NHWC; drop `channels_last` or widen the net")
     rss_before = peak_rss_bytes()
     raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
     if device.type == "cuda":

@@ -11,7 +11,7 @@ from resbench.store import (
     atomic_output,  # noqa: F401  (one atomic writer: the store's)
     results_dir as resolve,
 )
-from resbench.validate import writable_folder  # noqa: F401  (output checks live together)
+from resbench.validate import is_field, writable_folder  # noqa: F401  (output checks live together)
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -19,7 +19,7 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> Path:
     """Check ``path`` for an output of one of ``suffixes`` and create its parent folder.
     ``option`` names where the path came from: a field (``plot``) or words as written."""
-    option = f"`{option}`" if option.isidentifier() else option
+    option = f"`{option}`" if is_field(option) else option
     p = Path(path)
     if not str(path).strip() or p.name in ("", ".", ".."):
         raise UsageError(f"{option} {str(path)!r} is not a file name: give one ending in {' or '.join(suffixes)}")

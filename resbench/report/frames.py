@@ -92,7 +92,7 @@ def _parse_filters(filters: list[str]) -> list[tuple[str, str]]:
 def _apply_filters(df: pd.DataFrame, filters: list[str]) -> pd.DataFrame:
     for key, value in _parse_filters(filters):
         if key not in df.columns:
-            raise ConfigError("filters", f"name no column {key!r}; columns are {', '.join(map(str, df.columns))}")
+            raise ConfigError("filters", f"{key!r} names no column; columns are {', '.join(map(str, df.columns))}")
         df = df[df[key].astype(str) == value]
     return df
 

@@ -39,25 +39,31 @@ class Constraints:
 
     def analytic_violation(self, macs: int, params: int) -> str | None:
         if self.max_macs is not None and macs > self.max_macs:
-            return f"{si(macs, 'MACs')} > `max_macs={si(self.max_macs)}`"
+            return f"{si(macs, 'MACs')} > `max_macs={_typed(self.max_macs)}`"
         if self.max_params is not None and params > self.max_params:
-            return f"{si(params)} params > `max_params={si(self.max_params)}`"
+            return f"{si(params)} params > `max_params={_typed(self.max_params)}`"
         return None
 
     def measured_violation(self, latency_ms: float | None, memory: int | None) -> str | None:
         if self.max_latency_ms is not None and latency_ms is not None and latency_ms > self.max_latency_ms:
             return f"latency {latency_ms:.2f} ms > `max_latency_ms={self.max_latency_ms:g}`"
         if self.max_memory is not None and memory is not None and memory > self.max_memory:
-            return f"peak memory {si(memory, 'B')} > `max_memory={si(self.max_memory, 'B')}`"
+            return f"peak memory {si(memory, 'B')} > `max_memory={_typed(self.max_memory, 'B')}`"
         return None
 
     def describe(self) -> str:
         parts = []
         if self.max_macs is not None:
-            parts.append(f"`max_macs={si(self.max_macs)}`")
+            parts.append(f"`max_macs={_typed(self.max_macs)}`")
         if self.max_params is not None:
-            parts.append(f"`max_params={si(self.max_params)}`")
+            parts.append(f"`max_params={_typed(self.max_params)}`")
         return " and ".join(parts)
+
+
+def _typed(count: int, unit: str = "") -> str:
+    """A limit as it can be typed back: '60M' when that is exact, else the whole number."""
+    short = si(count, unit).replace(" ", "")
+    return f"'{short}'" if parse_count(short, "a limit") == count else str(count)
 
 
 @dataclass(frozen=True)
@@ -180,14 +186,14 @@ def _validate(s: SearchSpace) -> None:
     need(s.shortcuts, SHORTCUT_CHOICES, "shortcuts")
     need(s.stride_on, ("3x3", "1x1"), "stride_on")
     if s.stage_counts is not None and (not s.stage_counts or any(n < 1 for n in s.stage_counts)):
-        raise ConfigError("stages", f"takes numbers of stages >= 1, e.g. 3 or 3,4; got {s.stage_counts}")
+        raise ConfigError("stages", f"takes numbers of stages >= 1, e.g. 3 or 3,4; got {','.join(map(str, s.stage_counts))}")
     if s.min_blocks < 1:
         raise ConfigError("min_blocks_per_stage", f"must be at least 1, got {s.min_blocks}")
     if not s.max_blocks or min(s.max_blocks) < s.min_blocks:
         raise ConfigError("max_blocks_per_stage", f"{'.'.join(map(str, s.max_blocks))} is below `min_blocks_per_stage={s.min_blocks}`: "
                           "give a maximum >= the minimum")
     if s.widths is not None and (not s.widths or any(w < 1 for w in s.widths)):
-        raise ConfigError("widths", f"takes positive first-stage widths, e.g. 16,32; got {s.widths}")
+        raise ConfigError("widths", f"takes positive first-stage widths, e.g. 16,32; got {','.join(map(str, s.widths))}")
     if "1x1" in s.stride_on and "bottleneck" not in s.blocks:
         raise ConfigError("stride_on", "1x1 places the stride on a bottleneck's first 1x1, but `blocks` has no bottleneck: "
                           "add bottleneck to `blocks` or drop `stride_on`")

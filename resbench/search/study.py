@@ -26,9 +26,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable
 
+import torch
 from filelock import FileLock
 
-from resbench.errors import ConfigError, UsageError
+from resbench.errors import ConfigError, ResbenchError, UsageError
+from resbench.limits import check_fits
 from resbench.measure.analytic import analytic_complexity
 from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
@@ -138,10 +140,12 @@ def quiet_optuna():
 
 
 def _not_interrupts(record) -> bool:
-    """Ctrl-C is the user's, not a failed trial: Optuna's warning with its traceback is dropped
-    (resbench says in one line what was kept)."""
+    """Ctrl-C is the user's, not a failed trial, and so is an error resbench words itself: Optuna's
+    warning with its traceback is dropped (resbench says in one line what was kept or wrong)."""
     exc = record.exc_info[1] if record.exc_info else None
-    return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in record.getMessage()
+    if isinstance(exc, (KeyboardInterrupt, ResbenchError)):
+        return False
+    return "KeyboardInterrupt" not in record.getMessage() and "failed with value None" not in record.getMessage()
 
 
 def default_storage(results_dir: str | Path) -> str:
@@ -329,7 +333,7 @@ class Runner:
         costs = {"macs": c.macs, "params": c.params}
         trial.set_user_attr("macs", c.macs)
         trial.set_user_attr("params", c.params)
-        why = self.cfg.constraints.analytic_violation(c.macs, c.params)
+        why = self.cfg.constraints.analytic_violation(c.macs, c.params) or self._does_not_fit(spec)
         if why is None and self.cfg.needs_measurement:
             m = self.measure_fn(spec)
             costs["latency"] = m["latency_ms"]
@@ -379,6 +383,15 @@ class Runner:
         trial.set_user_attr("error", error)
         trial.set_user_attr("error_std", statistics.stdev(errors) if len(errors) > 1 else None)
         return tuple([error, *cost_point]) if len(self.cfg.objectives) > 1 else error
+
+    def _does_not_fit(self, spec: NetSpec) -> str | None:
+        """Why a candidate cannot train here (its estimated memory at the batch size), or None:
+        such a candidate is outside the feasible space, not the end of the search."""
+        try:
+            check_fits(spec, batch=self.cfg.train.batch_size, train=True, device=torch.device(self.cfg.train.device))
+        except UsageError as e:
+            return f"does not fit here: {str(e).split(': lower ')[0]}"  # the space, not the user, chose it
+        return None
 
     def _earlier_result(self, trial, spec_name: str):
         """Samplers re-propose specs they have tried: answer from the study, not by training."""

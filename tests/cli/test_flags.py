@@ -13,6 +13,7 @@ import typer
 from resbench.cli.app import build_app, main
 from resbench.cli.flags import FIELD_REF, FLAGS, flag, speak
 from resbench.errors import ConfigError, UsageError
+from resbench.validate import is_field
 
 PACKAGE = Path(__file__).resolve().parents[2] / "resbench"
 FLAG_LITERAL = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -95,10 +96,10 @@ def _named_fields() -> dict[str, str]:
             if fn == "ConfigError" and args and isinstance(args[0], ast.Constant):
                 named.setdefault(args[0].value, where(node))
             elif fn in NAMING_CALLS and len(args) >= 2 and isinstance(args[1], ast.Constant) \
-                    and isinstance(args[1].value, str) and args[1].value.isidentifier():
+                    and isinstance(args[1].value, str) and is_field(args[1].value):
                 named.setdefault(args[1].value, where(node))
             elif fn in NAMING_CALLS and fn in ("prepare_output",) and len(args) >= 3 \
-                    and isinstance(args[2], ast.Constant) and args[2].value.isidentifier():
+                    and isinstance(args[2], ast.Constant) and is_field(args[2].value):
                 named.setdefault(args[2].value, where(node))
     return named
 
@@ -191,3 +192,34 @@ def test_the_cli_words_a_hint_inside_a_message(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert "--cuda-graphs captures CUDA work: it needs --device cuda" in err and "`" not in err
+
+
+def test_a_limit_is_named_as_it_can_be_typed_back():
+    from resbench.search.space import Constraints
+
+    c = Constraints(max_macs=5_000_000, max_params=1_234_567)
+    assert speak(c.describe()) == "--max-macs 5M and --max-params 1234567"
+    assert "`max_macs='5M'`" in c.analytic_violation(6_000_000, 10)
+
+
+def test_places_that_are_not_fields_keep_their_own_words(cli, tmp_path):
+    code, _, err = cli("plot", tmp_path / "p.txt", "--results-dir", tmp_path)
+    assert code == 2 and "`" not in err and "OUTPUT" in err
+
+
+def test_the_input_that_named_a_file_is_the_one_the_message_names(tmp_path):
+    from resbench.check.baseline import read_baseline
+
+    with pytest.raises(UsageError) as e:
+        read_baseline(tmp_path / "nope.json", "current")
+    assert speak(str(e.value)).startswith(f"cannot read --current {tmp_path / 'nope.json'}")
+
+
+def test_a_filter_on_a_missing_column_reads_as_a_sentence():
+    import pandas as pd
+
+    from resbench.report.frames import _apply_filters
+
+    with pytest.raises(ConfigError) as e:
+        _apply_filters(pd.DataFrame({"spec": ["resnet20"]}), ["nosuchcol=1"])
+    assert speak(str(e.value)) == "--filter 'nosuchcol' names no column; columns are spec"

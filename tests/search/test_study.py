@@ -403,3 +403,20 @@ def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == dead.number)
     assert retry.state == optuna.trial.TrialState.COMPLETE and retry.params == dead.params
     assert trainer.calls[0] == dead.user_attrs["spec"]  # the retry trained the dead worker's candidate first
+
+
+def test_a_candidate_that_cannot_fit_here_is_infeasible_not_the_end(cli, tmp_path, monkeypatch):
+    """Memory that fits only the smallest nets: the big ones are skipped as infeasible, the
+    search goes on, and Optuna's traceback for them never reaches the user."""
+    from resbench import limits
+
+    small = limits.estimate_bytes(parse_spec("cifar-resnet14:width=4"), 50, True)
+    monkeypatch.setattr(limits, "machine_memory", lambda device=None: (int(sum(small) * 1.5), "this machine has"))
+    code, out, err = cli("search", *TINY, "--epochs", "1", "--trials", "2", "--widths", "4,64", "--sampler-seed", "0",
+                         "--results-dir", tmp_path / "r", "--json")
+    assert code == 0, err
+    trials = json.loads(out)["trials"]
+    infeasible = [t for t in trials if t["status"] == "infeasible"]
+    assert infeasible and all("does not fit here" in t["why"] for t in infeasible)
+    assert any(t["status"] == "trained" for t in trials)
+    assert "Traceback" not in err and "failed" not in err
