@@ -4,7 +4,7 @@ members packed into one pass (and, on CUDA, CUDA-graph steps).
     python benchmarks/train_throughput.py [--data-dir DIR] [--steps 60] [--workers 2] [--device cpu|cuda] [--out FILE]
 
 CUDA (run by benchmarks/gpu_check.sh): the reference is a plain loop with the data already
-on the device (fp32, NCHW: what issue 15 measured at 9.4 ms/step on an H100); resbench runs
+on the device (fp32, NCHW: the yardstick is 9.4 ms/step on an H100 with torch 2.11); resbench runs
 its default (NCHW fp32), --cuda-graphs, and 8 members packed; the output states img/s per
 member and members on lines of their own, the full CIFAR-10 epoch time and the paper's
 164-epoch schedule (64k steps) extrapolated from it. Targets there: >= 50k img/s for one
@@ -94,7 +94,7 @@ def packed_images_per_s(data, steps: int, members: int, device: str, **kw) -> fl
 
 
 def plain_device_loop_images_per_s(data, steps: int, device: str) -> float:
-    """Issue 15's reference on CUDA: data on the device, random batches, fp32 NCHW, no augmentation."""
+    """The CUDA reference: data on the device, random batches, fp32 NCHW, no augmentation."""
     torch.manual_seed(0)
     model = build_model("resnet20").to(device).train()
     x_all = (data.train_x[: steps * 128].to(device).float() / 255)
