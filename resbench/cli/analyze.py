@@ -150,8 +150,11 @@ def degradation(
     from resbench.report.plots import error_curves
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
 
+    from resbench.validate import number
+
     cfg = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
+    number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     tables = TableOutputs(csv, markdown, as_json)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budget is not None or plan or until_resolved:

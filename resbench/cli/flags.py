@@ -46,6 +46,7 @@ FLAGS: dict[str, str] = {
     "gpus_per_run": "--gpus-per-run",
     "images": "--images",
     "in_channels": "--in-channels",
+    "kind": "--kind",
     "input_size": "--input-size",
     "iters": "--iters",
     "latency_batch_size": "--latency-batch-size",

@@ -38,7 +38,8 @@ def results(
     if tables.write(df):
         return
     if df.empty:
-        out.print(f"no records under {q.records_dir}" + (" matching the filters" if filters else ""), highlight=False)
+        of_kind = f" of kind {kind!r}" if kind else ""
+        out.print(f"no records{of_kind} under {q.records_dir}" + (" matching the filters" if filters else ""), highlight=False)
         return
     shown = df[[c for c in RESULTS_COLUMNS if c in df.columns]]
     out.print(results_table(shown))

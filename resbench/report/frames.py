@@ -116,6 +116,8 @@ def scatter_points(results_dir, kind: str | None, filters: list[str], x: str, y:
     q = query_records(results_dir, kind, filters)
     df = q.frame
     if df.empty and not filters:
+        if kind:
+            raise UsageError(f"no records of kind {kind!r} under {q.records_dir} to plot (`kind` chooses one: profile, train, ...)")
         raise UsageError(f"no records under {q.records_dir} to plot; run resbench train, compare, profile (with `save=True`) or search first")
     for col in (x, y) + ((label,) if label else ()):
         if col not in df.columns:

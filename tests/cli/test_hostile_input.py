@@ -150,3 +150,16 @@ def test_bad_input_is_one_line_exit_2(cli, probe_dir, monkeypatch, args):
     code, out, err = cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
     assert_one_line_usage_error(code, err)
     assert (probe_dir / "a_file").read_text() == before  # nothing already written is lost
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "100"])
+def test_degradation_refuses_an_effect_compare_refuses(cli, tmp_path, value):
+    code, _, err = cli("degradation", "--depths", "8", "--dataset", "synthetic", "--effect", value, "--results-dir", tmp_path)
+    assert code == 2 and "--effect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_empty_kind_says_which_kind(cli, tmp_path):
+    code, out, _ = cli("results", "--kind", "bogus", "--results-dir", tmp_path)
+    assert code == 0 and "no records of kind 'bogus'" in out
+    code, _, err = cli("plot", tmp_path / "p.png", "--kind", "bogus", "--results-dir", tmp_path)
+    assert code == 2 and "no records of kind 'bogus'" in err and "--kind" in err
