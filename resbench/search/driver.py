@@ -241,15 +241,15 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
                       objectives=_list(o.objectives, "objectives") or (), seeds=o.seeds,
                       halving=Halving(o.min_epochs, o.reduction_factor, config.epochs) if pruning else None,
                       sampler=o.sampler, latency_batch=o.latency_batch_size or config.batch_size)
-    # Notes only once every input is valid: an error is then the only line.
-    for line in narrowed.notes:
-        hooks.say(f"note: {line}")
-    if o.pruning and not pruning:
-        hooks.say("note: `epochs=1` leaves nothing to stop early: pruning is off for this search")
     with quiet_optuna():
         root = resolve_results(results_dir)
         storage_url = o.storage or default_storage(root)
         study = open_study(sc, storage_url, o.study, o.sampler_seed)
+        # Notes only once every input is valid, the storage included: an error is then the only line.
+        for line in narrowed.notes:
+            hooks.say(f"note: {line}")
+        if o.pruning and not pruning:
+            hooks.say("note: `epochs=1` leaves nothing to stop early: pruning is off for this search")
         store = Store(root)
         env = collect_env(device)
         hooks.say(f"study {study.study_name} in {storage_url}: {narrowed.space.size():,} specs in the space, "

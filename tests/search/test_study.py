@@ -420,3 +420,9 @@ def test_a_candidate_that_cannot_fit_here_is_infeasible_not_the_end(cli, tmp_pat
     assert infeasible and all("does not fit here" in t["why"] for t in infeasible)
     assert any(t["status"] == "trained" for t in trials)
     assert "Traceback" not in err and "failed" not in err
+
+
+def test_a_bad_storage_is_the_only_line(cli, tmp_path):
+    """No note about the search (pruning off at one epoch) before the storage is known to open."""
+    code, _, err = cli("search", *TINY, "--epochs", "1", "--storage", "foo://bar", "--results-dir", tmp_path / "r")
+    assert code == 2 and err.strip().splitlines() == [l for l in err.strip().splitlines() if "cannot open the study storage" in l]
