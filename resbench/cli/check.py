@@ -37,7 +37,7 @@ def baseline(
 
     with progress_bar("baseline") as update:
         report = run_baseline(suite_file, out_file, rounds=rounds, backoff=backoff, hooks=hooks_for(update))
-    note(f"wrote {report.entries} entries to {report.path}")
+    note(f"wrote {report.entries} entr{'y' if report.entries == 1 else 'ies'} to {report.path}")
 
 
 def check(

@@ -83,7 +83,7 @@ def front_lines(report) -> list[str]:
     """The lines under the front table: trial counts, the epoch budget used, the presets."""
     summary, split = report.summary, report.split
     counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts().items()))
-    lines = [f"{len(summary.trials)} trials: {counts}"]
+    lines = [f"{len(summary.trials)} trial{'' if len(summary.trials) == 1 else 's'}: {counts}"]
     if summary.epoch_fraction is not None:
         lines.append(f"epochs trained: {summary.epochs_trained} of the {summary.epochs_if_full} that training every evaluated "
                      f"candidate fully would take ({100 * summary.epoch_fraction:.0f} %)")

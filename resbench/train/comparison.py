@@ -203,7 +203,7 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     ref_name = _resolve_reference(arms, reference).name
     fitted, cells, config = _plan(arms, seeds, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
-    hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cells on {config.dataset}, {config.epochs} epoch(s) each")
+    hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
     rows = summarize_arms(fitted, results, ref, effect, target_error)
