@@ -47,6 +47,7 @@ FLAGS: dict[str, str] = {
     "images": "--images",
     "in_channels": "--in-channels",
     "kind": "--kind",
+    "label": "--label",
     "input_size": "--input-size",
     "iters": "--iters",
     "latency_batch_size": "--latency-batch-size",
@@ -99,6 +100,8 @@ FLAGS: dict[str, str] = {
     "width": "--width",
     "widths": "--widths",
     "workers": "--workers",
+    "x": "--x",
+    "y": "--y",
 }
 
 # `field`, or `field=value` with the value as Python writes it ('cuda', 3, True).

@@ -119,9 +119,9 @@ def scatter_points(results_dir, kind: str | None, filters: list[str], x: str, y:
         if kind:
             raise UsageError(f"no records of kind {kind!r} under {q.records_dir} to plot (`kind` chooses one: profile, train, ...)")
         raise UsageError(f"no records under {q.records_dir} to plot; run resbench train, compare, profile (with `save=True`) or search first")
-    for col in (x, y) + ((label,) if label else ()):
-        if col not in df.columns:
-            raise UsageError(f"no column {col!r} in the records; columns are {', '.join(map(str, df.columns))}")
+    for field, col in (("x", x), ("y", y), ("label", label)):
+        if col is not None and col not in df.columns:
+            raise ConfigError(field, f"{col!r} is no column of the records; columns are {', '.join(map(str, df.columns))}")
     points = df.assign(**{x: pd.to_numeric(df[x], errors="coerce"), y: pd.to_numeric(df[y], errors="coerce")}).dropna(subset=[x, y])
     if points.empty:
         raise UsageError(f"no record has numeric {x} and {y}" + (" after the filters" if filters else ""))

@@ -331,7 +331,7 @@ def test_cli_search_on_synthetic_data(cli, tmp_path):
     code, out, _ = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--filter", f"study={d['study']}", "--json")
     assert code == 0 and len(json.loads(out)["points"]) == len(records) and (tmp_path / "s.png").stat().st_size > 5000
     code, _, err = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--y", "colour")
-    assert code == 2 and "no column 'colour'" in err
+    assert code == 2 and "--y 'colour' is no column of the records" in err
 
 
 @pytest.mark.parametrize("extra, message", [
