@@ -73,6 +73,7 @@ FLAGS: dict[str, str] = {
     "reference": "--reference",
     "retries": "--retries",
     "rounds": "--rounds",
+    "sampler": "--sampler",
     "sampler_seed": "--sampler-seed",
     "save": "--save",
     "save_checkpoint": "--save-checkpoint",

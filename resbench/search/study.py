@@ -91,9 +91,9 @@ class SearchConfig:
             raise ConfigError("objectives", f"starts with error and lists each cost once, e.g. error,macs; got {','.join(self.objectives)}")
         bad = [o for o in self.objectives if o not in OBJECTIVES]
         if bad:
-            raise UsageError(f"unknown objective(s) {', '.join(bad)}: expected error plus some of macs, params, latency")
+            raise ConfigError("objectives", f"has unknown objective(s) {', '.join(bad)}: expected error plus some of macs, params, latency")
         if self.sampler not in SAMPLERS:
-            raise UsageError(f"unknown sampler {self.sampler!r}: expected {', '.join(SAMPLERS)}")
+            raise ConfigError("sampler", f"{self.sampler!r} is unknown: expected {', '.join(SAMPLERS)}")
         if self.seeds < 1:
             raise ConfigError("seeds", f"must be at least 1, got {self.seeds}")
         if self.halving and not 1 <= self.halving.min_epochs < self.train.epochs:

@@ -45,7 +45,7 @@ class ScaleOut:
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
-            raise UsageError(f"unknown executor {self.executor!r}: expected local or ray")
+            raise ConfigError("executor", f"{self.executor!r} is unknown: expected local or ray")
         if self.workers < 1:
             raise ConfigError("workers", f"must be at least 1, got {self.workers}")
         if self.retries < 0:
@@ -55,6 +55,13 @@ class ScaleOut:
         if not self.cpus_per_run > 0 or not self.gpus_per_run >= 0 or self.cpus_per_run == float("inf") \
                 or self.gpus_per_run == float("inf"):
             raise ConfigError("cpus_per_run", "must be a positive number and `gpus_per_run` a number >= 0")
+
+    def ignored(self) -> list[str]:
+        """The Ray settings given to the local executor, which has no use for them."""
+        if self.executor != "local":
+            return []
+        default = ScaleOut()
+        return [f for f in ("address", "cpus_per_run", "gpus_per_run") if getattr(self, f) != getattr(default, f)]
 
     @property
     def parallel(self) -> bool:
@@ -204,6 +211,8 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     fitted, cells, config = _plan(arms, seeds, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
+    if scale.ignored():
+        hooks.warning(f"{', '.join(f'`{f}`' for f in scale.ignored())} apply to `executor='ray'`; the local executor ignores them")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
     rows = summarize_arms(fitted, results, ref, effect, target_error)

@@ -163,3 +163,10 @@ def test_an_empty_kind_says_which_kind(cli, tmp_path):
     assert code == 0 and "no records of kind 'bogus'" in out
     code, _, err = cli("plot", tmp_path / "p.png", "--kind", "bogus", "--results-dir", tmp_path)
     assert code == 2 and "no records of kind 'bogus'" in err and "--kind" in err
+
+
+def test_ray_settings_under_the_local_executor_are_named_as_ignored(cli, tmp_path):
+    code, _, err = cli("compare", "--specs", "cifar-resnet8", "--dataset", "synthetic", "--epochs", "1", "--subset", "100",
+                       "--test-subset", "50", "--cpus-per-run", "2", "--address", "auto", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "--address, --cpus-per-run apply to --executor ray; the local executor ignores them" in err
