@@ -122,7 +122,7 @@ def run_cells(cells, *, executor: str = "local", workers: int = 1, retries: int 
               address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
               run_here: Callable | None = None, checkpoints=None):
     if executor not in EXECUTORS:
-        raise UsageError(f"unknown executor {executor!r}: expected local or ray")
+        raise ConfigError("executor", f"{executor!r} is unknown: expected local or ray")
     if workers < 1:
         raise ConfigError("workers", f"must be at least 1, got {workers}")
     if retries < 0:
