@@ -12,7 +12,7 @@ import enum
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from resbench.errors import ConfigError
+from resbench.errors import ConfigError, SpecError
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import Record, Store, cell_lock, read_record
 from resbench.train.cells import Cell  # noqa: F401  (re-exported: sweeps are made of cells)
@@ -58,7 +58,10 @@ def build_arms(specs: list[str] | None = None, *, depths: list[int] | None = Non
     arms: list[NetSpec] = []
     for base in bases:
         for sc in shortcuts:
-            s = parse_spec(base, shortcut=sc, **modifiers)
+            try:
+                s = parse_spec(base, shortcut=sc, **modifiers)
+            except SpecError as e:
+                raise SpecError(f"arm {base}: {e}") from None  # which arm of several
             if s not in arms:
                 arms.append(s)
             if plain and not s.plain:

@@ -170,3 +170,9 @@ def test_ray_settings_under_the_local_executor_are_named_as_ignored(cli, tmp_pat
                        "--test-subset", "50", "--cpus-per-run", "2", "--address", "auto", "--results-dir", tmp_path)
     assert code == 0, err
     assert "--address, --cpus-per-run apply to --executor ray; the local executor ignores them" in err
+
+
+def test_a_shortcut_a_plain_arm_cannot_take_names_the_arm(cli, tmp_path):
+    code, _, err = cli("compare", "--specs", "resnet20,plain20", "--shortcuts", "A,B", "--dataset", "synthetic",
+                       "--results-dir", tmp_path)
+    assert code == 2 and err.startswith("resbench: error: arm plain20: this is a plain net")
