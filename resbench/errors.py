@@ -36,6 +36,10 @@ class ConfigError(UsageError):
         self.message = message
         super().__init__(f"`{field}` {message}")
 
+    def __reduce__(self):
+        # Raised in a worker process (a pool or Ray), it must cross back whole.
+        return type(self), (self.field, self.message)
+
 
 class SpecError(UsageError):
     """A depth spec that cannot be parsed or describes an impossible network."""

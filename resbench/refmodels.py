@@ -92,7 +92,7 @@ def parse_reference(text: str, **modifiers) -> RefModel:
     values.update({k: v for k, v in modifiers.items() if v not in (None, False)})
     extra = set(values) - {"input_size"}
     if extra:
-        raise SpecError(f"{source}: models take only `input_size`; {', '.join(sorted(extra))} apply to resbench's own specs")
+        raise SpecError(f"{source}: models take only `input_size`; {', '.join(f'`{k}`' for k in sorted(extra))} apply to resbench's own specs")
     names = _names(source)
     if model not in names:
         close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)

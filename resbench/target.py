@@ -31,7 +31,6 @@ def quick_complexity(target: Target):
     FlopCounterMode count for reference models (cached per model)."""
     if isinstance(target, RefModel):
         return _reference_complexity(target)
-
     return analytic_complexity(target)
 
 

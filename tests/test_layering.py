@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent / "resbench"
 CLI = ROOT / "cli"
 PKG = ROOT  # the resbench package folder
 # Modules of cli/ that are shared plumbing, not commands.
-CLI_PLUMBING = {"__init__", "app", "options", "output", "progress", "budget"}
+CLI_PLUMBING = {"__init__", "app", "options", "output", "progress", "budget", "flags"}
 
 
 def _imports(path: Path) -> set[str]:

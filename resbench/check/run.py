@@ -176,10 +176,10 @@ def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = 
     check_counters_can_run(suite)
     out = Path(out_file)
     if out.is_dir():
-        raise ConfigError("out", f"{str(out)!r} is a folder: give a file name such as {out / 'baseline.json'}")
+        raise ConfigError("out_file", f"{str(out)!r} is a folder: give a file name such as {out / 'baseline.json'}")
     if out.parent.exists() and not out.parent.is_dir():
-        raise ConfigError("out", f"{str(out)!r}: {out.parent} is a file, not a folder; give a path in a folder")
-    v.writable_folder(out.parent, f"`out` {str(out)!r}: its folder")
+        raise ConfigError("out_file", f"{str(out)!r}: {out.parent} is a file, not a folder; give a path in a folder")
+    v.writable_folder(out.parent, f"`out_file` {str(out)!r}: its folder")
     results = measure_suite(suite, hooks=hooks, rounds=rounds)
     write_json_atomic(out, baseline_document(suite, results, _env_here()))
     return BaselineReport(out, len(results))

@@ -149,7 +149,6 @@ def degradation(
     from resbench.report.files import figure_path
     from resbench.report.plots import error_curves
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
-
     from resbench.validate import number
 
     cfg = training

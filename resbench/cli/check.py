@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from resbench.cli.flags import speak
 from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt
 from resbench.cli.output import TableOutputs, hooks_for, note, out, print_json, warn
 
@@ -126,6 +127,6 @@ def _append(md: str, target: str) -> None:
     """The Markdown table appended to $GITHUB_STEP_SUMMARY."""
     try:
         with open(target, "a") as f:
-            f.write(md)
+            f.write(speak(md))
     except OSError as e:  # the verdict stands; the summary is a copy of it
         warn(f"could not append the table to {target} ({e.strerror or e}); the verdict below is unchanged")

@@ -64,7 +64,7 @@ FLAGS: dict[str, str] = {
     "nproc": "--nproc",
     "num_classes": "--num-classes",
     "objectives": "--objectives",
-    "out": "--out",
+    "out_file": "--out",
     "pack": "--pack",
     "plain": "--plain",
     "plot": "--plot",
@@ -117,6 +117,8 @@ def flag(field: str, value: str | None = None) -> str:
         return name
     if value == "False":
         return "--no-" + name[2:]
+    if value.startswith("[") and value.endswith("]"):  # a list field given one item: filters=['spec=x']
+        value = value[1:-1]
     return f"{name} {value.strip(chr(39) + chr(34))}"
 
 

@@ -129,7 +129,7 @@ class TableOutputs:
         for path, render in ((self.csv, to_csv), (self.markdown, to_markdown)):
             if path is None:
                 continue
-            text = render(frame)
+            text = speak(render(frame))  # a table, like the terminal's, names flags; JSON keeps the library's words
             if path == STDOUT:
                 write_stdout(text)
             else:

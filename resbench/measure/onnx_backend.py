@@ -99,7 +99,6 @@ def measure_onnx(spec, model, batch: int, device: torch.device, warmup: int, ite
         warmup_s = time.perf_counter() - t_warm
         runs, wall = timed_loop(step, timer, torch.device("cpu"), iters, min_time, progress, "measure")
     samples = [timer.ms(m[0], m[-1]) for m in runs]
-
     return StepTiming(samples, wall, phases=None, compile_s=export_s, warmup_s=warmup_s, peak_cuda=None, kernel_ms=None,
                       max_abs_diff=diff)
 
@@ -108,7 +107,7 @@ def check_backend(cfg) -> None:
     if cfg.backend not in BACKENDS:
         raise ConfigError("backend", f"{cfg.backend!r} is unknown: expected eager or onnxruntime")
     if cfg.backend == "onnxruntime":
-        bad = [flag for flag, on in (("`mode='train'`", cfg.mode != "infer"), ("`compile_mode`" if cfg.compile_mode else "`compile`", cfg.compile),
+        bad = [flag for flag, on in (("`mode='train'`", cfg.mode != "infer"), ("`compile_mode`" if cfg.compile_mode else "`compile`", cfg.compile or cfg.compile_mode),
                                      ("`cuda_graphs`", cfg.cuda_graphs), ("`breakdown`", cfg.breakdown),
                                      (f"`dtype={cfg.dtype!r}`", cfg.dtype != "fp32")) if on]
         if bad:

@@ -178,7 +178,6 @@ def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
             cached[key] = measured
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-
                 write_json_atomic(path, cached)
             except OSError:
                 pass  # a read-only home only costs a re-measure next time

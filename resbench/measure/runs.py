@@ -31,7 +31,6 @@ def profile_runs(spec: NetSpec, config: ProfileConfig, batch_sizes: list[int | N
     and the others are still measured."""
     store = Store(results_dir) if save else None
     if store is not None:  # checked before measuring: a refusal after it would lose the run
-
         writable_folder(store.records_dir, "the results folder")
     sizes = batch_sizes or [config.batch_size]
     results, failures = [], []

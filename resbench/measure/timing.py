@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -73,8 +73,6 @@ class ProfileConfig:
     backend: str = "eager"  # eager PyTorch, or onnxruntime (the exported graph; resbench.measure.onnx_backend)
 
     def __post_init__(self) -> None:
-        if self.compile_mode is not None:
-            object.__setattr__(self, "compile", True)  # a compile mode is a request to compile
         self._check()
 
     def _check(self) -> None:
@@ -88,7 +86,7 @@ class ProfileConfig:
         if self.compile_mode is not None and self.compile_mode not in COMPILE_MODES:
             raise ConfigError("compile_mode", f"{self.compile_mode!r} is unknown: expected {', '.join(COMPILE_MODES)}")
         check_backend(self)
-        if self.breakdown and (self.mode != "infer" or self.compile or self.cuda_graphs):
+        if self.breakdown and (self.mode != "infer" or self.compile or self.compile_mode or self.cuda_graphs):
             raise ConfigError("breakdown", "times the stages of the eager forward pass: use `mode='infer'` without "
                               "`compile`, `compile_mode` or `cuda_graphs`")
         if self.batch_size is not None:
@@ -179,7 +177,6 @@ class ProfileResult:
         fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
         fields["samples_ms"] = tuple(d["samples_ms"])
         fields["notes"] = tuple(d.get("notes", ()))
-
         fields["breakdown"] = tuple(StageTime(**s) for s in d.get("breakdown") or ())
         return cls(**fields)
 
@@ -204,6 +201,8 @@ def profile(spec: NetSpec, cfg: ProfileConfig, progress: Progress | None = None,
     ``model``: time this network (built from ``spec``) instead of building a fresh one."""
     device = resolve_device(cfg.device)
     check_device(cfg, device)
+    if cfg.compile_mode is not None:
+        cfg = replace(cfg, compile=True)  # a compile mode is a request to compile
     with num_threads(cfg.threads):
         return _profile(spec, cfg, device, progress, model)
 

@@ -84,7 +84,7 @@ def _parse_filters(filters: list[str]) -> list[tuple[str, str]]:
     for f in filters:
         key, eq, value = f.partition("=")
         if not eq or not key:
-            raise ConfigError("filters", f"takes key=value, e.g. `filters='spec=resnet50'`; got {f!r}")
+            raise ConfigError("filters", f"takes key=value, e.g. `filters=['spec=resnet50']`; got {f!r}")
         out.append((key, value))
     return out
 

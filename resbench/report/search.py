@@ -73,7 +73,6 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or f"study {summary.study}", fontsize=10)
     fig.tight_layout()
-
     _save(fig, path)
     plt.close(fig)
     return path

@@ -7,6 +7,7 @@ Pareto front. The engine (sampling, pruning, storage) is in ``study``, ``pruner`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from resbench import validate as v
 from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks

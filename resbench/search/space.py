@@ -63,7 +63,10 @@ class Constraints:
 def _typed(count: int, unit: str = "") -> str:
     """A limit as it can be typed back: '60M' when that is exact, else the whole number."""
     short = si(count, unit).replace(" ", "")
-    return f"'{short}'" if parse_count(short, "a limit") == count else str(count)
+    try:
+        return f"'{short}'" if parse_count(short, "a limit") == count else str(count)
+    except UsageError:  # not a count a user could give (0, a negative)
+        return str(count)
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def _validate(s: SearchSpace) -> None:
         for n in s.stage_choices(fam):
             down = (4 if fam == "imagenet" else 1) * 2 ** (n - 1)
             if s.input_size < down:
-                raise UsageError(f"{fam} nets with {n} stages downsample by {down}, more than the {s.input_size}px input; "
+                raise ConfigError("stages", f"{n}: {fam} nets with {n} stages downsample by {down}, more than the {s.input_size}px input; "
                                  "use fewer `stages` or the cifar family")
 
 

@@ -120,7 +120,7 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
     smallest = MIN_SEEDS * per_epoch
     if budget < smallest:
         raise UsageError(f"a budget of {_hms(budget)} is too small: one epoch of {MIN_SEEDS} seeds per arm takes about "
-                         f"{_hms(smallest)} here; give at least `budget={math.ceil(smallest / 60)}m`")
+                         f"{_hms(smallest)} here; give `budget` at least {math.ceil(smallest / 60)}m")
     best = None
     for epochs in range(1, MAX_EPOCHS + 1):
         seeds = min(max_seeds, int(budget // (epochs * per_epoch)))

@@ -9,7 +9,7 @@ return typed reports; printing and files are the caller's (see ``resbench.report
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -46,22 +46,21 @@ class ScaleOut:
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ConfigError("executor", f"{self.executor!r} is unknown: expected local or ray")
-        if self.workers < 1:
-            raise ConfigError("workers", f"must be at least 1, got {self.workers}")
-        if self.retries < 0:
-            raise ConfigError("retries", f"must be >= 0, got {self.retries}")
-        if self.pack is not None and not (isinstance(self.pack, int) and 1 <= self.pack <= 64):
+        v.whole(self.workers, "workers", 1, 4096)
+        v.whole(self.retries, "retries", 0, 1000)
+        if self.pack is not None and (isinstance(self.pack, bool) or not isinstance(self.pack, int) or not 1 <= self.pack <= 64):
             raise ConfigError("pack", f"takes a whole number of members from 1 to 64, got {self.pack!r}")
-        if not self.cpus_per_run > 0 or not self.gpus_per_run >= 0 or self.cpus_per_run == float("inf") \
-                or self.gpus_per_run == float("inf"):
-            raise ConfigError("cpus_per_run", "must be a positive number and `gpus_per_run` a number >= 0")
+        v.number(self.cpus_per_run, "cpus_per_run", 0, 4096, lo_open=True)
+        v.number(self.gpus_per_run, "gpus_per_run", 0, 4096)
+        if self.ignored():  # most likely `executor='ray'` was meant: say so rather than run locally
+            raise ConfigError(self.ignored()[0], "applies to `executor='ray'` only: add that, or leave it out")
 
     def ignored(self) -> list[str]:
         """The Ray settings given to the local executor, which has no use for them."""
         if self.executor != "local":
             return []
-        default = ScaleOut()
-        return [f for f in ("address", "cpus_per_run", "gpus_per_run") if getattr(self, f) != getattr(default, f)]
+        defaults = {f.name: f.default for f in fields(self)}
+        return [f for f in ("address", "cpus_per_run", "gpus_per_run") if getattr(self, f) != defaults[f]]
 
     @property
     def parallel(self) -> bool:
@@ -211,8 +210,6 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     fitted, cells, config = _plan(arms, seeds, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
-    if scale.ignored():
-        hooks.warning(f"{', '.join(f'`{f}`' for f in scale.ignored())} apply to `executor='ray'`; the local executor ignores them")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
     rows = summarize_arms(fitted, results, ref, effect, target_error)

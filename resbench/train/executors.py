@@ -81,8 +81,10 @@ def run_ray(cells, address: str | None, cpus_per_run: float, gpus_per_run: float
         import ray
     except ImportError:
         raise ConfigError("executor", 'ray needs Ray: pip install -e ".[ray]" (or pip install "ray[default]")') from None
-    if cpus_per_run <= 0 or gpus_per_run < 0:
-        raise ConfigError("cpus_per_run", "must be > 0 and `gpus_per_run` >= 0")
+    if not cpus_per_run > 0:
+        raise ConfigError("cpus_per_run", f"must be > 0, got {cpus_per_run}")
+    if not gpus_per_run >= 0:
+        raise ConfigError("gpus_per_run", f"must be >= 0, got {gpus_per_run}")
     started_here = False
     if not ray.is_initialized():
         try:

@@ -223,3 +223,33 @@ def test_a_filter_on_a_missing_column_reads_as_a_sentence():
     with pytest.raises(ConfigError) as e:
         _apply_filters(pd.DataFrame({"spec": ["resnet20"]}), ["nosuchcol=1"])
     assert speak(str(e.value)) == "--filter 'nosuchcol' names no column; columns are spec"
+
+
+def test_a_config_error_crosses_a_process_boundary_whole():
+    """Raised in a worker (a pool or Ray), it must unpickle as itself, not break the pool."""
+    import pickle
+
+    e = pickle.loads(pickle.dumps(ConfigError("epochs", "must be at least 1, got 0")))
+    assert type(e) is ConfigError and e.field == "epochs" and str(e) == "`epochs` must be at least 1, got 0"
+
+
+def test_table_files_name_flags_like_the_terminal(tmp_path):
+    import pandas as pd
+
+    from resbench.cli.output import TableOutputs
+
+    frame = pd.DataFrame({"note": ["try `cuda_graphs=True`"]})
+    TableOutputs(csv=str(tmp_path / "t.csv"), markdown=str(tmp_path / "t.md")).write(frame)
+    for name in ("t.csv", "t.md"):
+        text = (tmp_path / name).read_text()
+        assert "try --cuda-graphs" in text and "`" not in text
+
+
+def test_a_compile_mode_leaves_the_callers_config_as_given():
+    from resbench.measure.timing import ProfileConfig
+
+    cfg = ProfileConfig(compile_mode="default")
+    assert cfg.compile is False and cfg.compile_mode == "default"
+    with pytest.raises(ConfigError) as e:
+        ProfileConfig(compile_mode="default", breakdown=True)
+    assert e.value.field == "breakdown"

@@ -165,11 +165,11 @@ def test_an_empty_kind_says_which_kind(cli, tmp_path):
     assert code == 2 and "no records of kind 'bogus'" in err and "--kind" in err
 
 
-def test_ray_settings_under_the_local_executor_are_named_as_ignored(cli, tmp_path):
-    code, _, err = cli("compare", "--specs", "cifar-resnet8", "--dataset", "synthetic", "--epochs", "1", "--subset", "100",
-                       "--test-subset", "50", "--cpus-per-run", "2", "--address", "auto", "--results-dir", tmp_path)
-    assert code == 0, err
-    assert "--address, --cpus-per-run apply to --executor ray; the local executor ignores them" in err
+@pytest.mark.parametrize("given, named", [(["--address", "auto"], "--address"), (["--cpus-per-run", "2"], "--cpus-per-run"),
+                                          (["--gpus-per-run", "1"], "--gpus-per-run")])
+def test_ray_settings_without_the_ray_executor_are_refused(cli, tmp_path, given, named):
+    code, _, err = cli("compare", "--specs", "cifar-resnet8", "--dataset", "synthetic", *given, "--results-dir", tmp_path)
+    assert code == 2 and err.strip() == f"resbench: error: {named} applies to --executor ray only: add that, or leave it out"
 
 
 def test_a_shortcut_a_plain_arm_cannot_take_names_the_arm(cli, tmp_path):

@@ -40,7 +40,7 @@ def test_the_plan_is_the_least_detectable_difference_that_fits():
 
 
 def test_a_budget_below_one_epoch_of_two_seeds_names_the_smallest_that_fits():
-    with pytest.raises(UsageError, match="too small.*at least `budget=2m`"):
+    with pytest.raises(UsageError, match="too small.*give `budget` at least 2m"):
         choose(["a", "b"], [ArmCost("a", 30.0, "x"), ArmCost("b", 30.0, "x")], 60, lambda e: 0.01, 1000, "prior")
 
 
