@@ -24,9 +24,12 @@ MAX_WHOLE = 2**31 - 1
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take 32-bit seeds
 
 
+FIELD_NAME = r"[a-z][a-z0-9_]*"  # how a config field is spelt; resbench.cli.flags finds them in text by it
+
+
 def is_field(name: str) -> bool:
     """A config field's name (``batch_size``), as opposed to a place written out for the reader."""
-    return re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None
+    return re.fullmatch(FIELD_NAME, name) is not None
 
 
 def invalid(name: str, message: str) -> UsageError:

@@ -55,3 +55,11 @@ def assert_one_line_usage_error(code: int, err: str) -> None:
     assert code == 2, (code, err)
     assert len(lines) == 1, err
     assert lines[0].startswith("resbench: error: ") and "internal error" not in err and "Traceback" not in err
+
+
+def run_probe_case(cli, probe_dir, monkeypatch, args):
+    """One probe command line, run from ``probe_dir`` with its results there and ``{tmp}``
+    standing for it: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(probe_dir)
+    monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
+    return cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])

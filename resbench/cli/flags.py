@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from resbench.validate import FIELD_NAME
+
 # field -> flag. Most flags are the field with dashes; the table lists every field the
 # library names, so a test can prove each one is a real option of some command.
 FLAGS: dict[str, str] = {
@@ -106,7 +108,7 @@ FLAGS: dict[str, str] = {
 }
 
 # `field`, or `field=value` with the value as Python writes it ('cuda', 3, True).
-FIELD_REF = re.compile(r"`([a-z][a-z0-9_]*)(?:=([^`]+))?`")
+FIELD_REF = re.compile(rf"`({FIELD_NAME})(?:=([^`]+))?`")
 
 
 def flag(field: str, value: str | None = None) -> str:

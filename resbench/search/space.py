@@ -177,12 +177,12 @@ def _choose(trial, name: str, choices: tuple):
 
 
 def _validate(s: SearchSpace) -> None:
-    def need(values, allowed, field):
+    def need(values, allowed, name):
         if not values:
-            raise ConfigError(field, f"needs at least one value: expected some of {', '.join(map(str, allowed))}")
+            raise ConfigError(name, f"needs at least one value: expected some of {', '.join(map(str, allowed))}")
         bad = [v for v in values if v not in allowed]
         if bad:
-            raise ConfigError(field, f"has unknown value(s) {', '.join(map(str, bad))}: expected some of {', '.join(map(str, allowed))}")
+            raise ConfigError(name, f"has unknown value(s) {', '.join(map(str, bad))}: expected some of {', '.join(map(str, allowed))}")
 
     need(s.families, ("cifar", "imagenet"), "family")
     need(s.blocks, ("basic", "bottleneck"), "blocks")

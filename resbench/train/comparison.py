@@ -52,8 +52,9 @@ class ScaleOut:
             raise ConfigError("pack", f"takes a whole number of members from 1 to 64, got {self.pack!r}")
         v.number(self.cpus_per_run, "cpus_per_run", 0, 4096, lo_open=True)
         v.number(self.gpus_per_run, "gpus_per_run", 0, 4096)
-        if self.ignored():  # most likely `executor='ray'` was meant: say so rather than run locally
-            raise ConfigError(self.ignored()[0], "applies to `executor='ray'` only: add that, or leave it out")
+        ignored = self.ignored()
+        if ignored:  # most likely `executor='ray'` was meant: say so rather than run locally
+            raise ConfigError(ignored[0], "applies to `executor='ray'` only: add that, or leave it out")
 
     def ignored(self) -> list[str]:
         """The Ray settings given to the local executor, which has no use for them."""

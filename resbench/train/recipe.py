@@ -160,9 +160,9 @@ def _check_result(d: dict) -> None:
     """A stored train result is what TrainResult reads back, with numbers where numbers belong."""
     r = TrainResult.from_dict(d)
     for name in ("final_train_error", "final_test_error"):
-        v = getattr(r, name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise TypeError(f"{name} is {v!r}, not a number")
+        value = getattr(r, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError(f"{name} is {value!r}, not a number")
     for h in r.history:
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
                    for x in (h.epoch, h.lr, h.train_loss, h.train_error, h.test_error, h.seconds)):

@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 
-from tests.conftest import assert_one_line_usage_error, write_fake_cifar10
+from tests.conftest import assert_one_line_usage_error, run_probe_case, write_fake_cifar10
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--epochs", "1"]
 
@@ -211,8 +211,6 @@ def test_the_probe_is_big_enough():
 
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c)[:80] for c in CASES])
 def test_bad_input_is_one_line_exit_2(cli, probe_dir, monkeypatch, args):
-    monkeypatch.chdir(probe_dir)
-    monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
-    code, out, err = cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
+    code, out, err = run_probe_case(cli, probe_dir, monkeypatch, args)
     assert_one_line_usage_error(code, err)
     assert not (probe_dir / "PAYLOAD_RAN").exists()  # no code ran from data

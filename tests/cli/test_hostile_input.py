@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import assert_one_line_usage_error, write_fake_cifar10
+from tests.conftest import assert_one_line_usage_error, run_probe_case, write_fake_cifar10
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--epochs", "1"]
 WEIRD = ["٣", "1_0", "３"]  # Arabic-Indic 3, an underscore, a full-width 3
@@ -144,10 +144,8 @@ def test_the_second_probe_is_big_enough():
 
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c)[:90] for c in CASES])
 def test_bad_input_is_one_line_exit_2(cli, probe_dir, monkeypatch, args):
-    monkeypatch.chdir(probe_dir)
-    monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
     before = (probe_dir / "a_file").read_text()
-    code, out, err = cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
+    code, out, err = run_probe_case(cli, probe_dir, monkeypatch, args)
     assert_one_line_usage_error(code, err)
     assert (probe_dir / "a_file").read_text() == before  # nothing already written is lost
 
