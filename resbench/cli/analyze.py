@@ -180,9 +180,9 @@ def degradation(
     if tables.emit(lambda: export.comparison_frame(table)):
             return
     if as_json:
-        print_json({"rows": table, "trend": report.trend, "plot": figure})
+        print_json({"rows": table, "trend": report.trend, "answers": report.comparison.answers, "plot": figure})
         return
     out.print(degradation_table(report.rows))
-    for line in report.trend.values():
+    for line in [*report.trend.values(), f"answers: {report.comparison.answers}"]:
         out.print(line, highlight=False)
     out.print(f"figure: {figure}", highlight=False)

@@ -34,9 +34,12 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
     if report.comparison is not None:
         rows = report.comparison.rows
         if plot is not None:
-            from resbench.report.plots import error_curves
+            from resbench.report.plots import comparison_figure, error_curves
 
-            error_curves(report.comparison.histories, plot, title=report.comparison.title)
+            if hooks_label == "compare":
+                comparison_figure(report.comparison, plot)
+            else:
+                error_curves(report.comparison.histories, plot, title=report.comparison.title)
         from resbench.report.tracked import log_comparison
 
         log_comparison(tracker, hooks_label, report.comparison, rows, figures=[plot] if plot else ())
@@ -52,11 +55,6 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
     out.print(compare_table(rows))
     for line in power_lines(rows):
         out.print(line, highlight=False)
-    for r in rows:
-        if r.get("sequential_ci"):
-            lo, hi = (100 * x for x in r["sequential_ci"])
-            out.print(f"{r['arm']}: sequential interval [{lo:+.2f}, {hi:+.2f}] points at look {r['look']} "
-                      f"({r['resolution'] or 'not resolved'})", highlight=False)
     if report.plan is not None:
         out.print(f"time: {report.actual_seconds:.0f} s of {report.plan.estimated_seconds:.0f} s planned "
                   f"({report.plan.budget_seconds:.0f} s budget)"

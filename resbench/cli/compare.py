@@ -29,7 +29,7 @@ def compare(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
-    plot: Annotated[Optional[str], typer.Option(help="Write error-vs-epoch curves (Fig. 6 style) to this PNG.", rich_help_panel="Output")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Write a forest plot of each difference with its interval and per-seed points to this PNG (and error-vs-epoch curves beside it, FILE-curves.png, when runs have more than one epoch).", rich_help_panel="Output")] = None,
     log: LogOpt = None,
     results_dir: ResultsDirOpt = None,
     executor: ExecutorOpt = "local",
@@ -83,9 +83,9 @@ def compare(
                              scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,
                              hooks=hooks_for(update))
     if plot is not None:
-        from resbench.report.plots import error_curves
+        from resbench.report.plots import comparison_figure
 
-        error_curves(report.histories, plot, title=report.title)
+        comparison_figure(report, plot)
     from resbench.report.tracked import log_comparison
 
     log_comparison(tracker, "compare", report, report.rows, figures=[plot] if plot else ())

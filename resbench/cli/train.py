@@ -65,16 +65,18 @@ def train(
             tracked.finish(job)
     if job is None:
         return
-    if tables.emit(lambda: export.train_frame(job.result)):
+    if tables.emit(lambda: export.train_frame(job.result, job.paper)):
             return
     if as_json:
-        print_json({**job.result.to_dict(), "env": job.env})
+        print_json(job.to_dict())
         return
     from resbench.report.tables import train_table
 
     out.print(train_table(job.result))
     for line in job.result.notes:
         out.print(line, highlight=False)
+    if job.paper is not None:
+        out.print(job.paper.line(job.result.final_test_error), highlight=False)
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

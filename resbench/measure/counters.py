@@ -15,9 +15,9 @@ on a shared runner: what the step dispatches, allocates and executes, not how lo
 
 This file is also a script: ``python counters.py ENTRY_JSON...`` prints one JSON list
 of counters. `check --against REF` runs it with REF's resbench first on the path, so
-REF's network is counted by this counting code, whatever REF's own version is. It
-therefore imports nothing from resbench at the top, and builds networks only through
-``resbench.target`` or the stable ``resbench.build_model``.
+REF's network and step are counted by this counting code, whatever REF's own version is.
+It therefore imports nothing from resbench at the top; the step it counts is the one the
+resbench on the path times (``resbench.measure.steps``), never a copy of its own.
 """
 
 from __future__ import annotations
@@ -48,68 +48,16 @@ VALGRIND_HINT = "install Valgrind (Debian/Ubuntu: apt-get install valgrind; macO
 # --- building the step -------------------------------------------------------------------------------
 
 
-def _build(entry: dict):
-    try:
-        from resbench.target import build_target, parse_target
-    except ImportError:  # an older resbench: its public API
-        import resbench
-
-        target = resbench.parse_spec(entry["spec"])
-        return target, resbench.build_model(target)
-    target = parse_target(entry["spec"])
-    return target, build_target(target)
-
-
 def make_step(entry: dict):
-    """The network of ``entry`` and a callable running one step of it (as `profile` does),
-    after which every later step dispatches the same ops (momentum buffers exist)."""
-    device = torch.device(entry.get("device", "cpu"))
-    torch.manual_seed(0)
-    target, model = _build(entry)
-    model = model.to(device)
-    x = torch.randn(entry.get("batch_size", 1), target.in_channels, target.input_size, target.input_size, device=device)
-    if entry.get("channels_last"):
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(entry.get("dtype", "fp32"))
-
-    def autocast():
-        return torch.autocast(device.type, dtype=dtype) if dtype else _Null()
-
-    if entry.get("mode", "infer") == "infer":
-        model.eval()
-
-        def step(phase=lambda name: None):
-            phase("forward")
-            with torch.inference_mode(), autocast():
-                model(x)
-        return model, step, device
-
-    model.train()
-    classes = model.fc.out_features if isinstance(getattr(model, "fc", None), torch.nn.Linear) else model.num_classes
-    y = torch.randint(0, classes, (x.shape[0],), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-
-    def step(phase=lambda name: None):
-        phase("forward")
-        opt.zero_grad(set_to_none=True)
-        with autocast():
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-        phase("backward")
-        loss.backward()
-        phase("optimizer")
-        opt.step()
-
-    step()  # the first step creates the momentum buffers: count a steady one
-    return model, step, device
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    """``(model, step, device)``: the step `profile` times, built by the resbench on the
+    path (``resbench.measure.steps.entry_step``); a resbench from before that builder is
+    counted with the step its own counters built. ``step(mark)`` calls ``mark()`` after
+    each phase (the older step called ``mark(name)`` before each)."""
+    try:
+        from resbench.measure.steps import entry_step
+    except ImportError:
+        from resbench.measure.counters import make_step as entry_step  # REF's own module
+    return entry_step(entry)
 
 
 # --- ops and memory ----------------------------------------------------------------------------------
@@ -180,6 +128,10 @@ def count_ops_and_memory(model, step) -> dict:
     names = {m: n for n, m in model.named_modules()}
     stack: list[str] = []
     phase = {"now": "forward"}
+    after = iter(("backward", "optimizer", "done"))
+
+    def mark(name: str | None = None) -> None:
+        phase["now"] = name if name is not None else next(after, "done")
 
     def push(module, _inputs):
         stack.append(names.get(module, "?"))
@@ -198,7 +150,7 @@ def count_ops_and_memory(model, step) -> dict:
         flops = FlopCounterMode(display=False)
         recorder = _Recorder(scope)
         with flops, recorder:
-            step(lambda name: phase.__setitem__("now", name))
+            step(mark)
     finally:
         for h in hooks:
             h.remove()

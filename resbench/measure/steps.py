@@ -19,7 +19,7 @@ import torch
 from resbench.errors import ConfigError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
-from resbench.target import build_target
+from resbench.target import build_target, parse_target
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERS = 10_000
@@ -78,15 +78,22 @@ def peak_rss_bytes() -> int:
     return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
 
 
-def make_step(model, x, cfg, device: torch.device):
-    """A callable step(mark) that runs one iteration and calls mark() after each phase."""
-    if cfg.mode == "infer":
-        model.eval()
-        if cfg.cuda_graphs and not cfg.compile:
-            return graph_step(model, x, cfg, device)
+def _noop() -> None:
+    pass
 
-        def infer(mark):
-            with autocast(device, cfg.dtype):
+
+def make_step(model, x, device: torch.device, mode: str, dtype: str, graphs: bool = False):
+    """The one step resbench times, traces and counts: ``step(mark)`` runs one iteration
+    (inference; or forward, backward and SGD with loss scaling for fp16) and calls
+    ``mark()`` after each phase. `profile`, `--trace`, `--breakdown` and the counters of
+    `check` all build it here, so CI counts exactly the step `profile` times."""
+    if mode == "infer":
+        model.eval()
+        if graphs:
+            return graph_step(model, x, dtype, device)
+
+        def infer(mark=_noop):
+            with torch.inference_mode(), autocast(device, dtype):
                 model(x)
             mark()
 
@@ -95,12 +102,12 @@ def make_step(model, x, cfg, device: torch.device):
     model.train()
     target = torch.randint(0, output_classes(model), (x.shape[0],), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    scaler = grad_scaler(device, enabled=cfg.dtype == "fp16")
+    scaler = grad_scaler(device, enabled=dtype == "fp16")
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def train(mark):
+    def train(mark=_noop):
         opt.zero_grad(set_to_none=True)
-        with autocast(device, cfg.dtype):
+        with autocast(device, dtype):
             loss = loss_fn(model(x), target)
         mark()
         scaler.scale(loss).backward()
@@ -112,20 +119,43 @@ def make_step(model, x, cfg, device: torch.device):
     return train
 
 
-def graph_step(model, x, cfg, device: torch.device):
+STEP_PHASES = {"infer": ("forward",), "train": ("forward", "backward", "optimizer")}
+
+
+def entry_step(entry: dict):
+    """The step of a `check` entry (spec, device, batch_size, mode, dtype, channels_last),
+    built as `profile` builds it, for the deterministic counters: ``(model, step, device)``.
+    ``step(mark)`` runs under the same precision and grad mode as a timed step; a train
+    step has run once, so every later one dispatches the same ops (momentum buffers exist)."""
+    device = torch.device(entry.get("device", "cpu"))
+    mode, dtype = entry.get("mode", "infer"), entry.get("dtype", "fp32")
+    torch.manual_seed(0)
+    model, x = place(parse_target(entry["spec"]), device, entry.get("batch_size", 1), bool(entry.get("channels_last")))
+    inner = make_step(model, x, device, mode, dtype)
+
+    def step(mark=_noop):
+        with precision(device, dtype), torch.inference_mode() if mode == "infer" else torch.enable_grad():
+            inner(mark)
+
+    if mode == "train":
+        step()
+    return model, step, device
+
+
+def graph_step(model, x, dtype: str, device: torch.device):
     # Warm up on a side stream before capture, as the CUDA-graphs docs require;
     # autocast's weight cache must be off inside a captured graph.
     s = torch.cuda.Stream(device)
     s.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(s), autocast(device, cfg.dtype, cache_enabled=False):
+    with torch.cuda.stream(s), autocast(device, dtype, cache_enabled=False):
         for _ in range(3):
             model(x)
     torch.cuda.current_stream(device).wait_stream(s)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), autocast(device, cfg.dtype, cache_enabled=False):
+    with torch.cuda.graph(graph), autocast(device, dtype, cache_enabled=False):
         model(x)
 
-    def replay(mark):
+    def replay(mark=_noop):
         graph.replay()
         mark()
 
@@ -150,13 +180,20 @@ def timed_loop(step, timer, device, iters: int, min_time: float, progress: Progr
     return runs, time.perf_counter() - t0 - outside
 
 
-def prepare(spec: NetSpec, cfg, device: torch.device, batch: int, channels_last: bool, model=None):
+def place(spec: NetSpec, device: torch.device, batch: int, channels_last: bool, model=None):
+    """The network on ``device`` in the layout asked for, and a random input batch for it."""
     model = (model if model is not None else build_target(spec)).to(device)
     x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     # Always set the layout: a model passed in may still be in the other one.
-    model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format), x
+
+
+def prepare(spec: NetSpec, cfg, device: torch.device, batch: int, channels_last: bool, model=None):
+    """``place``, then torch.compile when ``cfg`` asks for it; returns (model, x, the eager
+    output the compiled one is checked against)."""
+    model, x = place(spec, device, batch, channels_last, model)
     eager_out = None
     if cfg.compile:
         if cfg.mode == "infer":  # the reference for the compiled output: eager, same input
@@ -166,6 +203,11 @@ def prepare(spec: NetSpec, cfg, device: torch.device, batch: int, channels_last:
         mode = cfg.compile_mode or ("reduce-overhead" if cfg.cuda_graphs else None)
         model = torch.compile(model, mode=None if mode == "default" else mode)
     return model, x, eager_out
+
+
+def step_for(model, x, cfg, device: torch.device):
+    """The step of a profile configuration (CUDA graphs only for an eager inference step)."""
+    return make_step(model, x, device, cfg.mode, cfg.dtype, graphs=bool(cfg.cuda_graphs and not cfg.compile))
 
 
 @dataclass(frozen=True)
@@ -189,12 +231,11 @@ def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_tim
     grad = contextlib.nullcontext() if cfg.mode == "train" else torch.inference_mode()
     with precision(device, cfg.dtype), grad:
         model, x, eager_out = prepare(spec, cfg, device, batch, channels_last, model)
-        step = make_step(model, x, cfg, device)
-        noop = lambda: None  # noqa: E731
+        step = step_for(model, x, cfg, device)
         compile_s = diff = None
         t = time.perf_counter()
         if cfg.compile:
-            step(noop)  # the first call compiles: timed on its own, never inside the measurement
+            step()  # the first call compiles: timed on its own, never inside the measurement
             synchronize(device)
             compile_s = time.perf_counter() - t
             if eager_out is not None:
@@ -202,7 +243,7 @@ def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_tim
                     diff = float((model(x).float() - eager_out).abs().max())
         t_warm = time.perf_counter()
         for i in range(warmup):
-            step(noop)
+            step()
             if progress:
                 progress("warm-up", i + 1, warmup)
         synchronize(device)
@@ -227,10 +268,9 @@ def kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | No
     try:
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
-        noop = lambda: None  # noqa: E731
         with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(steps):
-                step(noop)
+                step()
             synchronize(device)
         total_us = sum(e.time_range.elapsed_us() for e in prof.events()
                        if e.device_type == torch.autograd.DeviceType.CUDA)

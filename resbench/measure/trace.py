@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from resbench.measure.steps import make_step, prepare
+from resbench.measure.steps import prepare, step_for
 from resbench.measure.timing import ProfileConfig
 from resbench.report.files import atomic_output
 from resbench.runtime import autocast, num_threads, resolve_device, synchronize
@@ -79,15 +79,14 @@ def trace(spec: NetSpec, cfg: ProfileConfig, batch: int, path: str, top: int = 1
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with num_threads(cfg.threads):
         net, x, _ = prepare(spec, cfg, device, batch, bool(cfg.channels_last), model)
-        step = make_step(net, x, cfg, device)
-        noop = lambda: None  # noqa: E731
+        step = step_for(net, x, cfg, device)
         with torch.inference_mode() if cfg.mode == "infer" else torch.enable_grad(), autocast(device, cfg.dtype):
             for _ in range(WARMUP):
-                step(noop)
+                step()
             synchronize(device)
             with _native_noise_filtered(), torch_profile(activities=activities, record_shapes=True) as prof:
                 for _ in range(TRACE_STEPS):
-                    step(noop)
+                    step()
                 synchronize(device)
     with atomic_output(path) as tmp:
         prof.export_chrome_trace(str(tmp))

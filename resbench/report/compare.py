@@ -11,9 +11,12 @@ def compare_table(rows: list[dict]) -> Table:
     table = Table(header_style="bold")
     for c, j in (("arm", "left"), ("depth", "right"), ("block", "left"), ("shortcut", "left"), ("params", "right"),
                  ("MACs", "right"), ("seeds", "right"), ("train err %", "right"), ("test err %", "right"),
-                 ("Δ test err % [95% CI]", "right"), ("sig.", "left"), ("detectable Δ", "right"),
+                 ("Δ test err % [CI]", "right"), ("p adj.", "right"), ("sig.", "left"), ("detectable Δ", "right"),
                  ("seeds needed", "right"), ("s/epoch", "right")):
-        table.add_column(c, justify=j, no_wrap=c in ("arm", "Δ test err % [95% CI]"))
+        table.add_column(c, justify=j, no_wrap=c in ("arm", "Δ test err % [CI]"))
+    paper = any(r.get("paper_test_error") is not None for r in rows)
+    if paper:
+        table.add_column("paper test err %", justify="right")
     target = next((r["time_to_target"]["target"] for r in rows if r.get("time_to_target")), None)
     if target is not None:
         table.add_column(f"to {100 * target:g} % err", justify="right")
@@ -22,10 +25,11 @@ def compare_table(rows: list[dict]) -> Table:
             delta, sig = "reference", ""
         elif r["delta_test_error"] is None:
             delta, sig = "-", ""
-        elif r["delta_ci95"] is None:
-            delta, sig = f"{100 * r['delta_test_error']:+.2f} (1 seed: no CI)", "n/a"
+        elif r["delta_ci"] is None:
+            why = "1 pair" if (r.get("pairs") or 0) < 2 else "no spread yet"
+            delta, sig = f"{100 * r['delta_test_error']:+.2f} ({why}: no CI)", "n/a"
         else:
-            lo, hi = r["delta_ci95"]
+            lo, hi = r["delta_ci"]
             delta = f"{100 * r['delta_test_error']:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
             sig = "yes" if r["significant"] else "no"
         seeds = str(r["seeds"]) + (f" (+{r['diverged']} diverged)" if r["diverged"] else "")
@@ -33,8 +37,11 @@ def compare_table(rows: list[dict]) -> Table:
         needed = f"{r['seeds_needed']:,}" if r.get("seeds_needed") is not None else "-"
         cells = [r["arm"], str(r["depth"]), r["block"], "plain" if r["plain"] else r["shortcut"], si(r["params"]),
                  si(r["macs"]), seeds, pct_pm(r["train_error_mean"], r["train_error_std"]),
-                 pct_pm(r["test_error_mean"], r["test_error_std"]), delta, sig, mdd, needed,
+                 pct_pm(r["test_error_mean"], r["test_error_std"]), delta,
+                 f"{r['p_adjusted']:.3g}" if r.get("p_adjusted") is not None else "", sig, mdd, needed,
                  f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] else "-"]
+        if paper:
+            cells.append(f"{100 * r['paper_test_error']:.2f}" if r.get("paper_test_error") is not None else "-")
         if target is not None:
             cells.append(_time_to_target_cell(r.get("time_to_target")))
         table.add_row(*cells)
@@ -49,33 +56,63 @@ def _time_to_target_cell(t: dict | None) -> str:
     return f"ep {eps[len(eps) // 2]}, {secs[len(secs) // 2]:.1f} s ({t['reached']}/{t['seeds']})"
 
 
+METHODS = {
+    "paired-t": "paired t interval at {level}",
+    "paired-t-bonferroni": "paired t intervals at {level} each, Bonferroni over {m} arms (95 % together); p adjusted by Holm",
+    "sequential": "sequential intervals (alpha spent over looks and split over {m} arm(s): {level} at this look); valid however often it looked",
+}
+
+
+def method_lines(rows: list[dict]) -> list[str]:
+    """What the table is about and which intervals it shows, in words, under the table."""
+    lines = [f"answers: {rows[0]['answers']}"] if rows and rows[0].get("answers") else []
+    shown = [r for r in rows if r.get("interval_method")]
+    if shown:
+        r = shown[0]
+        lines.append("intervals: " + METHODS[r["interval_method"]].format(level=f"{r['ci_level']:.4g}", m=len(rows) - 1))
+    for r in rows:
+        if r.get("resolution") is not None or r.get("look"):
+            lines.append(f"{r['arm']}: {r.get('resolution') or 'not resolved'} at look {r['look']}")
+    return lines
+
+
 def power_lines(rows: list[dict]) -> list[str]:
     """The power of each comparison in words, under the table."""
-    lines = []
+    lines = method_lines(rows)
     for r in rows:
+        if r.get("diverged"):
+            lines.append(f"{r['arm']}: {r['diverged']} seed(s) diverged ({', '.join(map(str, r.get('diverged_seeds', [])))}) "
+                         "and are left out of its mean and of every pair they belong to")
         if r["reference"]:
             continue
         effect = 100 * r["effect"]
         if r.get("min_detectable_diff") is None:
-            lines.append(f"{r['arm']}: with {r['seeds']} seed(s) the spread of the paired differences is unknown, so no "
-                         f"difference can be shown; run at least 2 seeds (3+ for a usable interval)")
+            pairs = r.get("pairs") or 0
+            why = (f"with {pairs} pair(s) the spread of the paired differences is unknown; run at least 2 seeds "
+                   "(3+ for a usable interval)" if pairs < 2 else
+                   f"the {pairs} paired differences are all equal, so their spread has no estimate yet; more seeds "
+                   "(or a larger test set) give one")
+            lines.append(f"{r['arm']}: {why}")
             continue
         needed = (f"telling {effect:g} points apart needs about {r['seeds_needed']:,} seeds"
                   if r.get("seeds_needed") else f"{effect:g} points cannot be told apart at any practical number of seeds")
-        lines.append(f"{r['arm']}: with {r['seeds']} seeds, only differences of {100 * r['min_detectable_diff']:.2f} points "
-                     f"or more are detected (80 % power, α = 0.05); {needed}")
+        m = max(1, len(rows) - 1)
+        lines.append(f"{r['arm']}: with {r['pairs']} paired seeds, only differences of {100 * r['min_detectable_diff']:.2f} points "
+                     f"or more are detected (80 % power, α = {0.05 / m:.3g}{' per arm' if m > 1 else ''}); {needed}")
     return lines
 
 
 def degradation_table(rows: list[dict]) -> Table:
     t = Table(header_style="bold")
-    for c in ("net", "depth", "seeds", "final train err %", "final test err %"):
+    for c in ("net", "depth", "seeds", "final train err %", "final test err %", "paper test err %"):
         t.add_column(c, justify="left" if c == "net" else "right")
     for r in sorted(rows, key=lambda r: (not r["plain"], r["depth"])):
-        t.add_row(r["arm"], str(r["depth"]), str(r["seeds"]), pct_pm(r["train_error_mean"], r["train_error_std"]),
-                  pct_pm(r["test_error_mean"], r["test_error_std"]))
+        seeds = str(r["seeds"]) + (f" (+{r['diverged']} diverged)" if r.get("diverged") else "")
+        t.add_row(r["arm"], str(r["depth"]), seeds, pct_pm(r["train_error_mean"], r["train_error_std"]),
+                  pct_pm(r["test_error_mean"], r["test_error_std"]),
+                  f"{100 * r['paper_test_error']:.2f}" if r.get("paper_test_error") is not None else "-")
     return t
 
 
-DEGRADATION_COLUMNS = ("arm", "depth", "plain", "params", "seeds", "train_error_mean", "train_error_std",
-                       "test_error_mean", "test_error_std")
+DEGRADATION_COLUMNS = ("arm", "depth", "plain", "params", "seeds", "diverged", "train_error_mean", "train_error_std",
+                       "test_error_mean", "test_error_std", "paper_test_error", "paper_gap", "answers")

@@ -44,21 +44,22 @@ def complexity_frame(c) -> pd.DataFrame:
     return _frame([{**dataclasses.asdict(s), "macs_share": s.macs / c.macs if c.macs else None} for s in c.stages])
 
 
-def train_frame(result) -> pd.DataFrame:
-    """`train`: one row per epoch, with the run's spec, seed-independent facts beside it."""
-    return _frame([{"spec": result.spec, **dataclasses.asdict(h)} for h in result.history])
+def train_frame(result, paper=None) -> pd.DataFrame:
+    """`train`: one row per epoch, with the run's spec, seed-independent facts beside it,
+    and for a Table 6 net on CIFAR-10 the paper's test error and whether the recipe is the paper's."""
+    extra = {} if paper is None else {"paper_test_error": paper.test_error, "paper_recipe": paper.same_recipe}
+    return _frame([{"spec": result.spec, **dataclasses.asdict(h), **extra} for h in result.history])
 
 
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:
     """`compare` and `degradation`: one row per arm; nested values (intervals, time to
     target) flattened to scalar columns."""
-    nested = {"delta_ci95", "sequential_ci"} | {k for r in rows for k, v in r.items() if isinstance(v, (dict, list, tuple))}
+    nested = {"delta_ci", "diverged_seeds"} | {k for r in rows for k, v in r.items() if isinstance(v, (dict, list, tuple))}
     flat = []
     for r in rows:
         d = {k: v for k, v in r.items() if k not in nested}
-        for k in ("delta_ci95", "sequential_ci"):
-            if r.get(k):
-                d[f"{k}_low"], d[f"{k}_high"] = r[k]
+        d["delta_ci_low"], d["delta_ci_high"] = r["delta_ci"] if r.get("delta_ci") else (None, None)
+        d["diverged_seeds"] = " ".join(map(str, r.get("diverged_seeds") or ()))
         flat.append(d)
     return _frame(flat)
 

@@ -41,9 +41,15 @@ def _curves(ax, arms: dict[str, list[list[dict]]], color_of) -> None:
     ax.grid(alpha=0.3)
 
 
+# The paper's direction in each panel of Fig. 6: what a reproduction should show.
+PAPER_DIRECTION = {"plain": "paper (Fig. 6 left): plain-56 trains WORSE than plain-20 (higher training error)",
+                   "residual": "paper (Fig. 6 middle): ResNet-56 trains better than ResNet-20"}
+
+
 def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", panels: dict[str, list[str]] | None = None) -> str:
     """Training (dashed, thin) and test (solid, bold) error against epoch, mean over seeds
-    with a min-max band: the paper's Fig. 6 style. ``panels`` splits arms over subplots."""
+    with a min-max band: the paper's Fig. 6 style. ``panels`` splits arms over subplots;
+    a panel named plain or residual carries the paper's direction as a caption."""
     plt = _plt()
     panels = panels or {"": list(arms)}
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False, sharey=True)
@@ -53,12 +59,60 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
         _curves(ax, {n: arms[n] for n in names if n in arms}, lambda n: cmap(order.index(n) % 10))
         ax.set_title(panel_title)
         ax.legend(fontsize=7)
+        if panel_title in PAPER_DIRECTION:
+            ax.text(0.02, 0.02, PAPER_DIRECTION[panel_title], transform=ax.transAxes, fontsize=7, style="italic")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
     return path
+
+
+def forest(rows: list[dict], seed_errors: dict[str, dict[int, float]], path: str, title: str = "") -> str:
+    """Each arm's difference to the reference (points of test error) with the interval the
+    table shows, and the per-seed paired differences as small points behind it."""
+    plt = _plt()
+    ref = next(r["arm"] for r in rows if r["reference"])
+    others = [r for r in rows if not r["reference"]]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.6 * max(1, len(others))))
+    for y, r in enumerate(others):
+        a, b = seed_errors.get(r["arm"], {}), seed_errors.get(ref, {})
+        per_seed = [100 * (a[s] - b[s]) for s in sorted(set(a) & set(b))]
+        ax.scatter(per_seed, [y] * len(per_seed), s=12, color="0.6", zorder=2, label="per seed" if y == 0 else None)
+        if r.get("delta_test_error") is None:
+            continue
+        mean = 100 * r["delta_test_error"]
+        if r.get("delta_ci"):
+            lo, hi = (100 * x for x in r["delta_ci"])
+            ax.errorbar([mean], [y], xerr=[[mean - lo], [hi - mean]], fmt="o", color="C0", capsize=5, lw=2, zorder=3,
+                        label=f"mean, {r['interval_method']} interval" if y == 0 else None)
+        else:
+            ax.plot([mean], [y], "o", color="C0", zorder=3)
+    effect = 100 * rows[0]["effect"]
+    ax.axvline(0, color="k", lw=1)
+    for x in (-effect, effect):
+        ax.axvline(x, color="k", lw=0.8, ls=":")
+    ax.set_yticks(range(len(others)), [r["arm"] for r in others])
+    ax.set_xlabel(f"test error minus {ref}'s (points); dotted: ±{effect:g} (--effect)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def comparison_figure(cmp, path: str) -> str:
+    """`compare --plot`: the forest plot, and learning curves beside it when the runs had
+    more than one epoch (a one-epoch curve is a dot)."""
+    if cmp.config.epochs <= 1:
+        return forest(cmp.rows, cmp.seed_errors, path, title=cmp.title)
+    stem = Path(path)
+    curves = str(stem.with_name(stem.stem + "-curves" + stem.suffix))
+    error_curves(cmp.histories, curves, title=cmp.title)
+    return forest(cmp.rows, cmp.seed_errors, path, title=cmp.title)
 
 
 def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: str, log: bool = False, sorted_panel: bool = True) -> str:

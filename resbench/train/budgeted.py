@@ -16,11 +16,12 @@ from resbench import validate as v
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
-from resbench.stats import look_seeds, resolved, sequential_interval
+from resbench.stats import equivalence_interval, look_seeds, resolved, sequential_interval, sequential_p, spent_alpha
 from resbench.store import Store
 from resbench.train.budget import BUDGET_SCHEDULE, Plan, calibrate, choose, prior_sd, stored_sd
 from resbench.train.cells import load_data
 from resbench.train.comparison import (
+    ALPHA,
     DEFAULT_EFFECT,
     MAX_SEEDS,
     Comparison,
@@ -46,7 +47,8 @@ class Budgeted:
     def to_dict(self) -> dict:
         d = {"plan": self.plan.to_dict() if self.plan else None, "actual_seconds": self.actual_seconds}
         if self.comparison is not None:
-            d.update(looks=self.looks, stopped_because=self.stopped_because, rows=self.comparison.rows)
+            d.update(looks=self.looks, stopped_because=self.stopped_because, answers=self.comparison.answers,
+                     rows=self.comparison.rows)
         return d
 
 
@@ -144,13 +146,8 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
         before = seeds if look == 1 else seeds - schedule[look - 2]
         cmp = compare(arms, config, seeds=seeds, reference=ref.name, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
-        states = []
-        for row in cmp.rows:
-            if row["reference"]:
-                continue
-            ci = sequential_interval(_paired_diffs(cmp, ref.name, row["arm"]), look)
-            row.update(sequential_ci=list(ci) if ci else None, look=look, resolution=resolved(ci, effect))
-            states.append(row["resolution"])
+        states = [_sequential_row(row, _paired_diffs(cmp, ref.name, row["arm"]), look, len(cmp.rows) - 1, effect)
+                  for row in cmp.rows if not row["reference"]]
         hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(f"{r['arm']} {r.get('resolution') or 'open'}"
                                                                for r in cmp.rows if not r["reference"]))
         if all(states):
@@ -161,6 +158,18 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
         per_seed = (time.perf_counter() - started) / before
         if budget is not None and time.perf_counter() - t0 + per_seed * (schedule[look] - seeds) > budget:
             return cmp, look, "budget"
+
+
+def _sequential_row(row: dict, diffs: list[float], look: int, comparisons: int, effect: float) -> str | None:
+    """Replace the row's plain interval, p-value and verdict with the look's sequential ones
+    (alpha spent over looks and split over the arms), so every output shows the valid one."""
+    alpha = ALPHA / max(1, comparisons)
+    ci = sequential_interval(diffs, look, alpha)
+    state = resolved(ci, effect, equivalence_interval(diffs, look, alpha))
+    row.update(delta_ci=list(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",
+               p_adjusted=sequential_p(row["p_value"], look, comparisons, ALPHA), p_adjust_method="alpha-spending",
+               significant=None if ci is None else state == "different", look=look, resolution=state)
+    return state
 
 
 def _paired_diffs(cmp: Comparison, ref: str, arm: str) -> list[float]:

@@ -18,12 +18,13 @@ from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec, parse_spec
-from resbench.stats import min_detectable_difference, paired_difference, seeds_needed
+from resbench.stats import familywise_level, holm, min_detectable_difference, paired_difference, seeds_needed
 from resbench.store import Store
 from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell, run_packed
 from resbench.train.engine import pack_key
 from resbench.train.executors import EXECUTORS, run_cells
+from resbench.train.paper import paper_figure, recipe_differences
 from resbench.train.recipe import TrainConfig, TrainResult
 from resbench.train.sweep import CellStatus, build_arms, build_cells, run_sweep
 from resbench.validate import writable_folder
@@ -96,6 +97,22 @@ class Comparison:
     @property
     def title(self) -> str:
         return f"{self.config.dataset}, {self.config.epochs} epochs, {self.seeds} seed(s)"
+
+    @property
+    def answers(self) -> str:
+        return answers(self.config, self.reference)
+
+
+def answers(config: TrainConfig, reference: NetSpec) -> str:
+    """What a comparison's differences are about, in one sentence: the nets' training, and
+    whether that is the paper's recipe (so whether the paper's claims are what it tests)."""
+    about = f"final test error of {config.epochs}-epoch nets ({config.schedule} schedule) on {config.dataset}"
+    if config.dataset != "cifar10":
+        return about + ", not the paper's data set"
+    differs = recipe_differences(config, reference)
+    if differs:
+        return about + f"; not the paper's recipe ({'; '.join(differs)}), so not about the paper's trained nets"
+    return about + ", trained with the paper's recipe"
 
 
 @dataclass(frozen=True)
@@ -213,7 +230,9 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
-    rows = summarize_arms(fitted, results, ref, effect, target_error)
+    rows = summarize_arms(fitted, results, ref, effect, target_error, config)
+    for row in rows:
+        row["answers"] = answers(config, ref)
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
     errors = {a.name: {seed: r.final_test_error for s, seed, r in results if s.name == a.name and not r.diverged}
               for a in fitted}
@@ -258,45 +277,76 @@ def time_to_target(results: dict[int, TrainResult], target: float) -> dict:
             "seeds": len(epochs)}
 
 
+ALPHA = 0.05  # familywise: over every arm compared with the reference
+
+
 def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainResult]], reference: NetSpec,
-                   effect: float = DEFAULT_EFFECT, target_error: float | None = None) -> list[dict]:
+                   effect: float = DEFAULT_EFFECT, target_error: float | None = None,
+                   config: TrainConfig | None = None) -> list[dict]:
     """``results``: (arm spec, seed, its TrainResult). One row per arm: means over seeds,
-    the paired difference in final test error to ``reference`` with its 95 % CI, and the
+    the paired difference in final test error to ``reference`` with its interval, and the
     power of that comparison: the smallest difference the seeds at hand detect (80 %
-    power, alpha 0.05) and the seeds needed to detect ``effect``. Errors are fractions."""
+    power) and the seeds needed to detect ``effect``. With m arms beside the reference the
+    intervals are Bonferroni's at 1 - alpha/m, the p-values Holm-adjusted, and the power
+    is that of a test at alpha/m (resbench.stats). Errors are fractions. ``config``: the
+    recipe the cells trained with, for the paper's figure beside each Table 6 net."""
     by_arm: dict[str, dict[int, TrainResult]] = {a.name: {} for a in arms}
     for spec, seed, res in results:
         by_arm.setdefault(spec.name, {})[seed] = res
     ref_test = {s: r.final_test_error for s, r in by_arm[reference.name].items() if not r.diverged}
+    m = max(1, len(arms) - 1)
     rows = []
     for arm in arms:
-        results = by_arm[arm.name]
-        ok = {s: r for s, r in results.items() if not r.diverged}
-        train_m, train_s = _mean_std([r.final_train_error for r in ok.values()])
-        test_m, test_s = _mean_std([r.final_test_error for r in ok.values()])
-        epoch_secs = [h.seconds for r in ok.values() for h in r.history]
-        any_result = next(iter(results.values()), None)
-        row = {
-            "arm": arm.name, "spec": arm.name, "shortcut": arm.shortcut, "block": arm.block, "depth": arm.depth,
-            "plain": arm.plain, "params": any_result.params if any_result else None,
-            "macs": any_result.macs if any_result else None, "seeds": len(ok), "diverged": len(results) - len(ok),
-            "train_error_mean": train_m, "train_error_std": train_s, "test_error_mean": test_m, "test_error_std": test_s,
-            "seconds_per_epoch": float(np.mean(epoch_secs)) if epoch_secs else None,
-            "reference": arm.name == reference.name,
-            "delta_test_error": None, "delta_ci95": None, "p_value": None, "significant": None,
-            "min_detectable_diff": None, "seeds_needed": None, "effect": effect,
-        }
-        if target_error is not None:
-            row["time_to_target"] = time_to_target(ok, target_error)
+        row = _arm_row(arm, by_arm[arm.name], reference, effect, target_error, config)
         if arm.name != reference.name:
-            diff = paired_difference(ref_test, {s: r.final_test_error for s, r in ok.items()})
-            if diff is not None:
-                row.update(delta_test_error=diff.mean, delta_ci95=list(diff.ci95) if diff.ci95 else None,
-                           p_value=diff.p_value, significant=diff.significant,
-                           min_detectable_diff=min_detectable_difference(diff.sd, diff.n),
-                           seeds_needed=seeds_needed(diff.sd, effect))
+            ok = {s: r.final_test_error for s, r in by_arm[arm.name].items() if not r.diverged}
+            row.update(_difference(ref_test, ok, m, effect))
         rows.append(row)
+    for row, p in zip(rows, holm([r["p_value"] for r in rows])):
+        if not row["reference"]:
+            row.update(p_adjusted=p, p_adjust_method="holm" if m > 1 else "none",
+                       significant=None if p is None else p < ALPHA)
     return rows
+
+
+def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, effect: float,
+             target_error: float | None, config: TrainConfig | None) -> dict:
+    """An arm's own figures: means and spreads over its finished seeds, cost, the paper's figure."""
+    ok = {s: r for s, r in results.items() if not r.diverged}
+    train_m, train_s = _mean_std([r.final_train_error for r in ok.values()])
+    test_m, test_s = _mean_std([r.final_test_error for r in ok.values()])
+    epoch_secs = [h.seconds for r in ok.values() for h in r.history]
+    any_result = next(iter(results.values()), None)
+    paper = paper_figure(arm, config) if config is not None else None
+    row = {
+        "arm": arm.name, "spec": arm.name, "shortcut": arm.shortcut, "block": arm.block, "depth": arm.depth,
+        "plain": arm.plain, "params": any_result.params if any_result else None,
+        "macs": any_result.macs if any_result else None, "seeds": len(ok), "diverged": len(results) - len(ok),
+        "diverged_seeds": sorted(s for s, r in results.items() if r.diverged),
+        "train_error_mean": train_m, "train_error_std": train_s, "test_error_mean": test_m, "test_error_std": test_s,
+        "seconds_per_epoch": float(np.mean(epoch_secs)) if epoch_secs else None,
+        "reference": arm.name == reference.name, "pairs": None,
+        "delta_test_error": None, "delta_ci": None, "ci_level": None, "interval_method": None, "p_value": None,
+        "p_adjusted": None, "p_adjust_method": None, "significant": None,
+        "min_detectable_diff": None, "seeds_needed": None, "effect": effect,
+        "paper_test_error": paper.test_error if paper else None, "paper_gap": paper.gap(test_m) if paper else None,
+    }
+    if target_error is not None:
+        row["time_to_target"] = time_to_target(ok, target_error)
+    return row
+
+
+def _difference(ref_test: dict[int, float], test: dict[int, float], m: int, effect: float) -> dict:
+    """The paired difference to the reference over the seeds both finished, at the level
+    that holds for all m comparisons together, and its power at alpha/m."""
+    level = familywise_level(m, ALPHA)
+    diff = paired_difference(ref_test, test, level)
+    if diff is None:
+        return {"pairs": 0}
+    return {"pairs": diff.n, "delta_test_error": diff.mean, "delta_ci": list(diff.ci) if diff.ci else None,
+            "ci_level": level, "interval_method": "paired-t" if m == 1 else "paired-t-bonferroni",
+            "p_value": diff.p_value, "min_detectable_diff": min_detectable_difference(diff.sd, diff.n, ALPHA / m),
+            "seeds_needed": seeds_needed(diff.sd, effect, ALPHA / m)}
 
 
 def degradation_trend(rows: list[dict]) -> dict:

@@ -21,6 +21,7 @@ from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
 from resbench.train.distributed import dist_context
 from resbench.train.engine import Checkpoint, train
+from resbench.train.paper import PaperFigure, paper_figure
 from resbench.train.recipe import TrainConfig, TrainResult
 from resbench.validate import writable_folder
 
@@ -31,6 +32,14 @@ class TrainJob:
     result: TrainResult
     env: dict
     record: Path | None  # the stored record, when saved
+    paper: PaperFigure | None = None  # the paper's figure for this net (CIFAR-10 Table 6 nets only)
+
+    def to_dict(self) -> dict:
+        """The result, the environment and, for a Table 6 net on CIFAR-10, the paper's figure."""
+        d = {**self.result.to_dict(), "env": self.env}
+        if self.paper is not None:
+            d.update(self.paper.to_dict(self.result.final_test_error))
+        return d
 
 
 def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_dir=None,
@@ -72,7 +81,8 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
             rec = store.newest("train", cell.key, since=since)
             if rec is not None and not checkpoint:
                 lock.release()
-                return TrainJob(spec, rec.train_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json")
+                return TrainJob(spec, rec.train_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json",
+                                paper_figure(spec, config))
         try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
             try:
                 result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
@@ -94,4 +104,4 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         finally:
             if lock is not None:
                 lock.release()
-    return TrainJob(spec, result, env, path)
+    return TrainJob(spec, result, env, path, paper_figure(spec, config))

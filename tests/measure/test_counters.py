@@ -189,3 +189,33 @@ def test_missing_valgrind_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):
 
 # Instructions under callgrind cost minutes of Valgrind start-up per count: they are exercised for
 # real by .ci/run's `resbench check` of benchmarks/suite.toml, which fails (exit 4) if counting breaks.
+
+
+@pytest.mark.parametrize("mode,dtype", [("infer", "fp32"), ("train", "fp32"), ("train", "bf16"), ("train", "fp16")])
+def test_counters_count_the_step_profile_times(mode, dtype):
+    """The step `profile` warms up and times (measure_step's own builder, fed a
+    ProfileConfig) dispatches exactly the ops the counters count for the same entry."""
+    from resbench.measure.steps import prepare, step_for
+    from resbench.measure.timing import ProfileConfig
+    from resbench.runtime import precision
+    from resbench.spec import parse_spec
+
+    entry = {**ENTRY, "mode": mode, "dtype": dtype}
+    counted = _count(entry)
+    cfg = ProfileConfig(mode=mode, dtype=dtype, device="cpu")
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    with precision(device, dtype), torch.inference_mode() if mode == "infer" else torch.enable_grad():
+        model, x, _ = prepare(parse_spec(entry["spec"]), cfg, device, entry["batch_size"], False)
+        timed = step_for(model, x, cfg, device)
+        timed()  # a warm-up step, as measure_step runs before timing
+        profiled = count_ops_and_memory(model, timed)
+    assert profiled["ops"] == counted["ops"]
+    assert profiled["ops"]["count"] > 0
+
+
+def test_an_fp16_train_step_counts_its_loss_scaling():
+    """fp16 training scales the loss: the counted step holds the scaler's ops, as the
+    timed one does (a step built without the scaler would count fewer)."""
+    detail = _count({**ENTRY, "mode": "train", "dtype": "fp16"})["ops"]["detail"]
+    assert any("_amp_foreach_non_finite_check_and_unscale_" in k for k in detail)

@@ -106,7 +106,7 @@ def test_until_resolved_stops_at_the_seed_cap_with_intervals(cli, tmp_path):
     doc = json.loads(out)
     other = [r for r in doc["rows"] if not r["reference"]][0]
     assert doc["looks"] in (1, 2) and doc["stopped_because"] in ("seed cap", "all resolved")
-    assert other["sequential_ci"] is not None and other["look"] == doc["looks"]
+    assert other["delta_ci"] is not None and other["interval_method"] == "sequential" and other["look"] == doc["looks"]
 
 
 @pytest.mark.parametrize("args,fragment", [

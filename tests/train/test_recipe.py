@@ -92,10 +92,10 @@ def test_paired_difference_matches_scipy():
     assert d.mean == pytest.approx(-0.0275)
     assert d.p_value == pytest.approx(t.pvalue)
     half = st.t.ppf(0.975, 3) * st.sem([o - r for o, r in zip(other.values(), ref.values())])
-    assert d.ci95 == pytest.approx((-0.0275 - half, -0.0275 + half))
+    assert d.ci == pytest.approx((-0.0275 - half, -0.0275 + half))
     assert d.significant is True
     one = paired_difference({0: 0.3}, {0: 0.2, 1: 0.1})
-    assert one.n == 1 and one.ci95 is None and one.significant is None
+    assert one.n == 1 and one.ci is None and one.significant is None
 
 
 def test_arms_grid():
@@ -122,9 +122,9 @@ def test_compare_cli_json_rows_and_resume(cli, tmp_path):
     rows = json.loads(out)
     assert [r["arm"] for r in rows] == ["cifar-resnet8", "cifar-plain8"]
     for key in ("arm", "spec", "shortcut", "block", "depth", "plain", "params", "macs", "seeds", "train_error_mean",
-                "train_error_std", "test_error_mean", "test_error_std", "delta_test_error", "delta_ci95"):
+                "train_error_std", "test_error_mean", "test_error_std", "delta_test_error", "delta_ci"):
         assert key in rows[0]
-    assert rows[0]["delta_ci95"] is None and len(rows[1]["delta_ci95"]) == 2
+    assert rows[0]["delta_ci"] is None and len(rows[1]["delta_ci"]) == 2
     assert png.stat().st_size > 10_000
     records = list((tmp_path / "records" / "train").glob("*.json"))
     assert len(records) == 4

@@ -1,0 +1,78 @@
+"""The paper's Table 6 beside the measurement (resbench.train.paper)."""
+
+import json
+
+import pytest
+
+from resbench.spec import parse_spec
+from resbench.train.paper import PAPER_EPOCHS, TABLE6, paper_figure, recipe_differences
+from resbench.train.recipe import TrainConfig
+
+PAPER = TrainConfig(epochs=PAPER_EPOCHS, device="cpu")
+
+
+def test_table6_figures_are_the_papers():
+    assert TABLE6 == {"resnet20": 0.0875, "resnet32": 0.0751, "resnet44": 0.0717, "resnet56": 0.0697,
+                      "resnet110": 0.0643, "resnet1202": 0.0793}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE6))
+def test_each_table6_net_on_cifar10_gets_its_figure(name):
+    fig = paper_figure(parse_spec(name), PAPER)
+    assert fig is not None and fig.test_error == TABLE6[name] and fig.same_recipe
+
+
+@pytest.mark.parametrize("spec", ["plain20", "resnet20:shortcut=B", "resnet18", "cifar-resnet8", "resnet20:width=2x",
+                                  "resnet20:zero-init-residual"])
+def test_nets_outside_table6_get_none(spec):
+    assert paper_figure(parse_spec(spec), PAPER) is None
+
+
+def test_other_data_sets_get_none():
+    assert paper_figure(parse_spec("resnet20"), TrainConfig(dataset="synthetic", epochs=PAPER_EPOCHS, device="cpu")) is None
+    assert paper_figure(parse_spec("resnet20"), TrainConfig(dataset="cifar100", epochs=PAPER_EPOCHS, device="cpu")) is None
+
+
+def test_every_departure_from_the_recipe_is_named():
+    cfg = TrainConfig(epochs=12, schedule="linear", batch_size=256, lr=0.3, subset=5000, test_subset=1000, device="cpu")
+    got = recipe_differences(cfg, parse_spec("resnet20"))
+    assert got == ("12 epochs of 164", "linear schedule, not step", "batch 256, not 128", "lr 0.3, not 0.2",
+                   "5,000 of 50,000 training images", "tested on 1,000 of 10,000 test images")
+    # the paper's lr scaled with the batch is the recipe, and warm-up follows depth
+    assert recipe_differences(TrainConfig(epochs=PAPER_EPOCHS, batch_size=256, device="cpu"), parse_spec("resnet20")) == ("batch 256, not 128",)
+    assert recipe_differences(TrainConfig(epochs=PAPER_EPOCHS, warmup="on", device="cpu"), parse_spec("resnet110")) == ()
+    assert recipe_differences(TrainConfig(epochs=PAPER_EPOCHS, warmup="off", device="cpu"), parse_spec("resnet110")) != ()
+    assert recipe_differences(TrainConfig(epochs=PAPER_EPOCHS, val_split=0.1, device="cpu"), parse_spec("resnet20"))
+
+
+def test_the_line_and_json_carry_the_gap():
+    fig = paper_figure(parse_spec("resnet20"), TrainConfig(epochs=3, device="cpu"))
+    d = fig.to_dict(0.2)
+    assert d["paper_test_error"] == 0.0875 and d["paper_gap"] == pytest.approx(0.1125) and d["paper_recipe"] is False
+    assert d["recipe_differs"] == ["3 epochs of 164"]
+    line = fig.line(0.2)
+    assert "8.75%" in line and "+11.25 points" in line and "not a failure to reproduce" in line
+    assert "the gap is the reproduction's" in paper_figure(parse_spec("resnet20"), PAPER).line(0.09)
+
+
+def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_cifar, tmp_path):
+    args = ("train", "resnet20", "--data-dir", fake_cifar, "--subset", "100", "--epochs", "1", "--device", "cpu",
+            "--results-dir", tmp_path)
+    code, out, err = cli(*args, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["paper_test_error"] == 0.0875 and d["paper_recipe"] is False
+    assert "1 epoch of 164" in d["recipe_differs"]
+    assert d["paper_gap"] == pytest.approx(d["test_error"] - 0.0875)
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert "8.75%" in out and "Not the paper's recipe" in out
+    code, out, err = cli(*args, "--csv", "-")
+    assert code == 0 and "paper_test_error" in out.splitlines()[0]
+
+
+def test_train_on_synthetic_data_shows_no_paper_figure(cli, tmp_path):
+    code, out, err = cli("train", "resnet20", "--dataset", "synthetic", "--subset", "64", "--epochs", "1", "--device", "cpu",
+                         "--results-dir", tmp_path, "--json")
+    assert code == 0, err
+    assert not any(k.startswith("paper") for k in json.loads(out))
