@@ -51,3 +51,71 @@ def test_min_detectable_difference_and_seeds_needed():
     assert min_detectable_difference(1.0, 2000) == pytest.approx((1.959964 + 0.841621) / np.sqrt(2000), rel=2e-3)
     assert min_detectable_difference(None, 5) is None and min_detectable_difference(1.0, 1) is None
     assert seeds_needed(0.0, 0.5) is None
+
+
+# --- several arms, sequential looks ---------------------------------------------------------------
+
+def test_holm_adjusts_step_down_in_the_order_given():
+    from resbench.stats import holm
+
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    with_none = holm([0.5, None, 0.001])
+    assert with_none[1] is None and with_none[0] == pytest.approx(0.5) and with_none[2] == pytest.approx(0.002)
+    assert holm([0.9, 0.8]) == [1.0, 1.0] and holm([0.02, 0.3]) == pytest.approx([0.04, 0.3])  # capped at 1, monotone
+    assert holm([]) == []
+
+
+def test_holm_and_bonferroni_hold_the_familywise_error_that_plain_tests_do_not():
+    """Three arms beside one reference, no true difference, 5 seeds: plain tests at 0.05
+    reject somewhere far more often than 5 %; Holm's adjusted p-values and the Bonferroni
+    intervals at 1 - 0.05/3 keep it at or under 5 % (2,000 simulated comparisons)."""
+    from resbench.stats import familywise_level, holm, paired_difference
+
+    rng = np.random.default_rng(7)
+    plain = holm_any = ci_any = 0
+    sims = 2000
+    for _ in range(sims):
+        seed_effect = rng.normal(0, 1, 5)  # shared per seed: the pairing
+        ref = dict(enumerate(seed_effect + rng.normal(0, 1, 5)))
+        diffs = [paired_difference(ref, dict(enumerate(seed_effect + rng.normal(0, 1, 5))), familywise_level(3)) for _ in range(3)]
+        ps = [d.p_value for d in diffs]
+        plain += any(p < 0.05 for p in ps)
+        holm_any += any(p < 0.05 for p in holm(ps))
+        ci_any += any(d.significant for d in diffs)
+    assert plain / sims > 0.09
+    assert holm_any / sims < 0.065 and ci_any / sims < 0.065
+
+
+def test_zero_spread_is_no_estimate_never_resolved():
+    from resbench.stats import equivalence_interval, paired_difference, resolved, sequential_interval
+
+    d = paired_difference({0: 0.5, 1: 0.5, 2: 0.5}, {0: 0.5, 1: 0.5, 2: 0.5})
+    assert d.ci is None and d.p_value is None and d.significant is None and d.sd == 0
+    assert sequential_interval([0.0, 0.0, 0.0], 1) is None and equivalence_interval([0.01] * 4, 2) is None
+    assert resolved(None, 0.005) is None
+
+
+def test_tost_within_the_spending_rule_is_narrower_than_the_two_sided_interval():
+    from resbench.stats import equivalence_interval, resolved, sequential_interval
+
+    diffs = [0.001, -0.002, 0.0015, 0.0, -0.001, 0.0005, 0.002, -0.0015]
+    two, tost = sequential_interval(diffs, 3), equivalence_interval(diffs, 3)
+    assert tost[0] > two[0] and tost[1] < two[1]
+    effect = (max(abs(tost[0]), abs(tost[1])) + max(abs(two[0]), abs(two[1]))) / 2  # between the two widths
+    assert resolved(two, effect) is None and resolved(two, effect, tost) == "within effect"
+
+
+def test_sequential_p_agrees_with_the_look_interval():
+    from scipy import stats as st
+
+    from resbench.stats import sequential_interval, sequential_p, spent_alpha
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        d = rng.normal(0.5, 1, 6)
+        look, m = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        p = float(st.ttest_1samp(d, 0).pvalue)
+        ci = sequential_interval(d, look, 0.05 / m)
+        excludes = ci[0] > 0 or ci[1] < 0
+        assert (sequential_p(p, look, m) < 0.05) == excludes
+        assert spent_alpha(look, 0.05 / m) == pytest.approx(0.05 / m * 6 / (np.pi ** 2 * look ** 2))

@@ -417,3 +417,23 @@ def test_a_run_whose_output_is_a_log_prints_plain_progress_lines(cli, tmp_path):
     lines = [line for line in err.splitlines() if "epoch" in line]
     assert any("epoch 1/2" in line for line in lines) and any("epoch 2/2" in line for line in lines)
     assert "\x1b" not in err and "\r" not in err
+
+
+def test_three_arms_get_adjusted_p_values_named_intervals_and_say_what_they_answer(cli, tmp_path):
+    png = tmp_path / "forest.png"
+    code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-plain8,cifar-resnet8:shortcut=B", *COMMON, "--seeds", "3",
+                         "--json", "--results-dir", tmp_path, "--plot", png)
+    assert code == 0, err
+    rows = json.loads(out)
+    others = [r for r in rows if not r["reference"]]
+    assert len(others) == 2
+    for r in others:
+        assert r["interval_method"] == "paired-t-bonferroni" and r["ci_level"] == pytest.approx(0.975)
+        assert r["p_adjust_method"] == "holm" and r["p_adjusted"] >= r["p_value"]
+        assert r["significant"] == (r["p_adjusted"] < 0.05)
+        assert r["pairs"] == 3
+    assert all("1-epoch nets" in r["answers"] and "synthetic" in r["answers"] for r in rows)
+    assert png.stat().st_size > 5_000 and not (tmp_path / "forest-curves.png").exists()  # one epoch: no curves
+    code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-plain8,cifar-resnet8:shortcut=B", *COMMON, "--seeds", "3",
+                         "--results-dir", tmp_path)
+    assert code == 0 and "Bonferroni over 2 arms" in out and "answers: final test error of 1-epoch nets" in out
