@@ -119,3 +119,40 @@ def test_sequential_p_agrees_with_the_look_interval():
         excludes = ci[0] > 0 or ci[1] < 0
         assert (sequential_p(p, look, m) < 0.05) == excludes
         assert spent_alpha(look, 0.05 / m) == pytest.approx(0.05 / m * 6 / (np.pi ** 2 * look ** 2))
+
+
+def test_per_image_interval_reduces_to_the_seed_mean_and_sees_both_parts():
+    from resbench.stats import per_image_difference
+
+    rng = np.random.default_rng(1)
+    ref = {s: rng.random(2000) > 0.1 for s in range(4)}
+    arm = {s: rng.random(2000) > 0.12 for s in range(4)}
+    d = per_image_difference(ref, arm)
+    seed_means = [(1 - arm[s].mean()) - (1 - ref[s].mean()) for s in range(4)]
+    assert d.mean == pytest.approx(np.mean(seed_means)) and d.n == 4
+    assert d.ci[0] < d.mean < d.ci[1] and d.p_value < 0.05  # a 2-point difference on 8,000 paired answers
+    # a run-wide offset (every image of one seed worse) widens the interval
+    shifted = {s: (a if s else a & (rng.random(2000) > 0.2)) for s, a in arm.items()}
+    wide = per_image_difference(ref, shifted)
+    assert wide.ci[1] - wide.ci[0] > d.ci[1] - d.ci[0]
+    same = {s: np.ones(50, dtype=bool) for s in range(3)}
+    assert per_image_difference(same, same).ci is None  # no spread: no estimate yet
+    assert per_image_difference(ref, {9: ref[0]}) is None
+
+
+def test_the_result_keeps_its_per_image_answers_checked_against_its_error():
+    from resbench.train.recipe import _check_result, pack_correct, unpack_correct
+
+    right = np.array([True] * 7 + [False] * 3)
+    text = pack_correct(right)
+    assert (unpack_correct(text, 10) == right).all()
+    with pytest.raises(ValueError, match="do not hold"):
+        unpack_correct(text, 20)
+    base = {"spec": "x", "params": 1, "macs": 1, "epochs": 1, "history": [], "final_train_error": 0.3,
+            "final_test_error": 0.3, "diverged": False, "diverged_at": None, "seconds": 1.0, "images_per_second": 1.0,
+            "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
+    assert _check_result({**base, "test_correct": text, "test_images": 10}).correct().sum() == 7
+    with pytest.raises(ValueError, match="disagree"):
+        _check_result({**base, "final_test_error": 0.5, "test_correct": text, "test_images": 10})
+    with pytest.raises(TypeError, match="count of images"):
+        _check_result({**base, "test_correct": text, "test_images": "10"})

@@ -59,6 +59,9 @@ def _time_to_target_cell(t: dict | None) -> str:
 METHODS = {
     "paired-t": "paired t interval at {level}",
     "paired-t-bonferroni": "paired t intervals at {level} each, Bonferroni over {m} arms (95 % together); p adjusted by Holm",
+    "seed-and-image": "intervals over seeds and test images (variance components, per-image results) at {level}",
+    "seed-and-image-bonferroni": "intervals over seeds and test images (variance components, per-image results) at {level} each, "
+                                 "Bonferroni over {m} arms (95 % together); p adjusted by Holm",
     "sequential": "sequential intervals (alpha spent over looks and split over {m} arm(s): {level} at this look); valid however often it looked",
 }
 

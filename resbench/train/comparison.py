@@ -18,7 +18,14 @@ from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec, parse_spec
-from resbench.stats import familywise_level, holm, min_detectable_difference, paired_difference, seeds_needed
+from resbench.stats import (
+    familywise_level,
+    holm,
+    min_detectable_difference,
+    paired_difference,
+    per_image_difference,
+    seeds_needed,
+)
 from resbench.store import Store
 from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell, run_packed
@@ -293,14 +300,12 @@ def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainR
     by_arm: dict[str, dict[int, TrainResult]] = {a.name: {} for a in arms}
     for spec, seed, res in results:
         by_arm.setdefault(spec.name, {})[seed] = res
-    ref_test = {s: r.final_test_error for s, r in by_arm[reference.name].items() if not r.diverged}
     m = max(1, len(arms) - 1)
     rows = []
     for arm in arms:
         row = _arm_row(arm, by_arm[arm.name], reference, effect, target_error, config)
         if arm.name != reference.name:
-            ok = {s: r.final_test_error for s, r in by_arm[arm.name].items() if not r.diverged}
-            row.update(_difference(ref_test, ok, m, effect))
+            row.update(_difference(by_arm[reference.name], by_arm[arm.name], m, effect))
         rows.append(row)
     for row, p in zip(rows, holm([r["p_value"] for r in rows])):
         if not row["reference"]:
@@ -336,15 +341,31 @@ def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, 
     return row
 
 
-def _difference(ref_test: dict[int, float], test: dict[int, float], m: int, effect: float) -> dict:
+PER_IMAGE_FROM = 3  # seeds from which the per-image interval is used (benchmarks/per_image_coverage.py)
+
+
+def _difference(ref: dict[int, TrainResult], arm: dict[int, TrainResult], m: int, effect: float) -> dict:
     """The paired difference to the reference over the seeds both finished, at the level
-    that holds for all m comparisons together, and its power at alpha/m."""
+    that holds for all m comparisons together, and its power at alpha/m. With every pair's
+    per-image results recorded and at least PER_IMAGE_FROM pairs, the interval accounts for
+    seeds and test images (resbench.stats.per_image_difference); else a paired t over seeds."""
     level = familywise_level(m, ALPHA)
-    diff = paired_difference(ref_test, test, level)
+    ref_ok = {s: r for s, r in ref.items() if not r.diverged}
+    arm_ok = {s: r for s, r in arm.items() if not r.diverged}
+    pairs = sorted(set(ref_ok) & set(arm_ok))
+    sizes = {r.test_images for s in pairs for r in (ref_ok[s], arm_ok[s])}
+    per_image = len(pairs) >= PER_IMAGE_FROM and None not in sizes and len(sizes) == 1
+    if per_image:
+        diff = per_image_difference({s: ref_ok[s].correct() for s in pairs}, {s: arm_ok[s].correct() for s in pairs}, level)
+        method = "seed-and-image"
+    else:
+        diff = paired_difference({s: r.final_test_error for s, r in ref_ok.items()},
+                                 {s: r.final_test_error for s, r in arm_ok.items()}, level)
+        method = "paired-t"
     if diff is None:
         return {"pairs": 0}
     return {"pairs": diff.n, "delta_test_error": diff.mean, "delta_ci": list(diff.ci) if diff.ci else None,
-            "ci_level": level, "interval_method": "paired-t" if m == 1 else "paired-t-bonferroni",
+            "ci_level": level, "interval_method": method + ("" if m == 1 else "-bonferroni"),
             "p_value": diff.p_value, "min_detectable_diff": min_detectable_difference(diff.sd, diff.n, ALPHA / m),
             "seeds_needed": seeds_needed(diff.sd, effect, ALPHA / m)}
 

@@ -34,7 +34,7 @@ from resbench.spec import NetSpec
 from resbench.store import atomic_output
 from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
-from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at
+from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at, pack_correct
 
 Progress = Callable[[str, int, int], None]
 CHECKPOINT_VERSION = 1
@@ -70,6 +70,7 @@ class _State:
     epoch_seconds: float = 0.0
     seconds_before: float = 0.0  # wall time of the run before a resume
     stopped_early: bool = False
+    test_correct: list = field(default_factory=list)  # per member: the last evaluation's right answers, packed
 
     def __post_init__(self) -> None:
         self.histories = self.histories or [[] for _ in range(self.k)]
@@ -147,22 +148,27 @@ class _Members:
 
     def errors(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Wrong predictions per member, shape [K]."""
+        return (~self.correct(out, y)).sum(0)
+
+    def correct(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Right predictions per image and member, shape [B, K]."""
         if self.k == 1:
-            return (out.argmax(1) != y).sum().reshape(1)
-        return (out.argmax(2) != y).sum(0)
+            return (out.argmax(1) == y).reshape(-1, 1)
+        return out.argmax(2) == y
 
 
-def _evaluate(model, members: _Members, loaders: list[DeviceLoader], device, dtype: str) -> list[float]:
+def _evaluate(model, members: _Members, loaders: list[DeviceLoader], device, dtype: str) -> tuple[list[float], list[str]]:
+    """Each member's test error, and which test images it got right (packed bits, in the
+    test set's fixed order: resbench.train.recipe.pack_correct)."""
     model.eval()
-    wrong = torch.zeros(members.k, dtype=torch.long, device=device)
-    total = 0
+    right = []
     with torch.inference_mode(), autocast(device, dtype):
         for batches in zip(*(t.batches(0) for t in loaders)):
             x, y = members.inputs(list(batches))
-            wrong += members.errors(model(x), y)
-            total += len(y)
+            right.append(members.correct(model(x), y))
     model.train()
-    return [w / total for w in wrong.tolist()]
+    right_all = torch.cat(right).cpu().numpy()  # images, K
+    return [1 - float(right_all[:, j].mean()) for j in range(members.k)], [pack_correct(right_all[:, j]) for j in range(members.k)]
 
 
 def _check(spec: NetSpec, configs: list[TrainConfig], datas: list, dist, model) -> torch.device:
@@ -357,7 +363,7 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
                 state.diverged[j] = f"epoch {epoch + 1}"
         if all(state.diverged):
             break
-        test_errors = _evaluate(parts.model, parts.members, parts.test_loaders, device, cfg.dtype)
+        test_errors, state.test_correct = _evaluate(parts.model, parts.members, parts.test_loaders, device, cfg.dtype)
         state.images += int(n_seen[0]) * k
         state.step_seconds += step_s
         state.epoch_seconds += epoch_train_s
@@ -428,7 +434,9 @@ def _result(spec: NetSpec, cfg: TrainConfig, data, state: _State, j: int, second
         images_per_second=state.images / state.epoch_seconds if state.epoch_seconds else 0.0,
         data_fraction=1 - state.step_seconds / state.epoch_seconds if state.epoch_seconds else 0.0,
         test_split=data.test_split, effective_batch_size=batch, lr=cfg.base_lr, world_size=world,
-        notes=tuple(notes), stopped_early=state.stopped_early, packed=state.k)
+        notes=tuple(notes), stopped_early=state.stopped_early, packed=state.k,
+        test_correct=state.test_correct[j] if done and state.test_correct else None,
+        test_images=len(data.test_y) if done and state.test_correct else None)
 
 
 def train(spec: NetSpec, cfg: TrainConfig, data, progress: Progress | None = None, dist=None,
@@ -458,4 +466,4 @@ def train_packed(spec: NetSpec, configs: list[TrainConfig], datas: list, progres
 
 def evaluate(model, loader: DeviceLoader, device, dtype: str) -> float:
     """Test error of one network on one loader, in eval mode (BN running statistics)."""
-    return _evaluate(model, _Members(1, torch.contiguous_format), [loader], device, dtype)[0]
+    return _evaluate(model, _Members(1, torch.contiguous_format), [loader], device, dtype)[0][0]

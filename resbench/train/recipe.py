@@ -10,11 +10,13 @@ at 10 % of training). No label smoothing, no special init: the comparison stays 
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 from resbench import validate as v
@@ -107,6 +109,20 @@ class TrainConfig:
         return d
 
 
+def pack_correct(correct) -> str:
+    """Per-image right answers (bools, in the test set's order) as base64 packed bits."""
+    bits = np.packbits(np.asarray(correct, dtype=bool))
+    return base64.b64encode(bits.tobytes()).decode("ascii")
+
+
+def unpack_correct(text: str, n: int) -> np.ndarray:
+    """The inverse of ``pack_correct`` for ``n`` images."""
+    raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
+    if len(raw) != (n + 7) // 8:
+        raise ValueError(f"{len(raw)} bytes of per-image results do not hold {n} images")
+    return np.unpackbits(raw)[:n].astype(bool)
+
+
 @dataclass(frozen=True)
 class EpochStats:
     epoch: int
@@ -139,6 +155,15 @@ class TrainResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     stopped_early: bool = False  # on_epoch asked to stop before cfg.epochs (pruned by a search)
     packed: int = 1  # members trained together in one grouped network (resbench.train.engine); 1: alone
+    # Which test images the final net got right, in the test set's fixed order: packed bits
+    # (numpy.packbits, big-endian within a byte) in base64; 10,000 bits for CIFAR-10.
+    test_correct: str | None = None
+
+    test_images: int | None = None  # images behind test_correct
+
+    def correct(self) -> "np.ndarray | None":
+        """The final net's right answers per test image (bool), None when not recorded."""
+        return None if self.test_correct is None else unpack_correct(self.test_correct, self.test_images)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -169,6 +194,12 @@ def _check_result(d: dict) -> None:
             raise TypeError(f"epoch {h.epoch!r} of the history holds a value that is not a number")
     if not isinstance(r.spec, str) or not isinstance(r.diverged, bool):
         raise TypeError("spec must be text and diverged true or false")
+    if r.test_correct is not None:
+        if not isinstance(r.test_images, int) or isinstance(r.test_images, bool) or r.test_images < 1:
+            raise TypeError(f"test_images is {r.test_images!r}, not a count of images")
+        right = unpack_correct(r.test_correct, r.test_images)
+        if r.final_test_error is None or abs(1 - right.mean() - r.final_test_error) > 1e-9:
+            raise ValueError("the per-image results disagree with the final test error")
     return r
 
 

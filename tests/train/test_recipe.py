@@ -428,7 +428,7 @@ def test_three_arms_get_adjusted_p_values_named_intervals_and_say_what_they_answ
     others = [r for r in rows if not r["reference"]]
     assert len(others) == 2
     for r in others:
-        assert r["interval_method"] == "paired-t-bonferroni" and r["ci_level"] == pytest.approx(0.975)
+        assert r["interval_method"] == "seed-and-image-bonferroni" and r["ci_level"] == pytest.approx(0.975)  # 3 seeds, per-image results
         assert r["p_adjust_method"] == "holm" and r["p_adjusted"] >= r["p_value"]
         assert r["significant"] == (r["p_adjusted"] < 0.05)
         assert r["pairs"] == 3
@@ -437,3 +437,5 @@ def test_three_arms_get_adjusted_p_values_named_intervals_and_say_what_they_answ
     code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-plain8,cifar-resnet8:shortcut=B", *COMMON, "--seeds", "3",
                          "--results-dir", tmp_path)
     assert code == 0 and "Bonferroni over 2 arms" in out and "answers: final test error of 1-epoch nets" in out
+    code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-plain8", *COMMON, "--seeds", "2", "--json", "--results-dir", tmp_path)
+    assert code == 0 and json.loads(out)[1]["interval_method"] == "paired-t"  # 2 seeds: over seeds alone
