@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
+from resbench.cli.options import (CsvOpt, ShortRunsOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
@@ -126,6 +126,7 @@ def degradation(
     budget: Annotated[Optional[str], typer.Option(help="Time for the whole study, e.g. 2h: epochs and seeds are chosen for the smallest detectable difference to the shallowest residual net (see compare --budget).", rich_help_panel="Budget")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="With --budget: print the plan and stop.", rich_help_panel="Budget")] = False,
     until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds until every difference to the shallowest residual net is resolved (see compare).", rich_help_panel="Budget")] = False,
+    short_runs: ShortRunsOpt = False,
     effect: Annotated[float, typer.Option(help="Difference in test error (points) that --until-resolved resolves to.", rich_help_panel="Budget")] = 0.5,
     plot: PlotOpt = None,
     as_json: JsonOpt = False,
@@ -164,7 +165,7 @@ def degradation(
         return run_budgeted(residual + plain_nets, cfg, budget=budget, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
                             plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation",
-                            tracker=tracker)
+                            tracker=tracker, short_runs=short_runs)
     seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:

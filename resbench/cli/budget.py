@@ -13,7 +13,7 @@ from resbench.report import export
 
 def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
                  reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
-                 hooks_label: str = "compare", tracker=None) -> None:
+                 hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, power_lines
     from resbench.report.files import prepare_output
@@ -25,12 +25,15 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
         raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
     if until_resolved and seconds is None and seeds is None:
         raise UsageError("--until-resolved needs a limit: give --budget (e.g. 2h) or --seeds (the most seeds per arm)")
+    if short_runs and seconds is None:
+        raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
     if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     with progress_bar(hooks_label) as update:
         report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, results_dir=results_dir, scale=scale,
-                                  effect=effect / 100, hooks=hooks_for(update), **_schedule_given())
+                                  effect=effect / 100, allow_short=short_runs, hooks=hooks_for(update),
+                                  **_schedule_given(), **_epochs_given(cfg))
     if report.comparison is not None:
         rows = report.comparison.rows
         if plot is not None:
@@ -61,6 +64,13 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
                   + (f"; stopped: {report.stopped_because}" if report.stopped_because else ""), highlight=False)
     elif report.stopped_because:
         out.print(f"stopped: {report.stopped_because} after {report.looks} look(s)", highlight=False)
+
+
+def _epochs_given(cfg) -> dict:
+    """--epochs on the command line with --budget fixes the epochs; the plan chooses the seeds."""
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("epochs") not in (None, ParameterSource.DEFAULT)
+    return {"epochs": cfg.epochs} if given else {}
 
 
 def _schedule_given() -> dict:

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (SCALE, CsvOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
+from resbench.cli.options import (SCALE, CsvOpt, ShortRunsOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
                                   WorkersOpt, parse_list, with_modifiers, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
@@ -26,6 +26,7 @@ def compare(
     budget: Annotated[Optional[str], typer.Option(help="Time for the whole comparison, e.g. 45m, 2h, 1h30m: each arm's cost is calibrated here and epochs and seeds are chosen for the smallest detectable difference (--epochs is then the plan's).", rich_help_panel=BUDGET)] = None,
     plan: Annotated[bool, typer.Option("--plan", help="With --budget: print the plan (arms x seeds x epochs, time, expected detectable difference) and stop.", rich_help_panel=BUDGET)] = False,
     until_resolved: Annotated[bool, typer.Option("--until-resolved", help="Add seeds in rounds (2, 3, 5, 8, ...) until every difference's interval (valid under repeated looks) excludes 0 or lies within ±--effect, or --budget or --seeds runs out.", rich_help_panel=BUDGET)] = False,
+    short_runs: ShortRunsOpt = False,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
@@ -76,7 +77,7 @@ def compare(
 
         return run_budgeted(arms, cfg, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
-                            tables=tables, plot=plot, tracker=tracker)
+                            tables=tables, plot=plot, tracker=tracker, short_runs=short_runs)
     seeds = 1 if seeds is None else seeds
     with progress_bar("compare") as update:
         report = run_compare(arms, cfg, seeds=seeds, reference=reference, results_dir=results_dir,

@@ -18,6 +18,7 @@ FLAGS: dict[str, str] = {
     "address": "--address",
     "against": "--against",
     "alpha": "--alpha",
+    "allow_short": "--short-runs",
     "allow_env_mismatch": "--allow-env-mismatch",
     "at_epochs": "--at-epochs",
     "backend": "--backend",

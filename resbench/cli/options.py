@@ -34,6 +34,7 @@ TargetArg = Annotated[
         show_default=False,
     ),
 ]
+ShortRunsOpt = Annotated[bool, typer.Option("--short-runs", help="With --budget on CIFAR-10: accept a plan below the epochs floor (nets far from trained); every output then says the answer is about those short runs.", rich_help_panel="Budget")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of a table.")]
 OUTPUT = "Output"
 ResultsDirOpt = Annotated[Optional[str], typer.Option(

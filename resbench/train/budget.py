@@ -1,21 +1,23 @@
-"""Budgeted comparisons: the most resolution a time budget buys.
+"""Budgeted comparisons: the most resolution a time budget buys, about trained nets.
 
 A plan chooses epochs and seeds for every arm so that the expected smallest detectable
-paired difference (80 % power, alpha 0.05) is as small as the budget allows. It needs
-two things:
+paired difference (80 % power, alpha 0.05 split over the arms) is as small as the budget
+allows, at no fewer epochs than the floor below which it would answer another question.
+It needs:
 
 * each arm's cost per epoch, measured here by a short timed calibration of the real
   training step and evaluation (cached per machine, torch version and config, and only
   when two repeats agree within 25 %);
 * how the seed-to-seed spread of final test error falls with training. Stored cells of
-  these arms, where there are at least two paired seeds at one epoch count, give it
-  directly. Otherwise a stated prior: sd(E) = PRIOR_SD_AT_1 / sqrt(E) points for one
-  arm after E full-data epochs with a schedule decayed to its end, and the paired
-  difference's sd is sqrt(2) times that (pairing is assumed to help not at all, which is
-  conservative). The constant comes from two anchors: 1.0 point at 3 epochs (resbench's
-  and the reference trainer's seeds on the JPEG CIFAR-10 copy, results/experiments/
-  fidelity_resnet20.txt) and the paper's +-0.16 at 164 epochs (Table 6, ResNet-110):
-  1.7 / sqrt(3) = 0.98 and 1.7 / sqrt(164) = 0.13.
+  each arm on its own (never pooled across arms: a gap between arms is not spread),
+  where there are two or more paired seeds at one epoch count, scaled to other epochs by
+  the prior's shape. Otherwise the prior (``one_arm_sd``): a part that falls as 1/E and
+  a floor of per-test-image flips, fitted to what was measured (see the constants);
+* what an E-epoch answer is about: the expected test error after E epochs of the budget
+  schedule (``expected_error``), and the floor of epochs (``epochs_floor``) below which
+  that error is more than FLOOR_RATIO times the trained net's. Short runs do not predict
+  trained rankings (ResNet-56 is 32.6 points worse than ResNet-20 after one epoch, the
+  reverse of the paper), so a plan below the floor is refused unless asked for.
 """
 
 from __future__ import annotations
@@ -37,8 +39,21 @@ from resbench.store import write_json_atomic
 from resbench.train.engine import train
 from resbench.train.recipe import TrainConfig
 
-PRIOR_SD_AT_1 = 0.017  # one arm's seed sd of final test error after one full-data epoch (a fraction)
+# The spread prior, one arm's seed sd of final test error after E full-data epochs:
+# sd(E)^2 = FLIP_SD^2 + (SD_AT_1 / E^DECAY)^2; a paired difference's sd is sqrt(2) times
+# that (pairing assumed to help not at all: conservative; it hurt in one stored table).
+SD_AT_1 = 0.0181  # pooled one-arm sd after one epoch: 1.81 points, 42 df (stored cells, the JPEG copy)
+DECAY = 1.0  # the 3-6-epoch cells: sd x sqrt(E) = 0.86, so sd = 1.81 / E^1.0 (1/sqrt(E) rejected: F = 4.5, p = 0.03)
+FLIP_SD = 0.0015  # trained nets: per-image flips over 10,000 test images (Jordan 2024: 0.15 % at 64 epochs)
 FULL_EPOCH_IMAGES = 50_000  # the prior counts epochs of CIFAR-10's full training set
+# What an E-epoch ResNet-20 reaches under the budget (linear) schedule on the full set:
+# (epochs, test error) measured here (results/experiments/schedules.txt: 3 and 6 epochs;
+# docs/experiments.md: ResNet-20 in the 15-seed 1-epoch A/B/C table), and the paper's figure (Table 6: 164
+# epochs, step schedule, which a linear schedule matches at full length: Li et al. 2020).
+# Between anchors the error is interpolated linearly in log(epochs) and log(error).
+ERROR_ANCHORS = ((1, 0.4477), (3, 0.2869), (6, 0.2134), (164, 0.0875))
+FULL_EPOCHS = 164
+FLOOR_RATIO = 2.0  # a plan's nets must be expected within twice the trained error
 MIN_SEEDS = 2  # a paired interval needs two seeds
 CALIBRATION_STEPS = 8  # timed training steps per arm (after one untimed)
 MAX_EPOCHS = 400
@@ -70,12 +85,29 @@ class Plan:
     costs: tuple[ArmCost, ...]
     stored_seconds_saved: float = 0.0  # cells already stored for this plan: not trained again
     schedule: str = "step"  # the learning-rate schedule the plan trains with
+    epochs_floor: int | None = None  # the fewest epochs that answer about trained nets (None: no floor on this data)
+    expected_test_error: float | None = None  # of the nets after the plan's epochs (CIFAR-10 ResNet-20 curve)
+    full_schedule_error: float | None = None  # of the trained nets (the paper's 164 epochs)
+
+    @property
+    def answers(self) -> str:
+        """What the plan's differences will be about."""
+        text = f"{self.epochs}-epoch nets ({self.schedule} schedule)"
+        if self.expected_test_error is None:
+            return text
+        text += (f", expected near {100 * self.expected_test_error:.1f} % test error against "
+                 f"{100 * self.full_schedule_error:.2f} % after the full {FULL_EPOCHS}-epoch schedule")
+        if self.epochs_floor is not None and self.epochs < self.epochs_floor:
+            text += f": below the floor of {self.epochs_floor} epochs, so not about trained nets"
+        return text
 
     def to_dict(self) -> dict:
         return {"arms": list(self.arms), "seeds": self.seeds, "epochs": self.epochs,
                 "budget_seconds": self.budget_seconds, "estimated_seconds": self.estimated_seconds,
                 "expected_detectable_diff": self.expected_detectable_diff, "variance_source": self.variance_source,
-                "schedule": self.schedule,
+                "schedule": self.schedule, "epochs_floor": self.epochs_floor,
+                "expected_test_error": self.expected_test_error, "full_schedule_error": self.full_schedule_error,
+                "answers": self.answers,
                 "seconds_per_epoch": {c.arm: c.seconds_per_epoch for c in self.costs},
                 "calibration": {c.arm: c.source for c in self.costs}}
 
@@ -85,7 +117,8 @@ class Plan:
                 f"estimated {_hms(self.estimated_seconds)} of a {_hms(self.budget_seconds)} budget",
                 "expected detectable difference: " + (f"±{100 * d:.2f} points" if d is not None else "unknown")
                 + f" (80 % power, alpha 0.05; spread from {self.variance_source})",
-                "cost per epoch: " + ", ".join(f"{c.arm} {c.seconds_per_epoch:.1f} s ({c.source})" for c in self.costs)]
+                "cost per epoch: " + ", ".join(f"{c.arm} {c.seconds_per_epoch:.1f} s ({c.source})" for c in self.costs),
+                f"answers: {self.answers}"]
 
 
 def _hms(seconds: float) -> str:
@@ -94,43 +127,78 @@ def _hms(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+def one_arm_sd(full_epochs: float) -> float:
+    """The prior's seed sd of one arm's final test error after ``full_epochs`` full-data epochs."""
+    e = max(full_epochs, 1e-3)
+    return math.sqrt(FLIP_SD ** 2 + (SD_AT_1 / e ** DECAY) ** 2)
+
+
 def prior_sd(epochs: int, train_images: int) -> float:
     """The prior's sd of one paired difference after ``epochs`` over ``train_images``."""
-    full = max(epochs * train_images / FULL_EPOCH_IMAGES, 1e-3)
-    return math.sqrt(2) * PRIOR_SD_AT_1 / math.sqrt(full)
+    return math.sqrt(2) * one_arm_sd(epochs * train_images / FULL_EPOCH_IMAGES)
 
 
 def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | None:
-    """A measured sd of paired differences scaled to ``epochs`` by the prior's 1/sqrt law:
-    from the stored epoch count closest to it with at least two differences."""
-    usable = {e: d for e, d in rows_by_epochs.items() if len(d) >= 2}
+    """One arm's measured sd of paired differences, scaled to ``epochs`` by the prior's
+    shape: from the stored epoch count closest to it with at least two differences that
+    are not all equal (equal ones, e.g. errors quantised by a small test set, are no estimate)."""
+    usable = {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and statistics.stdev(d) > 0}
     if not usable:
         return None
     e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
+    return statistics.stdev(usable[e0]) * one_arm_sd(epochs) / one_arm_sd(e0)
 
-    return statistics.stdev(usable[e0]) * math.sqrt(e0 / epochs)
+
+def expected_error(epochs: float) -> float:
+    """A ResNet-20's expected test error after ``epochs`` full-data epochs of the budget
+    schedule on CIFAR-10 (ERROR_ANCHORS, interpolated in log-log)."""
+    xs = [math.log(e) for e, _ in ERROR_ANCHORS]
+    ys = [math.log(v) for _, v in ERROR_ANCHORS]
+    x = min(max(math.log(max(epochs, 1e-3)), xs[0]), xs[-1])
+    i = max(j for j in range(len(xs) - 1) if xs[j] <= x) if x < xs[-1] else len(xs) - 2
+    t = (x - xs[i]) / (xs[i + 1] - xs[i])
+    return math.exp(ys[i] + t * (ys[i + 1] - ys[i]))
+
+
+def epochs_floor() -> int:
+    """The fewest full-data epochs whose expected error is within FLOOR_RATIO of the trained net's."""
+    trained = expected_error(FULL_EPOCHS)
+    return next(e for e in range(1, FULL_EPOCHS + 1) if expected_error(e) <= FLOOR_RATIO * trained)
 
 
 def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seeds: int,
-           variance_source: str) -> Plan:
-    """The (seeds, epochs) within ``budget`` whose expected detectable difference is least;
-    ``sd_at(epochs)`` gives the paired difference's sd. Ties go to fewer epochs (more seeds:
-    a better estimate of the spread itself)."""
+           variance_source: str, *, alpha: float = 0.05, floor: int | None = None, epochs: int | None = None) -> Plan:
+    """The (seeds, epochs) within ``budget`` whose expected detectable difference (a test
+    at ``alpha``) is least; ``sd_at(epochs)`` gives the paired difference's sd. ``floor``:
+    the fewest epochs allowed; ``epochs``: fixed, only the seeds are chosen. Ties go to
+    fewer epochs (more seeds: a better estimate of the spread itself)."""
     per_epoch = sum(c.seconds_per_epoch for c in costs)
-    smallest = MIN_SEEDS * per_epoch
+    lo = epochs if epochs is not None else (floor or 1)
+    hi = epochs if epochs is not None else MAX_EPOCHS
+    smallest = MIN_SEEDS * per_epoch * lo
     if budget < smallest:
-        raise UsageError(f"a budget of {_hms(budget)} is too small: one epoch of {MIN_SEEDS} seeds per arm takes about "
-                         f"{_hms(smallest)} here; give `budget` at least {math.ceil(smallest / 60)}m")
+        what = (f"{lo} epochs (the floor for an answer about trained nets; accept a shorter question with "
+                f"`allow_short=True`)" if epochs is None and floor else f"{lo} epoch{'' if lo == 1 else 's'}")
+        raise UsageError(f"a budget of {_hms(budget)} is too small: {what} of {MIN_SEEDS} seeds per arm take about "
+                         f"{_hms(smallest)} here; give `budget` at least {_minutes(smallest)}")
     best = None
-    for epochs in range(1, MAX_EPOCHS + 1):
-        seeds = min(max_seeds, int(budget // (epochs * per_epoch)))
+    for e in range(lo, hi + 1):
+        seeds = min(max_seeds, int(budget // (e * per_epoch)))
         if seeds < MIN_SEEDS:
             break
-        mdd = min_detectable_difference(sd_at(epochs), seeds)
+        mdd = min_detectable_difference(sd_at(e), seeds, alpha)
         if mdd is not None and (best is None or mdd < best[0] - 1e-12):
-            best = (mdd, seeds, epochs)
-    mdd, seeds, epochs = best
-    return Plan(tuple(arms), seeds, epochs, budget, seeds * epochs * per_epoch, mdd, variance_source, tuple(costs))
+            best = (mdd, seeds, e)
+    if best is None:  # no spread estimate at any fitting epochs: the most seeds at the fewest epochs
+        seeds = min(max_seeds, int(budget // (lo * per_epoch)))
+        best = (None, seeds, lo)
+    mdd, seeds, e = best
+    return Plan(tuple(arms), seeds, e, budget, seeds * e * per_epoch, mdd, variance_source, tuple(costs))
+
+
+def _minutes(seconds: float) -> str:
+    m = math.ceil(seconds / 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m"
 
 
 def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:

@@ -9,6 +9,7 @@ and looks after each, with intervals that stay valid under repeated looks
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -18,7 +19,18 @@ from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.stats import equivalence_interval, look_seeds, resolved, sequential_interval, sequential_p, spent_alpha
 from resbench.store import Store
-from resbench.train.budget import BUDGET_SCHEDULE, Plan, calibrate, choose, prior_sd, stored_sd
+from resbench.train.budget import (
+    BUDGET_SCHEDULE,
+    FULL_EPOCH_IMAGES,
+    FULL_EPOCHS,
+    Plan,
+    calibrate,
+    choose,
+    epochs_floor,
+    expected_error,
+    prior_sd,
+    stored_sd,
+)
 from resbench.train.cells import load_data
 from resbench.train.comparison import (
     ALPHA,
@@ -52,9 +64,10 @@ class Budgeted:
         return d
 
 
-def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainConfig, results_dir) -> dict[int, list[float]]:
-    """Paired differences (arm - reference, final test error) of stored cells of these arms
-    under this config but for the seed and the epochs, keyed by epochs."""
+def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainConfig,
+                        results_dir) -> dict[str, dict[int, list[float]]]:
+    """Each arm's own paired differences (arm - reference, final test error) in stored cells
+    under this config but for the seed and the epochs: arm -> epochs -> differences."""
     want = {k: v for k, v in config.key_fields().items() if k not in ("seed", "epochs")}
     errs: dict[tuple[int, int], dict[str, float]] = {}
     records, _ = Store(results_dir).load("train")
@@ -66,18 +79,38 @@ def _stored_differences(arms: list[NetSpec], reference: NetSpec, config: TrainCo
         err = rec.result.get("final_test_error") if isinstance(rec.result, dict) else None
         if isinstance(err, (int, float)) and isinstance(c.get("epochs"), int) and isinstance(c.get("seed"), int):
             errs.setdefault((c["epochs"], c["seed"]), {})[c["spec"]] = float(err)
-    out: dict[int, list[float]] = {}
+    out: dict[str, dict[int, list[float]]] = {}
     for (epochs, _seed), by_arm in errs.items():
         if reference.name in by_arm:
-            out.setdefault(epochs, []).extend(e - by_arm[reference.name] for a, e in by_arm.items() if a != reference.name)
+            for a, e in by_arm.items():
+                if a != reference.name:
+                    out.setdefault(a, {}).setdefault(epochs, []).append(e - by_arm[reference.name])
     return out
+
+
+def _spread_model(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, train_images: int, results_dir):
+    """``sd_at(epochs)``: the widest paired-difference sd of any arm (each arm's own stored
+    cells, else the prior), and where it came from in words."""
+    measured = _stored_differences(fitted, ref, config, results_dir)
+    others = [a.name for a in fitted if a.name != ref.name]
+
+    def sd_at(e: int) -> float:
+        prior = prior_sd(e, train_images)
+        return max((stored_sd(measured.get(a, {}), e) or prior) for a in others)
+
+    own = {a: d for a, d in measured.items() if any(len(v) >= 2 for v in d.values())}
+    if not own:
+        return sd_at, "the stated prior (resbench.train.budget)"
+    return sd_at, ("each arm's stored cells where it has them (" + "; ".join(
+        f"{a}: " + ", ".join(f"{len(d)} at {e} epochs" for e, d in sorted(v.items())) for a, v in sorted(own.items()))
+        + "), else the stated prior")
 
 
 def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: float | None, *, max_seeds: int | None = None,
                      plan_only: bool = False, until_resolved: bool = False, reference: str | None = None,
                      results_dir=None, scale: ScaleOut = ScaleOut(),
                      effect: float = DEFAULT_EFFECT, schedule: str | None = BUDGET_SCHEDULE,
-                     hooks: Hooks = Hooks()) -> Budgeted:
+                     epochs: int | None = None, allow_short: bool = False, hooks: Hooks = Hooks()) -> Budgeted:
     """Compare ``arms`` within ``budget`` seconds: calibrate each arm's cost, choose epochs
     and seeds for the smallest expected detectable difference (resbench.train.budget), say
     the plan, then train it. ``until_resolved``: add seeds one at a time from two until every
@@ -85,7 +118,10 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     ``effect``, or the budget or ``max_seeds`` runs out (with no budget, ``config.epochs``
     and ``max_seeds`` bound the run, and no plan is made). ``schedule``: the learning-rate
     schedule of the budgeted runs (default linear decay to zero, measured best at short
-    budgets: see BUDGET_SCHEDULE); None keeps ``config.schedule``."""
+    budgets: see BUDGET_SCHEDULE); None keeps ``config.schedule``. ``epochs``: fixed, the
+    plan chooses only the seeds. On CIFAR-10 a plan trains at least the epochs floor
+    (resbench.train.budget.epochs_floor), below which it would be about short runs, not
+    trained nets; ``allow_short`` accepts such a plan, and the answer says so."""
     if budget is None and not (until_resolved and max_seeds is not None):
         raise UsageError("a sequential comparison needs a budget or a most-seeds cap: either could stop it")
     if budget is not None:
@@ -104,21 +140,7 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
     if budget is not None:
-        data = load_data(config, fitted[0].input_size, warn=hooks.warning)
-        costs = []
-        for i, arm in enumerate(fitted):
-            hooks.report("calibrating", i, len(fitted))
-            costs.append(calibrate(arm, config, data))
-        measured = _stored_differences(fitted, ref, config, results_dir)
-        if any(len(d) >= 2 for d in measured.values()):
-            source = ("stored cells of these arms ("
-                      + ", ".join(f"{len(d)} at {e} epochs" for e, d in sorted(measured.items())) + ")")
-            sd_at = lambda e: stored_sd(measured, e)  # noqa: E731
-        else:
-            source = "the stated prior (resbench.train.budget)"
-            sd_at = lambda e: prior_sd(e, len(data.train_y))  # noqa: E731
-        plan = replace(choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source),
-                       schedule=config.schedule)
+        plan = _make_plan(fitted, ref, config, budget, max_seeds, epochs, allow_short, results_dir, hooks)
         if plan_only:
             return Budgeted(plan, None, None)
         for line in plan.lines():
@@ -132,6 +154,26 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     cap = min(max_seeds or MAX_SEEDS, plan.seeds if plan else MAX_SEEDS)
     cmp, looks, why = _until_resolved(fitted, ref, config, cap, budget, t0, effect, results_dir, scale, hooks)
     return Budgeted(plan, cmp, time.perf_counter() - t0, looks, why)
+
+
+def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget: float, max_seeds: int | None,
+               epochs: int | None, allow_short: bool, results_dir, hooks: Hooks) -> Plan:
+    """Calibrate each arm here, then choose seeds and epochs for the smallest detectable
+    difference (alpha split over the arms), at or above the floor on CIFAR-10."""
+    data = load_data(config, fitted[0].input_size, warn=hooks.warning)
+    costs = []
+    for i, arm in enumerate(fitted):
+        hooks.report("calibrating", i, len(fitted))
+        costs.append(calibrate(arm, config, data))
+    sd_at, source = _spread_model(fitted, ref, config, len(data.train_y), results_dir)
+    paper_question = config.dataset == "cifar10"
+    full = len(data.train_y) / FULL_EPOCH_IMAGES  # the anchors count full-data epochs
+    floor = math.ceil(epochs_floor() / full) if paper_question else None
+    plan = choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source,
+                  alpha=ALPHA / max(1, len(fitted) - 1), floor=None if allow_short else floor, epochs=epochs)
+    return replace(plan, schedule=config.schedule, epochs_floor=floor,
+                   expected_test_error=expected_error(plan.epochs * full) if paper_question else None,
+                   full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
 
 
 def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, results_dir,

@@ -49,9 +49,42 @@ def test_the_seed_cap_bounds_the_plan():
     assert plan.seeds <= 3
 
 
-def test_stored_spread_is_scaled_to_the_planned_epochs():
+def test_stored_spread_is_scaled_to_the_planned_epochs_by_the_priors_shape():
+    from resbench.train.budget import one_arm_sd
+
     sd = stored_sd({10: [0.01, 0.03, 0.02], 40: [0.5]}, 40)  # 40 has one difference: 10's spread is used
-    assert sd == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * (10 / 40) ** 0.5)
+    assert sd == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * one_arm_sd(40) / one_arm_sd(10))
+    assert stored_sd({3: [0.01, 0.01, 0.01]}, 3) is None  # all equal: no estimate, never zero spread
+
+
+def test_the_prior_falls_faster_than_one_over_root_epochs_to_a_floor_of_flips():
+    from resbench.train.budget import FLIP_SD, SD_AT_1, one_arm_sd
+
+    assert one_arm_sd(1) == pytest.approx((SD_AT_1 ** 2 + FLIP_SD ** 2) ** 0.5)
+    assert one_arm_sd(4) < SD_AT_1 / 4 ** 0.5 / 1.5  # much faster than 1/sqrt(E)
+    assert one_arm_sd(10_000) == pytest.approx(FLIP_SD, rel=1e-3)  # converged: test-image flips
+
+
+def test_expected_error_passes_its_anchors_and_sets_the_floor():
+    from resbench.train.budget import ERROR_ANCHORS, FLOOR_RATIO, epochs_floor, expected_error
+
+    for e, err in ERROR_ANCHORS:
+        assert expected_error(e) == pytest.approx(err)
+    assert all(expected_error(e) > expected_error(e + 1) for e in range(1, 163))
+    floor = epochs_floor()
+    assert expected_error(floor) <= FLOOR_RATIO * 0.0875 < expected_error(floor - 1)
+
+
+def test_a_plan_respects_the_floor_and_fixed_epochs():
+    costs = [ArmCost("a", 10.0, "x"), ArmCost("b", 10.0, "x")]
+    sd = lambda e: prior_sd(e, 50_000)  # noqa: E731
+    free = choose(["a", "b"], costs, 36_000, sd, 1000, "p")
+    floored = choose(["a", "b"], costs, 36_000, sd, 1000, "p", floor=13)
+    fixed = choose(["a", "b"], costs, 36_000, sd, 1000, "p", floor=13, epochs=20)
+    assert floored.epochs >= 13 and fixed.epochs == 20 and fixed.seeds == 36_000 // (20 * 20)
+    assert free.expected_detectable_diff <= floored.expected_detectable_diff
+    with pytest.raises(UsageError, match="13 epochs .the floor.*allow_short.*at least 9m"):
+        choose(["a", "b"], costs, 500, sd, 1000, "p", floor=13)
 
 
 def test_alpha_spending_sums_to_at_most_alpha_and_widens_intervals():
@@ -171,3 +204,40 @@ def test_records_say_which_dtype_ran(cli, tmp_path):
     assert "dtype auto:" in err
     rec = json.loads(next((tmp_path / "records" / "train").glob("*.json")).read_text())
     assert rec["config"]["dtype"] in ("fp32", "bf16")
+
+
+def test_each_arm_keeps_its_own_stored_spread(tmp_path):
+    """A gap between arms is not spread: arm b's differences are steady, arm c's vary."""
+    from resbench.spec import parse_spec
+    from resbench.store import Store
+    from resbench.train.budgeted import _spread_model, _stored_differences
+    from resbench.train.recipe import TrainConfig
+
+    cfg = TrainConfig(dataset="synthetic", epochs=2, device="cpu")
+    a, b, c = (parse_spec(s) for s in ("cifar-resnet8", "cifar-plain8", "cifar-resnet8:shortcut=B"))
+    store = Store(tmp_path)
+    errors = {a.name: [0.30, 0.32, 0.31], b.name: [0.40, 0.42, 0.41], c.name: [0.20, 0.35, 0.31]}
+    for arm, errs in errors.items():
+        for seed, e in enumerate(errs):
+            result = {"spec": arm, "params": 1, "macs": 1, "epochs": 2, "history": [], "final_train_error": e,
+                      "final_test_error": e, "diverged": False, "diverged_at": None, "seconds": 1.0, "images_per_second": 1.0,
+                      "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
+            store.put("train", config={**cfg.key_fields(), "seed": seed, "spec": arm}, result=result, env={})
+    diffs = _stored_differences([a, b, c], a, cfg, tmp_path)
+    assert diffs[b.name][2] == pytest.approx([0.10, 0.10, 0.10]) and len(diffs[c.name][2]) == 3
+    sd_at, source = _spread_model([a, b, c], a, cfg, 1000, tmp_path)
+    assert sd_at(2) == pytest.approx(np.std([-0.10, 0.03, 0.0], ddof=1))  # c's own, not a pool with b's
+    assert "cifar-resnet8:shortcut=B: 3 at 2 epochs" in source
+
+
+def test_budget_on_cifar10_plans_at_the_floor_or_says_what_it_would_take(cli, fake_cifar, tmp_path):
+    args = ("compare", "--specs", "resnet20,resnet20:shortcut=B", "--data-dir", fake_cifar, "--device", "cpu",
+            "--results-dir", tmp_path, "--plan", "--json")
+    code, out, err = cli(*args, "--budget", "1m")
+    assert code == 2 and "the floor for an answer about trained nets" in err and "--short-runs" in err
+    code, out, err = cli(*args, "--budget", "1m", "--short-runs")
+    plan = json.loads(out)["plan"]
+    assert code == 0 and plan["epochs_floor"] > plan["epochs"] and "not about trained nets" in plan["answers"]
+    assert plan["expected_test_error"] > plan["full_schedule_error"] == pytest.approx(0.0875)
+    code, out, err = cli(*args, "--budget", "1m", "--short-runs", "--epochs", "2")
+    assert code == 0 and json.loads(out)["plan"]["epochs"] == 2
