@@ -7,7 +7,8 @@ wrong for the reference arm (mean error about 8 % or 30 %, wide image-to-image s
 and a per-image shift for the other arm (mean shift delta, its own spread). A run adds one
 global logit offset g ~ N(0, sigma_g) to every image (one run is better overall), then
 each image is an independent coin. The truth is the difference in expected error over
-the pool and over runs (a large Monte Carlo). Each replicate draws N = 10,000 test images
+the pool and over runs (a large Monte Carlo). "d sprd" is the per-image shift's spread:
+at 2.0 the arms disagree on many images, so the test set's own sampling matters. Each replicate draws N = 10,000 test images
 from the pool and n seeds per arm, forms the 95 % interval, and checks whether it holds
 the truth. Scenarios span converged runs (small sigma_g, as Jordan 2024 measures at 64
 epochs) to short ones (large sigma_g), and 2-10 seeds. The seed-level paired t interval
@@ -63,11 +64,12 @@ def main() -> None:
     lines = [f"# {' '.join(sys.argv)}", f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
              f"numpy {np.__version__}; {args.reps} replicates per row, N = {N} test images from a pool of {POOL:,}",
              "# coverage of the nominal 95 % interval of (arm error - reference error) on the distribution",
-             f"{'base err':>8} {'sigma_g':>7} {'delta':>6} {'seeds':>5} {'truth %':>8} {'per-image cov':>13} "
+             f"{'base err':>8} {'sigma_g':>7} {'delta':>6} {'d sprd':>6} {'seeds':>5} {'truth %':>8} {'per-image cov':>13} "
              f"{'mean half-width':>15} {'seed-t cov':>10} {'seed-t half-width':>17}"]
     t0 = time.time()
-    for base, sigma_g, delta in ((0.08, 0.02, 0.05), (0.08, 0.10, 0.05), (0.30, 0.30, 0.10), (0.08, 0.02, 0.0)):
-        logit_r, logit_a, truth = scenario(rng, base, 2.5, delta, 0.5, sigma_g)
+    for base, sigma_g, delta, spread in ((0.08, 0.02, 0.05, 0.5), (0.08, 0.10, 0.05, 0.5), (0.30, 0.30, 0.10, 0.5),
+                                         (0.08, 0.02, 0.0, 0.5), (0.08, 0.02, 0.0, 2.0)):
+        logit_r, logit_a, truth = scenario(rng, base, 2.5, delta, spread, sigma_g)
         for seeds in SEEDS:
             hit = hw = t_hit = t_hw = t_n = 0
             for _ in range(args.reps):
@@ -80,7 +82,7 @@ def main() -> None:
                     t_n += 1
                     t_hit += t.ci[0] <= truth <= t.ci[1]
                     t_hw += (t.ci[1] - t.ci[0]) / 2
-            lines.append(f"{base:>8.2f} {sigma_g:>7.2f} {delta:>6.2f} {seeds:>5} {100 * truth:>8.3f} {hit / args.reps:>13.3f} "
+            lines.append(f"{base:>8.2f} {sigma_g:>7.2f} {delta:>6.2f} {spread:>6.1f} {seeds:>5} {100 * truth:>8.3f} {hit / args.reps:>13.3f} "
                          f"{100 * hw / args.reps:>14.3f}p {t_hit / max(1, t_n):>10.3f} {100 * t_hw / max(1, t_n):>16.3f}p")
             print(lines[-1], flush=True)
     lines.append(f"# {time.time() - t0:.0f} s")

@@ -56,6 +56,7 @@ def measure_entry(entry: Entry) -> dict:
                                         min_time=entry.min_time, compare_layouts=False, backoff=entry.backoff), model=model)
         out["timing"] = {"samples_ms": list(r.samples_ms), "median_ms": r.latency.median, "throughput": r.throughput,
                          "batch_size": r.batch_size, "gpu_busy": r.gpu_busy, "launch_bound": r.launch_bound,
+                         "contention": r.contention,
                          "env": {k: r.env.get(k) for k in ENV_KEYS + ("device", "cuda", "cpu")}}
     return out
 
@@ -129,6 +130,7 @@ def merge_runs(runs: list[dict]) -> dict:
         "batch_size": batches[0] if len(batches) == 1 else batches,
         "launch_bound": any(t.get("launch_bound") for t in timings),
         "gpu_busy": None if any(t.get("gpu_busy") is None for t in timings) else float(np.median([t["gpu_busy"] for t in timings])),
+        "contention": max((t["contention"] for t in timings if isinstance(t.get("contention"), (int, float))), default=None),
         "env": timings[0]["env"],
     }
     return first

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from resbench.measure.busy import CONTENTION_WARN
 from resbench.check.counter_verdict import DEFAULT_INSTRUCTIONS_TOLERANCE, CounterVerdict, counter_verdicts
 from resbench.errors import ConfigError
 
@@ -121,6 +122,10 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
         notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts")
     if bt.get("launch_bound") or ct.get("launch_bound"):
         notes.append("launch-bound (GPU idle most of the step): noisy; try `cuda_graphs=True`")
+    for side, t in (("baseline", bt), ("current", ct)):
+        busy = t.get("contention")
+        if isinstance(busy, (int, float)) and busy > CONTENTION_WARN:
+            notes.append(f"the {side} was timed while other processes used {busy:.0%} of the cores: its wall time is not this machine's")
     runs = (len(bt["runs"]), len(ct["runs"]))
     return [
         Row(eid, "latency", bt["median_ms"], ct["median_ms"], tv.ratio, tv.p_value, tv.verdict, fails, "; ".join(notes),

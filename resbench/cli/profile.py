@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
-from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn
 from resbench.errors import BenchmarkFailed
 from resbench.report.files import prepare_output
 from resbench.validate import whole
@@ -74,6 +74,12 @@ def profile(
     if not results:  # nothing measured: the failure is the whole answer (exit 4)
         raise BenchmarkFailed(runs.failures[0])
     rows = [r.to_dict() for r in results]
+    from resbench.measure.busy import warning as contention_warning
+
+    busiest = max(results, key=lambda r: r.contention or 0.0)
+    busy = contention_warning(busiest.contention, f"{busiest.spec} was timed")
+    if busy:
+        warn(busy)
     if plot is not None:
         from resbench.report.plots import breakdown_bars
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from resbench.measure.busy import all_cpu_seconds
 from resbench.runtime import cache_dir
 from resbench.store import write_json_atomic
 
@@ -113,23 +114,12 @@ def _best_seconds(fn, repeats: int) -> tuple[float, float]:
     return times[0], times[len(times) // 2]
 
 
-def _busy_seconds() -> float | None:
-    """CPU seconds all processes have run (Linux /proc/stat), or None elsewhere."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def measured_roofline(dtype: str, max_n: int = 2048, repeats: int = 5) -> tuple[float, bool]:
     """The fastest of a large matmul and a large 3x3 convolution (TFLOP/s), and whether
     the machine was quiet while measuring: other processes used under 10 % of the cores
     (from /proc/stat against this process's own CPU time; steady contention slows every
     repeat alike, so agreeing repeats alone do not show it) and the repeats agree within 25 %."""
-    busy0, own0, wall0 = _busy_seconds(), time.process_time(), time.perf_counter()
+    busy0, own0, wall0 = all_cpu_seconds(), time.process_time(), time.perf_counter()
     tdtype = torch.bfloat16 if dtype == "bf16" else torch.float32
     n = 256
     while True:  # grow until one matmul takes 50 ms: an emulated dtype costs a second, not minutes
@@ -147,7 +137,7 @@ def measured_roofline(dtype: str, max_n: int = 2048, repeats: int = 5) -> tuple[
     conv_best, conv_median = _best_seconds(conv, repeats)
     rates = [2 * n ** 3 / mm_best, 2 * 128 * 128 * 9 * 56 * 56 / conv_best]
     quiet = mm_median / mm_best < 1.25 and conv_median / conv_best < 1.25
-    busy1 = _busy_seconds()
+    busy1 = all_cpu_seconds()
     if busy0 is not None and busy1 is not None:
         others = (busy1 - busy0) - (time.process_time() - own0)
         quiet = quiet and others < 0.1 * (time.perf_counter() - wall0) * (os.cpu_count() or 1)
@@ -184,8 +174,3 @@ def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
     if isa and isa[0] >= measured:
         return isa[0], f"{dtype} ISA peak: {isa[1]}"
     return float(measured), f"fastest measured {dtype} kernel (matmul or 3x3 conv)"
-
-
-def cpu_roofline_tflops(dtype: str, cpu_name: str, max_n: int = 2048) -> float:
-    """The roofline's figure alone (see ``cpu_roofline``)."""
-    return cpu_roofline(dtype, cpu_name)[0]

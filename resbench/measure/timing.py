@@ -18,6 +18,7 @@ import torch
 from resbench import validate as v
 from resbench.errors import ConfigError, DeviceError
 from resbench.limits import check_fits
+from resbench.measure.busy import Meter
 from resbench.measure.breakdown import StageTime, stage_breakdown
 from resbench.measure.env import collect_env
 from resbench.measure.onnx_backend import check_backend, measure_onnx
@@ -140,6 +141,7 @@ class ProfileResult:
     compile_mode: str | None = None
     max_abs_diff_vs_eager: float | None = None  # compiled/exported output vs eager, same input
     backend: str = "eager"
+    contention: float | None = None  # share of the cores other processes used while measuring (resbench.measure.busy)
 
     @property
     def launch_bound(self) -> bool:
@@ -222,7 +224,9 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         raise DeviceError(f"training {spec.name} channels-last on CPU would crash: oneDNN's backward of a stride-2 1x1 conv "
                           "with fewer than 8 input channels corrupts memory in NHWC; drop `channels_last` or widen the net")
     rss_before = peak_rss_bytes()
+    meter = Meter().start()
     raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
+    contention = meter.share()
     if device.type == "cuda":
         peak_mem, mem_method = raw.peak_cuda, "cuda_max_memory_allocated"
     else:
@@ -275,7 +279,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         compile_s=raw.compile_s, warmup_s=raw.warmup_s, measure_s=raw.wall,
         total_s=time.perf_counter() - t_start, alt_layout=alt, notes=tuple(notes), env=env, gpu_busy=gpu_busy,
         breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.max_abs_diff,
-        backend=cfg.backend,
+        backend=cfg.backend, contention=contention,
     )
 
 

@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ import torch
 
 from resbench.errors import ConfigError, UsageError
 from resbench.limits import check_fits as check_memory
+from resbench.measure.busy import Meter
 from resbench.measure.analytic import analytic_complexity
 from resbench.model import build_model
 from resbench.model.packed import pack_models
@@ -347,6 +348,7 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
             state.stopped_early = True
     recent = deque(state.recent_errors, maxlen=50)
     label = f"{k} packed · " if k > 1 else ""
+    meter = Meter().start()
     t_run = time.perf_counter()
     while state.epoch < cfg.epochs and not state.stopped_early:
         epoch = state.epoch
@@ -388,8 +390,9 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
                        resumed)
     if checkpoint is not None and rank == 0 and not keep_checkpoint:
         checkpoint.remove()
-    return [_result(spec, c, d, state, j, seconds, parts.per_rank * world, world, notes, cfg.epochs)
-            for j, (c, d) in enumerate(zip(configs, datas))]
+    contention = meter.share()
+    return [replace(_result(spec, c, d, state, j, seconds, parts.per_rank * world, world, notes, cfg.epochs),
+                    contention=contention) for j, (c, d) in enumerate(zip(configs, datas))]
 
 
 def _run_notes(dist, model, world: int, nchw_fallback: bool, graphed: bool, resumed: dict | None) -> list[str]:

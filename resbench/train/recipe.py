@@ -160,6 +160,7 @@ class TrainResult:
     test_correct: str | None = None
 
     test_images: int | None = None  # images behind test_correct
+    contention: float | None = None  # share of the cores other processes used while it trained (resbench.measure.busy)
 
     def correct(self) -> "np.ndarray | None":
         """The final net's right answers per test image (bool), None when not recorded."""
