@@ -13,7 +13,6 @@ import contextlib
 
 import torch
 
-from resbench.cache import cache_dir  # noqa: F401  (re-exported: data and peaks read it here)
 from resbench.errors import DeviceError
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from resbench.measure.busy import all_cpu_seconds
-from resbench.runtime import cache_dir
+from resbench.cache import cache_dir
 from resbench.store import write_json_atomic
 
 # Dense peak TFLOP/s from NVIDIA's data sheets: fp32 (CUDA cores), tf32/fp16/bf16

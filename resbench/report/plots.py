@@ -94,7 +94,7 @@ def forest(rows: list[dict], seed_errors: dict[str, dict[int, float]], path: str
     for x in (-effect, effect):
         ax.axvline(x, color="k", lw=0.8, ls=":")
     ax.set_yticks(range(len(others)), [r["arm"] for r in others])
-    ax.set_xlabel(f"test error minus {ref}'s (points); dotted: ±{effect:g} (--effect)")
+    ax.set_xlabel(f"test error minus {ref}'s (points); dotted: ±{effect:g}, the effect asked about")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)

@@ -21,7 +21,7 @@ import torch
 
 from resbench import validate as v
 from resbench.errors import ConfigError, UsageError
-from resbench.runtime import cache_dir
+from resbench.cache import cache_dir
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
 CACHE_VERSION = 1

@@ -251,7 +251,7 @@ def test_nhwc_crash_guard_matches_the_built_model():
     """The spec-level check finds exactly the stride-2 1x1 convs with < 8 input channels."""
     import random
 
-    from resbench.measure.timing import nhwc_backward_crashes
+    from resbench.runtime import nhwc_backward_crashes
     from resbench.spec import NetSpec
 
     rng = random.Random(5)
