@@ -21,7 +21,7 @@ import time
 import optuna
 import torch
 
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.measure.env import collect_env
 from resbench.search.pruner import Halving

@@ -16,7 +16,7 @@ import os
 import torch
 
 from resbench.errors import UsageError
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 
 BYTES = 4  # fp32
 SAVED_PER_BLOCK = 5  # tensors of the block's output size kept for the backward pass

@@ -237,9 +237,9 @@ def test_no_function_is_longer_than_80_lines():
 # (and cli/, whose commands load their part of the library when they run) import the rest
 # of the library inside the functions that need it.
 START_UP = {"resbench", "resbench._lazy", "resbench.cache", "resbench.errors", "resbench.refmodels", "resbench.report",
-            "resbench.report.export", "resbench.report.files", "resbench.report.format", "resbench.report.tables",
-            "resbench.spec", "resbench.store", "resbench.target", "resbench.validate", "resbench.measure",
-            "resbench.measure.analytic", "resbench.hooks"}
+            "resbench.report.export", "resbench.report.files", "resbench.format", "resbench.report.tables",
+            "resbench.spec", "resbench.store", "resbench.measure.target", "resbench.validate", "resbench.measure",
+            "resbench.cost", "resbench.hooks"}
 # Optional extras, and packages heavy enough to slow every command that does not use them:
 # imported inside the function that uses them, anywhere.
 LAZY_PACKAGES = ("optuna", "scipy", "pandas", "matplotlib", "mlflow", "tensorboard", "ray", "onnxruntime", "timm",

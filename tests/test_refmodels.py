@@ -9,7 +9,7 @@ import torch
 from resbench.errors import BenchmarkFailed, SpecError
 from resbench.measure.complexity import count_complexity
 from resbench.spec import parse_spec
-from resbench.target import count_target, flop_counter_complexity, parse_target
+from resbench.measure.target import count_target, flop_counter_complexity, parse_target
 
 
 @pytest.mark.parametrize("spec", ["resnet18", "resnet50", "resnet50:stride-on=1x1", "resnet20", "resnet20:shortcut=C",

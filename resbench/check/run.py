@@ -39,7 +39,7 @@ from resbench.measure.counters import valgrind_missing
 from resbench.measure.env import collect_env
 from resbench.measure.timing import ProfileConfig, profile
 from resbench.store import write_json_atomic
-from resbench.target import build_target, count_target, parse_target
+from resbench.measure.target import build_target, count_target, parse_target
 
 
 def measure_entry(entry: Entry) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from resbench import validate as v
 from resbench.errors import UsageError
-from resbench.target import parse_target
+from resbench.measure.target import parse_target
 
 TIMING_POLICIES = ("fail", "warn", "off")
 COUNTERS = ("ops", "memory", "instructions", "kernels")  # resbench.measure.counters

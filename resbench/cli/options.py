@@ -148,7 +148,7 @@ def spec_command(func, parse=parse_spec):
 
 def target_command(func):
     """Like ``spec_command``, also taking reference models: torchvision:NAME, timm:NAME."""
-    from resbench.target import parse_target
+    from resbench.measure.target import parse_target
 
     return spec_command(func, parse=parse_target)
 

@@ -14,7 +14,7 @@ def list_presets(as_json: JsonOpt = False, csv: CsvOpt = None, markdown: Markdow
     Examples:  resbench list · resbench list --json · resbench list --csv presets.csv
     """
     tables = TableOutputs(csv, markdown, as_json)
-    from resbench.measure.analytic import analytic_complexity
+    from resbench.cost import analytic_complexity
     from resbench.spec import parse_spec, preset_names
 
     rows = []

@@ -24,7 +24,7 @@ def show(
     resbench show resnet20 --depth layer · resbench show torchvision:resnet50 · resbench show timm:resnet50d --input-size 288 · resbench show resnet50 --markdown -
     """
     from resbench.report.tables import complexity_notes, complexity_table, layers_table, spec_summary
-    from resbench.target import count_target
+    from resbench.measure.target import count_target
 
     tables = TableOutputs(csv, markdown, as_json)
     c = count_target(spec, depth=depth)

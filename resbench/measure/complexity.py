@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from resbench.errors import ConfigError
-from resbench.measure.analytic import Complexity, StageCost, analytic_complexity
+from resbench.cost import Complexity, StageCost, analytic_complexity
 from resbench.model import build_model
 from resbench.spec import NetSpec, parse_spec
 

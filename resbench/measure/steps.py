@@ -19,7 +19,7 @@ import torch
 from resbench.errors import ConfigError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
-from resbench.target import build_target, parse_target
+from resbench.measure.target import build_target, parse_target
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERS = 10_000

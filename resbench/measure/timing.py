@@ -38,7 +38,7 @@ from resbench.runtime import nhwc_backward_crashes, num_threads, precision, reso
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
 from resbench.store import register_result
-from resbench.target import build_target, quick_complexity
+from resbench.measure.target import build_target, quick_complexity
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from resbench.report.format import pct_pm, si
+from resbench.format import pct_pm, si
 
 
 def compare_table(rows: list[dict]) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from resbench.report.format import ms, pct_pm, si
+from resbench.format import ms, pct_pm, si
 from resbench.report.plots import _plt, _save
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from resbench.measure.analytic import Complexity
-from resbench.report.format import ms, pct, si
+from resbench.cost import Complexity
+from resbench.format import ms, pct, si
 from resbench.spec import NetSpec
 
 SHORTCUT_WORDS = {"A": "A (zero-pad identity)", "B": "B (projection on shape change)", "C": "C (projection everywhere)", "none": "none (plain net)"}

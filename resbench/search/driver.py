@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from resbench import validate as v
 from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.measure.env import collect_env
 from resbench.measure.timing import ProfileConfig, profile

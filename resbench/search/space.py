@@ -17,8 +17,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from resbench.errors import ConfigError, UsageError
-from resbench.measure.analytic import analytic_complexity
-from resbench.report.format import si
+from resbench.cost import analytic_complexity
+from resbench.format import si
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.validate import invalid, read_text
 

@@ -31,7 +31,7 @@ from filelock import FileLock
 
 from resbench.errors import ConfigError, ResbenchError, UsageError
 from resbench.limits import check_fits
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace

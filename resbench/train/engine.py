@@ -27,7 +27,7 @@ import torch
 from resbench.errors import ConfigError, UsageError
 from resbench.limits import check_fits as check_memory
 from resbench.measure.busy import Meter
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.model import build_model
 from resbench.model.packed import pack_models
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device

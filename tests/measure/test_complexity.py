@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.spec import NetSpec, format_spec, parse_spec, preset_names
 

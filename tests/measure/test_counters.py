@@ -35,7 +35,7 @@ def test_ops_and_memory_are_exact_and_repeatable(mode):
 
 
 def test_flops_match_the_analytic_count():
-    from resbench.measure.analytic import analytic_complexity
+    from resbench.cost import analytic_complexity
     from resbench.spec import parse_spec
 
     macs = analytic_complexity(parse_spec("cifar-resnet8")).macs

@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 from resbench.errors import UsageError
-from resbench.measure.analytic import analytic_complexity
+from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.search.pareto import best_k, crowding_distances, dominates, nondominated_ranks, pareto_front
 from resbench.search.pruner import Halving

@@ -5,7 +5,7 @@ parsed, built and counted, so the measuring code does not care which it has."""
 from __future__ import annotations
 
 from resbench.errors import ConfigError
-from resbench.measure.analytic import Complexity, StageCost, analytic_complexity
+from resbench.cost import Complexity, StageCost, analytic_complexity
 from resbench.refmodels import RefModel, is_reference, parse_reference
 from resbench.spec import NetSpec, parse_spec
 
