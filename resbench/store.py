@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import uuid
@@ -42,15 +44,17 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step
     (after an fsync), so a full disk or a crash never leaves a partial file where a good one
-    was. A path that is a device or FIFO (/dev/null) is written in place, never replaced; a
-    symbolic link is written through (its target replaced, the link kept); the file keeps
-    its mode, or gets the umask's like any new file (not mkstemp's 0600)."""
-    p = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    was. Links are followed to the end (the target replaced, the links kept). A path that
+    is a device or FIFO (/dev/null) is yielded itself, to be written in place, never
+    replaced; a FIFO nobody reads is refused rather than waited on. The file keeps its
+    mode, or gets the umask's like any new file (not mkstemp's 0600)."""
+    p = Path(os.path.realpath(path))
     if p.exists() and not p.is_file():
+        special_output_ready(p, path)
         yield p
         return
     mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix or ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=temp_prefix(p), suffix=p.suffix if p.suffix.isascii() else ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -61,6 +65,28 @@ def atomic_output(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def temp_prefix(path: str | os.PathLike) -> str:
+    """How atomic_output's temporary files beside ``path`` start: a dot, the name in safe
+    ASCII (any name the OS takes, however long, gives a valid temporary name), a dot."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).name)[:48]
+    return f".{name}."
+
+
+def special_output_ready(p: Path, given) -> None:
+    """A special file as an output: a device is written in place; a folder, or a FIFO that
+    nobody reads (writing would wait forever), is refused in one line."""
+    st = os.stat(p)
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{given} is a folder: give a file name")
+    if stat.S_ISFIFO(st.st_mode):
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            raise StoreError(f"{given} is a FIFO that nobody reads: start its reader first, or give a file name") from None
+    if stat.S_ISSOCK(st.st_mode):
+        raise StoreError(f"{given} is a socket: give a file name")
 
 
 def _umask() -> int:
@@ -77,22 +103,6 @@ def write_json_atomic(path: str | os.PathLike, obj) -> Path:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, allow_nan=False)
             f.write("\n")
-    return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return path
 
 
@@ -151,9 +161,10 @@ def read_record(path: str | os.PathLike) -> Record:
     """One record; StoreError (one line) if it is corrupt or from a newer resbench."""
     path = Path(path)
     try:
-        rec = json.loads(path.read_text())
+        rec = json.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
+        why = ("nested too deeply" if isinstance(e, RecursionError) else e.strerror if isinstance(e, OSError)
+               else f"{type(e).__name__}: {e}")
         raise StoreError(f"{path} is not a readable results record ({why}); delete it or re-run") from None
     if not isinstance(rec, dict) or "schema" not in rec:
         raise StoreError(f"{path} is not a resbench record (no schema field)")
@@ -165,7 +176,13 @@ def read_record(path: str | os.PathLike) -> Record:
     if "spec" in rec["config"] and not isinstance(rec["config"]["spec"], str):
         raise StoreError(f"{path} is not a resbench record: its config's spec is not text; delete it or re-run")
     record = Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
-    check = RESULT_CHECKS.get(record.kind)
+    check, config_check = RESULT_CHECKS.get(record.kind), CONFIG_CHECKS.get(record.kind)
+    if config_check is not None:
+        try:
+            config_check(record.config)
+        except Exception as e:  # a count or a seed no run could have had
+            raise StoreError(f"{path} has a damaged {record.kind} config ({type(e).__name__}: {e}); "
+                             "delete it or re-run") from None
     if check is not None:
         try:
             check(record.result)
@@ -179,10 +196,33 @@ def read_record(path: str | os.PathLike) -> Record:
 # valid result of that kind. The modules that own the result types register them (resbench.train.recipe for
 # "train", resbench.measure.timing for "profile"), so the store imports none of them.
 RESULT_CHECKS: dict = {}
+CONFIG_CHECKS: dict = {}  # kind -> a function raising unless a record's config is one a run could have had
 
 
-def register_result(kind: str, check) -> None:
+def register_result(kind: str, check, config_check=None) -> None:
     RESULT_CHECKS[kind] = check
+    if config_check is not None:
+        CONFIG_CHECKS[kind] = config_check
+
+
+def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The bytes of a regular file: a FIFO, device or socket is refused without opening it
+    (opening a FIFO with no writer blocks forever), and the file is opened non-blocking."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, f"not a regular file ({special_kind(st.st_mode)})", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read() if limit is None else f.read(limit)
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, word in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a regular file"
 
 
 def _check_kind(kind: str) -> str:
@@ -193,8 +233,18 @@ def _check_kind(kind: str) -> str:
 
 
 class Store:
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    """``warn``: hears, once per file, of a damaged record that ``find``/``newest`` skip
+    (the cell it held is then trained again)."""
+
+    def __init__(self, root: str | os.PathLike | None = None, warn=None) -> None:
         self.root = results_dir(root)
+        self._warn = warn
+        self._warned: set[str] = set()
+
+    def _skip(self, e: StoreError, path: Path) -> None:
+        if self._warn is not None and str(path) not in self._warned:
+            self._warned.add(str(path))
+            self._warn(str(e))
 
     @property
     def records_dir(self) -> Path:
@@ -221,6 +271,8 @@ class Store:
         if not base.exists():
             return records, problems
         for path in sorted(base.rglob("*.json")):
+            if path.name.startswith("."):
+                continue  # an atomic write's temporary file (one in progress, or left by a kill)
             try:
                 records.append(read_record(path))
             except StoreError as e:
@@ -233,7 +285,8 @@ class Store:
         for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json"), reverse=True):
             try:
                 rec = read_record(path)
-            except StoreError:
+            except StoreError as e:
+                self._skip(e, path)
                 continue
             if rec.key == key and rec.created >= since:
                 return rec
@@ -243,7 +296,8 @@ class Store:
         for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json")):
             try:
                 rec = read_record(path)
-            except StoreError:
+            except StoreError as e:
+                self._skip(e, path)
                 continue
             if rec.key == key:
                 return rec

@@ -133,7 +133,7 @@ def _outputs_ready(results_dir) -> None:
 def _sweep(arms: list[NetSpec], cells: list[Cell], results_dir, scale: ScaleOut,
            hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
     """Run (or find stored) every cell; Ctrl-C keeps what finished."""
-    store = Store(results_dir)
+    store = Store(results_dir, warn=hooks.warning)
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 
