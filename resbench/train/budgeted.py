@@ -18,7 +18,16 @@ from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.stats import look_seeds, resolved, sequential_interval
 from resbench.store import Store
-from resbench.train.budget import BUDGET_SCHEDULE, Plan, calibrate, choose, prior_sd, stored_sd
+from resbench.train.budget import (
+    BUDGET_SCHEDULE,
+    Plan,
+    calibrate,
+    choose,
+    prior_sd,
+    stored_sd,
+    useless_plan,
+    with_spread,
+)
 from resbench.train.cells import load_data
 from resbench.train.comparison import (
     DEFAULT_EFFECT,
@@ -106,9 +115,9 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
         costs = []
         for i, arm in enumerate(fitted):
             hooks.report("calibrating", i, len(fitted))
-            costs.append(calibrate(arm, config, data))
-        measured = _stored_differences(fitted, ref, config, results_dir)
-        if any(len(d) >= 2 for d in measured.values()):
+            costs.append(calibrate(arm, config, data, hooks.warning))
+        measured = with_spread(_stored_differences(fitted, ref, config, results_dir))
+        if measured:
             source = ("stored cells of these arms ("
                       + ", ".join(f"{len(d)} at {e} epochs" for e, d in sorted(measured.items())) + ")")
             sd_at = lambda e: stored_sd(measured, e)  # noqa: E731
@@ -117,6 +126,9 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
             sd_at = lambda e: prior_sd(e, len(data.train_y))  # noqa: E731
         plan = replace(choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source),
                        schedule=config.schedule)
+        why = useless_plan(plan)
+        if why:
+            hooks.warning(why)
         if plan_only:
             return Budgeted(plan, None, None)
         for line in plan.lines():
@@ -149,10 +161,14 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
             if row["reference"]:
                 continue
             ci = sequential_interval(_paired_diffs(cmp, ref.name, row["arm"]), look)
-            row.update(sequential_ci=list(ci) if ci else None, look=look, resolution=resolved(ci, effect))
+            flat = ci is not None and not ci[1] > ci[0]  # every difference equal: no estimate of the spread yet
+            ci = None if flat else ci
+            row.update(sequential_ci=list(ci) if ci else None, look=look, resolution=resolved(ci, effect),
+                       spread="none yet (all differences equal)" if flat else None)
             states.append(row["resolution"])
-        hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(f"{r['arm']} {r.get('resolution') or 'open'}"
-                                                               for r in cmp.rows if not r["reference"]))
+        hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(
+            f"{r['arm']} {r.get('resolution') or ('no estimate yet (zero spread)' if r.get('spread') else 'open')}"
+            for r in cmp.rows if not r["reference"]))
         if all(states):
             return cmp, look, "all resolved"
         if seeds >= cap:

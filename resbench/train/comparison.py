@@ -186,7 +186,7 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig,
     build_cells(arms, seeds, config, first_seed=config.seed)  # refuses a bad grid before the data loads
     data = load_data(config, arms[0].input_size, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]
-    config, why = resolve_dtype(fitted[0], config, data)
+    config, why = resolve_dtype(fitted[0], config, data, hooks.warning)
     if why:
         hooks.say(why)
     return fitted, build_cells(fitted, seeds, config, first_seed=config.seed), config

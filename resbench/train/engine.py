@@ -15,11 +15,9 @@ optimizer and scaler state, the divergence and warm-up state, the history so far
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -32,7 +30,7 @@ from resbench.model.packed import pack_models
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.store import atomic_output
-from resbench.train.checkpoint import CHECKPOINT_VERSION, Checkpoint, Damaged, check_contents  # noqa: F401
+from resbench.train.checkpoint import Checkpoint, Damaged, check_contents
 from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
 from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at

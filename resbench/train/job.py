@@ -53,7 +53,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
     with dist_context(config.device) as dist:
         data = load_data(config, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
-        config, why = resolve_dtype(spec, config, data)
+        config, why = resolve_dtype(spec, config, data, hooks.warning)
         if why:
             hooks.say(why)
         is_main = dist is None or dist.rank == 0
