@@ -42,22 +42,25 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike):
-    """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step
-    (after an fsync), so a full disk or a crash never leaves a partial file where a good one
-    was. Links are followed to the end (the target replaced, the links kept). A path that
-    is a device or FIFO (/dev/null) is yielded itself, to be written in place, never
-    replaced; a FIFO nobody reads is refused rather than waited on. The file keeps its
-    mode, or gets the umask's like any new file (not mkstemp's 0600)."""
+    """Yield a temporary name to write; on success it replaces ``path`` in one step (after
+    an fsync), so a full disk or a crash never leaves a partial file where a good one was.
+    Links are followed to the end (the target replaced, the links kept). A device or FIFO
+    (/dev/null) is never replaced: what was written is copied into it in place, and a FIFO
+    that nobody reads is refused rather than waited on. The file keeps its mode, or gets
+    the umask's like any new file (not mkstemp's 0600)."""
     p = Path(os.path.realpath(path))
-    if p.exists() and not p.is_file():
+    special = p.exists() and not p.is_file()
+    if special:
         special_output_ready(p, path)
-        yield p
-        return
     mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=temp_prefix(p), suffix=p.suffix if p.suffix.isascii() else ".tmp")
+    suffix = p.suffix if p.suffix.isascii() else ".tmp"
+    fd, tmp = tempfile.mkstemp(dir=None if special else p.parent, prefix=temp_prefix(p), suffix=suffix or ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
+        if special:
+            _write_in_place(p, Path(tmp), path)
+            return
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -75,18 +78,31 @@ def temp_prefix(path: str | os.PathLike) -> str:
 
 
 def special_output_ready(p: Path, given) -> None:
-    """A special file as an output: a device is written in place; a folder, or a FIFO that
-    nobody reads (writing would wait forever), is refused in one line."""
-    st = os.stat(p)
-    if stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"{given} is a folder: give a file name")
-    if stat.S_ISFIFO(st.st_mode):
-        try:
-            os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
+    """A special file as an output is written in place; a folder or a socket is refused."""
+    mode = os.stat(p).st_mode
+    if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode):
+        raise StoreError(f"{given} is {special_kind(mode)}: give a file name")
+
+
+def _write_in_place(p: Path, tmp: Path, given) -> None:
+    """Copy ``tmp`` into the device or FIFO ``p``. The FIFO is opened without waiting: with
+    no reader that fails at once (ENXIO), and is refused; with one, it is written whole."""
+    try:
+        fd = os.open(p, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
             raise StoreError(f"{given} is a FIFO that nobody reads: start its reader first, or give a file name") from None
-    if stat.S_ISSOCK(st.st_mode):
-        raise StoreError(f"{given} is a socket: give a file name")
+        raise
+    try:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with open(tmp, "rb") as src:
+            while chunk := src.read(1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

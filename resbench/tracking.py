@@ -179,7 +179,8 @@ def _folder_name(run: str) -> str:
 
 
 def _markdown(values: dict) -> str:
-    return "| key | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in values.items())
+    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return "| key | value |\n|---|---|\n" + "\n".join(f"| {cell(k)} | {cell(v)} |" for k, v in values.items())
 
 
 class TrackedRun:
