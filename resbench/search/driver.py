@@ -177,7 +177,7 @@ def _train_fn(store, hooks: Hooks, position):
         # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
         result = train(spec, tcfg, load_data(tcfg, spec.input_size, warn=hooks.warning), on_epoch=on_epoch,
                            progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
-                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
+                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir, hooks.warning))
         return result.to_dict()
 
     return train_fn
@@ -225,6 +225,9 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
     v.whole(o.reduction_factor, "reduction_factor", 2, 1000)
     if o.latency_batch_size is not None:
         v.whole(o.latency_batch_size, "latency_batch_size", 1, 1 << 20)
+    root = resolve_results(results_dir)
+    writable_folder(Store(root).records_dir, "the results folder")  # before any data is read or trained
+    writable_folder(Store(root).checkpoints_dir, "the checkpoint folder")
     values = _space_values(o.space_file, **o.space)
     fams = _list(values.get("family"), "family") or ("cifar",)
     # One data set for every candidate: images are resized (imagefolder) or generated (synthetic)
@@ -243,7 +246,6 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
                       halving=Halving(o.min_epochs, o.reduction_factor, config.epochs) if pruning else None,
                       sampler=o.sampler, latency_batch=o.latency_batch_size or config.batch_size)
     with quiet_optuna():
-        root = resolve_results(results_dir)
         storage_url = o.storage or default_storage(root)
         study = open_study(sc, storage_url, o.study, o.sampler_seed)
         # Notes only once every input is valid, the storage included: an error is then the only line.
@@ -251,7 +253,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
             hooks.say(f"note: {line}")
         if o.pruning and not pruning:
             hooks.say("note: `epochs=1` leaves nothing to stop early: pruning is off for this search")
-        store = Store(root)
+        store = Store(root, warn=hooks.warning)
         env = collect_env(device)
         hooks.say(f"study {study.study_name} in {storage_url}: {narrowed.space.size():,} specs in the space, "
                   f"{trials} trial(s), up to {config.epochs} epoch(s) each on {config.dataset}")
