@@ -203,6 +203,18 @@ def _train_alone(spec, cfg, hooks):
     return train(spec, cfg, load_data(cfg, spec.input_size, warn=hooks.warning)).to_dict()
 
 
+def _cut_by_interrupt(e: BaseException) -> bool:
+    """Ctrl-C, or an error raised while Optuna was handling one (a second Ctrl-C inside its
+    cleanup leaves it with an unbound local): either way the user stopped the search."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _check_config(config: TrainConfig) -> None:
     if config.dtype == "auto":
         raise ConfigError("dtype", "auto is measured per spec by train and compare; a search trains many specs: give fp32 or bf16")
@@ -266,7 +278,9 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
             runner.enqueue_references()
         try:
             runner.run(trials, timeout=o.timeout)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as e:
+            if not _cut_by_interrupt(e):
+                raise
             raise Interrupted(f"interrupted: finished trials are kept in study {study.study_name}; "
                               "run the same command again to continue it") from None
         summary = summarize(study, sc, storage_url)

@@ -129,13 +129,18 @@ def quiet_optuna():
     saved = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logger = optuna.logging.get_logger("optuna")
-    logger.addFilter(_not_interrupts)
+    # On the logger for its own records, and on its handlers for those its child loggers
+    # (optuna.study._optimize, ...) pass up: a logger's filters do not see those.
+    filtered = [logger, *logger.handlers]
+    for f in filtered:
+        f.addFilter(_not_interrupts)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             yield
     finally:
-        logger.removeFilter(_not_interrupts)
+        for f in filtered:
+            f.removeFilter(_not_interrupts)
         optuna.logging.set_verbosity(saved)
 
 
