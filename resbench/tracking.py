@@ -373,10 +373,10 @@ def _not_foreign(path: Path, uri: str) -> None:
     tables (an Optuna study): MLflow would add its own tables to it. Read without writing."""
     import sqlite3
 
+    if path.exists() and not path.is_file():  # a FIFO would block the read, a device take the tables
+        raise UsageError(f"mlflow={uri}: {path} is not a regular file; give a database file")
     if not path.exists() or path.stat().st_size == 0:
         return
-    if not path.is_file():
-        raise UsageError(f"mlflow={uri}: {path} is not a regular file; give a database file")
     with open(path, "rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise UsageError(f"mlflow={uri}: {path} is not a SQLite database; give a new file or an MLflow database")

@@ -94,7 +94,7 @@ def table(value, name: str) -> dict:
 
 def read_text(path, what: str) -> str:
     """A text file's contents, or a one-line UsageError naming it (missing, unreadable, not UTF-8)."""
-    p = Path(path)
+    p = regular_file(path, what)  # a FIFO is refused, not waited on
     try:
         return p.read_text(encoding="utf-8")
     except IsADirectoryError:
