@@ -53,6 +53,11 @@ class StoreError(UsageError):
     """A results record or baseline that cannot be read (corrupt, newer schema)."""
 
 
+class WriteFailed(ResbenchError):
+    """An output could not be written whole (a full disk, a short write): exit 1, and the
+    file that was there before is left as it was."""
+
+
 class BenchmarkFailed(ResbenchError):
     """The measurement itself failed (exit code 4, as ``resbench check`` documents)."""
 

@@ -39,11 +39,16 @@ class RefModel:
                 "in_channels": self.in_channels}
 
     def build(self):
-        if self.source == "torchvision":
-            import torchvision
+        import warnings
 
-            return torchvision.models.get_model(self.model, weights=None)
-        return _timm().create_model(self.model, pretrained=False)
+        with warnings.catch_warnings():  # e.g. inception_v3's notice about its future default initialisation
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            if self.source == "torchvision":
+                import torchvision
+
+                return torchvision.models.get_model(self.model, weights=None)
+            return _timm().create_model(self.model, pretrained=False)
 
 
 def is_reference(text: str) -> bool:
@@ -105,4 +110,25 @@ def parse_reference(text: str, **modifiers) -> RefModel:
         if not (v.isascii() and v.isdigit()) or not 8 <= int(v) <= 4096:
             raise SpecError(f"input-size takes a whole number from 8 to 4096, got {v!r}")
         input_size = int(v)
-    return RefModel(source, model, input_size, size, classes)
+    ref = RefModel(source, model, input_size, size, classes)
+    if input_size != size:
+        _check_input_size(ref)
+    return ref
+
+
+def _check_input_size(ref: RefModel) -> None:
+    """Refuse an input size the model cannot take (too small for its pooling, or fixed by
+    its design), found by one forward pass on the meta device: shapes only, no memory."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            net = ref.build().eval()
+            with torch.no_grad():
+                net(torch.empty(1, ref.in_channels, ref.input_size, ref.input_size))
+    except NotImplementedError:
+        return  # an op without a meta kernel: the real run says what it says
+    except Exception as e:  # noqa: BLE001 - the model's own complaint about the shape, in one line
+        why = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise SpecError(f"{ref.source}:{ref.model} does not run at input-size {ref.input_size} ({why}); "
+                        f"give a larger input-size (its own is {ref.default_input_size})") from None

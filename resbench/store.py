@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import uuid
@@ -40,20 +42,25 @@ def results_dir(path: str | os.PathLike | None = None) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike):
-    """Yield a temporary name beside ``path``; on success it replaces ``path`` in one step
-    (after an fsync), so a full disk or a crash never leaves a partial file where a good one
-    was. A path that is a device or FIFO (/dev/null) is written in place, never replaced; a
-    symbolic link is written through (its target replaced, the link kept); the file keeps
-    its mode, or gets the umask's like any new file (not mkstemp's 0600)."""
-    p = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
-    if p.exists() and not p.is_file():
-        yield p
-        return
+    """Yield a temporary name to write; on success it replaces ``path`` in one step (after
+    an fsync), so a full disk or a crash never leaves a partial file where a good one was.
+    Links are followed to the end (the target replaced, the links kept). A device or FIFO
+    (/dev/null) is never replaced: what was written is copied into it in place, and a FIFO
+    that nobody reads is refused rather than waited on. The file keeps its mode, or gets
+    the umask's like any new file (not mkstemp's 0600)."""
+    p = Path(os.path.realpath(path))
+    special = p.exists() and not p.is_file()
+    if special:
+        special_output_ready(p, path)
     mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix or ".tmp")
+    suffix = p.suffix if p.suffix.isascii() else ".tmp"
+    fd, tmp = tempfile.mkstemp(dir=None if special else p.parent, prefix=temp_prefix(p), suffix=suffix or ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
+        if special:
+            _write_in_place(p, Path(tmp), path)
+            return
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -61,6 +68,41 @@ def atomic_output(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def temp_prefix(path: str | os.PathLike) -> str:
+    """How atomic_output's temporary files beside ``path`` start: a dot, the name in safe
+    ASCII (any name the OS takes, however long, gives a valid temporary name), a dot."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).name)[:48]
+    return f".{name}."
+
+
+def special_output_ready(p: Path, given) -> None:
+    """A special file as an output is written in place; a folder or a socket is refused."""
+    mode = os.stat(p).st_mode
+    if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode):
+        raise StoreError(f"{given} is {special_kind(mode)}: give a file name")
+
+
+def _write_in_place(p: Path, tmp: Path, given) -> None:
+    """Copy ``tmp`` into the device or FIFO ``p``. The FIFO is opened without waiting: with
+    no reader that fails at once (ENXIO), and is refused; with one, it is written whole."""
+    try:
+        fd = os.open(p, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise StoreError(f"{given} is a FIFO that nobody reads: start its reader first, or give a file name") from None
+        raise
+    try:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with open(tmp, "rb") as src:
+            while chunk := src.read(1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -77,22 +119,6 @@ def write_json_atomic(path: str | os.PathLike, obj) -> Path:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, allow_nan=False)
             f.write("\n")
-    return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return path
 
 
@@ -151,9 +177,10 @@ def read_record(path: str | os.PathLike) -> Record:
     """One record; StoreError (one line) if it is corrupt or from a newer resbench."""
     path = Path(path)
     try:
-        rec = json.loads(path.read_text())
+        rec = json.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
+        why = ("nested too deeply" if isinstance(e, RecursionError) else e.strerror if isinstance(e, OSError)
+               else f"{type(e).__name__}: {e}")
         raise StoreError(f"{path} is not a readable results record ({why}); delete it or re-run") from None
     if not isinstance(rec, dict) or "schema" not in rec:
         raise StoreError(f"{path} is not a resbench record (no schema field)")
@@ -165,7 +192,13 @@ def read_record(path: str | os.PathLike) -> Record:
     if "spec" in rec["config"] and not isinstance(rec["config"]["spec"], str):
         raise StoreError(f"{path} is not a resbench record: its config's spec is not text; delete it or re-run")
     record = Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
-    check = RESULT_CHECKS.get(record.kind)
+    check, config_check = RESULT_CHECKS.get(record.kind), CONFIG_CHECKS.get(record.kind)
+    if config_check is not None:
+        try:
+            config_check(record.config)
+        except Exception as e:  # a count or a seed no run could have had
+            raise StoreError(f"{path} has a damaged {record.kind} config ({type(e).__name__}: {e}); "
+                             "delete it or re-run") from None
     if check is not None:
         try:
             check(record.result)
@@ -179,10 +212,33 @@ def read_record(path: str | os.PathLike) -> Record:
 # valid result of that kind. The modules that own the result types register them (resbench.train.recipe for
 # "train", resbench.measure.timing for "profile"), so the store imports none of them.
 RESULT_CHECKS: dict = {}
+CONFIG_CHECKS: dict = {}  # kind -> a function raising unless a record's config is one a run could have had
 
 
-def register_result(kind: str, check) -> None:
+def register_result(kind: str, check, config_check=None) -> None:
     RESULT_CHECKS[kind] = check
+    if config_check is not None:
+        CONFIG_CHECKS[kind] = config_check
+
+
+def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The bytes of a regular file: a FIFO, device or socket is refused without opening it
+    (opening a FIFO with no writer blocks forever), and the file is opened non-blocking."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, f"not a regular file ({special_kind(st.st_mode)})", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read() if limit is None else f.read(limit)
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, word in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a regular file"
 
 
 def _check_kind(kind: str) -> str:
@@ -193,8 +249,18 @@ def _check_kind(kind: str) -> str:
 
 
 class Store:
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    """``warn``: hears, once per file, of a damaged record that ``find``/``newest`` skip
+    (the cell it held is then trained again)."""
+
+    def __init__(self, root: str | os.PathLike | None = None, warn=None) -> None:
         self.root = results_dir(root)
+        self._warn = warn
+        self._warned: set[str] = set()
+
+    def _skip(self, e: StoreError, path: Path) -> None:
+        if self._warn is not None and str(path) not in self._warned:
+            self._warned.add(str(path))
+            self._warn(str(e))
 
     @property
     def records_dir(self) -> Path:
@@ -221,6 +287,8 @@ class Store:
         if not base.exists():
             return records, problems
         for path in sorted(base.rglob("*.json")):
+            if path.name.startswith("."):
+                continue  # an atomic write's temporary file (one in progress, or left by a kill)
             try:
                 records.append(read_record(path))
             except StoreError as e:
@@ -233,7 +301,8 @@ class Store:
         for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json"), reverse=True):
             try:
                 rec = read_record(path)
-            except StoreError:
+            except StoreError as e:
+                self._skip(e, path)
                 continue
             if rec.key == key and rec.created >= since:
                 return rec
@@ -243,7 +312,8 @@ class Store:
         for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json")):
             try:
                 rec = read_record(path)
-            except StoreError:
+            except StoreError as e:
+                self._skip(e, path)
                 continue
             if rec.key == key:
                 return rec

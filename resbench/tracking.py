@@ -179,7 +179,8 @@ def _folder_name(run: str) -> str:
 
 
 def _markdown(values: dict) -> str:
-    return "| key | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in values.items())
+    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return "| key | value |\n|---|---|\n" + "\n".join(f"| {cell(k)} | {cell(v)} |" for k, v in values.items())
 
 
 class TrackedRun:
@@ -254,50 +255,52 @@ class Tracker:
 
     def _open_mlflow(self, target: TrackerTarget, results_dir):
         try:
-            from mlflow import MlflowClient
+            import mlflow  # noqa: F401  (installed: checked before the work)
         except ImportError:
             raise UsageError("mlflow: MLflow is not installed; pip install 'resbench[track]' (or pip install mlflow)") from None
         uri = target.where
-        if uri is None and os.environ.get("MLFLOW_TRACKING_URI"):
-            uri = os.environ["MLFLOW_TRACKING_URI"]
+        env_uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()  # blank is unset
+        if uri is None and env_uri:
+            uri = env_uri
             _check_mlflow_uri(uri, "mlflow: MLFLOW_TRACKING_URI=")
         if uri is None:
             folder = resolve(results_dir)
             _writable(folder, "the results folder (MLflow's default store is mlflow.db there)")
             uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
-        local = self._local_store(uri)
-        artifacts = None
-        if local is not None:  # artifacts beside the store, never in the current folder (MLflow's default)
-            artifacts = (local if local.is_dir() or not urlparse(uri).scheme == "sqlite" else local.parent) / "mlflow-artifacts"
-            _writable(artifacts, "the MLflow artifact folder")
-        try:
-            with _no_retries(), _quiet_mlflow():
-                client = MlflowClient(tracking_uri=uri)
-                found = client.get_experiment_by_name(EXPERIMENT)
-                experiment_id = found.experiment_id if found else client.create_experiment(
-                    EXPERIMENT, artifact_location=artifacts.resolve().as_uri() if artifacts else None)
-        except Exception as e:  # noqa: BLE001 - whatever the store says, in one line
-            if "MLFLOW_ALLOW_FILE_STORE" in str(e):  # MLflow 3.x keeps folder stores behind a switch
-                raise UsageError(f"mlflow={uri}: this MLflow writes folder stores only with MLFLOW_ALLOW_FILE_STORE=true; "
-                                 f"give sqlite:///{local / 'mlflow.db'} instead, or set that variable") from None
-            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise UsageError(f"mlflow: the store {uri} cannot be reached or read ({first}); start the server, or give "
-                             "another URI after mlflow= (e.g. sqlite:///results/mlflow.db)") from None
+        with _undone_on_failure() as made:
+            local = self._local_store(uri, made)
+            artifacts = None
+            if local is not None and urlparse(uri).scheme == "sqlite":
+                uri = f"sqlite:///{local}"  # absolute: the same file whatever folder MLflow runs in
+                artifacts = local.parent / "mlflow-artifacts"  # beside the database, not in the current folder
+                made += _missing(artifacts)
+                _writable(artifacts, "the MLflow artifact folder")
+            experiment_id, client = _reach_mlflow(uri, artifacts, local)
         self.mlflow_uri = uri
         return lambda name: _MlflowSink(client, experiment_id, name)
 
-    def _local_store(self, uri: str) -> Path | None:
+    def _local_store(self, uri: str, made: list) -> Path | None:
         """The file or folder of a local MLflow store (None for a server), checked: writable,
-        not a folder where a database file should be, not one of the command's outputs."""
+        not a folder where a database file should be, not a database of another tool, not
+        one of the command's outputs. ``sqlite:///runs/x.db`` is relative to the current
+        folder, ``sqlite:////abs/x.db`` absolute (SQLAlchemy's rule). What it creates is
+        added to ``made``, to be removed if the store is refused."""
         u = urlparse(uri)
         if u.scheme not in ("", "file", "sqlite"):
             return None
-        path = Path(u.path if u.scheme else uri).resolve()
+        raw = u.path[1:] if u.scheme == "sqlite" and u.path.startswith("/") else (u.path if u.scheme else uri)
+        path = Path(raw).resolve()
         if u.scheme == "sqlite":
             if path.is_dir():
                 raise UsageError(f"mlflow={uri}: {path} is a folder; give a database file, e.g. sqlite:///{path / 'mlflow.db'}")
+            made += _missing(path.parent)
             _writable(path.parent, "the database's folder")
+            _not_foreign(path, uri)
+            made += [] if path.exists() else [path]
         else:
+            if path.exists() and not path.is_dir():
+                raise UsageError(f"mlflow={uri}: {path} is a file; a folder store needs a folder, or give sqlite:///FILE.db")
+            made += _missing(path)
             _writable(path, "the MLflow folder")
         if path in self._outputs:
             raise UsageError(f"mlflow={uri}: {path} is also one of this command's output files; give each its own place")
@@ -338,6 +341,85 @@ class Tracker:
             run.tags(tags)
         with run._ending():
             yield run
+
+
+def _reach_mlflow(uri: str, artifacts: Path | None, local: Path | None):
+    """(experiment id, client) of resbench's experiment in the store, created if new; any
+    failure is one line."""
+    from mlflow import MlflowClient
+
+    try:
+        with _no_retries(), _quiet_mlflow():
+            client = MlflowClient(tracking_uri=uri)
+            found = client.get_experiment_by_name(EXPERIMENT)
+            experiment_id = found.experiment_id if found else client.create_experiment(
+                EXPERIMENT, artifact_location=artifacts.resolve().as_uri() if artifacts else None)
+    except Exception as e:  # noqa: BLE001 - whatever the store says, in one line
+        if "MLFLOW_ALLOW_FILE_STORE" in str(e):  # MLflow 3.x keeps folder stores behind a switch
+            raise UsageError(f"mlflow={uri}: this MLflow writes folder stores only with MLFLOW_ALLOW_FILE_STORE=true; "
+                             f"give sqlite:///{local / 'mlflow.db'} instead, or set that variable") from None
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UsageError(f"mlflow: the store {uri} cannot be reached or read ({first}); start the server, or give "
+                         "another URI after mlflow= (e.g. sqlite:///results/mlflow.db)") from None
+    return experiment_id, client
+
+
+# Tables every MLflow database has; a database with tables but none of these is another tool's.
+_MLFLOW_TABLES = {"experiments", "runs", "alembic_version"}
+
+
+def _not_foreign(path: Path, uri: str) -> None:
+    """Refuse a file that is not a SQLite database, or a database that holds another tool's
+    tables (an Optuna study): MLflow would add its own tables to it. Read without writing."""
+    import sqlite3
+
+    if path.exists() and not path.is_file():  # a FIFO would block the read, a device take the tables
+        raise UsageError(f"mlflow={uri}: {path} is not a regular file; give a database file")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise UsageError(f"mlflow={uri}: {path} is not a SQLite database; give a new file or an MLflow database")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise UsageError(f"mlflow={uri}: {path} cannot be read as a database ({e}); give another file") from None
+    if tables and not tables & _MLFLOW_TABLES:
+        raise UsageError(f"mlflow={uri}: {path} holds another tool's tables ({', '.join(sorted(tables)[:3])}); "
+                         "MLflow's would be added to it: give a database of its own, e.g. sqlite:///mlflow.db")
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, outermost first."""
+    out = []
+    for p in [folder, *folder.parents]:
+        if p.exists():
+            break
+        out.insert(0, p)
+    return out
+
+
+@contextlib.contextmanager
+def _undone_on_failure():
+    """A refused store leaves nothing behind: yields a list of what opening it creates (a
+    database file, folders, outermost first); on failure each is removed: the database with
+    its journal, a folder only if it is empty (never what someone else put there)."""
+    made: list[Path] = []
+    try:
+        yield made
+    except BaseException:
+        for p in reversed(made):
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    p.rmdir()
+                else:
+                    for suffix in ("", "-journal", "-wal", "-shm"):
+                        Path(f"{p}{suffix}").unlink(missing_ok=True)
+        raise
 
 
 def _writable(folder: Path, what: str, hint: str = "give another place") -> None:

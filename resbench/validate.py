@@ -94,7 +94,7 @@ def table(value, name: str) -> dict:
 
 def read_text(path, what: str) -> str:
     """A text file's contents, or a one-line UsageError naming it (missing, unreadable, not UTF-8)."""
-    p = Path(path)
+    p = regular_file(path, what)  # a FIFO is refused, not waited on
     try:
         return p.read_text(encoding="utf-8")
     except IsADirectoryError:
@@ -105,6 +105,25 @@ def read_text(path, what: str) -> str:
         raise UsageError(f"cannot read {what} {p}: {e.strerror}") from None
     except UnicodeDecodeError as e:
         raise UsageError(f"{what} {p} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+
+
+def regular_file(path, what: str) -> Path:
+    """``path`` when it is a regular file, found with os.stat before anything opens it: a
+    FIFO, device or socket is refused in one line (opening a FIFO would wait for a writer)."""
+    import stat
+
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{what} {p} does not exist") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {what} {p}: {e.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{what} {p} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{what} {p} is not a regular file (a FIFO, device or socket): give a file")
+    return p
 
 
 def comma_list(text, cast=str) -> list | None:

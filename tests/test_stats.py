@@ -148,7 +148,8 @@ def test_the_result_keeps_its_per_image_answers_checked_against_its_error():
     assert (unpack_correct(text, 10) == right).all()
     with pytest.raises(ValueError, match="do not hold"):
         unpack_correct(text, 20)
-    base = {"spec": "x", "params": 1, "macs": 1, "epochs": 1, "history": [], "final_train_error": 0.3,
+    epoch = {"epoch": 1, "lr": 0.1, "train_loss": 1.0, "train_error": 0.3, "test_error": 0.3, "seconds": 1.0, "step_seconds": 0.5}
+    base = {"spec": "x", "params": 1, "macs": 1, "epochs": 1, "history": [epoch], "final_train_error": 0.3,
             "final_test_error": 0.3, "diverged": False, "diverged_at": None, "seconds": 1.0, "images_per_second": 1.0,
             "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
     assert _check_result({**base, "test_correct": text, "test_images": 10}).correct().sum() == 7

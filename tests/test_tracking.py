@@ -1,8 +1,12 @@
 """`--log mlflow[=URI]` and `--log tensorboard[=DIR]`, read back with each tool's own reader."""
 
 import json
+import os
+import sqlite3
 
 import pytest
+
+from resbench.errors import UsageError
 
 from tests.conftest import assert_one_line_usage_error
 
@@ -171,3 +175,97 @@ def test_a_tracker_failing_mid_run_loses_nothing(cli, tmp_path, monkeypatch):
     (folder,) = (tmp_path / "tb").iterdir()
     scalars, _ = _scalars(folder)
     assert [s for s, _ in scalars["test_error"]] == [1, 2]  # the other tracker went on
+
+# Trackers change nothing when they refuse: the MLflow store is checked (and probed
+# writable) before MLflow creates anything; another tool's database is never given
+# MLflow's tables; three-slash SQLite paths are relative; a blank MLFLOW_TRACKING_URI is
+# unset; a folder store works or is refused in one line; a refused store leaves nothing.
+
+
+def _open(where, results="res"):
+    from resbench.tracking import Tracker, TrackerTarget
+
+    t = Tracker([TrackerTarget("mlflow", where)], results)
+    with t.run("probe", params={"a": 1}) as run:
+        run.metrics({"m": 1.0}, 0)
+    return t
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    return tmp_path
+
+
+def test_three_slashes_are_relative_to_the_current_folder(here):
+    t = _open("sqlite:///runs/mlflow.db")
+    assert t.mlflow_uri == f"sqlite:///{here / 'runs' / 'mlflow.db'}"
+    assert sorted(os.listdir(here / "runs")) == ["mlflow-artifacts", "mlflow.db"]
+
+
+def test_another_tools_database_is_refused_and_left_unchanged(here):
+    con = sqlite3.connect(here / "optuna.db")
+    con.execute("CREATE TABLE studies (study_id INTEGER)")
+    con.commit()
+    con.close()
+    before = (here / "optuna.db").read_bytes()
+    with pytest.raises(UsageError, match="holds another tool's tables \\(studies\\)"):
+        _open("sqlite:///optuna.db")
+    assert (here / "optuna.db").read_bytes() == before and sorted(os.listdir(here)) == ["optuna.db"]
+
+
+def test_a_file_that_is_not_a_database_is_refused(here):
+    (here / "notes.db").write_text("my notes")
+    with pytest.raises(UsageError, match="is not a SQLite database"):
+        _open("sqlite:///notes.db")
+    assert (here / "notes.db").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_blank_tracking_uri_in_the_environment_is_unset(here, monkeypatch, blank):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", blank)
+    t = _open(None)
+    assert t.mlflow_uri == f"sqlite:///{here / 'res' / 'mlflow.db'}" and sorted(os.listdir(here)) == ["res"]
+
+
+def test_a_folder_store_without_the_switch_is_refused_and_leaves_nothing(here):
+    with pytest.raises(UsageError, match="MLFLOW_ALLOW_FILE_STORE=true"):
+        _open("fstore")
+    assert os.listdir(here) == []
+
+
+def test_a_folder_store_with_the_switch_works(here, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    _open("fstore")
+    _open("fstore")  # and again: MLflow reads back every folder in its store
+    assert os.listdir(here) == ["fstore"]
+
+
+def test_a_refused_database_leaves_no_journal_and_no_artifact_folder(here, monkeypatch):
+    """A full device: MLflow creates the database and its journal, then fails."""
+    from resbench import tracking
+
+    def full(uri, artifacts, local):
+        local.write_bytes(b"")
+        (local.parent / "m.db-journal").write_bytes(b"j")
+        raise UsageError("mlflow: the store cannot be reached or read (database or disk is full)")
+
+    monkeypatch.setattr(tracking, "_reach_mlflow", full)
+    with pytest.raises(UsageError, match="disk is full"):
+        _open("sqlite:///sub/m.db")
+    assert os.listdir(here) == []
+
+
+def test_the_cli_refuses_a_foreign_database_before_training(cli, here, monkeypatch):
+    from resbench.train import engine
+
+    con = sqlite3.connect(here / "study.db")
+    con.execute("CREATE TABLE trials (trial_id INTEGER)")
+    con.commit()
+    con.close()
+    monkeypatch.setattr(engine, "train_members", lambda *a, **k: pytest.fail("trained"))
+    code, out, err = cli("train", "cifar-resnet8", "--dataset", "synthetic", "--device", "cpu", "--epochs", "1",
+                         "--no-save", "--log", "mlflow=sqlite:///study.db")
+    assert code == 2 and "another tool's tables" in err and len(err.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from resbench.check.counter_verdict import HEADLINE
 from resbench.errors import StoreError
+from resbench.store import read_regular
 
 SCHEMA_VERSION = 2
 
@@ -36,6 +37,31 @@ def _positive(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
+# A counter's fields other than its headline, and what each must hold.
+_COUNTER_FIELDS = {"flops": _count, "total_bytes": _count, "peak_bytes": _count, "count": _count,
+                   "kernel_ms": lambda x: x is None or (_positive(x) or x == 0),
+                   "spread": lambda x: x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                     and math.isfinite(x) and x >= 0),
+                   "repeats": lambda x: isinstance(x, list) and all(_count(n) for n in x),
+                   "detail": lambda x: isinstance(x, dict) and all(isinstance(k, str) and isinstance(n, int)
+                                                                   and not isinstance(n, bool) for k, n in x.items()),
+                   "env": lambda x: isinstance(x, dict) and all(isinstance(k, str) and isinstance(y, (str, int, float, bool, type(None)))
+                                                                for k, y in x.items()),
+                   "unavailable": lambda x: isinstance(x, str)}
+
+
+def _counter_damage(name: str, c: dict) -> str | None:
+    """What is wrong with one stored counter (None: nothing): every field it holds is of its
+    type and range, and one the device could count has its headline figure."""
+    head = HEADLINE.get(name)
+    if "unavailable" not in c and head and not _count(c.get(head)):
+        return f"has no whole-number {head}"
+    for field, ok in _COUNTER_FIELDS.items():
+        if field in c and not ok(c[field]):
+            return f"{field} holds {str(c[field])[:40]!r}, not what a counter stores"
+    return None
+
+
 def _check_entry(e, path: Path, i: int) -> None:
     where = f"baseline {path}: entry {i + 1}"
     if not isinstance(e, dict) or not {"id", "params", "macs"} <= set(e):
@@ -50,9 +76,9 @@ def _check_entry(e, path: Path, i: int) -> None:
                                                                          for k, c in counters.items())):
         raise StoreError(f"{where} ({e['id']}): counters must map counter names to tables; regenerate it with `resbench baseline`")
     for name, c in (counters or {}).items():
-        head = HEADLINE.get(name)
-        if head and "unavailable" not in c and not _count(c.get(head)):
-            raise StoreError(f"{where} ({e['id']}): counter {name} has no whole-number {head}; regenerate it with `resbench baseline`")
+        why = _counter_damage(name, c)
+        if why:
+            raise StoreError(f"{where} ({e['id']}): counter {name}: {why}; regenerate it with `resbench baseline`")
     t = e.get("timing")
     if t is None:
         return
@@ -84,7 +110,7 @@ def read_baseline(path: str | Path, field: str = "baseline") -> dict:
     path = Path(path)
     what = f"`{field}`"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_regular(path).decode("utf-8"))
     except IsADirectoryError:
         raise StoreError(f"{what} {path} is a folder, not a file") from None
     except OSError as e:

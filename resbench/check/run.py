@@ -269,6 +269,8 @@ def run_check(suite_file: str | Path, *, baseline: str | Path | None = None, cur
         raise ConfigError("baseline", "is needed (a file from `resbench baseline`), or `against` (a ref to measure now)")
     if update and not baseline:
         raise ConfigError("update", "rewrites the `baseline` file: give `baseline`")
+    if update:  # the rewrite must be possible before anything is measured
+        v.writable_folder(Path(baseline).resolve().parent, f"`baseline` {str(baseline)!r} (rewritten by `update`): its folder")
     suite = _with_backoff(load_suite(suite_file), backoff)
     if not current:
         check_counters_can_run(suite)

@@ -115,6 +115,10 @@ def load_suite(path: str | Path) -> Suite:
         raise UsageError(f"suite {path} is not valid TOML: {e}") from None
     except RecursionError:
         raise UsageError(f"suite {path} is nested too deeply to be a suite; a suite is a [suite] table and [[entry]] tables") from None
+    unknown_tables = sorted(set(doc) - {"suite", "entry"})
+    if unknown_tables:
+        raise UsageError(f"suite {path} has unknown top-level key(s) {', '.join(unknown_tables)}: a suite is a [suite] "
+                         "table (its settings are every entry's defaults) and [[entry]] tables")
     head = v.table(doc.get("suite", {}), f"suite {path}: suite")
     unknown_head = set(head) - {"name", "timing", *_FIELD_CHECKS} - {"batch_size"}
     if unknown_head:
@@ -124,7 +128,7 @@ def load_suite(path: str | Path) -> Suite:
     name = v.text(head.get("name", path.stem), f"suite {path}: name")
     defaults = _entry_fields({k: head[k] for k in ("device", "mode", "dtype", "channels_last", "iters", "warmup", "min_time",
                                                    "backoff", "tolerance", "alpha", "rounds", "counters",
-                                                   "instructions_tolerance") if k in head},
+                                                   "instructions_tolerance", "batch_size") if k in head},
                              f"suite {path} [suite]")
     allowed = set(Entry.__dataclass_fields__) | {"batch_sizes"}
     raw_entries = doc.get("entry", [])

@@ -155,6 +155,10 @@ def degradation(
     cfg = training
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
+    if budget is not None or until_resolved or plan:
+        from resbench.cli.budget import budget_seconds
+
+        budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, outputs=(csv, markdown, plot))
     tables = TableOutputs(csv, markdown, as_json)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budget is not None or plan or until_resolved:

@@ -10,6 +10,7 @@ import errno
 import os
 import re
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(INTERRUPTED, 130)
         return rv if isinstance(rv, int) else 0
     except ResbenchError as e:
+        if e.exit_code == 130:
+            _hold_interrupts()
         if debug:
             raise
         return _fail(str(e), e.exit_code)
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"cannot write the output ({e.strerror}): free space or send it elsewhere, then run again; "
                      "files are written whole, so none was left half-written", 1)
     except (KeyboardInterrupt, typer.Abort) as e:
+        _hold_interrupts()
         # click turns an EOFError into Abort as if it were Ctrl-C; an EOFError is a bug, not the user.
         if isinstance(e.__context__, EOFError) and not debug:
             return _fail(f"internal error: EOFError: {e.__context__} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
@@ -219,9 +223,58 @@ def main(argv: list[str] | None = None) -> int:
         # A bug, not bad input: say so in one line; the traceback is one variable away.
         return _fail(f"internal error: {type(e).__name__}: {e} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
     finally:
+        _release_interrupts()
         if threads is not None and sys.modules["torch"].get_num_threads() != threads:
             sys.modules["torch"].set_num_threads(threads)
 
 
+_HELD: list = []  # the SIGINT handler set aside while an interruption is being reported
+_AS_PROGRAM: list = []  # non-empty when run() is the program: an interruption then holds SIGINT until exit
+
+
+def _hold_interrupts() -> None:
+    """A second Ctrl-C while the first is being reported is the same request: ignore it
+    until the report is out (main restores the handler on the way out)."""
+    import signal
+
+    if not _HELD and threading.current_thread() is threading.main_thread():
+        _HELD.append(signal.signal(signal.SIGINT, signal.SIG_IGN))
+
+
+def _release_interrupts() -> None:
+    import signal
+
+    while _HELD and not _AS_PROGRAM:  # the program keeps ignoring them through its own shutdown
+        signal.signal(signal.SIGINT, _HELD.pop())
+
+
 def run() -> None:
-    sys.exit(main())
+    _AS_PROGRAM.append(True)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C landed before the first was caught: still an interruption
+        sys.stderr.write(f"resbench: error: {INTERRUPTED}\n")
+        code = 130
+    if code == 130:
+        _exit_interrupted()
+    sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Leave at once after an interruption was reported: what was kept is on disk (every
+    writer cleans up in its own ``finally``), and a Ctrl-C pending from a second press
+    must neither print a traceback from an exit handler nor leave the program waiting,
+    deaf to Ctrl-C, on a helper thread (a study's heartbeat) that the first press cut off."""
+    import signal
+
+    for _ in range(3):  # a pending Ctrl-C is raised at the next Python step: take it here
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            break
+        except KeyboardInterrupt:
+            continue
+        except (OSError, ValueError):
+            break
+    os._exit(130)

@@ -11,6 +11,24 @@ from resbench.errors import UsageError
 from resbench.report import export
 
 
+def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seeds: int | None,
+                   outputs: tuple = ()) -> float | None:
+    """The budget in seconds, once every option given with it is known to make sense:
+    called before any output place or tracker is opened. ``outputs``: the table and figure
+    files asked for (None where not)."""
+    from resbench.validate import duration
+
+    seconds = duration(budget, "--budget") if budget is not None else None
+    if plan and seconds is None:
+        raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
+    if plan and any(o is not None for o in outputs):
+        raise UsageError("--plan prints the plan and trains nothing, so there is no table or figure for "
+                         "--csv, --markdown or --plot: leave them out, or drop --plan")
+    if until_resolved and seconds is None and seeds is None:
+        raise UsageError("--until-resolved needs a limit: give --budget (e.g. 2h) or --seeds (the most seeds per arm)")
+    return seconds
+
+
 def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
                  reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
                  hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
@@ -18,13 +36,9 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
     from resbench.report.compare import compare_table, power_lines
     from resbench.report.files import prepare_output
     from resbench.train.budgeted import budgeted_compare
-    from resbench.validate import duration
 
-    seconds = duration(budget, "--budget") if budget is not None else None
-    if plan and seconds is None:
-        raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
-    if until_resolved and seconds is None and seeds is None:
-        raise UsageError("--until-resolved needs a limit: give --budget (e.g. 2h) or --seeds (the most seeds per arm)")
+    seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
+                             outputs=(plot, tables.csv if tables else None, tables.markdown if tables else None))
     if short_runs and seconds is None:
         raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
     if plot is not None:

@@ -8,17 +8,21 @@ Open the file in https://ui.perfetto.dev (drag and drop) or in chrome://tracing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from resbench.measure.steps import prepare, step_for
 from resbench.measure.timing import ProfileConfig
-from resbench.report.files import atomic_output
+from resbench.errors import WriteFailed
+from resbench.store import atomic_output
 from resbench.runtime import autocast, num_threads, resolve_device, synchronize
 from resbench.spec import NetSpec
 
@@ -54,21 +58,61 @@ _NOISE = re.compile(r"^(USDT:|ERROR:.*gpuGetDeviceCount|WARNING:.*kineto|STAGE:)
 
 
 @contextlib.contextmanager
-def _native_noise_filtered():
-    """Hold what native code writes to stderr during the block; pass on all but _NOISE."""
+def _native_noise_filtered(echo: bool = True):
+    """Hold what native code writes to stderr during the block; pass on all but _NOISE
+    (none, without ``echo``). Yields a list that holds those lines once the block ends."""
     sys.stderr.flush()
     saved = os.dup(2)
+    kept: list[str] = []
     with tempfile.TemporaryFile(mode="w+b") as held:
         os.dup2(held.fileno(), 2)
         try:
-            yield
+            yield kept
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            for line in held.read().decode(errors="replace").splitlines():
-                if line.strip() and not _NOISE.match(line):
-                    sys.stderr.write(line + "\n")
+            kept += [line for line in held.read().decode(errors="replace").splitlines()
+                     if line.strip() and not _NOISE.match(line)]
+            for line in kept if echo else ():
+                sys.stderr.write(line + "\n")
+
+
+def export_trace(prof, path: str | os.PathLike) -> None:
+    """Write the profiler's trace to ``path`` whole, or raise WriteFailed and leave what was
+    there as it was. The exporter removes and renames over the name it is given, so it is
+    only ever given a fresh temporary name (ASCII, in a private folder beside the target);
+    the trace is read back before it replaces a regular file, or is copied into a device
+    in place. Links are followed, so a link's target is written, never the link replaced."""
+    target = Path(os.path.realpath(path))
+    beside = target.parent if not target.exists() or target.is_file() else None  # a device's folder is not written
+    folder = tempfile.mkdtemp(dir=beside, prefix=".resbench-trace-")
+    try:
+        tmp = Path(folder) / "trace.json"
+        with _native_noise_filtered(echo=False) as said:
+            prof.export_chrome_trace(str(tmp))
+        why = _unwritten(tmp, said)
+        if why:
+            raise WriteFailed(f"cannot write the trace {path} ({why}): free space or send it elsewhere; "
+                              "a file that was there is left as it was")
+        with atomic_output(target) as out:
+            shutil.move(tmp, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unwritten(tmp: Path, said: list[str]) -> str | None:
+    """Why the exporter's file is not a whole trace (None: it is)."""
+    failed = next((line for line in said if "fail" in line.lower()), None)
+    if failed:
+        return failed.strip()[:120]
+    try:
+        doc = json.loads(tmp.read_bytes())
+    except (OSError, ValueError) as e:
+        return f"the written trace does not read back: {type(e).__name__}"
+    if not isinstance(doc, dict) or "traceEvents" not in doc:
+        return "the written trace holds no events"
+    return None
 
 
 def trace(spec: NetSpec, cfg: ProfileConfig, batch: int, path: str, top: int = 15, model=None) -> Trace:
@@ -88,8 +132,7 @@ def trace(spec: NetSpec, cfg: ProfileConfig, batch: int, path: str, top: int = 1
                 for _ in range(TRACE_STEPS):
                     step()
                 synchronize(device)
-    with atomic_output(path) as tmp:
-        prof.export_chrome_trace(str(tmp))
+    export_trace(prof, path)
     rows = []
     for e in prof.key_averages():
         device_us = getattr(e, "self_device_time_total", None)

@@ -89,6 +89,11 @@ def power_lines(rows: list[dict]) -> list[str]:
         if r["reference"]:
             continue
         effect = 100 * r["effect"]
+        if r.get("min_detectable_diff") is None and r["seeds"] >= 2 and r.get("delta_ci95") is not None:
+            lines.append(f"{r['arm']}: with {r['seeds']} seeds every paired difference is equal (zero spread), so their "
+                         "spread has no estimate yet and no difference is resolved; more seeds, or a larger test set "
+                         "(coarse errors repeat), give one")
+            continue
         if r.get("min_detectable_diff") is None:
             pairs = r.get("pairs") or 0
             why = (f"with {pairs} pair(s) the spread of the paired differences is unknown; run at least 2 seeds "

@@ -27,9 +27,17 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 def to_markdown(frame: pd.DataFrame) -> str:
     # tabulate's GitHub dialect; four significant digits keep pasted tables readable; a
-    # missing value is an empty cell, not "nan"
-    cells = frame.astype(object).where(frame.notna(), None)
+    # missing value is an empty cell, not "nan"; a '|' or a line break inside a value (a
+    # legal folder name) is escaped, so it never splits a cell or a row
+    cells = frame.astype(object).where(frame.notna(), None).map(_markdown_cell)
+    cells.columns = [_markdown_cell(c) for c in cells.columns]
     return cells.to_markdown(index=False, tablefmt="github", floatfmt=".4g", missingval="") + "\n"
+
+
+def _markdown_cell(value):
+    if not isinstance(value, str):
+        return value
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def presets_frame(rows: list[dict]) -> pd.DataFrame:

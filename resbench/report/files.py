@@ -10,6 +10,7 @@ from resbench.errors import UsageError
 from resbench.store import (
     atomic_output,  # noqa: F401  (one atomic writer: the store's)
     results_dir as resolve,
+    special_output_ready,
 )
 from resbench.validate import is_field, writable_folder  # noqa: F401  (output checks live together)
 
@@ -34,11 +35,16 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
         raise UsageError(f"{option} {str(path)[:80]!r}...: not a usable file name ({e.strerror}); give a shorter one") from None
     if is_dir:
         raise UsageError(f"{option} {str(path)!r} is a folder: give a file name ending in {suffixes[0]}")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"{option} {str(path)!r}: cannot create its folder {p.parent} ({e.strerror})") from None
-    writable_folder(p.parent, f"{option} {str(path)!r}: its folder")
+    real = Path(os.path.realpath(p))  # a link is written through: its target's place is what must be writable
+    special = os.path.lexists(real) and not real.is_file()  # written in place: its folder is not written
+    if special:
+        special_output_ready(real, f"{option} {str(path)!r}")
+    for folder in dict.fromkeys((p.parent,) if special else (p.parent, real.parent)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"{option} {str(path)!r}: cannot create its folder {folder} ({e.strerror})") from None
+        writable_folder(folder, f"{option} {str(path)!r}: its folder")
     return p
 
 

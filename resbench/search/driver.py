@@ -177,7 +177,7 @@ def _train_fn(store, hooks: Hooks, position):
         # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
         result = train(spec, tcfg, load_data(tcfg, spec.input_size, warn=hooks.warning), on_epoch=on_epoch,
                            progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
-                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir))
+                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir, hooks.warning))
         return result.to_dict()
 
     return train_fn
@@ -203,6 +203,18 @@ def _train_alone(spec, cfg, hooks):
     return train(spec, cfg, load_data(cfg, spec.input_size, warn=hooks.warning)).to_dict()
 
 
+def _cut_by_interrupt(e: BaseException) -> bool:
+    """Ctrl-C, or an error raised while Optuna was handling one (a second Ctrl-C inside its
+    cleanup leaves it with an unbound local): either way the user stopped the search."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _check_config(config: TrainConfig) -> None:
     if config.dtype == "auto":
         raise ConfigError("dtype", "auto is measured per spec by train and compare; a search trains many specs: give fp32 or bf16")
@@ -225,6 +237,9 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
     v.whole(o.reduction_factor, "reduction_factor", 2, 1000)
     if o.latency_batch_size is not None:
         v.whole(o.latency_batch_size, "latency_batch_size", 1, 1 << 20)
+    root = resolve_results(results_dir)
+    writable_folder(Store(root).records_dir, "the results folder")  # before any data is read or trained
+    writable_folder(Store(root).checkpoints_dir, "the checkpoint folder")
     values = _space_values(o.space_file, **o.space)
     fams = _list(values.get("family"), "family") or ("cifar",)
     # One data set for every candidate: images are resized (imagefolder) or generated (synthetic)
@@ -243,7 +258,6 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
                       halving=Halving(o.min_epochs, o.reduction_factor, config.epochs) if pruning else None,
                       sampler=o.sampler, latency_batch=o.latency_batch_size or config.batch_size)
     with quiet_optuna():
-        root = resolve_results(results_dir)
         storage_url = o.storage or default_storage(root)
         study = open_study(sc, storage_url, o.study, o.sampler_seed)
         # Notes only once every input is valid, the storage included: an error is then the only line.
@@ -251,7 +265,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
             hooks.say(f"note: {line}")
         if o.pruning and not pruning:
             hooks.say("note: `epochs=1` leaves nothing to stop early: pruning is off for this search")
-        store = Store(root)
+        store = Store(root, warn=hooks.warning)
         env = collect_env(device)
         hooks.say(f"study {study.study_name} in {storage_url}: {narrowed.space.size():,} specs in the space, "
                   f"{trials} trial(s), up to {config.epochs} epoch(s) each on {config.dataset}")
@@ -264,7 +278,9 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
             runner.enqueue_references()
         try:
             runner.run(trials, timeout=o.timeout)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as e:
+            if not _cut_by_interrupt(e):
+                raise
             raise Interrupted(f"interrupted: finished trials are kept in study {study.study_name}; "
                               "run the same command again to continue it") from None
         summary = summarize(study, sc, storage_url)

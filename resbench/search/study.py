@@ -36,7 +36,7 @@ from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace
 from resbench.spec import NetSpec, parse_spec
-from resbench.store import config_key
+from resbench.store import cell_lock, config_key
 from resbench.train.cells import Cell
 from resbench.train.recipe import TrainConfig
 
@@ -129,13 +129,18 @@ def quiet_optuna():
     saved = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logger = optuna.logging.get_logger("optuna")
-    logger.addFilter(_not_interrupts)
+    # On the logger for its own records, and on its handlers for those its child loggers
+    # (optuna.study._optimize, ...) pass up: a logger's filters do not see those.
+    filtered = [logger, *logger.handlers]
+    for f in filtered:
+        f.addFilter(_not_interrupts)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             yield
     finally:
-        logger.removeFilter(_not_interrupts)
+        for f in filtered:
+            f.removeFilter(_not_interrupts)
         optuna.logging.set_verbosity(saved)
 
 
@@ -430,8 +435,15 @@ class Runner:
         return out
 
     def _train_one(self, trial, spec: NetSpec, cfg: TrainConfig, cost_point: list[float], prune: bool):
-        """Train (or find stored) one seed; returns (result dict, record id, epochs trained here)."""
+        """Train (or find stored) one seed; returns (result dict, record id, epochs trained here).
+        The cell is claimed first: two workers on one study never train (or store) it twice;
+        the second waits and reads the first's record."""
         cell = Cell(spec, cfg.seed, cfg)  # the same cell (and record key) as compare's
+        with cell_lock(self.store, "train", cell.key):
+            return self._train_claimed(trial, cell, cost_point, prune)
+
+    def _train_claimed(self, trial, cell: Cell, cost_point: list[float], prune: bool):
+        spec, cfg = cell.spec, cell.config
         key_config, key = cell.key_config, cell.key
         stored = self.store.find("train", key)
         if stored is not None:

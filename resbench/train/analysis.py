@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from resbench import validate as v
 from resbench.errors import UsageError
 
 # Bands of the first/last conv weight-gradient norm ratio. In a healthy net the update a
@@ -115,10 +116,9 @@ def gradient_band(ratio: float) -> str:
 
 def load_checkpoint(model, path: str) -> None:
     """Load a state_dict (weights_only) strictly; a mismatch names the first offending key."""
+    v.regular_file(path, "checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UsageError(f"checkpoint {path} does not exist") from None
     except Exception as e:
         raise UsageError(f"checkpoint {path} cannot be read ({type(e).__name__}); expected a state_dict saved by torch.save") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -35,7 +35,7 @@ from resbench.measure.env import _cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
 from resbench.stats import min_detectable_difference
-from resbench.store import write_json_atomic
+from resbench.store import read_regular, write_json_atomic
 from resbench.train.engine import train
 from resbench.train.recipe import TrainConfig
 
@@ -122,6 +122,8 @@ class Plan:
 
 
 def _hms(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.3g}s"
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
@@ -133,16 +135,49 @@ def one_arm_sd(full_epochs: float) -> float:
     return math.sqrt(FLIP_SD ** 2 + (SD_AT_1 / e ** DECAY) ** 2)
 
 
+def duration_at_least(seconds: float) -> str:
+    """The shortest duration in whole seconds, minutes or hours that is not below
+    ``seconds``, written as `budget` takes it (9s, 2m, 1h05m)."""
+    s = max(1, math.ceil(seconds))
+    if s < 60:
+        return f"{s}s"
+    m = math.ceil(s / 60)
+    return f"{m}m" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+# A plan whose detectable difference is above this (a fraction of test error) cannot
+# resolve any difference worth knowing: it is said before anything trains.
+USEFUL_DIFF = 0.20
+
+
+def useless_plan(plan: "Plan") -> str | None:
+    """Why ``plan`` cannot resolve a useful difference (None: it can)."""
+    d = plan.expected_detectable_diff
+    if d is None:
+        return "this plan has no estimate of the detectable difference: its results may resolve nothing"
+    if d > USEFUL_DIFF:
+        size = "more than 100" if d > 1 else f"{100 * d:.0f}"
+        return (f"this plan detects only differences of {size} points of test error (above {100 * USEFUL_DIFF:.0f}): "
+                "it cannot resolve a useful difference; give a larger `budget` or more data per epoch")
+    return None
+
+
 def prior_sd(epochs: int, train_images: int) -> float:
     """The prior's sd of one paired difference after ``epochs`` over ``train_images``."""
     return math.sqrt(2) * one_arm_sd(epochs * train_images / FULL_EPOCH_IMAGES)
+
+
+def with_spread(rows_by_epochs: dict[int, list[float]]) -> dict[int, list[float]]:
+    """The epoch counts whose stored differences estimate a spread: at least two, not all
+    equal (equal differences, e.g. errors quantised by a small test set, are no estimate yet)."""
+    return {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and statistics.stdev(d) > 0}
 
 
 def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | None:
     """One arm's measured sd of paired differences, scaled to ``epochs`` by the prior's
     shape: from the stored epoch count closest to it with at least two differences that
     are not all equal (equal ones, e.g. errors quantised by a small test set, are no estimate)."""
-    usable = {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and statistics.stdev(d) > 0}
+    usable = with_spread(rows_by_epochs)
     if not usable:
         return None
     e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
@@ -180,7 +215,7 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
         what = (f"{lo} epochs (the floor for an answer about trained nets; accept a shorter question with "
                 f"`allow_short=True`)" if epochs is None and floor else f"{lo} epoch{'' if lo == 1 else 's'}")
         raise UsageError(f"a budget of {_hms(budget)} is too small: {what} of {MIN_SEEDS} seeds per arm take about "
-                         f"{_hms(smallest)} here; give `budget` at least {_minutes(smallest)}")
+                         f"{_hms(smallest)} here; give `budget` at least {duration_at_least(smallest)}")
     best = None
     for e in range(lo, hi + 1):
         seeds = min(max_seeds, int(budget // (e * per_epoch)))
@@ -196,17 +231,14 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
     return Plan(tuple(arms), seeds, e, budget, seeds * e * per_epoch, mdd, variance_source, tuple(costs))
 
 
-def _minutes(seconds: float) -> str:
-    m = math.ceil(seconds / 60)
-    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m"
 
-
-def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:
+def calibrate(spec: NetSpec, cfg: TrainConfig, data, warn=None) -> ArmCost:
     """Seconds per full epoch of ``spec`` under ``cfg`` on ``data``: a short real run of the
     engine (one untimed step, then CALIBRATION_STEPS), scaled to the data set's size, plus
-    one timed evaluation; read from the cache when an earlier calibration agreed with itself."""
+    one timed evaluation; read from the cache when an earlier calibration agreed with itself
+    (``warn`` hears of a damaged cache, which is then ignored)."""
     key = _cache_key(spec, cfg, data)
-    cached = _read_cache().get(key)
+    cached = _read_cache(warn).get(key)
     if cached is not None:
         return ArmCost(spec.name, cached, "cached")
     b = cfg.batch_size
@@ -223,7 +255,7 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data) -> ArmCost:
         steps_full = math.ceil(len(data.train_y) / b)
         steps_here = math.ceil(n / b)
         runs.append(train_s / steps_here * steps_full + (h.seconds - train_s) * len(data.test_y) / m)
-    est = min(runs)
+    est = max(min(runs), EPOCH_SECONDS_RANGE[0])
     if max(runs) <= 1.25 * est:  # a contended repeat is not kept for later plans
         _write_cache(key, est)
     return ArmCost(spec.name, est, "calibrated")
@@ -240,12 +272,43 @@ def _cache_path():
     return cache_dir() / "calibration.json"
 
 
-def _read_cache() -> dict:
+# Seconds per epoch a calibration can give: an epoch is at least one step and one
+# evaluation (far above 0.1 ms anywhere), and a plan is at most a month long.
+EPOCH_SECONDS_RANGE = (1e-4, 30 * 86400)
+
+
+def _read_cache(warn=None) -> dict:
+    """The calibration cache's entries that are finite seconds per epoch in range. A
+    damaged file or entry is said once (``warn``) and dropped from the file, so its arm is
+    calibrated again and the cache is clean for the next run."""
+    path = _cache_path()
     try:
-        doc = json.loads(_cache_path().read_text())
-        return {k: float(v) for k, v in doc.items() if isinstance(v, (int, float)) and v > 0} if isinstance(doc, dict) else {}
-    except (OSError, ValueError):
+        doc = json.loads(read_regular(path).decode("utf-8"))
+    except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else "not readable JSON"
+        return _drop_damaged(path, {}, f"{why} ({type(e).__name__})", warn)
+    if not isinstance(doc, dict):
+        return _drop_damaged(path, {}, "not a table of seconds per epoch", warn)
+    lo, hi = EPOCH_SECONDS_RANGE
+    good = {k: float(x) for k, x in doc.items()
+            if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and lo <= x <= hi}
+    if len(good) < len(doc):
+        bad = next(x for k, x in doc.items() if k not in good)
+        return _drop_damaged(path, good, f"{len(doc) - len(good)} entry(ies) are not seconds per epoch between "
+                                         f"{lo:g} and {hi:g} (e.g. {str(bad)[:40]})", warn)
+    return good
+
+
+def _drop_damaged(path, good: dict, why: str, warn) -> dict:
+    if warn is not None:
+        warn(f"calibration cache {path}: {why}; ignored, and those arms are calibrated again")
+    try:
+        write_json_atomic(path, good)
+    except (OSError, UsageError):  # not a file there, or a read-only cache: ignored all the same
+        pass
+    return good
 
 
 def _write_cache(key: str, seconds: float) -> None:
@@ -260,15 +323,15 @@ def _write_cache(key: str, seconds: float) -> None:
 BF16_MIN_SPEEDUP = 1.1  # below it bf16's rounding buys too little time to be worth it
 
 
-def resolve_dtype(spec: NetSpec, cfg: TrainConfig, data) -> tuple[TrainConfig, str | None]:
+def resolve_dtype(spec: NetSpec, cfg: TrainConfig, data, warn=None) -> tuple[TrainConfig, str | None]:
     """``cfg`` with dtype "auto" made concrete: bf16 autocast when this machine trains
     ``spec`` at least BF16_MIN_SPEEDUP times faster in it than in fp32 (measured by the
     calibration, so an emulating CPU is never chosen), else fp32; and one line saying why.
     Other dtypes pass through (None: nothing to say)."""
     if cfg.dtype != "auto":
         return cfg, None
-    fp32 = calibrate(spec, replace(cfg, dtype="fp32"), data).seconds_per_epoch
-    bf16 = calibrate(spec, replace(cfg, dtype="bf16"), data).seconds_per_epoch
+    fp32 = calibrate(spec, replace(cfg, dtype="fp32"), data, warn).seconds_per_epoch
+    bf16 = calibrate(spec, replace(cfg, dtype="bf16"), data, warn).seconds_per_epoch
     speedup = fp32 / bf16
     chosen = "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32"
     return replace(cfg, dtype=chosen), (f"dtype auto: {chosen} ({spec.name} trains {speedup:.2f}x as fast in bf16 "

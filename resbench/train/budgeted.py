@@ -30,6 +30,7 @@ from resbench.train.budget import (
     expected_error,
     prior_sd,
     stored_sd,
+    useless_plan,
 )
 from resbench.train.cells import load_data
 from resbench.train.comparison import (
@@ -164,16 +165,20 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
     costs = []
     for i, arm in enumerate(fitted):
         hooks.report("calibrating", i, len(fitted))
-        costs.append(calibrate(arm, config, data))
+        costs.append(calibrate(arm, config, data, hooks.warning))
     sd_at, source = _spread_model(fitted, ref, config, len(data.train_y), results_dir)
     paper_question = config.dataset == "cifar10"
     full = len(data.train_y) / FULL_EPOCH_IMAGES  # the anchors count full-data epochs
     floor = math.ceil(epochs_floor() / full) if paper_question else None
     plan = choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source,
                   alpha=ALPHA / max(1, len(fitted) - 1), floor=None if allow_short else floor, epochs=epochs)
-    return replace(plan, schedule=config.schedule, epochs_floor=floor,
+    plan = replace(plan, schedule=config.schedule, epochs_floor=floor,
                    expected_test_error=expected_error(plan.epochs * full) if paper_question else None,
                    full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
+    why = useless_plan(plan)
+    if why:
+        hooks.warning(why)
+    return plan
 
 
 def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float, effect: float, results_dir,
@@ -190,8 +195,9 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
                       scale=scale, effect=effect, hooks=hooks)
         states = [_sequential_row(row, _paired_diffs(cmp, ref.name, row["arm"]), look, len(cmp.rows) - 1, effect)
                   for row in cmp.rows if not row["reference"]]
-        hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(f"{r['arm']} {r.get('resolution') or 'open'}"
-                                                               for r in cmp.rows if not r["reference"]))
+        hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(
+            f"{r['arm']} {r.get('resolution') or ('no estimate yet (zero spread)' if r.get('spread') else 'open')}"
+            for r in cmp.rows if not r["reference"]))
         if all(states):
             return cmp, look, "all resolved"
         if seeds >= cap:
@@ -206,6 +212,8 @@ def _sequential_row(row: dict, diffs: list[float], look: int, comparisons: int, 
     """Replace the row's plain interval, p-value and verdict with the look's sequential ones
     (alpha spent over looks and split over the arms), so every output shows the valid one."""
     alpha = ALPHA / max(1, comparisons)
+    flat = len(diffs) >= 2 and max(diffs) == min(diffs)  # every difference equal: no estimate of the spread yet
+    row["spread"] = "none yet (all differences equal)" if flat else None
     ci = sequential_interval(diffs, look, alpha)
     state = resolved(ci, effect, equivalence_interval(diffs, look, alpha))
     row.update(delta_ci=list(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",

@@ -89,14 +89,15 @@ def fit_to_data(spec: NetSpec, data) -> NetSpec:
     return spec.replace(**changes) if changes else spec
 
 
-def checkpoint_for(cells: list[Cell], folder) -> "Checkpoint | None":
+def checkpoint_for(cells: list[Cell], folder, warn: Warn | None = None, say: Warn | None = None) -> "Checkpoint | None":
     """The per-epoch checkpoint of ``cells`` trained together (one cell: a lone run) in
-    ``folder``, named and identified by the cells' record keys (None: no checkpoints)."""
+    ``folder``, named and identified by the cells' record keys (None: no checkpoints);
+    ``warn`` hears of a damaged one set aside, ``say`` of a resume."""
     if folder is None:
         return None
     keys = [c.key for c in cells]
     name = keys[0] if len(keys) == 1 else "pack-" + config_key({"keys": keys})
-    return Checkpoint(Path(folder) / f"{name}.pt", {"spec": cells[0].spec.name, "keys": keys})
+    return Checkpoint(Path(folder) / f"{name}.pt", {"spec": cells[0].spec.name, "keys": keys}, warn=warn, say=say)
 
 
 def run_cell(cell: Cell, *, threads: int | None = None, progress: Progress | None = None,
@@ -106,7 +107,7 @@ def run_cell(cell: Cell, *, threads: int | None = None, progress: Progress | Non
     ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there)."""
     with num_threads(threads):
         data = load_data(cell.config, cell.spec.input_size, warn=warn or (lambda _: None))
-        result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints))
+        result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints, warn))
         env = collect_env(resolve_device(cell.config.device))
     return result.to_dict(), env
 
@@ -127,7 +128,7 @@ def run_packed(cells: list[Cell], *, progress: Progress | None = None, warn: War
     datas = [load_data(c.config, c.spec.input_size, warn=warn or (lambda _: None)) for c in cells]
     try:
         results = train_packed(cells[0].spec, [c.config for c in cells], datas, progress=progress,
-                               resume=checkpoint_for(cells, checkpoints))
+                               resume=checkpoint_for(cells, checkpoints, warn))
     except UsageError as e:
         say(f"{cells[0].spec.name}: {len(cells)} seeds run one at a time: {e}")
         for c in cells:

@@ -157,7 +157,7 @@ def _outputs_ready(results_dir) -> None:
 def _sweep(arms: list[NetSpec], cells: list[Cell], results_dir, scale: ScaleOut,
            hooks: Hooks) -> tuple[list[tuple[NetSpec, int, object]], int]:
     """Run (or find stored) every cell; Ctrl-C keeps what finished."""
-    store = Store(results_dir)
+    store = Store(results_dir, warn=hooks.warning)
     done, failed = [], []
     pack = scale.pack_for(resolve_device(cells[0].config.device).type) if cells else 1
 
@@ -210,7 +210,7 @@ def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig,
     build_cells(arms, seeds, config, first_seed=config.seed)  # refuses a bad grid before the data loads
     data = load_data(config, arms[0].input_size, warn=hooks.warning)
     fitted = [fit_to_data(a, data) for a in arms]
-    config, why = resolve_dtype(fitted[0], config, data)
+    config, why = resolve_dtype(fitted[0], config, data, hooks.warning)
     if why:
         hooks.say(why)
     return fitted, build_cells(fitted, seeds, config, first_seed=config.seed), config

@@ -88,6 +88,8 @@ def _valid_cache(d) -> bool:
 
 def _cached(name: str, key: str, build) -> dict:
     path = cache_dir() / "data" / f"{name}-{key}.pt"
+    if path.exists() and not path.is_file():  # a FIFO would block the read, a device take the write
+        raise DataError(f"data cache {path} is not a regular file: remove it, or set RESBENCH_CACHE to another folder")
     if path.exists():
         try:
             data = torch.load(path, weights_only=True)
@@ -232,7 +234,7 @@ def _scan(split_dir: Path) -> list[tuple[str, list[Path]]]:
         raise DataError(f"{split_dir} has no class folders: expected {split_dir}/<class>/<image files>")
     out = []
     for c in classes:
-        files = sorted(p for p in c.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(p for p in c.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())  # no FIFOs
         if not files:
             raise DataError(f"class folder {c} has no images ({', '.join(IMAGE_EXTENSIONS)}); add some or remove it")
         out.append((c.name, files))

@@ -15,11 +15,9 @@ optimizer and scaler state, the divergence and warm-up state, the history so far
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -33,12 +31,12 @@ from resbench.model.packed import pack_models
 from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
 from resbench.spec import NetSpec
 from resbench.store import atomic_output
+from resbench.train.checkpoint import Checkpoint, Damaged, check_contents
 from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
 from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at, pack_correct
 
 Progress = Callable[[str, int, int], None]
-CHECKPOINT_VERSION = 1
 NHWC_NOTE = ("trained in NCHW, not channels-last: oneDNN's CPU backward of a stride-2 1x1 conv with fewer than "
              "8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")
 
@@ -79,44 +77,10 @@ class _State:
         self.first_loss = self.first_loss or [None] * self.k
 
 
-class Checkpoint:
-    """A resumable training state at the end of an epoch, written atomically to ``path``.
-
-    ``identity`` (the spec and every member's record key fields) is stored with it: a
-    file made by another config is refused, never resumed from and never overwritten."""
-
-    def __init__(self, path: str | os.PathLike, identity: dict) -> None:
-        self.path = Path(path)
-        self.identity = identity
-
-    def load(self) -> dict | None:
-        if not self.path.exists():
-            return None
-        try:
-            doc = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as e:  # a truncated or foreign file: say which, keep it
-            raise UsageError(f"checkpoint {self.path} cannot be read ({type(e).__name__}); "
-                             "delete it to start the run over") from None
-        if not isinstance(doc, dict) or doc.get("version") != CHECKPOINT_VERSION or "identity" not in doc:
-            raise UsageError(f"checkpoint {self.path} is not a resbench training checkpoint; delete it to start over")
-        if doc["identity"] != self.identity:
-            theirs, ours = doc["identity"], self.identity
-            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-            raise UsageError(f"checkpoint {self.path} belongs to another run (differs in {', '.join(diff) or 'members'}); "
-                             "it was left as it is: delete it or use another results folder")
-        return doc
-
-    def save(self, state: _State, model, opt, scaler) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"version": CHECKPOINT_VERSION, "identity": self.identity,
-               "state": {**asdict(state), "histories": [[asdict(h) for h in hs] for hs in state.histories]},
-               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "opt": opt.state_dict(), "scaler": scaler.state_dict()}
-        with atomic_output(self.path) as tmp:
-            torch.save(doc, tmp)
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+def _checkpoint_doc(state: _State, model, opt, scaler) -> dict:
+    return {"state": {**asdict(state), "histories": [[asdict(h) for h in hs] for hs in state.histories]},
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "opt": opt.state_dict(), "scaler": scaler.state_dict()}
 
 
 def _restore(doc: dict, model, opt, scaler) -> _State:
@@ -126,6 +90,21 @@ def _restore(doc: dict, model, opt, scaler) -> _State:
     s = dict(doc["state"])
     s["histories"] = [[EpochStats(**h) for h in hs] for hs in s["histories"]]
     return _State(**s)
+
+
+def _resume(checkpoint: Checkpoint, parts: "_Parts", k: int, epochs: int) -> _State | None:
+    """The loop state to go on from, restored into ``parts``; None to start over (no
+    checkpoint, or a damaged one, moved aside). Checked whole before anything is loaded."""
+    doc = checkpoint.load()
+    if doc is None:
+        return None
+    try:
+        check_contents(doc, parts.model, parts.opt, k, epochs, set(_State.__dataclass_fields__))
+    except Damaged as e:
+        return checkpoint.set_aside(str(e))
+    state = _restore(doc, parts.model, parts.opt, parts.scaler)
+    checkpoint.say(f"resuming from the checkpoint after epoch {state.epoch} of {epochs} ({checkpoint.path})")
+    return state
 
 
 class _Members:
@@ -339,9 +318,10 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     parts = _build(spec, configs, datas, dist, model, device)
     state = _State(k, warm=cfg.warmup == "on" or (cfg.warmup == "auto" and spec.depth >= 110))
-    resumed = checkpoint.load() if checkpoint is not None else None
+    resumed = _resume(checkpoint, parts, k, cfg.epochs) if checkpoint is not None else None
+    resumed_after = resumed.epoch if resumed is not None else None
     if resumed is not None:
-        state = _restore(resumed, parts.model, parts.opt, parts.scaler)
+        state = resumed
         # The restored epochs are told to on_epoch as if they had just run, so a search's
         # pruner (or a tracker) sees the same sequence an uninterrupted run gives it.
         if on_epoch is not None and k == 1 and not all(on_epoch(h) for h in state.histories[0] if h.epoch < cfg.epochs):
@@ -381,13 +361,13 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
         if checkpoint is not None and rank == 0 and state.epoch < cfg.epochs:
             state.seconds_before += time.perf_counter() - t_run
             t_run = time.perf_counter()
-            checkpoint.save(state, parts.model, parts.opt, parts.scaler)
+            checkpoint.save(_checkpoint_doc(state, parts.model, parts.opt, parts.scaler))
     seconds = state.seconds_before + time.perf_counter() - t_run
     if final_weights and rank == 0:
         with atomic_output(final_weights) as tmp:  # never a half-written file
             torch.save({n: v.cpu() for n, v in parts.model.state_dict().items()}, tmp)
     notes = _run_notes(dist, parts.model, world, parts.channels_last != cfg.channels_last, parts.graphed is not None,
-                       resumed)
+                       resumed_after)
     if checkpoint is not None and rank == 0 and not keep_checkpoint:
         checkpoint.remove()
     contention = meter.share()
@@ -395,7 +375,7 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
                     contention=contention) for j, (c, d) in enumerate(zip(configs, datas))]
 
 
-def _run_notes(dist, model, world: int, nchw_fallback: bool, graphed: bool, resumed: dict | None) -> list[str]:
+def _run_notes(dist, model, world: int, nchw_fallback: bool, graphed: bool, resumed: int | None) -> list[str]:
     notes = []
     if dist:
         # DDP keeps replicas in lock-step; check it rather than assume it.
@@ -414,7 +394,7 @@ def _run_notes(dist, model, world: int, nchw_fallback: bool, graphed: bool, resu
     if graphed:
         notes.append("CUDA graphs: forward + backward + SGD step replayed as one captured graph")
     if resumed is not None:
-        notes.append(f"resumed from a checkpoint after epoch {resumed['state']['epoch']}")
+        notes.append(f"resumed from a checkpoint after epoch {resumed}")
     return notes
 
 

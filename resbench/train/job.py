@@ -55,22 +55,23 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
     (e.g. to log it); returning False stops the run there."""
     if checkpoint:
         prepare_output(checkpoint, (".pt", ".pth"), "save_checkpoint")
-    store = Store(results_dir)
+    store = Store(results_dir, warn=hooks.warning)
     if save:  # every output place is checked before the work, not after it
         writable_folder(store.records_dir, "the results folder")
         writable_folder(store.checkpoints_dir, "the checkpoint folder")
     with dist_context(config.device) as dist:
         data = load_data(config, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
-        config, why = resolve_dtype(spec, config, data)
+        config, why = resolve_dtype(spec, config, data, hooks.warning)
         if why:
             hooks.say(why)
         is_main = dist is None or dist.rank == 0
         world = dist.world if dist else 1
         cell = Cell(spec, config.seed, config)
-        resume = checkpoint_for([cell], store.checkpoints_dir) if save else None
+        resume = checkpoint_for([cell], store.checkpoints_dir, hooks.warning, hooks.say) if save else None
         if resume is not None and world > 1:
-            resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world})
+            resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world},
+                                warn=hooks.warning, say=hooks.say)
         lock = cell_lock(store, "train", cell.key) if save and world == 1 else None
         if lock is not None and not lock.acquire(blocking=False):
             # The same configuration is being trained into this results folder by another

@@ -19,8 +19,11 @@ PAD = 4
 
 
 def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of uint8 images, as fractions. A constant
+    channel (std 0) gets std 1: it is normalised to zeros, never divided by zero."""
     xf = x.float() / 255
-    return xf.mean(dim=(0, 2, 3)), xf.std(dim=(0, 2, 3))
+    std = xf.std(dim=(0, 2, 3))
+    return xf.mean(dim=(0, 2, 3)), torch.where(std > 0, std, torch.ones_like(std))
 
 
 class DeviceLoader:

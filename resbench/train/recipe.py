@@ -182,19 +182,34 @@ class TrainResult:
         return cls(**fields)
 
 
-def _check_result(d: dict) -> None:
-    """A stored train result is what TrainResult reads back, with numbers where numbers belong."""
+def _check_result(d: dict) -> "TrainResult":
+    """A stored train result is what TrainResult reads back, with every number in its range:
+    errors in [0, 1], counts whole and non-negative, times finite and non-negative. A run
+    that did not diverge has a history and final errors."""
+    if not isinstance(d.get("history"), list) or not all(isinstance(h, dict) for h in d["history"]):
+        raise TypeError("history is not a list of epochs")
     r = TrainResult.from_dict(d)
-    for name in ("final_train_error", "final_test_error"):
-        value = getattr(r, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise TypeError(f"{name} is {value!r}, not a number")
-    for h in r.history:
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                   for x in (h.epoch, h.lr, h.train_loss, h.train_error, h.test_error, h.seconds)):
-            raise TypeError(f"epoch {h.epoch!r} of the history holds a value that is not a number")
     if not isinstance(r.spec, str) or not isinstance(r.diverged, bool):
         raise TypeError("spec must be text and diverged true or false")
+    for name in ("final_train_error", "final_test_error"):
+        if getattr(r, name) is not None:
+            v.number(getattr(r, name), name, 0, 1)
+    for name in ("params", "macs", "epochs", "effective_batch_size", "world_size", "packed"):
+        v.whole(getattr(r, name), name, 0, None)
+    for name in ("seconds", "images_per_second", "lr"):
+        v.number(getattr(r, name), name, 0)
+    v.number(r.data_fraction, "data_fraction", -1, 1)
+    for i, h in enumerate(r.history):
+        where = f"history[{i}]"
+        v.whole(h.epoch, f"{where} epoch", 1, None)
+        for name in ("train_error", "test_error"):
+            v.number(getattr(h, name), f"{where} {name}", 0, 1)
+        for name in ("lr", "train_loss", "seconds", "step_seconds"):
+            v.number(getattr(h, name), f"{where} {name}", 0)
+    if r.epochs != len(r.history):
+        raise ValueError(f"epochs is {r.epochs} but the history holds {len(r.history)}")
+    if not r.diverged and (not r.history or r.final_test_error is None or r.final_train_error is None):
+        raise ValueError("a run that did not diverge has no history or no final errors")
     if r.test_correct is not None:
         if not isinstance(r.test_images, int) or isinstance(r.test_images, bool) or r.test_images < 1:
             raise TypeError(f"test_images is {r.test_images!r}, not a count of images")
@@ -204,7 +219,17 @@ def _check_result(d: dict) -> None:
     return r
 
 
-register_result("train", _check_result)
+def _check_config(c: dict) -> None:
+    """A stored train config's counts: at least one epoch and one image a batch, a seed >= 0."""
+    if "epochs" in c:
+        v.whole(c["epochs"], "epochs", 1, None)
+    if "batch_size" in c:
+        v.whole(c["batch_size"], "batch_size", 1, None)
+    if "seed" in c:
+        v.whole(c["seed"], "seed", 0, None)
+
+
+register_result("train", _check_result, _check_config)
 
 
 def lr_at(cfg: TrainConfig, progress: float) -> float:

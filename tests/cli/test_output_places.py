@@ -113,3 +113,32 @@ def test_a_failed_figure_write_leaves_the_old_figure(tmp_path, monkeypatch):
         plots.error_curves({"a": [[{"epoch": 1, "train_error": 0.5, "test_error": 0.5}]]}, str(path), title="t")
     assert path.read_bytes() == b"the good figure"
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
+
+
+def test_check_update_into_a_read_only_folder_is_refused_before_measuring(tmp_path):
+    import json
+
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\ntiming = "off"\n[[entry]]\nspec = "cifar-resnet8"\n')
+    ro = _readonly(tmp_path / "ro")
+    ro.chmod(stat.S_IRWXU)
+    (ro / "b.json").write_text(json.dumps({"schema": 2, "kind": "resbench-baseline", "suite": "s", "entries": [
+        {"id": "cifar-resnet8", "params": 1, "macs": 1}]}))
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        code, out, err = _run_without_dac_override("check", suite, "--baseline", ro / "b.json", "--update")
+    finally:
+        ro.chmod(stat.S_IRWXU)
+    assert code == 2 and "rewritten by --update" in err and "cannot be written" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_search_into_a_read_only_results_folder_is_one_line(tmp_path):
+    ro = _readonly(tmp_path / "ro")
+    try:
+        code, out, err = _run_without_dac_override("search", "--dataset", "synthetic", "--device", "cpu", "--trials", "1",
+                                                   "--results-dir", ro)
+    finally:
+        ro.chmod(stat.S_IRWXU)
+    assert code == 2 and "cannot be written" in err and "Traceback" not in err, err
+    assert list(ro.iterdir()) == []

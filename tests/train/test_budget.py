@@ -219,7 +219,9 @@ def test_each_arm_keeps_its_own_stored_spread(tmp_path):
     errors = {a.name: [0.30, 0.32, 0.31], b.name: [0.40, 0.42, 0.41], c.name: [0.20, 0.35, 0.31]}
     for arm, errs in errors.items():
         for seed, e in enumerate(errs):
-            result = {"spec": arm, "params": 1, "macs": 1, "epochs": 2, "history": [], "final_train_error": e,
+            hist = [{"epoch": i, "lr": 0.1, "train_loss": 1.0, "train_error": e, "test_error": e, "seconds": 1.0,
+                     "step_seconds": 0.5} for i in (1, 2)]
+            result = {"spec": arm, "params": 1, "macs": 1, "epochs": 2, "history": hist, "final_train_error": e,
                       "final_test_error": e, "diverged": False, "diverged_at": None, "seconds": 1.0, "images_per_second": 1.0,
                       "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
             store.put("train", config={**cfg.key_fields(), "seed": seed, "spec": arm}, result=result, env={})

@@ -69,12 +69,14 @@ def test_a_checkpoint_of_another_run_is_refused_and_left_alone(tmp_path, data):
     assert ck.path.read_bytes() == before
 
 
-def test_a_damaged_checkpoint_is_one_line_not_a_crash(tmp_path, data):
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, data):
     path = tmp_path / "run.pt"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(UsageError, match="cannot be read"):
-        train(SPEC, CFG, data, resume=Checkpoint(path, {"k": 1}))
-    assert path.read_bytes() == b"not a checkpoint"
+    said = []
+    result = train(SPEC, replace(CFG, epochs=1), data, resume=Checkpoint(path, {"k": 1}, warn=said.append))
+    assert result.epochs == 1 and not path.exists()
+    assert (tmp_path / "run.pt.bad").read_bytes() == b"not a checkpoint"
+    assert len(said) == 1 and "cannot be read" in said[0] and "starts over" in said[0]
 
 
 def test_the_cli_resumes_the_same_command_and_cleans_up(cli, tmp_path, monkeypatch):

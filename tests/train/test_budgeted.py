@@ -1,0 +1,123 @@
+"""Plans and sequential looks at their edges: zero spread is no estimate (never resolved,
+never a crash), a plan that cannot resolve anything useful says so before training, the
+smallest budget that fits is named, and options a budgeted run ignores are refused."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from resbench.errors import UsageError
+from resbench.hooks import Hooks
+from resbench.train import budget, budgeted
+from resbench.train.budget import ArmCost, Plan, choose, duration_at_least, stored_sd, useless_plan, with_spread
+
+SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "64", "--test-subset", "32", "--batch-size", "32"]
+ARMS = ["--specs", "cifar-resnet8,cifar-plain8"]
+
+
+def test_equal_stored_differences_are_no_estimate_of_the_spread():
+    rows = {3: [0.01, 0.01, 0.01], 6: [0.02]}
+    assert with_spread(rows) == {} and stored_sd(rows, 3) is None
+
+
+def test_a_plan_without_any_spread_is_made_not_crashed():
+    costs = [ArmCost("a", 1.0, "x"), ArmCost("b", 1.0, "x")]
+    plan = choose(["a", "b"], costs, 100, lambda e: 0.0, 1000, "stored cells")
+    assert plan.expected_detectable_diff is None and plan.seeds >= 2
+    assert "no estimate" in useless_plan(plan)
+
+
+@pytest.mark.parametrize("seconds,text", [(0.2, "1s"), (8.3, "9s"), (60, "1m"), (61, "2m"), (3599, "1h00m"),
+                                          (3700, "1h02m")])
+def test_the_smallest_budget_is_a_duration_the_option_takes(seconds, text):
+    from resbench.validate import duration
+
+    assert duration_at_least(seconds) == text and duration(text, "budget") >= seconds
+
+
+def test_a_tiny_budget_names_the_smallest_that_fits():
+    costs = [ArmCost("a", 4.1, "x"), ArmCost("b", 4.1, "x")]
+    with pytest.raises(UsageError, match=r"budget of 0.001s is too small.*give `budget` at least 17s"):
+        choose(["a", "b"], costs, 0.001, lambda e: 0.01, 1000, "prior")
+
+
+@pytest.mark.parametrize("diff,says", [(1.16, "more than 100 points"), (0.35, "35 points"), (0.05, None)])
+def test_a_plan_that_cannot_resolve_a_useful_difference_says_so(diff, says):
+    plan = Plan(("a", "b"), 2, 1, 20, 18, diff, "prior", ())
+    why = useless_plan(plan)
+    assert (why is None) if says is None else (says in why and "cannot resolve" in why)
+
+
+def _looks(monkeypatch, diffs_per_seed):
+    """Run _until_resolved over a fake comparison whose arm - reference differences are given."""
+    def fake_compare(arms, config, seeds, **kw):
+        errors = {"ref": {s: 0.5 for s in range(seeds)}, "arm": {s: 0.5 + diffs_per_seed for s in range(seeds)}}
+        rows = [{"arm": "ref", "reference": True}, {"arm": "arm", "reference": False}]
+        return SimpleNamespace(rows=rows, seed_errors=errors)
+
+    monkeypatch.setattr(budgeted, "compare", fake_compare)
+    said = []
+    arms = [SimpleNamespace(name="ref"), SimpleNamespace(name="arm")]
+    cmp, looks, why = budgeted._until_resolved(arms, arms[0], None, 8, None, 0.0, 0.02, None, None,
+                                                Hooks(note=said.append))
+    return cmp, looks, why, said
+
+
+@pytest.mark.parametrize("diff", [0.0, 0.01, 0.10])
+def test_zero_spread_is_never_resolved_at_any_look(monkeypatch, diff):
+    cmp, looks, why, said = _looks(monkeypatch, diff)
+    row = cmp.rows[1]
+    assert why == "seed cap" and row["resolution"] is None and row["sequential_ci"] is None
+    assert all("no estimate yet" in line for line in said) and len(said) == looks
+
+
+def test_zero_spread_with_three_seeds_is_said_as_such():
+    from resbench.report.compare import power_lines
+
+    rows = [{"arm": "ref", "reference": True},
+            {"arm": "b", "reference": False, "seeds": 3, "min_detectable_diff": None, "delta_ci95": [0.01, 0.01],
+             "effect": 0.01, "seeds_needed": None}]
+    (line,) = power_lines(rows)
+    assert "zero spread" in line and "run at least 2 seeds" not in line
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--until-resolved", "--seeds", "3", "--target-error", "50"], "--target-error is not reported"),
+    (["--budget", "1h", "--target-error", "50"], "--target-error is not reported"),
+    (["--budget", "1h", "--plan", "--csv", "{tmp}/p.csv"], "--plan prints the plan"),
+    (["--budget", "1h", "--plan", "--markdown", "{tmp}/p.md"], "--plan prints the plan"),
+    (["--budget", "1h", "--plan", "--plot", "{tmp}/p.png"], "--plan prints the plan"),
+])
+def test_options_a_budgeted_run_ignores_are_refused_before_anything(cli, tmp_path, monkeypatch, extra, fragment):
+    monkeypatch.setattr(budget, "calibrate", lambda *a, **k: pytest.fail("calibrated"))
+    code, out, err = cli("compare", *ARMS, *SYN, "--results-dir", tmp_path / "r",
+                         *[e.replace("{tmp}", str(tmp_path)) for e in extra])
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_damaged_calibration_cache_is_said_once_and_recalibrated(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
+    path = tmp_path / "calibration.json"
+    for text in ['{"a": Infinity, "b": 1e-300, "c": 2.5, "d": "x", "e": true}', "[" * 100_000 + "]" * 100_000, "{"]:
+        path.write_text(text)
+        warned = []
+        got = budget._read_cache(warned.append)
+        assert got == ({"c": 2.5} if text.startswith('{"a"') else {})
+        assert len(warned) == 1 and str(path) in warned[0]
+        assert budget._read_cache(warned.append) == got and len(warned) == 1  # cleaned: said once
+        assert json.loads(path.read_text()) == got
+
+
+def test_a_fifo_as_calibration_cache_is_not_waited_on(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
+    os.mkfifo(tmp_path / "calibration.json")
+    signal.alarm(30)
+    try:
+        assert budget._read_cache(lambda m: None) == {}
+    finally:
+        signal.alarm(0)
