@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import warnings
 from dataclasses import dataclass
 
 from resbench.errors import SpecError, UsageError
@@ -39,8 +40,6 @@ class RefModel:
                 "in_channels": self.in_channels}
 
     def build(self):
-        import warnings
-
         with warnings.catch_warnings():  # e.g. inception_v3's notice about its future default initialisation
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", UserWarning)

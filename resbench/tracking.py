@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -371,8 +372,6 @@ _MLFLOW_TABLES = {"experiments", "runs", "alembic_version"}
 def _not_foreign(path: Path, uri: str) -> None:
     """Refuse a file that is not a SQLite database, or a database that holds another tool's
     tables (an Optuna study): MLflow would add its own tables to it. Read without writing."""
-    import sqlite3
-
     if path.exists() and not path.is_file():  # a FIFO would block the read, a device take the tables
         raise UsageError(f"mlflow={uri}: {path} is not a regular file; give a database file")
     if not path.exists() or path.stat().st_size == 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -110,8 +111,6 @@ def read_text(path, what: str) -> str:
 def regular_file(path, what: str) -> Path:
     """``path`` when it is a regular file, found with os.stat before anything opens it: a
     FIFO, device or socket is refused in one line (opening a FIFO would wait for a writer)."""
-    import stat
-
     p = Path(path)
     try:
         mode = os.stat(p).st_mode

@@ -9,6 +9,7 @@ import importlib
 import errno
 import os
 import re
+import signal
 import sys
 import threading
 from typing import Annotated
@@ -235,15 +236,11 @@ _AS_PROGRAM: list = []  # non-empty when run() is the program: an interruption t
 def _hold_interrupts() -> None:
     """A second Ctrl-C while the first is being reported is the same request: ignore it
     until the report is out (main restores the handler on the way out)."""
-    import signal
-
     if not _HELD and threading.current_thread() is threading.main_thread():
         _HELD.append(signal.signal(signal.SIGINT, signal.SIG_IGN))
 
 
 def _release_interrupts() -> None:
-    import signal
-
     while _HELD and not _AS_PROGRAM:  # the program keeps ignoring them through its own shutdown
         signal.signal(signal.SIGINT, _HELD.pop())
 
@@ -265,8 +262,6 @@ def _exit_interrupted() -> None:
     writer cleans up in its own ``finally``), and a Ctrl-C pending from a second press
     must neither print a traceback from an exit handler nor leave the program waiting,
     deaf to Ctrl-C, on a helper thread (a study's heartbeat) that the first press cut off."""
-    import signal
-
     for _ in range(3):  # a pending Ctrl-C is raised at the next Python step: take it here
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -12,7 +12,7 @@ from resbench.report import export
 
 
 def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seeds: int | None,
-                   outputs: tuple = ()) -> float | None:
+                   outputs: tuple = (), target_error: float | None = None) -> float | None:
     """The budget in seconds, once every option given with it is known to make sense:
     called before any output place or tracker is opened. ``outputs``: the table and figure
     files asked for (None where not)."""
@@ -21,6 +21,9 @@ def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seed
     seconds = duration(budget, "--budget") if budget is not None else None
     if plan and seconds is None:
         raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
+    if target_error is not None:
+        raise UsageError("--target-error is not reported by --budget, --plan or --until-resolved runs: "
+                         "leave it out, or run without them")
     if plan and any(o is not None for o in outputs):
         raise UsageError("--plan prints the plan and trains nothing, so there is no table or figure for "
                          "--csv, --markdown or --plot: leave them out, or drop --plan")

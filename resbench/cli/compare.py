@@ -62,16 +62,12 @@ def compare(
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
-        if budget is not None or until_resolved or plan:
-            from resbench.errors import UsageError
-
-            raise UsageError("--target-error is not reported by --budget, --plan or --until-resolved runs: "
-                             "leave it out, or run without them")
     # Every output place is checked before any training (a refusal after it would lose it).
     if budget is not None or until_resolved or plan:
         from resbench.cli.budget import budget_seconds
 
-        budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, outputs=(csv, markdown, plot))
+        budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, outputs=(csv, markdown, plot),
+                       target_error=target_error)
     tables = TableOutputs(csv, markdown, as_json)
     if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")

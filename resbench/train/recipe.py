@@ -193,14 +193,14 @@ def _check_result(d: dict) -> "TrainResult":
         raise TypeError("spec must be text and diverged true or false")
     for name in ("final_train_error", "final_test_error"):
         if getattr(r, name) is not None:
-            v.number(getattr(r, name), name, 0, 1)
+            v.number(getattr(r, name), f"result {name}", 0, 1)
     for name in ("params", "macs", "epochs", "effective_batch_size", "world_size", "packed"):
-        v.whole(getattr(r, name), name, 0, None)
+        v.whole(getattr(r, name), f"result {name}", 0, None)
     for name in ("seconds", "images_per_second", "lr"):
-        v.number(getattr(r, name), name, 0)
-    v.number(r.data_fraction, "data_fraction", -1, 1)
+        v.number(getattr(r, name), f"result {name}", 0)
+    v.number(r.data_fraction, "result data fraction", -1, 1)
     for i, h in enumerate(r.history):
-        where = f"history[{i}]"
+        where = f"result history[{i}]"
         v.whole(h.epoch, f"{where} epoch", 1, None)
         for name in ("train_error", "test_error"):
             v.number(getattr(h, name), f"{where} {name}", 0, 1)
@@ -222,11 +222,11 @@ def _check_result(d: dict) -> "TrainResult":
 def _check_config(c: dict) -> None:
     """A stored train config's counts: at least one epoch and one image a batch, a seed >= 0."""
     if "epochs" in c:
-        v.whole(c["epochs"], "epochs", 1, None)
+        v.whole(c["epochs"], "config epochs", 1, None)
     if "batch_size" in c:
-        v.whole(c["batch_size"], "batch_size", 1, None)
+        v.whole(c["batch_size"], "config batch size", 1, None)
     if "seed" in c:
-        v.whole(c["seed"], "seed", 0, None)
+        v.whole(c["seed"], "config seed", 0, None)
 
 
 register_result("train", _check_result, _check_config)

@@ -192,10 +192,9 @@ def output_cases() -> list[Case]:
         ]:
             cases.append(Case("outputs", (*cmd, option, "{tmp}/" + name), expect,
                               with_record if cmd[0] == "results" else _special_outputs, check))
-    for name, expect, check in [("fifo.csv", "refuse", _fifo_intact), ("null.csv", "refuse", _devnull_intact),
-                                ("dir.csv", "refuse", None)]:
-        trace = name.replace(".csv", ".json")
-        cases.append(Case("outputs", (*PROFILE, "--trace", "{tmp}/" + trace), expect, _trace_places, check, expensive=True))
+    fifo_json = lambda tmp, out, err: None if stat.S_ISFIFO(os.stat(tmp / "fifo.json").st_mode) else "the FIFO was replaced"  # noqa: E731
+    for name, check in [("fifo.json", fifo_json), ("dir.json", None), ("target.json/x.json", None)]:
+        cases.append(Case("outputs", (*PROFILE, "--trace", "{tmp}/" + name), "refuse", _trace_places, check, expensive=True))
     for name, check in [("link.json", None), (os.fsdecode(b"tr\xff.json"), _exists(os.fsdecode(b"tr\xff.json"))),
                         ("null.json", _devnull_intact), ("made/deep/t.json", _exists("made/deep/t.json"))]:
         cases.append(Case("outputs", (*PROFILE, "--trace", "{tmp}/" + name), "ok", _trace_places, check, expensive=True))
@@ -508,8 +507,6 @@ def run_case(case: Case, tmp: Path) -> tuple[int | None, str, str, str]:
     """(exit code, stdout, stderr, outcome) of one case run in-process from ``tmp``."""
     from resbench.cli.app import main
 
-    if case.setup:
-        case.setup(tmp)
     args = [a.replace("{tmp}", str(tmp)) for a in case.args]
     env = {k: v.replace("{tmp}", str(tmp)) for k, v in case.env.items()}
     saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE", "RESBENCH_RESULTS_DIR", *env)}
@@ -518,7 +515,9 @@ def run_case(case: Case, tmp: Path) -> tuple[int | None, str, str, str]:
     code, crash = None, None
     old = signal.signal(signal.SIGALRM, _alarm)
     try:
-        os.chdir(tmp)
+        os.chdir(tmp)  # before the setup: relative paths (a config's data folder) are the command's
+        if case.setup:
+            case.setup(tmp)
         os.environ["RESBENCH_RESULTS_DIR"] = str(tmp / "res")
         for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE"):
             os.environ.pop(k, None)
@@ -560,7 +559,10 @@ def classify(case: Case, tmp: Path, code, out: str, err: str) -> str:
             return f"wrong (exit {code}, {len(warnings)} warning(s))"
     elif code != 0:
         return f"wrong (exit {code}: {lines[-1][:100] if lines else ''})"
-    why = case.check(tmp, out, err) if case.check else None
+    try:
+        why = case.check(tmp, out, err) if case.check else None
+    except OSError as e:  # what the check looks for is not there at all
+        why = f"gone ({e.strerror}: {e.filename})"
     if why:
         return "file left behind" if why.startswith("left behind") else (
             "data loss" if any(w in why for w in ("gone", "changed", "replaced", "no longer", "given tables")) else f"wrong ({why})")

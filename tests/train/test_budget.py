@@ -152,7 +152,7 @@ def test_budget_usage_errors(cli, tmp_path, args, fragment, monkeypatch):
     from resbench.train import budgeted
 
     # a machine where one epoch takes 30 s, whatever this one measures
-    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data: ArmCost(spec.name, 30.0, "calibrated"))
+    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 30.0, "calibrated"))
     code, out, err = cli("compare", *ARMS, *SYN, *args, "--results-dir", tmp_path)
     assert code == 2 and fragment in err and "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2  # the plan line of progress, then one error line
@@ -190,7 +190,7 @@ def test_dtype_auto_follows_this_machines_measurement(monkeypatch, bf16_seconds,
     from resbench.train import budget
     from resbench.train.recipe import TrainConfig
 
-    monkeypatch.setattr(budget, "calibrate", lambda spec, cfg, data: ArmCost(spec.name, 10.0 if cfg.dtype == "fp32"
+    monkeypatch.setattr(budget, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 10.0 if cfg.dtype == "fp32"
                                                                             else bf16_seconds, "calibrated"))
     cfg, why = budget.resolve_dtype(parse_spec("resnet20"), TrainConfig(dtype="auto", device="cpu"), None)
     assert cfg.dtype == chosen and "dtype auto" in why

@@ -149,8 +149,10 @@ def test_sharded_loader_splits_one_permutation():
 
 def test_channel_stats():
     x = torch.full((2, 3, 4, 4), 255, dtype=torch.uint8)
+    x[1, 0] = 0  # channel 0 varies; 1 and 2 are constant
     m, s = channel_stats(x)
-    assert torch.allclose(m, torch.ones(3)) and torch.allclose(s, torch.zeros(3))
+    assert torch.allclose(m, torch.tensor([0.5, 1.0, 1.0])) and s[0] > 0
+    assert torch.equal(s[1:], torch.ones(2))  # a constant channel is normalised to zeros, never divided by zero
 
 
 # --- fidelity: what the loader feeds a training run ------------------------------------
