@@ -89,17 +89,12 @@ def power_lines(rows: list[dict]) -> list[str]:
         if r["reference"]:
             continue
         effect = 100 * r["effect"]
-        if r.get("min_detectable_diff") is None and r["seeds"] >= 2 and r.get("delta_ci95") is not None:
-            lines.append(f"{r['arm']}: with {r['seeds']} seeds every paired difference is equal (zero spread), so their "
-                         "spread has no estimate yet and no difference is resolved; more seeds, or a larger test set "
-                         "(coarse errors repeat), give one")
-            continue
         if r.get("min_detectable_diff") is None:
-            pairs = r.get("pairs") or 0
+            pairs = r.get("pairs") if r.get("pairs") is not None else r.get("seeds", 0)
             why = (f"with {pairs} pair(s) the spread of the paired differences is unknown; run at least 2 seeds "
                    "(3+ for a usable interval)" if pairs < 2 else
-                   f"the {pairs} paired differences are all equal, so their spread has no estimate yet; more seeds "
-                   "(or a larger test set) give one")
+                   f"with {pairs} seeds every paired difference is equal (zero spread), so their spread has no estimate "
+                   "yet and no difference is resolved; more seeds, or a larger test set (coarse errors repeat), give one")
             lines.append(f"{r['arm']}: {why}")
             continue
         needed = (f"telling {effect:g} points apart needs about {r['seeds_needed']:,} seeds"

@@ -217,7 +217,7 @@ def _sequential_row(row: dict, diffs: list[float], look: int, comparisons: int, 
     ci = sequential_interval(diffs, look, alpha)
     state = resolved(ci, effect, equivalence_interval(diffs, look, alpha))
     row.update(delta_ci=list(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",
-               p_adjusted=sequential_p(row["p_value"], look, comparisons, ALPHA), p_adjust_method="alpha-spending",
+               p_adjusted=sequential_p(row.get("p_value"), look, comparisons, ALPHA), p_adjust_method="alpha-spending",
                significant=None if ci is None else state == "different", look=look, resolution=state)
     return state
 

@@ -68,7 +68,8 @@ def _looks(monkeypatch, diffs_per_seed):
 def test_zero_spread_is_never_resolved_at_any_look(monkeypatch, diff):
     cmp, looks, why, said = _looks(monkeypatch, diff)
     row = cmp.rows[1]
-    assert why == "seed cap" and row["resolution"] is None and row["sequential_ci"] is None
+    assert why == "seed cap" and row["resolution"] is None and row["delta_ci"] is None
+    assert row["interval_method"] == "sequential" and row["significant"] is None
     assert all("no estimate yet" in line for line in said) and len(said) == looks
 
 
@@ -76,7 +77,7 @@ def test_zero_spread_with_three_seeds_is_said_as_such():
     from resbench.report.compare import power_lines
 
     rows = [{"arm": "ref", "reference": True},
-            {"arm": "b", "reference": False, "seeds": 3, "min_detectable_diff": None, "delta_ci95": [0.01, 0.01],
+            {"arm": "b", "reference": False, "seeds": 3, "min_detectable_diff": None, "delta_ci": None,
              "effect": 0.01, "seeds_needed": None}]
     (line,) = power_lines(rows)
     assert "zero spread" in line and "run at least 2 seeds" not in line
