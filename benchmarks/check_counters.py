@@ -43,7 +43,7 @@ from resbench.measure.env import _cpu_model
 from resbench.check.counter_verdict import counter_verdicts
 from resbench.check.run import _worker, measure_counters
 from resbench.check.suite import Entry
-from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_TOLERANCE, NOISE_K, run_medians, timing_verdict
+from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_TOLERANCE, NOISE_K, timing_verdict
 
 ENTRY = Entry(spec="resnet20", batch_size=8, channels_last=True, iters=30, warmup=3,
               counters=("ops", "memory", "instructions"))
@@ -157,7 +157,7 @@ def main() -> None:
         instr_cost = (time.perf_counter() - t0) / max(1, 2 * a.instr_aa)
         sigma = float(np.sqrt(np.mean(np.square(sigmas))))
         between = (max(instr) - min(instr)) / min(instr) if instr else float("nan")
-        say(f"false alarms: " + ", ".join(f"{k} {n}/{a.instr_aa if k == 'instructions' else a.aa}" for k, n in alarms.items()))
+        say("false alarms: " + ", ".join(f"{k} {n}/{a.instr_aa if k == 'instructions' else a.aa}" for k, n in alarms.items()))
         say(f"wall time: between-run spread {sigma:.1%} (rms of log sd), A/A ratios {min(ratios):.3f}-{max(ratios):.3f}; "
             f"instructions: largest spread between processes {between:.1e}")
         # --- injections ----------------------------------------------------------------------------

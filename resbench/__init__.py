@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # The Python API (see the README's "Python API"): name -> (module, attribute), imported
 # on first use because torch costs ~1-2 s, which the CLI's fast paths must not pay.
 # ``train`` and ``check`` are subpackages, so their entry points are
-# ``resbench.train.train`` and ``resbench.check.check`` (also ``resbench.run_check``).
+# ``resbench.train.train`` and ``resbench.run_check`` (``resbench.check.run_check``).
 _API = {
     "build_model": ("resbench.model", "build_model"),
     "count_complexity": ("resbench.measure.complexity", "count_complexity"),

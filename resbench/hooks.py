@@ -11,10 +11,12 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+Progress = Callable[[str, int, int], None]  # (phase, done, total): how every long call reports progress
+
 
 @dataclass(frozen=True)
 class Hooks:
-    progress: Callable[[str, int, int], None] | None = None  # (phase, done, total), outside any timed window
+    progress: Progress | None = None  # called outside any timed window
     warn: Callable[[str], None] | None = None  # something the user should know and may act on
     note: Callable[[str], None] | None = None  # what is about to happen (the plan), once inputs are valid
 

@@ -257,8 +257,8 @@ def resolved(interval: tuple[float, float] | None, effect: float,
 #     over n; n - 1 df.
 # When the seeds show no run component (S_d^2 at or below what the flips explain) the
 # interval is a t interval on the image part's N - 1 df; when they show one, it takes the
-# seeds' n - 1 df, as a seed-level interval does. (Satterthwaite's df, tried first,
-# covered only 88 % at 3 seeds when the run component was as large as the flips.)
+# seeds' n - 1 df, as a seed-level interval does (Satterthwaite's df covers only 88 % at
+# 3 seeds when the run component is as large as the flips).
 # Unlike a seed-level t interval, which is about this fixed test set, it also holds the
 # test-set sampling part: it is about the data distribution. Coverage, simulated from
 # converged to short runs at 3-10 seeds: results/benchmarks/per_image_coverage.txt.

@@ -11,7 +11,7 @@ half-written record. Readers skip (and report) files that do not parse.
 
 Readers get typed ``Record``s, never raw dicts; ``migrate`` is the one place that
 brings an older record up to the current schema. A record's ``result`` stays the
-JSON of the run's result; ``Record.typed_result()`` (``train_result()``, ``profile_result()``) gives the
+JSON of the run's result; ``Record.typed_result()`` gives the
 typed result (``TrainResult.from_dict`` / ``ProfileResult.from_dict``).
 """
 
@@ -153,12 +153,6 @@ class Record:
         if self.kind not in RESULT_CHECKS:
             raise StoreError(f"no reader for {self.kind!r} records is loaded (import the module that defines its result)")
         return RESULT_CHECKS[self.kind](self.result)
-
-    def train_result(self):
-        return self.typed_result()
-
-    def profile_result(self):
-        return self.typed_result()
 
 
 def migrate(doc: dict, where: str = "record") -> dict:
@@ -318,55 +312,3 @@ class Store:
             if rec.key == key:
                 return rec
         return None
-
-
-class CellLock:
-    """An exclusive claim on one configuration key, so that concurrent sweeps on one
-    results folder never train the same cell at the same time.
-
-    It is an OS file lock (``fcntl.flock``) on ``records/.locks/<kind>-<key>.lock``: the
-    kernel releases it when the holder exits, however it exits (SIGKILL included), so a
-    dead holder can never block the others, and no stale-lock timeout is needed. On
-    systems without ``fcntl`` (Windows) locking is skipped: runs may then duplicate work,
-    never corrupt it (records are written atomically either way).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self, blocking: bool = False) -> bool:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a curious reader
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
-
-    def __enter__(self) -> "CellLock":
-        self.acquire(blocking=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def cell_lock(store: Store, kind: str, key: str) -> CellLock:
-    return CellLock(store.records_dir / ".locks" / f"{_check_kind(kind)}-{key}.lock")

@@ -98,19 +98,20 @@ def test_concurrent_sweeps_train_each_cell_once(tmp_path):
 
 
 def test_a_killed_lock_holder_never_blocks(tmp_path):
-    from resbench.store import Store, cell_lock
+    from resbench.store import Store
+    from resbench.train.runs import CellRuns
 
-    store = Store(tmp_path)
+    runs = CellRuns(Store(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom resbench.store import Store, cell_lock\n"
-        f"lock = cell_lock(Store({str(tmp_path)!r}), 'train', 'abc')\nassert lock.acquire()\nprint('held', flush=True)\n"
+        "import sys, time\nfrom resbench.store import Store\nfrom resbench.train.runs import CellRuns\n"
+        f"assert CellRuns(Store({str(tmp_path)!r})).try_claim('abc') is not None\nprint('held', flush=True)\n"
         "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    assert not cell_lock(store, "train", "abc").acquire(blocking=False)  # really held
+    assert runs.try_claim("abc") is None  # really held
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
-    lock = cell_lock(store, "train", "abc")
-    assert lock.acquire(blocking=False)  # the kernel released it with the process
+    lock = runs.try_claim("abc")
+    assert lock is not None  # the kernel released it with the process
     lock.release()
 
 
@@ -153,10 +154,10 @@ def test_validation_module_refuses_what_it_should():
     from resbench import validate as v
 
     for bad in (float("nan"), float("inf"), "1", True, None):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=r"--x must be a (finite )?number"):
             v.number(bad, "--x", 0, 1)
     for bad in (1.5, "3", False, -1, 2**40):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=r"--n must be"):
             v.whole(bad, "--n", 0)
     assert v.whole(3.0, "--n", 0) == 3 and v.number(0.5, "--x", 0, 1) == 0.5
     with pytest.raises(UsageError, match="digits|whole numbers"):

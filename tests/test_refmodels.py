@@ -106,7 +106,7 @@ def test_a_model_that_does_not_export_is_exit_4_naming_the_op(cli, monkeypatch):
     code, out, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "1,2", "--backend", "onnxruntime", "--no-save")
     lines = err.strip().splitlines()
     assert code == 4 and len(lines) == 1 and "aten::fancy_op" in lines[0] and "does not export to ONNX" in lines[0]
-    with pytest.raises(BenchmarkFailed):
+    with pytest.raises(BenchmarkFailed, match="does not export to ONNX"):
         from resbench.measure.onnx_backend import export
 
         export(torch.nn.Linear(2, 2), torch.zeros(1, 2), None, "x")

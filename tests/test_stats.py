@@ -23,7 +23,7 @@ def test_noise_flag():
 def test_single_sample_and_empty():
     s = summarize([3.0])
     assert (s.median, s.std, s.iqr) == (3.0, 0.0, 0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no samples"):
         summarize([])
 
 

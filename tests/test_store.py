@@ -41,7 +41,7 @@ def test_corrupt_and_newer_records_are_reported_not_fatal(tmp_path):
     assert len(records) == 1
     assert len(problems) == 2
     assert any("newer" in p and "upgrade" in p for p in problems)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="newer"):
         read_record(bad)
 
 
@@ -58,7 +58,7 @@ def test_a_result_that_breaks_its_kinds_check_is_a_store_error(tmp_path):
 def test_failed_write_leaves_old_record_intact(tmp_path):
     path = tmp_path / "r.json"
     write_json_atomic(path, {"v": 1})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         write_json_atomic(path, {"v": float("nan")})  # JSON cannot hold NaN: the write fails midway
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left behind

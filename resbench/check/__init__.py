@@ -10,9 +10,7 @@ from resbench.check.run import CheckReport, measure_against, measure_entry, meas
 from resbench.check.suite import TIMING_POLICIES, Entry, Suite, load_suite
 from resbench.check.verdict import DEFAULT_ALPHA, ENV_KEYS, Outcome, Row, compare_entries, merge_confirmation, timing_verdict
 
-check = run_check  # the Python API's name: resbench.check.check(suite, baseline=...)
-
-__all__ = ["check", 
+__all__ = [
     "SCHEMA_VERSION", "TIMING_POLICIES", "DEFAULT_ALPHA", "ENV_KEYS", "Entry", "Suite", "Row", "Outcome", "CheckReport",
     "load_suite", "baseline_document", "read_baseline", "measure_entry", "measure_suite", "measure_against",
     "compare_entries", "merge_confirmation", "timing_verdict", "run_baseline", "run_check",

@@ -102,6 +102,28 @@ def _entry_fields(raw: dict, where: str) -> dict:
     return {k: _FIELD_CHECKS[k](x, f"{where}: {k}") for k, x in raw.items() if k in _FIELD_CHECKS}
 
 
+def _entries(raw, where: str, defaults: dict, allowed: set, policy: str) -> list[Entry]:
+    """One [[entry]] table: an Entry per batch size, the suite's settings as its defaults."""
+    v.table(raw, where)
+    unknown = set(raw) - allowed
+    if unknown:
+        raise UsageError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}")
+    if "spec" not in raw:
+        raise UsageError(f"{where} has no spec")
+    fields = {**defaults, **_entry_fields(raw, where)}
+    if "batch_sizes" in raw and "batch_size" in raw:
+        raise UsageError(f"{where}: give batch_size or batch_sizes, not both")
+    sizes = raw.get("batch_sizes", [fields.pop("batch_size", 1)])
+    fields.pop("batch_size", None)
+    if not isinstance(sizes, list) or not sizes:
+        raise UsageError(f"{where}: batch_sizes must be a list of whole numbers like [1, 8], got {sizes!r}")
+    sizes = [v.whole(b, f"{where}: batch_sizes", 1, 1 << 20) for b in sizes]
+    fields["spec"] = parse_target(v.text(raw["spec"], f"{where}: spec")).name
+    if policy == "off":
+        fields["timing"] = False
+    return [Entry(batch_size=bs, **fields) for bs in sizes]
+
+
 def load_suite(path: str | Path) -> Suite:
     try:
         import tomllib
@@ -137,28 +159,9 @@ def load_suite(path: str | Path) -> Suite:
     entries: list[Entry] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_entries):
-        where = f"suite {path} entry {i + 1}"
-        v.table(raw, where)
-        unknown = set(raw) - allowed
-        if unknown:
-            raise UsageError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}")
-        if "spec" not in raw:
-            raise UsageError(f"{where} has no spec")
-        fields = {**defaults, **_entry_fields(raw, where)}
-        if "batch_sizes" in raw and "batch_size" in raw:
-            raise UsageError(f"{where}: give batch_size or batch_sizes, not both")
-        sizes = raw.get("batch_sizes", [fields.pop("batch_size", 1)])
-        fields.pop("batch_size", None)
-        if not isinstance(sizes, list) or not sizes:
-            raise UsageError(f"{where}: batch_sizes must be a list of whole numbers like [1, 8], got {sizes!r}")
-        sizes = [v.whole(b, f"{where}: batch_sizes", 1, 1 << 20) for b in sizes]
-        fields["spec"] = parse_target(v.text(raw["spec"], f"{where}: spec")).name
-        if policy == "off":
-            fields["timing"] = False
-        for bs in sizes:
-            e = Entry(batch_size=bs, **fields)
+        for e in _entries(raw, f"suite {path} entry {i + 1}", defaults, allowed, policy):
             if e.id in seen:
-                raise UsageError(f"{where} repeats entry {seen[e.id]} ({e.id}); remove one of them")
+                raise UsageError(f"suite {path} entry {i + 1} repeats entry {seen[e.id]} ({e.id}); remove one of them")
             seen[e.id] = i + 1
             entries.append(e)
     if not entries:

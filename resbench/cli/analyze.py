@@ -44,7 +44,7 @@ def responses(
     Example:  resbench analyze responses plain20 plain56 resnet20 resnet56 --train-epochs 5 --data-dir data
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.files import figure_path
+    from resbench.outputs import figure_path
     from resbench.report.plots import layer_values
     from resbench.report.tables import responses_table
     from resbench.train.inspection import analyze_responses
@@ -95,7 +95,7 @@ def gradients(
     Example:  resbench analyze gradients plain56 resnet56 --at-epochs 0,2 --data-dir data
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.files import figure_path
+    from resbench.outputs import figure_path
     from resbench.report.plots import layer_values
     from resbench.report.tables import gradients_table
     from resbench.train.inspection import analyze_gradients
@@ -146,9 +146,7 @@ def degradation(
     Example:  resbench degradation --depths 20,56 --epochs 10 --data-dir data
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import DEGRADATION_COLUMNS, degradation_table
-    from resbench.report.files import figure_path
-    from resbench.report.plots import error_curves
+    from resbench.outputs import figure_path
     from resbench.train.comparison import ScaleOut, degradation as run_degradation
     from resbench.validate import number
 
@@ -176,14 +174,20 @@ def degradation(
         report = run_degradation(depth_list, cfg, seeds=seeds, shortcut=shortcut,
                                  results_dir=results_dir,
                                  scale=ScaleOut(executor, workers, retries, pack=pack), hooks=hooks_for(update))
+    _render_degradation(report, figure, tracker, tables, as_json)
+
+
+def _render_degradation(report, figure: str, tracker, tables, as_json: bool) -> None:
+    from resbench.report.compare import DEGRADATION_COLUMNS, degradation_table
+    from resbench.report.plots import error_curves
+    from resbench.report.tracked import log_comparison
+
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
     table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]
-    from resbench.report.tracked import log_comparison
-
     log_comparison(tracker, "degradation", report.comparison, table, figures=[figure])
     if tables.emit(lambda: export.comparison_frame(table)):
-            return
+        return
     if as_json:
         print_json({"rows": table, "trend": report.trend, "answers": report.comparison.answers, "plot": figure})
         return

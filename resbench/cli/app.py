@@ -129,8 +129,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _is_click_error(e: BaseException) -> bool:
-    # Typer >= 0.20 vendors click as typer._click; older releases use click itself.
-    # Both exception families share this interface, so check it rather than a class.
+    # Click's usage errors, and any family of exceptions with their interface.
     return hasattr(e, "format_message") and hasattr(e, "exit_code")
 
 
@@ -158,7 +157,7 @@ def _quiet_stdout() -> None:
 
 
 def _bare_table_options(argv: list[str]) -> list[str]:
-    """`--csv` or `--markdown` with no file after it means stdout (``-``), as `results --csv` always did."""
+    """`--csv` or `--markdown` with no file after it means stdout (``-``), as for `results --csv`."""
     fixed = []
     for i, a in enumerate(argv):
         fixed.append(a)

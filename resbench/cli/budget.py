@@ -37,7 +37,7 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
                  hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, power_lines
-    from resbench.report.files import prepare_output
+    from resbench.outputs import prepare_output
     from resbench.train.budgeted import budgeted_compare
 
     seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds,

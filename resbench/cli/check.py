@@ -70,7 +70,7 @@ def check(
     from resbench.check import run_check
     from resbench.cli.progress import progress_bar
     from resbench.report.export import check_frame, to_markdown
-    from resbench.report.files import appendable, prepare_output
+    from resbench.outputs import appendable, prepare_output
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and markdown and os.path.abspath(markdown) == os.path.abspath(summary):

@@ -51,18 +51,34 @@ def compare(
     resbench compare --blocks basic,bottleneck --depths 20 · resbench compare --specs resnet20,plain20 --dataset synthetic
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import compare_table, power_lines
-    from resbench.report.files import prepare_output
     from resbench.train.comparison import ScaleOut, compare as run_compare
-    from resbench.train.sweep import build_arms
 
+    budgeted = budget is not None or until_resolved or plan
+    tables = _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, csv, markdown, plot, as_json)
+    arms = _arms(specs, depths, blocks, shortcuts, modifiers)
+    scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
+    if budgeted:
+        from resbench.cli.budget import run_budgeted
+
+        return run_budgeted(arms, training, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
+                            reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
+                            tables=tables, plot=plot, tracker=tracker, short_runs=short_runs)
+    with progress_bar("compare") as update:
+        report = run_compare(arms, training, seeds=1 if seeds is None else seeds, reference=reference,
+                             results_dir=results_dir, scale=scale, effect=effect / 100,
+                             target_error=None if target_error is None else target_error / 100, hooks=hooks_for(update))
+    _render(report, plot, tracker, tables, as_json)
+
+
+def _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, csv, markdown, plot, as_json):
+    """Every number and output place is checked before any training (a refusal after it would lose it)."""
+    from resbench.outputs import prepare_output
     from resbench.validate import number
 
-    cfg = training
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
-    # Every output place is checked before any training (a refusal after it would lose it).
     if budget is not None or until_resolved or plan:
         from resbench.cli.budget import budget_seconds
 
@@ -71,32 +87,30 @@ def compare(
     tables = TableOutputs(csv, markdown, as_json)
     if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
-    arms = build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
-                      depths=parse_list(depths, "--depths", int, "20,56"), blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
+    return tables
+
+
+def _arms(specs, depths, blocks, shortcuts, modifiers):
+    from resbench.train.sweep import build_arms
+
+    return build_arms(parse_list(specs, "--specs", example="resnet20,plain20"),
+                      depths=parse_list(depths, "--depths", int, "20,56"),
+                      blocks=parse_list(blocks, "--blocks", example="basic,bottleneck"),
                       shortcuts=parse_list(shortcuts, "--shortcuts", example="A,B,C"),
                       plain=bool(modifiers.get("plain")), modifiers=modifiers)
-    scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
-    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
-    if budget is not None or until_resolved or plan:
-        from resbench.cli.budget import run_budgeted
 
-        return run_budgeted(arms, cfg, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
-                            reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
-                            tables=tables, plot=plot, tracker=tracker, short_runs=short_runs)
-    seeds = 1 if seeds is None else seeds
-    with progress_bar("compare") as update:
-        report = run_compare(arms, cfg, seeds=seeds, reference=reference, results_dir=results_dir,
-                             scale=scale, effect=effect / 100, target_error=None if target_error is None else target_error / 100,
-                             hooks=hooks_for(update))
+
+def _render(report, plot, tracker, tables, as_json) -> None:
+    from resbench.report.compare import compare_table, power_lines
+    from resbench.report.tracked import log_comparison
+
     if plot is not None:
         from resbench.report.plots import comparison_figure
 
         comparison_figure(report, plot)
-    from resbench.report.tracked import log_comparison
-
     log_comparison(tracker, "compare", report, report.rows, figures=[plot] if plot else ())
     if tables.emit(lambda: export.comparison_frame(report.rows)):
-            return
+        return
     if as_json:
         print_json(report.rows)
     else:

@@ -97,7 +97,7 @@ class TableOutputs:
 
     def __post_init__(self) -> None:
         from resbench.errors import UsageError
-        from resbench.report.files import prepare_output
+        from resbench.outputs import prepare_output
 
         if self.csv == STDOUT and self.markdown == STDOUT:
             raise UsageError("--csv - and --markdown - both ask for stdout: send one of them to a file")
@@ -124,7 +124,7 @@ class TableOutputs:
     def write(self, frame) -> bool:
         """Write the frame where asked; True when it went to stdout (print nothing else there)."""
         from resbench.report.export import to_csv, to_markdown
-        from resbench.report.files import write_text_atomic
+        from resbench.outputs import write_text_atomic
 
         for path, render in ((self.csv, to_csv), (self.markdown, to_markdown)):
             if path is None:

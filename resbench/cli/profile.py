@@ -7,7 +7,7 @@ import typer
 from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn
 from resbench.errors import BenchmarkFailed
-from resbench.report.files import prepare_output
+from resbench.outputs import prepare_output
 from resbench.validate import whole
 from resbench.report import export
 
@@ -50,6 +50,31 @@ def profile(
     from resbench.measure.runs import profile_runs
     from resbench.measure.timing import ProfileConfig
 
+    sizes, tables = _check_outputs(batch_size, csv, markdown, as_json, plot, breakdown, trace)
+    cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
+                        cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
+                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
+                        backend=backend)
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot, trace))
+    with progress_bar(spec.name) as update:
+        runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,
+                            hooks=hooks_for(update))
+    results = runs.results
+    if not results:  # nothing measured: the failure is the whole answer (exit 4)
+        raise BenchmarkFailed(runs.failures[0])
+    rows = _rows_and_figures(spec, cfg, runs, plot, tracker)
+    if tables.emit(lambda: export.profile_rows_frame(results)):
+            _fail_after_rows(runs.failures)
+            return
+    if as_json:
+        print_json(rows[0] if len(rows) == 1 else rows)
+        _fail_after_rows(runs.failures)
+        return
+    _render(runs, breakdown, plot)
+
+
+def _check_outputs(batch_size, csv, markdown, as_json, plot, breakdown, trace):
+    """The batch sizes, and every output place checked before anything is timed."""
     sizes = parse_list(batch_size, "--batch-size", int, "1,8,32")
     for bs in sizes or []:
         whole(bs, "--batch-size", 1, 1 << 20)
@@ -62,20 +87,16 @@ def profile(
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
     if trace is not None:
         prepare_output(trace, (".json",), "--trace")
-    cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
-                        cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
-                        backend=backend)
-    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot, trace))
-    with progress_bar(spec.name) as update:
-        runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,
-                            hooks=hooks_for(update))
-    results = runs.results
-    if not results:  # nothing measured: the failure is the whole answer (exit 4)
-        raise BenchmarkFailed(runs.failures[0])
-    rows = [r.to_dict() for r in results]
-    from resbench.measure.busy import warning as contention_warning
+    return sizes, tables
 
+
+def _rows_and_figures(spec, cfg, runs, plot, tracker) -> list[dict]:
+    """The rows to print; warns when the machine was busy, draws the figure, logs the run."""
+    from resbench.measure.busy import warning as contention_warning
+    from resbench.report.tracked import log_profile
+
+    results = runs.results
+    rows = [r.to_dict() for r in results]
     busiest = max(results, key=lambda r: r.contention or 0.0)
     busy = contention_warning(busiest.contention, f"{busiest.spec} was timed")
     if busy:
@@ -84,20 +105,11 @@ def profile(
         from resbench.report.plots import breakdown_bars
 
         breakdown_bars(results, plot)
-    from resbench.report.tracked import log_profile
-
     log_profile(tracker, spec, cfg, results, files=[f for f in (plot, runs.trace.path if runs.trace else None) if f])
     if runs.trace is not None:
         for row in rows[:1]:
             row["trace"] = runs.trace.to_dict()
-    if tables.emit(lambda: export.profile_rows_frame(results)):
-            _fail_after_rows(runs.failures)
-            return
-    if as_json:
-        print_json(rows[0] if len(rows) == 1 else rows)
-        _fail_after_rows(runs.failures)
-        return
-    _render(runs, breakdown, plot)
+    return rows
 
 
 def _render(runs, breakdown: bool, plot: str | None) -> None:

@@ -65,7 +65,7 @@ def plot(
     Examples:  resbench plot cost.png · resbench plot s.png --filter study=cifar10-60M --label spec ·
     resbench plot lat.png --kind profile --x batch_size --y latency_median_ms
     """
-    from resbench.report.files import FIGURE_SUFFIXES, prepare_output
+    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.report.frames import scatter_points
     from resbench.report.plots import scatter
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, with_training
+from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, extend, with_training
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
 
@@ -15,21 +15,31 @@ STUDY = "Study (storage, workers)"
 OUTPUT = "Output"
 
 
+# The space and its limits: the command receives them as one dict, ``space``.
+_SPACE_DEFS = [
+    ("family", Optional[str], None, typer.Option(help="Stems to search: cifar, imagenet or both (default cifar).", rich_help_panel=SPACE)),
+    ("blocks", Optional[str], None, typer.Option(help="basic, bottleneck or both (default both).", rich_help_panel=SPACE)),
+    ("stages", Optional[str], None, typer.Option(help="Numbers of stages, e.g. 3 or 2,3 (default: cifar 3, imagenet 4).", rich_help_panel=SPACE)),
+    ("min_blocks_per_stage", Optional[int], None, typer.Option("--min-blocks-per-stage", help="Fewest blocks in a stage (default 1).", rich_help_panel=SPACE)),
+    ("max_blocks_per_stage", Optional[str], None, typer.Option("--max-blocks-per-stage", help="Most blocks in a stage: one number, or one per stage like 9.9.6 (default 18).", rich_help_panel=SPACE)),
+    ("widths", Optional[str], None, typer.Option(help="First-stage widths to try, doubling per stage, e.g. 16,32 (default: the family's).", rich_help_panel=SPACE)),
+    ("shortcuts", Optional[str], None, typer.Option(help="Shortcut options to try: A, B, C and plain (no shortcuts); default A,B,C.", rich_help_panel=SPACE)),
+    ("stride_on", Optional[str], None, typer.Option("--stride-on", help="Bottleneck stride placements: 3x3 (torchvision), 1x1 (paper) or both.", rich_help_panel=SPACE)),
+    ("max_macs", Optional[str], None, typer.Option("--max-macs", help="Hard limit on MACs per image, e.g. 60M (analytic: free to check).", rich_help_panel=LIMITS)),
+    ("max_params", Optional[str], None, typer.Option("--max-params", help="Hard limit on parameters, e.g. 500k.", rich_help_panel=LIMITS)),
+    ("max_latency_ms", Optional[float], None, typer.Option("--max-latency-ms", help="Hard limit on inference latency of one batch, measured on --device at --latency-batch-size.", rich_help_panel=LIMITS)),
+    ("max_memory", Optional[str], None, typer.Option("--max-memory", help="Hard limit on peak device memory of one inference batch, e.g. 2G (CUDA: measured).", rich_help_panel=LIMITS)),
+]
+
+
+def _with_space(func):
+    return extend(func, _SPACE_DEFS, "space", dict)
+
+
 @with_training
+@_with_space
 def search(
-    family: Annotated[Optional[str], typer.Option(help="Stems to search: cifar, imagenet or both (default cifar).", rich_help_panel=SPACE)] = None,
-    blocks: Annotated[Optional[str], typer.Option(help="basic, bottleneck or both (default both).", rich_help_panel=SPACE)] = None,
-    stages: Annotated[Optional[str], typer.Option(help="Numbers of stages, e.g. 3 or 2,3 (default: cifar 3, imagenet 4).", rich_help_panel=SPACE)] = None,
-    min_blocks_per_stage: Annotated[Optional[int], typer.Option("--min-blocks-per-stage", help="Fewest blocks in a stage (default 1).", rich_help_panel=SPACE)] = None,
-    max_blocks_per_stage: Annotated[Optional[str], typer.Option("--max-blocks-per-stage", help="Most blocks in a stage: one number, or one per stage like 9.9.6 (default 18).", rich_help_panel=SPACE)] = None,
-    widths: Annotated[Optional[str], typer.Option(help="First-stage widths to try, doubling per stage, e.g. 16,32 (default: the family's).", rich_help_panel=SPACE)] = None,
-    shortcuts: Annotated[Optional[str], typer.Option(help="Shortcut options to try: A, B, C and plain (no shortcuts); default A,B,C.", rich_help_panel=SPACE)] = None,
-    stride_on: Annotated[Optional[str], typer.Option("--stride-on", help="Bottleneck stride placements: 3x3 (torchvision), 1x1 (paper) or both.", rich_help_panel=SPACE)] = None,
     space_file: Annotated[Optional[str], typer.Option("--space", help="TOML file with the same keys (family, blocks, stages, max_blocks_per_stage, widths, shortcuts, stride_on, max_macs, ...); options override it.", rich_help_panel=SPACE)] = None,
-    max_macs: Annotated[Optional[str], typer.Option("--max-macs", help="Hard limit on MACs per image, e.g. 60M (analytic: free to check).", rich_help_panel=LIMITS)] = None,
-    max_params: Annotated[Optional[str], typer.Option("--max-params", help="Hard limit on parameters, e.g. 500k.", rich_help_panel=LIMITS)] = None,
-    max_latency_ms: Annotated[Optional[float], typer.Option("--max-latency-ms", help="Hard limit on inference latency of one batch, measured on --device at --latency-batch-size.", rich_help_panel=LIMITS)] = None,
-    max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Hard limit on peak device memory of one inference batch, e.g. 2G (CUDA: measured).", rich_help_panel=LIMITS)] = None,
     objectives: Annotated[str, typer.Option(help="error plus costs to minimise: macs, params, latency (measured). error alone: best under the constraints.", rich_help_panel=SEARCH)] = "error,macs",
     trials: Annotated[int, typer.Option(help="Candidates to evaluate in the study (all workers together; a re-run continues up to this).", rich_help_panel=SEARCH)] = 20,
     timeout: Annotated[Optional[float], typer.Option(help="Stop starting new trials after this many seconds.", rich_help_panel=SEARCH)] = None,
@@ -50,6 +60,7 @@ def search(
     markdown: MarkdownOpt = None,
     log: LogOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Write a cost-vs-error scatter (front highlighted, presets marked) to this PNG.", rich_help_panel=OUTPUT)] = None,
+    space: dict = None,
     training=None,
 ) -> None:
     """Search the ResNet design space for the Pareto front of error against cost, with Optuna.
@@ -64,16 +75,13 @@ def search(
     resbench search --study big --storage postgresql://me@db/optuna (one per machine: workers of one study)
     """
     from resbench.cli.progress import progress_bar
-    from resbench.report.files import FIGURE_SUFFIXES, prepare_output
+    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.search.driver import SearchOptions, run_search
 
     cfg = training
     tables = TableOutputs(csv, markdown, as_json)  # the table: every evaluated trial, with on_front
     if plot is not None:
         prepare_output(plot, FIGURE_SUFFIXES, "--plot")
-    space = dict(family=family, blocks=blocks, stages=stages, min_blocks_per_stage=min_blocks_per_stage,
-                 max_blocks_per_stage=max_blocks_per_stage, widths=widths, shortcuts=shortcuts, stride_on=stride_on,
-                 max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms, max_memory=max_memory)
     options = SearchOptions(space=space, space_file=space_file, objectives=objectives, trials=trials, timeout=timeout,
                             sampler=sampler, sampler_seed=sampler_seed, seeds=seeds, pruning=pruning, min_epochs=min_epochs,
                             reduction_factor=reduction_factor, references=references,
@@ -81,28 +89,36 @@ def search(
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     with progress_bar("search") as update:
         report = run_search(options, cfg, results_dir=results_dir, hooks=hooks_for(update))
+    _render(report, cfg, plot, tracker, tables, as_json)
+
+
+def _render(report, cfg, plot, tracker, tables, as_json) -> None:
+    from resbench.report.search import front_lines, front_table, hypervolume_line
+    from resbench.report.tracked import log_search, run_environment
+
     summary = report.summary
     if plot is not None:
-        from resbench.report.search import search_scatter
-
-        cost = next((o for o in report.config.objectives[1:]), "macs")
-        c = report.constraints
-        limit = {"macs": c.max_macs, "params": c.max_params, "latency": c.max_latency_ms}[cost]
-        evaluated = sum(1 for t in summary.trials if t.status != "infeasible")
-        search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
-                       title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
-                       hypervolume=report.hypervolume)
-    from resbench.report.tracked import run_environment, log_search
-
+        _scatter(report, cfg, plot)
     log_search(tracker, report, run_environment(cfg) if tracker else {}, figures=[plot] if plot else ())
     if tables.emit(lambda: export.trials_frame(summary)):
-            return
+        return
     if as_json:
         print_json(report.to_dict())
         return
-    from resbench.report.search import front_lines, front_table, hypervolume_line
-
     out.print(front_table(summary, report.confirmed, report.split))
     for line in front_lines(report):
         out.print(line, highlight=False)
     out.print(hypervolume_line(report.hypervolume), highlight=False)
+
+
+def _scatter(report, cfg, plot) -> None:
+    from resbench.report.search import search_scatter
+
+    summary = report.summary
+    cost = next((o for o in report.config.objectives[1:]), "macs")
+    c = report.constraints
+    limit = {"macs": c.max_macs, "params": c.max_params, "latency": c.max_latency_ms}[cost]
+    evaluated = sum(1 for t in summary.trials if t.status != "infeasible")
+    search_scatter(summary, plot, report.presets, cost=cost, limit=limit, split=report.split,
+                   title=f"{cfg.dataset}, {cfg.epochs} epochs max, {evaluated} candidates (study {summary.study})",
+                   hypervolume=report.hypervolume)

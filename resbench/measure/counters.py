@@ -48,7 +48,7 @@ VALGRIND_HINT = "install Valgrind (Debian/Ubuntu: apt-get install valgrind; macO
 # --- building the step -------------------------------------------------------------------------------
 
 
-def make_step(entry: dict):
+def counted_step(entry: dict):
     """``(model, step, device)``: the step `profile` times, built by the resbench on the
     path (``resbench.measure.steps.entry_step``); a resbench from before that builder is
     counted with the step its own counters built. ``step(mark)`` calls ``mark()`` after
@@ -198,7 +198,7 @@ def valgrind_missing() -> str | None:
 
 def _instructions_in_this_process(entry: dict, repeats: int) -> None:
     torch.set_num_threads(1)
-    _, step, _ = make_step(entry)
+    _, step, _ = counted_step(entry)
     step()
     step()
     for _ in range(repeats):
@@ -272,7 +272,7 @@ def measure_counters(entry: dict, root: str | None = None) -> dict:
     out: dict = {}
     cheap = [c for c in wanted if c in ("ops", "memory")]
     if cheap or "kernels" in wanted:
-        model, step, device = make_step(entry)
+        model, step, device = counted_step(entry)
         if cheap:
             both = count_ops_and_memory(model, step)
             out.update({c: both[c] for c in cheap})

@@ -11,17 +11,16 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
+from resbench.hooks import Progress
 from resbench.errors import ConfigError
 from resbench.runtime import autocast, grad_scaler, precision, synchronize
 from resbench.spec import NetSpec
 from resbench.measure.target import build_target, parse_target
 
-Progress = Callable[[str, int, int], None]
 MAX_ITERS = 10_000
 
 

@@ -227,23 +227,15 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     meter = Meter().start()
     raw, batch = _measure_backing_off(spec, cfg, device, requested, warmup, iters, min_time, progress, model)
     contention = meter.share()
-    if device.type == "cuda":
-        peak_mem, mem_method = raw.peak_cuda, "cuda_max_memory_allocated"
-    else:
-        grew = peak_rss_bytes() - rss_before
-        peak_mem = grew if grew > 0 else None
-        mem_method = "cpu_peak_rss_increase" if grew > 0 else "not measured (process peak RSS did not rise above an earlier peak)"
+    peak_mem, mem_method = _peak_memory(device, raw, rss_before)
 
-    alt = None
     notes = []
     crash = own and cfg.mode == "train" and device.type == "cpu" and nhwc_backward_crashes(spec)
     if crash:
         notes.append("channels-last not timed: training this net in NHWC on CPU crashes oneDNN (stride-2 1x1 conv, < 8 channels)")
+    alt = None
     if device.type == "cpu" and cfg.compare_layouts and not cfg.compile and not crash and cfg.backend == "eager":
-        alt_raw = measure_step(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
-        main_med, alt_med = summarize(raw.samples).median, summarize(alt_raw.samples).median
-        alt = {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
-               "warmup_s": alt_raw.warmup_s, "measure_s": alt_raw.wall}
+        alt = _other_layout(spec, cfg, device, batch, raw, (warmup, iters, min_time), progress, model)
 
     c = quick_complexity(spec)  # analytic for specs (equal to fvcore's count, tested); FlopCounterMode for references
     stages, rest = (), None
@@ -254,13 +246,7 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
     env = collect_env(device)
     throughput = len(raw.samples) * batch / raw.wall
     achieved = c.flops * throughput * (3 if cfg.mode == "train" else 1) / 1e12
-    peak_dtype = cfg.dtype
-    if device.type == "cuda":
-        peak, source = gpu_peak_tflops(env["device_name"], peak_dtype), "vendor dense peak"
-    elif device.type == "cpu":
-        peak, source = cpu_roofline(peak_dtype, env["cpu"])
-    else:
-        peak, source = None, None
+    peak, source = _peak(cfg.dtype, device, env)
     summary = summarize(raw.samples)
     mfu = achieved / peak if peak else None
     if mfu is not None and mfu > 1:
@@ -281,6 +267,34 @@ def _profile(spec: NetSpec, cfg: ProfileConfig, device: torch.device, progress: 
         breakdown=stages, breakdown_rest_ms=rest, compile_mode=cfg.compile_mode, max_abs_diff_vs_eager=raw.max_abs_diff,
         backend=cfg.backend, contention=contention,
     )
+
+
+def _peak_memory(device: torch.device, raw: StepTiming, rss_before: int) -> tuple[int | None, str]:
+    """The step's peak memory and how it was measured (CUDA's allocator, or the growth of the process's peak RSS)."""
+    if device.type == "cuda":
+        return raw.peak_cuda, "cuda_max_memory_allocated"
+    grew = peak_rss_bytes() - rss_before
+    if grew > 0:
+        return grew, "cpu_peak_rss_increase"
+    return None, "not measured (process peak RSS did not rise above an earlier peak)"
+
+
+def _other_layout(spec, cfg: ProfileConfig, device, batch: int, raw: StepTiming, budget: tuple, progress, model) -> dict:
+    """The same step timed in the other memory layout (CPU), against the main one."""
+    warmup, iters, min_time = budget
+    alt_raw = measure_step(spec, cfg, device, batch, not cfg.channels_last, warmup, iters, min_time, progress, model)
+    main_med, alt_med = summarize(raw.samples).median, summarize(alt_raw.samples).median
+    return {"channels_last": not cfg.channels_last, "median_ms": alt_med, "speedup": main_med / alt_med,
+            "warmup_s": alt_raw.warmup_s, "measure_s": alt_raw.wall}
+
+
+def _peak(dtype: str, device: torch.device, env: dict) -> tuple[float | None, str | None]:
+    """The roofline MFU is measured against, and where it comes from."""
+    if device.type == "cuda":
+        return gpu_peak_tflops(env["device_name"], dtype), "vendor dense peak"
+    if device.type == "cpu":
+        return cpu_roofline(dtype, env["cpu"])
+    return None, None
 
 
 def _measure_backing_off(spec, cfg: ProfileConfig, device: torch.device, requested: int, warmup: int, iters: int,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resbench.report.files import atomic_output
+from resbench.store import atomic_output
 
 
 def _plt():

@@ -174,7 +174,7 @@ def check_benchmark_json(outcome) -> list[dict]:
     return points
 
 
-# --- tables moved out of the commands: results, check (Markdown), analyses ---------------
+# --- the tables of results, check (Markdown) and the analyses ---------------
 
 # Columns shown in the terminal table of `resbench results`, when present; --json/--csv carry everything.
 RESULTS_COLUMNS = ["created", "kind", "spec", "device", "dtype", "mode", "batch_size", "latency_median_ms",

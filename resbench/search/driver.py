@@ -23,9 +23,8 @@ from resbench.search.study import (REFERENCE_PRESETS, Runner, SearchConfig, Sear
                                    quiet_optuna, summarize)
 from resbench.spec import FAMILY_DEFAULTS, parse_spec
 from resbench.store import Store, results_dir as resolve_results
-from resbench.train.cells import Cell, checkpoint_for, load_data
+from resbench.train.cells import Cell, load_data, run_cell, run_packed
 from resbench.train.comparison import DEFAULT_PACK
-from resbench.train.engine import train, train_packed, why_not_packable
 from resbench.train.recipe import TrainConfig
 from resbench.validate import parse_list, writable_folder
 
@@ -174,33 +173,26 @@ def _train_fn(store, hooks: Hooks, position):
     writable_folder(store.checkpoints_dir, "the checkpoint folder")
 
     def train_fn(spec, tcfg, on_epoch):
-        # per seed: with --val-split the held-out images depend on the seed (memoised by data_key)
-        result = train(spec, tcfg, load_data(tcfg, spec.input_size, warn=hooks.warning), on_epoch=on_epoch,
-                           progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n),
-                           resume=checkpoint_for([Cell(spec, tcfg.seed, tcfg)], store.checkpoints_dir, hooks.warning))
-        return result.to_dict()
+        result, _ = run_cell(Cell(spec, tcfg.seed, tcfg), warn=hooks.warning, checkpoints=store.checkpoints_dir,
+                             on_epoch=on_epoch,
+                             progress=lambda phase, i, n: hooks.report(f"{position()} {spec.name} {phase}", i, n))
+        return result
 
     return train_fn
 
 
-def _pack_fn(pack: int | None, device, config: TrainConfig, hooks: Hooks):
-    """Trains a candidate's extra seeds together when packing is on here (see --pack)."""
+def _pack_fn(pack: int | None, device, hooks: Hooks):
+    """Trains a candidate's extra seeds together when packing is on here (see --pack); a
+    spec that cannot be packed trains them one at a time (``run_packed`` says why)."""
     if pack is not None:
         v.whole(pack, "pack", 1, 64)
     if (pack if pack is not None else DEFAULT_PACK.get(device.type, 1)) < 2:
         return None
 
     def fn(spec, cfgs):
-        if why_not_packable(spec, cfgs[0]):
-            return [_train_alone(spec, c, hooks) for c in cfgs]
-        datas = [load_data(c, spec.input_size, warn=hooks.warning) for c in cfgs]
-        return [r.to_dict() for r in train_packed(spec, cfgs, datas)]
+        return [result for _, (result, _env) in run_packed([Cell(spec, c.seed, c) for c in cfgs], warn=hooks.warning)]
 
     return fn
-
-
-def _train_alone(spec, cfg, hooks):
-    return train(spec, cfg, load_data(cfg, spec.input_size, warn=hooks.warning)).to_dict()
 
 
 def _cut_by_interrupt(e: BaseException) -> bool:
@@ -220,13 +212,8 @@ def _check_config(config: TrainConfig) -> None:
         raise ConfigError("dtype", "auto is measured per spec by train and compare; a search trains many specs: give fp32 or bf16")
 
 
-def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
-               hooks: Hooks = Hooks()) -> SearchReport:
-    """Search the design space for the Pareto front of error against cost. Re-running with
-    the same options continues the same study (stored in ``options.storage``, default
-    ``search.db`` in the results folder)."""
-    o = options
-    _check_config(config)
+def _check_options(o: SearchOptions) -> int:
+    """Every number of the options checked before anything is read or trained; the trials."""
     trials = v.whole(o.trials, "trials", 1, 1_000_000)
     if o.timeout is not None:
         v.number(o.timeout, "timeout", 0, lo_open=True)
@@ -237,6 +224,17 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
     v.whole(o.reduction_factor, "reduction_factor", 2, 1000)
     if o.latency_batch_size is not None:
         v.whole(o.latency_batch_size, "latency_batch_size", 1, 1 << 20)
+    return trials
+
+
+def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
+               hooks: Hooks = Hooks()) -> SearchReport:
+    """Search the design space for the Pareto front of error against cost. Re-running with
+    the same options continues the same study (stored in ``options.storage``, default
+    ``search.db`` in the results folder)."""
+    o = options
+    _check_config(config)
+    trials = _check_options(o)
     root = resolve_results(results_dir)
     writable_folder(Store(root).records_dir, "the results folder")  # before any data is read or trained
     writable_folder(Store(root).checkpoints_dir, "the checkpoint folder")
@@ -271,7 +269,7 @@ def run_search(options: SearchOptions, config: TrainConfig, *, results_dir=None,
                   f"{trials} trial(s), up to {config.epochs} epoch(s) each on {config.dataset}")
         train_fn = _train_fn(store, hooks, lambda: f"{runner.position}/{trials}")
 
-        runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, config, hooks),
+        runner = Runner(sc, study, store, train_fn, pack_fn=_pack_fn(o.pack, device, hooks),
                         measure_fn=_measure_fn(str(device), sc.latency_batch, config.channels_last) if sc.needs_measurement else None,
                         env_fn=lambda: env, progress=lambda msg: hooks.report(msg, runner.position, trials))
         if o.references:

@@ -1,13 +1,15 @@
 """Non-dominated sorting for minimisation problems (every objective: lower is better).
 
-Small and dependency-free on purpose: the report needs the front of finished trials,
-and the multi-objective pruner needs ranks of partial results, which Optuna does not
-expose publicly. O(n^2 m) is plenty for the hundreds of trials a search trains.
+The front and the ranks are moocore's (``is_nondominated``, ``pareto_rank``); the
+crowding distance and the NSGA-II selection built on them are here, because the
+multi-objective pruner needs them for partial results, which Optuna does not expose.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
+
+import numpy as np
 
 Point = Sequence[float]
 
@@ -19,21 +21,20 @@ def dominates(a: Point, b: Point) -> bool:
 
 def pareto_front(points: Sequence[Point]) -> list[int]:
     """Indices of the non-dominated points (duplicates of a front point are all kept)."""
-    return [i for i, p in enumerate(points) if not any(dominates(q, p) for j, q in enumerate(points) if j != i)]
+    import moocore
+
+    if not len(points):
+        return []
+    return [int(i) for i in np.flatnonzero(moocore.is_nondominated(np.asarray(points, dtype=float), keep_weakly=True))]
 
 
 def nondominated_ranks(points: Sequence[Point]) -> list[int]:
     """Front number of every point: 0 for the Pareto front, 1 for the front without it, ..."""
-    ranks = [-1] * len(points)
-    left = set(range(len(points)))
-    rank = 0
-    while left:
-        front = [i for i in left if not any(dominates(points[j], points[i]) for j in left if j != i)]
-        for i in front:
-            ranks[i] = rank
-        left -= set(front)
-        rank += 1
-    return ranks
+    import moocore
+
+    if not len(points):
+        return []
+    return [int(r) for r in moocore.pareto_rank(np.asarray(points, dtype=float))]
 
 
 def crowding_distances(points: Sequence[Point], members: Sequence[int]) -> dict[int, float]:

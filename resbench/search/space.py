@@ -252,19 +252,25 @@ def narrow(space: SearchSpace, constraints: Constraints) -> Narrowed:
         m, p, name = smallest
         raise UsageError(f"no candidate satisfies {constraints.describe()}: the smallest in this space is {name} "
                          f"with {si(m, 'MACs')} and {si(p)} params; raise the limit or widen the space")
+    out, notes = _keep_feasible(space, feasible, caps, constraints.describe())
+    return Narrowed(out, tuple(notes))
+
+
+def _keep_feasible(space: SearchSpace, feasible: list[tuple], caps: dict[int, int], limits: str):
+    """The space with only the choices some feasible skeleton uses, and a note per cut."""
     notes = []
     kept = {}
     for dim, idx, values in (("family", 0, space.families), ("blocks", 1, space.blocks), ("shortcuts", 4, space.shortcuts)):
         keep = tuple(v for v in values if any(f[idx] == v for f in feasible))
         if keep != values:
-            notes.append(f"--{dim}: dropped {', '.join(v for v in values if v not in keep)} (no candidate fits {constraints.describe()})")
+            notes.append(f"--{dim}: dropped {', '.join(v for v in values if v not in keep)} (no candidate fits {limits})")
         kept[dim] = keep
     out = replace(space, families=kept["family"], blocks=kept["blocks"], shortcuts=kept["shortcuts"])
     if space.widths:
         widths = tuple(w for w in space.widths if any(f[3] == w for f in feasible))
         if widths != space.widths:
             notes.append(f"`widths`: dropped {', '.join(str(w) for w in space.widths if w not in widths)} "
-                         f"(no candidate fits {constraints.describe()})")
+                         f"(no candidate fits {limits})")
         out = replace(out, widths=widths)
     if space.stage_counts:
         counts = tuple(n for n in space.stage_counts if any(f[2] == n for f in feasible))
@@ -272,11 +278,11 @@ def narrow(space: SearchSpace, constraints: Constraints) -> Narrowed:
     n_max = max(caps) + 1
     new_max = tuple(min(space.block_range(i)[1], caps.get(i, space.min_blocks)) for i in range(n_max))
     if new_max != tuple(space.block_range(i)[1] for i in range(n_max)):
-        notes.append(f"blocks per stage capped at {'.'.join(map(str, new_max))} (more cannot fit {constraints.describe()})")
+        notes.append(f"blocks per stage capped at {'.'.join(map(str, new_max))} (more cannot fit {limits})")
         out = replace(out, max_blocks=new_max)
     if "bottleneck" not in out.blocks and out.stride_on != ("3x3",):
         out = replace(out, stride_on=("3x3",))
-    return Narrowed(out, tuple(notes))
+    return out, notes
 
 
 def load_space_file(path: str) -> dict:

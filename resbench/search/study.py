@@ -36,9 +36,10 @@ from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace
 from resbench.spec import NetSpec, parse_spec
-from resbench.store import cell_lock, config_key
+from resbench.store import config_key
 from resbench.train.cells import Cell
 from resbench.train.recipe import TrainConfig
+from resbench.train.runs import CellRuns
 
 OBJECTIVES = ("error", "macs", "params", "latency")
 SAMPLERS = ("tpe", "nsga2", "random")
@@ -219,8 +220,8 @@ def _create(optuna, cfg: SearchConfig, storage_url: str, name: str | None, sampl
 
 
 def _retry_stale_trials() -> dict:
-    """Heartbeats mark a killed worker's trial failed; this re-queues it once. Optuna 4.9
-    renamed the hook (the old name still works there, with a FutureWarning)."""
+    """Heartbeats mark a killed worker's trial failed; this re-queues it once (Optuna 4.9
+    and later name the hook differently, and warn on this name)."""
     import optuna
 
     if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters:
@@ -241,7 +242,7 @@ def _first_line(e: BaseException) -> str:
 
 TrainFn = Callable[[NetSpec, TrainConfig, Callable], dict]  # (spec, cfg, on_epoch) -> TrainResult.to_dict()
 MeasureFn = Callable[[NetSpec], dict]  # spec -> {"latency_ms": float, "memory_bytes": int | None}
-Progress = Callable[[str], None]
+Say = Callable[[str], None]
 
 
 @dataclass
@@ -258,11 +259,15 @@ class Runner:
     # (spec, [TrainConfig]) -> [result dict]: trains a candidate's extra seeds together in one
     # pass (resbench.train.engine); None trains them one at a time.
     pack_fn: Callable | None = None
-    progress: Progress = lambda msg: None
+    progress: Say = lambda msg: None
     max_rejections: int = 500
     rejected_in_a_row: int = field(default=0, init=False)
     position: int = field(default=0, init=False)  # counted trials when the current one started (for progress)
     current: int | None = field(default=None, init=False)  # the trial this worker is evaluating
+
+    @property
+    def runs(self) -> CellRuns:
+        return CellRuns(self.store)
 
     def enqueue_references(self, presets=REFERENCE_PRESETS) -> list[str]:
         """Enqueue the paper's presets that lie in the space and fit the constraints, as
@@ -420,7 +425,7 @@ class Runner:
         """The extra seeds of a surviving candidate (never pruned): stored ones are read back,
         the missing ones trained together by ``pack_fn``; (result, record id, epochs) each."""
         cells = [Cell(spec, c.seed, c) for c in cfgs]
-        stored = {c.key: self.store.find("train", c.key) for c in cells}
+        stored = {c.key: self.runs.stored(c.key) for c in cells}
         missing = [c for c in cells if stored[c.key] is None]
         trained = dict(zip((c.key for c in missing), self.pack_fn(spec, [c.config for c in missing]) if missing else []))
         out = []
@@ -429,8 +434,7 @@ class Runner:
                 out.append((stored[c.key].result, stored[c.key].id, 0))
                 continue
             result = trained[c.key]
-            config = {**c.key_config, "study": self.study.study_name, "trial": trial.number}
-            path = self.store.put("train", config=config, result=result, env=self.env_fn(), key=c.key)
+            path = self.runs.record(c, result, self.env_fn(), tags=self._tags(trial))
             out.append((result, Path(path).stem, result["epochs"]))
         return out
 
@@ -439,13 +443,13 @@ class Runner:
         The cell is claimed first: two workers on one study never train (or store) it twice;
         the second waits and reads the first's record."""
         cell = Cell(spec, cfg.seed, cfg)  # the same cell (and record key) as compare's
-        with cell_lock(self.store, "train", cell.key):
+        with self.runs.claimed(cell.key):
             return self._train_claimed(trial, cell, cost_point, prune)
 
     def _train_claimed(self, trial, cell: Cell, cost_point: list[float], prune: bool):
         spec, cfg = cell.spec, cell.config
         key_config, key = cell.key_config, cell.key
-        stored = self.store.find("train", key)
+        stored = self.runs.stored(key)
         if stored is not None:
             result = stored.result
             self._report_history(trial, result["history"], cost_point)
@@ -468,11 +472,13 @@ class Runner:
             return reference is not None or not stop
 
         result = self.train_fn(spec, cfg, on_epoch)
-        config = {**key_config, "study": self.study.study_name, "trial": trial.number}
         if result.get("stopped_early"):
             key = config_key({**key_config, "pruned_after": result["epochs"]})  # never mistaken for a full run
-        path = self.store.put("train", config=config, result=result, env=self.env_fn(), key=key)
+        path = self.runs.record(cell, result, self.env_fn(), tags=self._tags(trial), key=key)
         return result, Path(path).stem, result["epochs"]
+
+    def _tags(self, trial) -> dict:
+        return {"study": self.study.study_name, "trial": trial.number}
 
     def _report_history(self, trial, history: list[dict], cost_point: list[float]) -> None:
         """A reused result still informs the pruner: it sets rung values like a run would."""

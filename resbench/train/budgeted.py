@@ -39,10 +39,10 @@ from resbench.train.comparison import (
     MAX_SEEDS,
     Comparison,
     ScaleOut,
-    _outputs_ready,
-    _plan,
-    _resolve_reference,
     compare,
+    fit_arms,
+    outputs_ready,
+    resolve_reference,
 )
 from resbench.train.recipe import TrainConfig
 
@@ -133,11 +133,11 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if len(arms) < 2:
         raise UsageError("a budgeted or sequential comparison needs at least two arms")
-    _outputs_ready(results_dir)
-    ref_name = _resolve_reference(arms, reference).name
+    outputs_ready(results_dir)
+    ref_name = resolve_reference(arms, reference).name
     if schedule is not None and budget is not None:
         config = replace(config, schedule=schedule)  # validated by TrainConfig
-    fitted, _, config = _plan(arms, 1, config, hooks)
+    fitted, _, config = fit_arms(arms, 1, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
     if budget is not None:

@@ -1,20 +1,22 @@
 """One cell of a sweep (an arm trained with one seed), and the one way to run it.
 
 In-process runs, the local process pool, Ray workers and the search all go through
-``run_cell``, and all of them find their data through ``data_key``: one key, so a
-worker can never reuse another seed's held-out split (it once did: the pool's key
-left the seed out while ``load_dataset`` picks the split with it).
+``run_cell``, and all of them find their data through ``data_key``: one key, which
+holds the seed whenever ``load_dataset`` draws the held-out split with it, so a worker
+never reuses another seed's split.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from resbench.hooks import Progress
 from resbench.errors import UsageError
 from resbench.measure.env import collect_env
 from resbench.runtime import num_threads, resolve_device
@@ -24,10 +26,10 @@ from resbench.train.data import load_dataset
 from resbench.train.engine import Checkpoint, train, train_packed
 from resbench.train.recipe import TrainConfig
 
-Progress = Callable[[str, int, int], None]
 Warn = Callable[[str], None]
 
-_DATA: dict = {}  # data_key -> Dataset, per process (a pool worker keeps its own)
+_DATA: OrderedDict = OrderedDict()  # data_key -> Dataset, per process (a pool worker keeps its own), newest last
+_DATA_KEPT = 4  # data sets held at once: a sweep's seeds share one; a held-out split per seed cycles through
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ def load_data(cfg: TrainConfig, input_size: int, warn: Warn | None = None):
     """The data set a TrainConfig names, memoised in this process by ``data_key``.
     The loader's warnings (a CIFAR checksum that differs, ...) go to ``warn`` once."""
     key = data_key(cfg, input_size)
-    if key not in _DATA:
+    if key in _DATA:
+        _DATA.move_to_end(key)
+    else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _DATA[key] = load_dataset(cfg.dataset, cfg.data_dir, input_size=input_size, subset=cfg.subset,
@@ -75,6 +79,8 @@ def load_data(cfg: TrainConfig, input_size: int, warn: Warn | None = None):
                     warn(str(w.message))
                 else:
                     warnings.warn(str(w.message), w.category, stacklevel=2)
+        while len(_DATA) > _DATA_KEPT:
+            _DATA.popitem(last=False)
     return _DATA[key]
 
 
@@ -101,13 +107,15 @@ def checkpoint_for(cells: list[Cell], folder, warn: Warn | None = None, say: War
 
 
 def run_cell(cell: Cell, *, threads: int | None = None, progress: Progress | None = None,
-             warn: Warn | None = None, checkpoints=None) -> tuple[dict, dict]:
+             warn: Warn | None = None, checkpoints=None, on_epoch=None) -> tuple[dict, dict]:
     """Train one cell; returns (result as a dict, environment). Top-level, so process
     pools and Ray can ship it; ``threads`` pins torch's threads for the run only;
-    ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there)."""
+    ``checkpoints``: a folder for its per-epoch checkpoint (resumed from if there);
+    ``on_epoch(EpochStats)``: after each finished epoch but the last (False stops the run)."""
     with num_threads(threads):
         data = load_data(cell.config, cell.spec.input_size, warn=warn or (lambda _: None))
-        result = train(cell.spec, cell.config, data, progress=progress, resume=checkpoint_for([cell], checkpoints, warn))
+        result = train(cell.spec, cell.config, data, progress=progress, on_epoch=on_epoch,
+                       resume=checkpoint_for([cell], checkpoints, warn))
         env = collect_env(resolve_device(cell.config.device))
     return result.to_dict(), env
 

@@ -33,7 +33,8 @@ from resbench.train.engine import pack_key
 from resbench.train.executors import EXECUTORS, run_cells
 from resbench.train.paper import paper_figure, recipe_differences
 from resbench.train.recipe import TrainConfig, TrainResult
-from resbench.train.sweep import CellStatus, build_arms, build_cells, run_sweep
+from resbench.train.runs import CellRuns, CellStatus
+from resbench.train.sweep import build_arms, build_cells
 from resbench.validate import writable_folder
 
 DEFAULT_EFFECT = 0.005  # 0.5 points of test error: the size of the paper's A/B/C differences (Table 3)
@@ -134,7 +135,7 @@ class Degradation:
         return self.comparison.rows
 
 
-def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
+def resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
     if not reference:
         return arms[0]
     try:
@@ -147,7 +148,7 @@ def _resolve_reference(arms: list[NetSpec], reference: str | None) -> NetSpec:
     raise ConfigError("reference", f"{reference!r} is not one of the arms: {', '.join(a.name for a in arms)}")
 
 
-def _outputs_ready(results_dir) -> None:
+def outputs_ready(results_dir) -> None:
     """The records and checkpoint folders can be written: checked before anything trains."""
     store = Store(results_dir)
     writable_folder(store.records_dir, "the results folder")
@@ -183,7 +184,7 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], results_dir, scale: ScaleOut,
             hooks.report("cells", len(done) + 1, len(cells))
 
     try:
-        for cell, rec in run_sweep(cells, store, runner, on_cell, parallel=scale.parallel, pack=pack,
+        for cell, rec in CellRuns(store).sweep(cells, runner, on_cell, parallel=scale.parallel, pack=pack,
                                    group=lambda c: pack_key(c.spec, c.config)):
             if rec is not None:
                 done.append((cell.spec, cell.seed, rec))
@@ -199,8 +200,8 @@ def _sweep(arms: list[NetSpec], cells: list[Cell], results_dir, scale: ScaleOut,
 MAX_SEEDS = 10_000  # far beyond any budget: 10,000 CIFAR runs of one arm
 
 
-def _plan(arms: list[NetSpec], seeds: int, config: TrainConfig,
-          hooks: Hooks) -> tuple[list[NetSpec], list[Cell], TrainConfig]:
+def fit_arms(arms: list[NetSpec], seeds: int, config: TrainConfig,
+             hooks: Hooks) -> tuple[list[NetSpec], list[Cell], TrainConfig]:
     """Validate everything, load the data once, fit the arms to it (classes, channels) and
     make a dtype of "auto" concrete (measured on the first arm), so cells key what runs."""
     # Bounded before any cell is built: a huge count would fill memory (or hang) first.
@@ -230,13 +231,13 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if not arms:
         raise UsageError("no arms to compare: give at least one spec")
-    _outputs_ready(results_dir)
-    ref_name = _resolve_reference(arms, reference).name
-    fitted, cells, config = _plan(arms, seeds, config, hooks)
+    outputs_ready(results_dir)
+    ref_name = resolve_reference(arms, reference).name
+    fitted, cells, config = fit_arms(arms, seeds, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
-    results = [(spec, seed, rec.train_result()) for spec, seed, rec in done]
+    results = [(spec, seed, rec.typed_result()) for spec, seed, rec in done]
     rows = summarize_arms(fitted, results, ref, effect, target_error, config)
     for row in rows:
         row["answers"] = answers(config, ref)

@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from resbench.hooks import Progress
 from resbench.errors import ConfigError, UsageError
 from resbench.limits import check_fits as check_memory
 from resbench.measure.busy import Meter
@@ -36,7 +37,6 @@ from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
 from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at, pack_correct
 
-Progress = Callable[[str, int, int], None]
 NHWC_NOTE = ("trained in NCHW, not channels-last: oneDNN's CPU backward of a stride-2 1x1 conv with fewer than "
              "8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")
 
@@ -331,29 +331,11 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
     meter = Meter().start()
     t_run = time.perf_counter()
     while state.epoch < cfg.epochs and not state.stopped_early:
-        epoch = state.epoch
         parts.model.train()
         t_epoch = time.perf_counter()
-        loss_sums, wrong, seen, step_s, lr = _train_epoch(parts, cfg, state, recent, device, progress, label, rank)
-        sums = torch.stack([loss_sums, wrong.to(loss_sums.dtype), torch.full_like(loss_sums, float(seen))])
-        if dist:
-            sums = dist.all_reduce_sum(sums)
-        loss_sum, wrong_sum, n_seen = sums.tolist()  # .tolist() synchronizes the device
-        epoch_train_s = time.perf_counter() - t_epoch
-        for j in range(k):
-            if state.diverged[j] is None and not math.isfinite(loss_sum[j]):
-                state.diverged[j] = f"epoch {epoch + 1}"
-        if all(state.diverged):
-            break
-        test_errors, state.test_correct = _evaluate(parts.model, parts.members, parts.test_loaders, device, cfg.dtype)
-        state.images += int(n_seen[0]) * k
-        state.step_seconds += step_s
-        state.epoch_seconds += epoch_train_s
-        for j in range(k):
-            if state.diverged[j] is None:
-                state.histories[j].append(EpochStats(epoch + 1, lr, loss_sum[j] / n_seen[j], wrong_sum[j] / n_seen[j],
-                                                     test_errors[j], time.perf_counter() - t_epoch, step_s))
-        state.epoch += 1
+        trained = _train_epoch(parts, cfg, state, recent, device, progress, label, rank)
+        if not _end_epoch(parts, cfg, state, dist, device, trained, t_epoch):
+            break  # every member diverged
         state.recent_errors = list(recent)
         if on_epoch is not None and state.epoch < cfg.epochs and not on_epoch(state.histories[0][-1]):
             state.stopped_early = True
@@ -373,6 +355,33 @@ def train_members(spec: NetSpec, configs: list[TrainConfig], datas: list, *, pro
     contention = meter.share()
     return [replace(_result(spec, c, d, state, j, seconds, parts.per_rank * world, world, notes, cfg.epochs),
                     contention=contention) for j, (c, d) in enumerate(zip(configs, datas))]
+
+
+def _end_epoch(parts: _Parts, cfg: TrainConfig, state: _State, dist, device, trained, t_epoch: float) -> bool:
+    """Sum an epoch's training figures (over ranks), mark members that diverged, evaluate,
+    and append each live member's EpochStats; False (nothing evaluated) when all diverged."""
+    loss_sums, wrong, seen, step_s, lr = trained
+    k, epoch = len(state.histories), state.epoch
+    sums = torch.stack([loss_sums, wrong.to(loss_sums.dtype), torch.full_like(loss_sums, float(seen))])
+    if dist:
+        sums = dist.all_reduce_sum(sums)
+    loss_sum, wrong_sum, n_seen = sums.tolist()  # .tolist() synchronizes the device
+    epoch_train_s = time.perf_counter() - t_epoch
+    for j in range(k):
+        if state.diverged[j] is None and not math.isfinite(loss_sum[j]):
+            state.diverged[j] = f"epoch {epoch + 1}"
+    if all(state.diverged):
+        return False
+    test_errors, state.test_correct = _evaluate(parts.model, parts.members, parts.test_loaders, device, cfg.dtype)
+    state.images += int(n_seen[0]) * k
+    state.step_seconds += step_s
+    state.epoch_seconds += epoch_train_s
+    for j in range(k):
+        if state.diverged[j] is None:
+            state.histories[j].append(EpochStats(epoch + 1, lr, loss_sum[j] / n_seen[j], wrong_sum[j] / n_seen[j],
+                                                 test_errors[j], time.perf_counter() - t_epoch, step_s))
+    state.epoch += 1
+    return True
 
 
 def _run_notes(dist, model, world: int, nchw_fallback: bool, graphed: bool, resumed: int | None) -> list[str]:

@@ -6,23 +6,23 @@ trains; only rank 0 keeps the record and gets a report back.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from resbench.errors import Interrupted
 from resbench.hooks import Hooks
 from resbench.measure.env import collect_env
-from resbench.report.files import prepare_output
+from resbench.outputs import prepare_output
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
-from resbench.store import Store, cell_lock
+from resbench.store import Store
 from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
 from resbench.train.distributed import dist_context
 from resbench.train.engine import Checkpoint, train
 from resbench.train.paper import PaperFigure, paper_figure
 from resbench.train.recipe import TrainConfig, TrainResult
+from resbench.train.runs import CellRuns, now
 from resbench.validate import writable_folder
 
 
@@ -53,6 +53,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
     (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there.
     ``on_epoch(EpochStats)``: called on rank 0 after each finished epoch but the last
     (e.g. to log it); returning False stops the run there."""
+    started = now()
     if checkpoint:
         prepare_output(checkpoint, (".pt", ".pth"), "save_checkpoint")
     store = Store(results_dir, warn=hooks.warning)
@@ -72,37 +73,41 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         if resume is not None and world > 1:
             resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world},
                                 warn=hooks.warning, say=hooks.say)
-        lock = cell_lock(store, "train", cell.key) if save and world == 1 else None
-        if lock is not None and not lock.acquire(blocking=False):
-            # The same configuration is being trained into this results folder by another
-            # run: wait for it and take its record rather than train the same thing twice.
-            hooks.say(f"another run is training this configuration into {store.records_dir}; waiting for its record")
-            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-            lock.acquire(blocking=True)
-            rec = store.newest("train", cell.key, since=since)
+        runs = CellRuns(store)
+        lock = None
+        if save and world == 1:
+            lock = runs.try_claim(cell.key)
+            if lock is None:
+                hooks.say(f"another run is training this configuration into {store.records_dir}; waiting for its record")
+                lock = runs.lock(cell.key)
+                lock.acquire()
+            # A run of the same configuration that finished after this one started (it held
+            # the claim, or finished before this one reached it) is taken, not trained again.
+            rec = runs.stored(cell.key, since=started)
             if rec is not None and not checkpoint:
                 lock.release()
-                return TrainJob(spec, rec.train_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json",
+                return TrainJob(spec, rec.typed_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json",
                                 paper_figure(spec, config))
         try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
-            try:
-                result = train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
-                               checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints,
-                               on_epoch=on_epoch if is_main else None)
-            except KeyboardInterrupt:
-                if resume is not None and resume.path.exists():
-                    raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "
-                                      "command again to resume from it") from None
-                raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
-                                  "run the same command again to start it over") from None
+            result = _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch)
             if not is_main:
                 return None
             env = collect_env(dist.device if dist else resolve_device(config.device))
-            path = None
-            if save:
-                path = store.put("train", config={**cell.key_config, "world_size": result.world_size},
-                                 result=result.to_dict(), env=env, key=cell.key)
+            path = runs.record(cell, result, env, tags={"world_size": result.world_size}) if save else None
         finally:
             if lock is not None:
                 lock.release()
     return TrainJob(spec, result, env, path, paper_figure(spec, config))
+
+
+def _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch) -> TrainResult:
+    try:
+        return train(spec, config, data, progress=hooks.progress if is_main else None, dist=dist,
+                     checkpoint=checkpoint, resume=resume, keep_checkpoint=keep_checkpoints,
+                     on_epoch=on_epoch if is_main else None)
+    except KeyboardInterrupt:
+        if resume is not None and resume.path.exists():
+            raise Interrupted(f"interrupted: the last finished epoch is kept in {resume.path}; run the same "
+                              "command again to resume from it") from None
+        raise Interrupted("interrupted before the first epoch finished, so nothing was kept; "
+                          "run the same command again to start it over") from None

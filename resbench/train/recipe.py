@@ -14,7 +14,6 @@ import base64
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -26,12 +25,10 @@ from resbench.spec import NetSpec
 from resbench.store import register_result
 from resbench.train.data import DATASETS, Dataset
 
-Progress = Callable[[str, int, int], None]
 SCHEDULES = ("step", "cosine", "linear")
-# Part of every record key. It changes when the same config fields would train something
-# different: recipe 2 draws a new order and new crops and flips every epoch (recipe 1, the
-# records without this field, replayed epoch 0's draw in every epoch), so older cells are
-# retrained, never reused as if they were comparable.
+# Part of every record key: the version of what a config's fields train. Recipe 2 draws a
+# new order and new crops and flips every epoch; records of another recipe (recipe 1, with
+# no such field, replayed epoch 0's draw) are retrained, never reused as comparable.
 RECIPE = 2
 
 

@@ -109,7 +109,7 @@ def test_a_failed_figure_write_leaves_the_old_figure(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         plots.error_curves({"a": [[{"epoch": 1, "train_error": 0.5, "test_error": 0.5}]]}, str(path), title="t")
     assert path.read_bytes() == b"the good figure"
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]

@@ -10,13 +10,13 @@ import torch
 from resbench.check.counter_verdict import counter_verdicts
 from resbench.check.suite import load_suite
 from resbench.errors import UsageError
-from resbench.measure.counters import count_ops_and_memory, make_step, measure_counters
+from resbench.measure.counters import count_ops_and_memory, counted_step, measure_counters
 
 ENTRY = {"spec": "cifar-resnet8", "batch_size": 2, "mode": "infer", "counters": ["ops", "memory"]}
 
 
 def _count(entry=ENTRY):
-    model, step, _ = make_step(entry)
+    model, step, _ = counted_step(entry)
     return count_ops_and_memory(model, step)
 
 

@@ -49,7 +49,7 @@ def test_an_output_that_is_a_device_is_written_in_place_not_replaced(tmp_path):
     import os
     import stat
 
-    from resbench.report.files import write_text_atomic
+    from resbench.outputs import write_text_atomic
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

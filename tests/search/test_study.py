@@ -211,7 +211,7 @@ def test_a_failed_trial_loses_only_itself(tmp_path):
         return trainer(spec, c, on_epoch)
 
     runner = Runner(cfg, open_study(cfg, url, "s", None), store, crashing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="worker died"):
         runner.run(5)
     runner = Runner(cfg, open_study(cfg, url, "s", None), store, trainer)
     runner.run(5)

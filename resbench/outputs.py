@@ -7,12 +7,8 @@ import os
 from pathlib import Path
 
 from resbench.errors import UsageError
-from resbench.store import (
-    atomic_output,  # noqa: F401  (one atomic writer: the store's)
-    results_dir as resolve,
-    special_output_ready,
-)
-from resbench.validate import is_field, writable_folder  # noqa: F401  (output checks live together)
+from resbench.store import atomic_output, results_dir as resolve, special_output_ready
+from resbench.validate import is_field, writable_folder
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
