@@ -9,8 +9,12 @@ _scratch = tempfile.mkdtemp(prefix="resbench-tests-")
 os.environ.setdefault("RESBENCH_RESULTS_DIR", os.path.join(_scratch, "results"))
 os.environ.setdefault("RESBENCH_CACHE", os.path.join(_scratch, "cache"))
 
-# Keep the suite predictable on small CI machines: two cores, one thread per test.
-torch.set_num_threads(2)
+# Keep the suite predictable on small CI machines: the cores shared among pytest-xdist's
+# workers, so that no worker's OpenMP threads (or its subprocesses') spin on another's core.
+_THREADS = max(1, min(2, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
+torch.set_num_threads(_THREADS)
+os.environ["COLUMNS"] = "160"  # Rich's tables as wide as on a terminal, whatever runs the suite
 
 
 @pytest.fixture

@@ -80,21 +80,22 @@ def test_against_refs_are_never_git_options_and_leave_no_temp_folder(cli, tmp_pa
 
 def _compare_cmd(results: Path) -> list[str]:
     return [sys.executable, "-m", "resbench", "compare", "--specs", "cifar-resnet8,cifar-plain8", "--seeds", "2",
-            "--dataset", "synthetic", "--epochs", "2", "--device", "cpu", "--threads", "1", "--results-dir", str(results), "--json"]
+            "--dataset", "synthetic", "--subset", "512", "--test-subset", "128", "--epochs", "2", "--device", "cpu",
+            "--threads", "1", "--results-dir", str(results), "--json"]
 
 
 def test_concurrent_sweeps_train_each_cell_once(tmp_path):
-    """Three compares on one results folder at once: 4 cells, 4 records, all three runs see them."""
+    """Two compares on one results folder at once: 4 cells, 4 records, both runs see them."""
     env = {**os.environ, "RESBENCH_CACHE": str(tmp_path / "cache")}
     procs = [subprocess.Popen(_compare_cmd(tmp_path / "r"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(3)]
+             for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     records = list((tmp_path / "r" / "records" / "train").glob("*.json"))
     assert len(records) == 4  # each cell trained once
     rows = [json.loads(o[0]) for o in outs]
     assert all(len(r) == 2 and all(a["seeds"] == 2 for a in r) for r in rows)
-    assert rows[0] == rows[1] == rows[2]  # everyone reports the same stored cells
+    assert rows[0] == rows[1]  # both report the same stored cells
 
 
 def test_a_killed_lock_holder_never_blocks(tmp_path):
@@ -104,7 +105,7 @@ def test_a_killed_lock_holder_never_blocks(tmp_path):
     runs = CellRuns(Store(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\nfrom resbench.store import Store\nfrom resbench.train.runs import CellRuns\n"
-        f"assert CellRuns(Store({str(tmp_path)!r})).try_claim('abc') is not None\nprint('held', flush=True)\n"
+        f"lock = CellRuns(Store({str(tmp_path)!r})).try_claim('abc')\nassert lock is not None\nprint('held', flush=True)\n"
         "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     assert runs.try_claim("abc") is None  # really held

@@ -35,11 +35,14 @@ def results(
     if as_json:
         print_json(df.to_dict(orient="records"))
         return
+    of_kind = f" of kind {kind!r}" if kind else ""
+    none = f"no records{of_kind} under {q.records_dir}" + (" matching the filters" if filters else "")
     if tables.write(df):
+        if df.empty:  # the file holds an empty table: say why, on stderr (stdout may be the table)
+            note(f"{none}: the table written is empty")
         return
     if df.empty:
-        of_kind = f" of kind {kind!r}" if kind else ""
-        out.print(f"no records{of_kind} under {q.records_dir}" + (" matching the filters" if filters else ""), highlight=False)
+        out.print(none, highlight=False)
         return
     shown = df[[c for c in RESULTS_COLUMNS if c in df.columns]]
     out.print(results_table(shown))

@@ -183,7 +183,42 @@ class ProfileResult:
         return cls(**fields)
 
 
-register_result("profile", ProfileResult.from_dict)
+def _check_result(d: dict) -> ProfileResult:
+    """A stored profile result is what ProfileResult reads back, with every number in its
+    range: counts whole, times and rates finite and positive (or zero where a phase can
+    take none), shares in [0, 1]; samples agree with their count."""
+    if not isinstance(d.get("samples_ms"), list) or not isinstance(d.get("latency_ms"), dict):
+        raise TypeError("samples_ms is not a list or latency_ms not a table")
+    r = ProfileResult.from_dict(d)
+    if not all(isinstance(getattr(r, k), str) for k in ("spec", "device", "dtype", "mode")):
+        raise TypeError("spec, device, dtype and mode must be text")
+    for name in ("batch_size", "batch_size_requested", "threads"):
+        v.whole(getattr(r, name), f"result {name}", 1, None)
+    for name in ("params", "macs", "flops"):
+        v.whole(getattr(r, name), f"result {name}", 0, None)
+    if r.peak_memory_bytes is not None:
+        v.whole(r.peak_memory_bytes, "result peak_memory_bytes", 0, None)
+    for name in ("throughput", "achieved_tflops", "warmup_s", "measure_s", "total_s"):
+        v.number(getattr(r, name), f"result {name}", 0)
+    for name in ("peak_tflops", "compile_s"):
+        if getattr(r, name) is not None:
+            v.number(getattr(r, name), f"result {name}", 0)
+    for name in ("mfu", "gpu_busy", "contention"):
+        if getattr(r, name) is not None:
+            v.number(getattr(r, name), f"result {name}", 0, 1)
+    for name in ("median", "p90", "p99", "mean", "min", "max", "iqr", "std"):
+        if getattr(r.latency, name) is not None:
+            v.number(getattr(r.latency, name), f"result latency {name}", 0)
+    if not r.samples_ms:
+        raise ValueError("a profile result has no samples")
+    for i, x in enumerate(r.samples_ms):
+        v.number(x, f"result samples_ms[{i}]", 0)
+    if r.latency.n != len(r.samples_ms):
+        raise ValueError(f"n_samples is {r.latency.n} but samples_ms holds {len(r.samples_ms)}")
+    return r
+
+
+register_result("profile", _check_result)
 
 
 def check_device(cfg: ProfileConfig, device: torch.device) -> None:

@@ -33,25 +33,19 @@ def _train_json(cmd, results_dir):
     return json.loads(r.stdout[r.stdout.index("{"):])
 
 
-def test_torchrun_two_processes_match_one(tmp_path):
-    """Same global batch (100 = 2 x 50) and the same samples and augmentation per step: the
-    runs differ only in BatchNorm statistics (per rank over 50 images instead of 100) and
-    float summation order. Measured |delta train loss| after 2 epochs: 4e-4; we allow 0.02."""
+def test_nproc_launches_torchrun_and_two_processes_match_one(tmp_path):
+    """`--nproc 2` relaunches under torchrun. Same global batch (100 = 2 x 50) and the same
+    samples and augmentation per step: the runs differ only in BatchNorm statistics (per
+    rank over 50 images instead of 100) and float summation order. Measured |delta train
+    loss| after 2 epochs: 4e-4; we allow 0.02."""
     args = ["train", "cifar-resnet8", *SYN, "--epochs", "2", "--batch-size", "100", "--json"]
-    ddp = _train_json([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "resbench", *args],
-                      tmp_path / "ddp")
+    ddp = _train_json([sys.executable, "-m", "resbench", *args, "--nproc", "2"], tmp_path / "ddp")
     one = _train_json([sys.executable, "-m", "resbench", *args], tmp_path / "one")
     assert ddp["world_size"] == 2 and ddp["effective_batch_size"] == 100
     assert any("identical across 2 ranks" in n for n in ddp["notes"])
     assert len(list((tmp_path / "ddp" / "records" / "train").glob("*.json"))) == 1  # only rank 0 writes
     for a, b in zip(ddp["history"], one["history"]):
         assert abs(a["train_loss"] - b["train_loss"]) < 0.02
-
-
-def test_nproc_flag_launches_torchrun(tmp_path):
-    d = _train_json([sys.executable, "-m", "resbench", "train", "cifar-resnet8", *SYN, "--epochs", "1", "--batch-size", "100",
-                     "--json", "--nproc", "2"], tmp_path)
-    assert d["world_size"] == 2
 
 
 def test_local_pool_two_workers_and_rerun_skips(cli, tmp_path):
@@ -85,39 +79,30 @@ def ray_instance():
     ray.shutdown()
 
 
-def test_ray_sweep_stores_records_like_local(cli, tmp_path, ray_instance):
-    args = ["compare", "--specs", "cifar-resnet8,cifar-plain8", *SYN, "--epochs", "1", "--json", "--results-dir", tmp_path,
-            "--executor", "ray", "--gpus-per-run", "0.5"]
-    code, out, err = cli(*args)
-    assert code == 0, err
-    rows = json.loads(out)
-    assert [r["arm"] for r in rows] == ["cifar-resnet8", "cifar-plain8"] and all(r["seeds"] == 1 for r in rows)
-    recs = [json.loads(p.read_text()) for p in (tmp_path / "records" / "train").glob("*.json")]
-    assert len(recs) == 2
-    # --gpus-per-run reached Ray's scheduler: each task held half of a (declared) GPU
-    assert all(r["env"]["ray_resources"].get("GPU") == 0.5 for r in recs)
-    code, out2, _ = cli(*args)
-    assert json.loads(out2) == rows
-
-
-def test_ray_killed_task_loses_only_its_cell(cli, tmp_path, ray_instance, monkeypatch):
+def test_ray_sweep_loses_only_a_killed_tasks_cell_and_stores_records_like_local(cli, tmp_path, ray_instance, monkeypatch):
+    """One sweep on Ray whose plain cell's worker dies: the other cell is stored (with the
+    resources Ray gave it), the lost one is reported and trained by the next run."""
     import ray.cloudpickle
 
     import resbench.train.executors as ex
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     real = ex.execute_cell
-
     monkeypatch.setattr(ex, "execute_cell", _crash_on_plain)
     args = ["compare", "--specs", "cifar-resnet8,cifar-plain8", *SYN, "--epochs", "1", "--json", "--results-dir", tmp_path,
-            "--executor", "ray"]
+            "--executor", "ray", "--gpus-per-run", "0.5"]
     code, out, err = cli(*args)
     assert code == 0 and "failed" in err
     assert [r["seeds"] for r in json.loads(out)] == [1, 0]
-    assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 1
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "records" / "train").glob("*.json")]
+    assert len(recs) == 1 and recs[0]["config"]["spec"] == "cifar-resnet8"
+    # --gpus-per-run reached Ray's scheduler: the task held half of a (declared) GPU
+    assert recs[0]["env"]["ray_resources"].get("GPU") == 0.5
     monkeypatch.setattr(ex, "execute_cell", real)
     code, out, err = cli(*args)  # the next run retries only the lost cell
-    assert code == 0 and [r["seeds"] for r in json.loads(out)] == [1, 1]
+    rows = json.loads(out)
+    assert code == 0 and [r["arm"] for r in rows] == ["cifar-resnet8", "cifar-plain8"] and [r["seeds"] for r in rows] == [1, 1]
+    assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 2
 
 
 def _crash_on_plain(cell, threads=None, checkpoints=None):

@@ -172,7 +172,7 @@ def test_one_seed_says_no_interval(cli, tmp_path):
 
 def test_killed_sweep_keeps_finished_cells(tmp_path):
     """SIGKILL a sweep once its first record exists; rerunning finishes without redoing it."""
-    args = [sys.executable, "-m", "resbench", *COMPARE, "--seeds", "3", "--results-dir", str(tmp_path), "--json"]
+    args = [sys.executable, "-m", "resbench", *COMPARE, "--seeds", "2", "--results-dir", str(tmp_path), "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rec_dir = tmp_path / "records" / "train"
     deadline = time.time() + 120
@@ -181,13 +181,13 @@ def test_killed_sweep_keeps_finished_cells(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     first = {p.name for p in rec_dir.glob("*.json")}
-    assert 1 <= len(first) < 6
+    assert 1 <= len(first) < 4
     for p in rec_dir.glob("*.json"):
         json.loads(p.read_text())  # every record complete
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     after = {p.name for p in rec_dir.glob("*.json")}
-    assert first <= after and len(after) == 6
+    assert first <= after and len(after) == 4
 
 
 @pytest.mark.parametrize("args, fragment", [
