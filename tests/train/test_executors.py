@@ -37,8 +37,8 @@ def test_nproc_launches_torchrun_and_two_processes_match_one(tmp_path):
     """`--nproc 2` relaunches under torchrun. Same global batch (100 = 2 x 50) and the same
     samples and augmentation per step: the runs differ only in BatchNorm statistics (per
     rank over 50 images instead of 100) and float summation order. Measured |delta train
-    loss| after 2 epochs: 4e-4; we allow 0.02."""
-    args = ["train", "cifar-resnet8", *SYN, "--epochs", "2", "--batch-size", "100", "--json"]
+    loss| after 2 epochs: 4e-4; we allow 0.02 after 1."""
+    args = ["train", "cifar-resnet8", *SYN, "--epochs", "1", "--batch-size", "100", "--json"]
     ddp = _train_json([sys.executable, "-m", "resbench", *args, "--nproc", "2"], tmp_path / "ddp")
     one = _train_json([sys.executable, "-m", "resbench", *args], tmp_path / "one")
     assert ddp["world_size"] == 2 and ddp["effective_batch_size"] == 100
