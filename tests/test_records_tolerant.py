@@ -70,3 +70,36 @@ def test_results_lists_the_good_record_beside_a_damaged_one(cli, store, tmp_path
     code, out, err = cli("compare", "--specs", "cifar-resnet8", *SYN, "--results-dir", root, "--json")
     assert code == 0, err
     assert len(list(folder.glob("*.json"))) == 2  # nothing retrained, nothing deleted
+
+
+@pytest.fixture(scope="module")
+def profile_record(tmp_path_factory):
+    from resbench.cli.app import main
+
+    root = tmp_path_factory.mktemp("profile-store")
+    assert main(["profile", "cifar-resnet8", "--device", "cpu", "-b", "1", "--iters", "3", "--min-time", "0",
+                 "--warmup", "1", "--no-compare-layouts", "--results-dir", str(root)]) == 0
+    return next((root / "records" / "profile").glob("*.json"))
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("throughput", -1.0, "throughput"), ("batch_size", 0, "batch_size"), ("mfu", 3.0, "mfu"),
+    ("samples_ms", [1.0, float("inf")], "samples_ms"), ("n_samples", 99, "n_samples"),
+    ("peak_memory_bytes", -5, "peak_memory_bytes"), ("spec", 7, "text"),
+])
+def test_a_stored_profile_with_a_number_out_of_range_is_named_and_skipped(cli, profile_record, tmp_path, field, value, named):
+    """What a real `profile` stores reads back; each value out of its range is one warning naming it."""
+    import shutil
+
+    from resbench.store import read_record
+
+    assert read_record(profile_record).typed_result().batch_size == 1  # the real record passes the checks
+    folder = tmp_path / "records" / "profile"
+    folder.mkdir(parents=True)
+    shutil.copy(profile_record, folder / profile_record.name)
+    doc = json.loads(profile_record.read_text())
+    doc["result"][field] = value
+    (folder / "zz-damaged.json").write_text(json.dumps(doc).replace("Infinity", "1e999"))
+    code, out, err = cli("results", "--results-dir", tmp_path, "--json")
+    assert code == 0 and len(json.loads(out)) == 1
+    assert "zz-damaged.json" in err and named in err

@@ -24,6 +24,7 @@ from resbench.search.study import (REFERENCE_PRESETS, Runner, SearchConfig, Sear
 from resbench.spec import FAMILY_DEFAULTS, parse_spec
 from resbench.store import Store, results_dir as resolve_results
 from resbench.train.cells import Cell, load_data, run_cell, run_packed
+from resbench.train.engine import why_not_packable
 from resbench.train.comparison import DEFAULT_PACK
 from resbench.train.recipe import TrainConfig
 from resbench.validate import parse_list, writable_folder
@@ -183,14 +184,17 @@ def _train_fn(store, hooks: Hooks, position):
 
 def _pack_fn(pack: int | None, device, hooks: Hooks):
     """Trains a candidate's extra seeds together when packing is on here (see --pack); a
-    spec that cannot be packed trains them one at a time (``run_packed`` says why)."""
+    spec that cannot be packed trains them one at a time."""
     if pack is not None:
         v.whole(pack, "pack", 1, 64)
     if (pack if pack is not None else DEFAULT_PACK.get(device.type, 1)) < 2:
         return None
 
     def fn(spec, cfgs):
-        return [result for _, (result, _env) in run_packed([Cell(spec, c.seed, c) for c in cfgs], warn=hooks.warning)]
+        cells = [Cell(spec, c.seed, c) for c in cfgs]
+        if why_not_packable(spec, cfgs[0]):  # e.g. compile or warm-up: one at a time, as the search expects
+            return [run_cell(c, warn=hooks.warning)[0] for c in cells]
+        return [result for _, (result, _env) in run_packed(cells, warn=hooks.warning)]
 
     return fn
 

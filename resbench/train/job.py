@@ -81,14 +81,11 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
                 hooks.say(f"another run is training this configuration into {store.records_dir}; waiting for its record")
                 lock = runs.lock(cell.key)
                 lock.acquire()
-            # A run of the same configuration that finished after this one started (it held
-            # the claim, or finished before this one reached it) is taken, not trained again.
-            rec = runs.stored(cell.key, since=started)
-            if rec is not None and not checkpoint:
-                lock.release()
-                return TrainJob(spec, rec.typed_result(), rec.env, store.records_dir / "train" / f"{rec.id}.json",
-                                paper_figure(spec, config))
         try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
+            overlapping = _overlapping(runs, cell.key, started) if lock is not None and not checkpoint else None
+            if overlapping is not None:
+                return TrainJob(spec, overlapping.typed_result(), overlapping.env,
+                                store.records_dir / "train" / f"{overlapping.id}.json", paper_figure(spec, config))
             result = _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch)
             if not is_main:
                 return None
@@ -98,6 +95,14 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
             if lock is not None:
                 lock.release()
     return TrainJob(spec, result, env, path, paper_figure(spec, config))
+
+
+def _overlapping(runs: CellRuns, key: str, started: str):
+    """The record of a lone run of the same configuration that finished after this one
+    started (it held the claim, or finished before this one reached it): taken, not
+    trained again."""
+    rec = runs.stored(key, since=started)
+    return rec if rec is not None and rec.config.get("world_size", 1) == 1 else None
 
 
 def _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch) -> TrainResult:

@@ -118,11 +118,15 @@ class CellRuns:
         queue = list(missing)
         while queue or held_elsewhere:
             batch, locks = self._claim_batch(queue, held_elsewhere, parallel, pack, group)
-            for cell, rec in batch.found:
-                note(cell, CellStatus.STORED)
-                yield cell, rec
-            if batch.cells:
-                yield from self._run(batch.cells, locks, runner, note)
+            try:
+                for cell, rec in batch.found:
+                    note(cell, CellStatus.STORED)
+                    yield cell, rec
+                if batch.cells:
+                    yield from self._run(batch.cells, locks, runner, note)
+            finally:  # however the consumer stops (break, an error, Ctrl-C): no claim outlives it
+                for lock in locks.values():
+                    lock.release()
             if not queue and held_elsewhere:
                 cell = held_elsewhere.pop(0)
                 note(cell, CellStatus.WAITING, "another run is training it")
@@ -158,20 +162,18 @@ class CellRuns:
         return batch, locks
 
     def _run(self, cells: list[Cell], locks: dict, runner: CellRunner, note):
-        try:
-            for cell, outcome in runner(cells):
-                if isinstance(outcome, CellFailure):
-                    note(cell, CellStatus.FAILED, outcome.error)
-                    yield cell, None
-                else:
-                    result, env = outcome
-                    path = self.record(cell, result, env)
-                    note(cell, CellStatus.FINISHED)
-                    yield cell, read_record(path)
-                locks.pop(cell.key).release()
-        finally:
-            for lock in locks.values():
-                lock.release()
+        """Train the claimed ``cells``, recording each; its claim is released once it is
+        recorded (or failed), the rest by ``sweep`` however it ends."""
+        for cell, outcome in runner(cells):
+            if isinstance(outcome, CellFailure):
+                note(cell, CellStatus.FAILED, outcome.error)
+                yield cell, None
+            else:
+                result, env = outcome
+                path = self.record(cell, result, env)
+                note(cell, CellStatus.FINISHED)
+                yield cell, read_record(path)
+            locks.pop(cell.key).release()
 
 
 @dataclass(frozen=True)
