@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (CsvOpt, ShortRunsOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, PlotOpt, ResultsDirOpt, RetriesOpt, SaveOpt,
-                                  WorkersOpt, parse_list, with_modifiers, with_training)
+from resbench.cli.options import (CsvOpt, JsonOpt, LogOpt, MarkdownOpt, PlotOpt, ResultsDirOpt, SaveOpt, ShortRunsOpt, parse_list,
+                                  with_modifiers, with_scale, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
 
@@ -119,6 +119,7 @@ def gradients(
 
 
 @with_training
+@with_scale
 def degradation(
     depths: Annotated[str, typer.Option(help="CIFAR depths 6n+2 to train, plain and residual.")] = "20,32,44,56",
     seeds: Annotated[Optional[int], typer.Option(help="Seeds per net (default 1); with --budget or --until-resolved the most seeds per net.")] = None,
@@ -134,10 +135,7 @@ def degradation(
     markdown: MarkdownOpt = None,
     log: LogOpt = None,
     results_dir: ResultsDirOpt = None,
-    executor: ExecutorOpt = "local",
-    workers: WorkersOpt = 1,
-    retries: RetriesOpt = 0,
-    pack: PackOpt = None,
+    scale=None,
     training=None,
 ) -> None:
     """The paper's Fig. 6: plain vs residual nets of several depths; does deeper plain train worse?
@@ -147,7 +145,7 @@ def degradation(
     """
     from resbench.cli.progress import progress_bar
     from resbench.outputs import figure_path
-    from resbench.train.comparison import ScaleOut, degradation as run_degradation
+    from resbench.train.comparison import degradation as run_degradation
     from resbench.validate import number
 
     cfg = training
@@ -166,14 +164,14 @@ def degradation(
         residual, plain_nets = degradation_arms(depth_list, shortcut)
         return run_budgeted(residual + plain_nets, cfg, budget=budget, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
-                            plot=plot, scale=ScaleOut(executor, workers, retries, pack=pack), hooks_label="degradation",
+                            plot=plot, scale=scale, hooks_label="degradation",
                             tracker=tracker, short_runs=short_runs)
     seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:
         report = run_degradation(depth_list, cfg, seeds=seeds, shortcut=shortcut,
                                  results_dir=results_dir,
-                                 scale=ScaleOut(executor, workers, retries, pack=pack), hooks=hooks_for(update))
+                                 scale=scale, hooks=hooks_for(update))
     _render_degradation(report, figure, tracker, tables, as_json)
 
 

@@ -4,21 +4,32 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import (SCALE, CsvOpt, ShortRunsOpt, ExecutorOpt, JsonOpt, LogOpt, MarkdownOpt, PackOpt, ResultsDirOpt, RetriesOpt,
-                                  WorkersOpt, parse_list, with_modifiers, with_training)
+from resbench.cli.options import (CsvOpt, extend, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, ShortRunsOpt, parse_list, with_modifiers,
+                                  with_scale, with_training)
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
 from resbench.report import export
 
 ARMS = "Arms"
 BUDGET = "Budget"
 
+# The arms' grid (or explicit specs): the command receives them as one dict, ``grid``.
+_GRID_DEFS = [
+    ("shortcuts", Optional[str], None, typer.Option(help="Shortcut options to compare, e.g. A,B,C.", rich_help_panel=ARMS)),
+    ("blocks", Optional[str], None, typer.Option(help="basic,bottleneck: bottleneck arms have the same blocks per stage (depth 9n+2 vs 6n+2).", rich_help_panel=ARMS)),
+    ("depths", Optional[str], None, typer.Option(help="CIFAR basic-block depths 6n+2, e.g. 20,56 (default 20).", rich_help_panel=ARMS)),
+    ("specs", Optional[str], None, typer.Option(help="Explicit arms instead of the depth grid, e.g. resnet20,plain20.", rich_help_panel=ARMS)),
+]
+
+
+def _with_grid(func):
+    return extend(func, _GRID_DEFS, "grid", dict)
+
+
 @with_modifiers
 @with_training
+@with_scale
+@_with_grid
 def compare(
-    shortcuts: Annotated[Optional[str], typer.Option(help="Shortcut options to compare, e.g. A,B,C.", rich_help_panel=ARMS)] = None,
-    blocks: Annotated[Optional[str], typer.Option(help="basic,bottleneck: bottleneck arms have the same blocks per stage (depth 9n+2 vs 6n+2).", rich_help_panel=ARMS)] = None,
-    depths: Annotated[Optional[str], typer.Option(help="CIFAR basic-block depths 6n+2, e.g. 20,56 (default 20).", rich_help_panel=ARMS)] = None,
-    specs: Annotated[Optional[str], typer.Option(help="Explicit arms instead of the depth grid, e.g. resnet20,plain20.", rich_help_panel=ARMS)] = None,
     seeds: Annotated[Optional[int], typer.Option(help="Seeds per arm (paired: same data order, augmentation and shared initial weights); default 1. With --budget or --until-resolved: the most seeds per arm.", rich_help_panel=ARMS)] = None,
     reference: Annotated[Optional[str], typer.Option(help="Arm the others are compared with (default: the first).", rich_help_panel=ARMS)] = None,
     effect: Annotated[float, typer.Option(help="Difference in test error (points) the power columns are about: seeds needed to detect it (default 0.5, the paper's A/B/C differences).", rich_help_panel=ARMS)] = 0.5,
@@ -33,13 +44,8 @@ def compare(
     plot: Annotated[Optional[str], typer.Option(help="Write a forest plot of each difference with its interval and per-seed points to this PNG (and error-vs-epoch curves beside it, FILE-curves.png, when runs have more than one epoch).", rich_help_panel="Output")] = None,
     log: LogOpt = None,
     results_dir: ResultsDirOpt = None,
-    executor: ExecutorOpt = "local",
-    workers: WorkersOpt = 1,
-    retries: RetriesOpt = 0,
-    pack: PackOpt = None,
-    address: Annotated[Optional[str], typer.Option(help="ray: auto or ray://host:10001 (default: start a local Ray).", rich_help_panel=SCALE)] = None,
-    cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", help="ray: CPUs per cell.", rich_help_panel=SCALE)] = 1.0,
-    gpus_per_run: Annotated[float, typer.Option("--gpus-per-run", help="ray: GPUs per cell (fractions share a GPU).", rich_help_panel=SCALE)] = 0.0,
+    scale=None,
+    grid: dict = None,
     modifiers: dict = None,
     training=None,
 ) -> None:
@@ -51,12 +57,11 @@ def compare(
     resbench compare --blocks basic,bottleneck --depths 20 · resbench compare --specs resnet20,plain20 --dataset synthetic
     """
     from resbench.cli.progress import progress_bar
-    from resbench.train.comparison import ScaleOut, compare as run_compare
+    from resbench.train.comparison import compare as run_compare
 
     budgeted = budget is not None or until_resolved or plan
     tables = _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, csv, markdown, plot, as_json)
-    arms = _arms(specs, depths, blocks, shortcuts, modifiers)
-    scale = ScaleOut(executor, workers, retries, address, cpus_per_run, gpus_per_run, pack)
+    arms = _arms(**grid, modifiers=modifiers)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budgeted:
         from resbench.cli.budget import run_budgeted

@@ -52,12 +52,9 @@ LogOpt = Annotated[Optional[list[str]], typer.Option(
     "sqlite:///RESULTS/mlflow.db) or tensorboard[=DIR] (default RESULTS/tensorboard); repeat for both. Needs the "
     "optional track extra (mlflow, tensorboard; see docs/tracking.md).", rich_help_panel=OUTPUT, show_default=False)]
 SCALE = "Scale out"
-ExecutorOpt = Annotated[str, typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)]
-WorkersOpt = Annotated[int, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)]
-RetriesOpt = Annotated[int, typer.Option(help="Retry a failed cell this many times in this run.", rich_help_panel=SCALE)]
-PackOpt = Annotated[Optional[int], typer.Option("--pack", help="Most seeds of one arm trained together in one grouped network "
-                                                         "(default: 1 on CPU, measured no faster there; 8 on CUDA). 1: one at a time.",
-                                                 rich_help_panel=SCALE)]
+_PACK = typer.Option("--pack", help="Most seeds of one arm trained together in one grouped network (default: 1 on CPU, "
+                     "measured no faster there; 8 on CUDA). 1: one at a time.", rich_help_panel=SCALE)
+PackOpt = Annotated[Optional[int], _PACK]
 PlotOpt = Annotated[Optional[str], typer.Option(
     "--plot", help="Write the figure to this PNG (or .pdf/.svg); default: figures/ in the results folder.",
     rich_help_panel=OUTPUT)]
@@ -167,6 +164,29 @@ def _train_config(values: dict):
         torch.set_num_threads(threads)
     values["warmup"] = values.pop("warmup_mode")
     return TrainConfig(**values)  # resolves the device and its defaults, as for API callers
+
+
+_SCALE_DEFS = [
+    ("executor", str, "local", typer.Option(help="local (this process, or a process pool with --workers) or ray.", rich_help_panel=SCALE)),
+    ("workers", int, 1, typer.Option(help="local: cells at once, each pinned to cores/N threads.", rich_help_panel=SCALE)),
+    ("retries", int, 0, typer.Option(help="Retry a failed cell this many times in this run.", rich_help_panel=SCALE)),
+    ("pack", Optional[int], None, _PACK),
+    ("address", Optional[str], None, typer.Option(help="ray: auto or ray://host:10001 (default: start a local Ray).", rich_help_panel=SCALE)),
+    ("cpus_per_run", float, 1.0, typer.Option("--cpus-per-run", help="ray: CPUs per cell.", rich_help_panel=SCALE)),
+    ("gpus_per_run", float, 0.0, typer.Option("--gpus-per-run", help="ray: GPUs per cell (fractions share a GPU).", rich_help_panel=SCALE)),
+]
+
+
+def _scale_out(values: dict):
+    from resbench.train.comparison import ScaleOut
+
+    return ScaleOut(**values)
+
+
+def with_scale(func):
+    """Add the scale-out options (executor, workers, retries, pack, Ray's); the command
+    receives ``scale``, a ScaleOut."""
+    return extend(func, _SCALE_DEFS, "scale", _scale_out)
 
 
 def with_training(func):

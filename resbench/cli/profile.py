@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.cli.options import CsvOpt, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
+from resbench.cli.options import CsvOpt, JsonOpt, extend, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
 from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn
 from resbench.errors import BenchmarkFailed
 from resbench.outputs import prepare_output
@@ -14,7 +14,23 @@ from resbench.report import export
 MEASURE = "Measurement"
 
 
+# How long and how the step is timed: the command receives them as one dict, ``timing``.
+_TIMING_DEFS = [
+    ("warmup", Optional[int], None, typer.Option(help="Untimed iterations first (default 3 CPU, 20 CUDA).", rich_help_panel=MEASURE)),
+    ("iters", Optional[int], None, typer.Option(help="At least this many timed iterations (default 20 CPU, 100 CUDA).", rich_help_panel=MEASURE)),
+    ("min_time", Optional[float], None, typer.Option("--min-time", help="...and at least this many seconds (default 2 CPU, 1 CUDA).", rich_help_panel=MEASURE)),
+    ("threads", Optional[int], None, typer.Option(help="CPU threads (torch.set_num_threads); recorded either way.", rich_help_panel=MEASURE)),
+    ("backoff", bool, True, typer.Option("--backoff/--no-backoff", help="CUDA: halve the batch on out-of-memory and retry.", rich_help_panel=MEASURE)),
+    ("compare_layouts", bool, True, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)),
+]
+
+
+def _with_timing(func):
+    return extend(func, _TIMING_DEFS, "timing", dict)
+
+
 @target_command
+@_with_timing
 def profile(
     spec: TargetArg,
     device: Annotated[str, typer.Option(help="auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps.", rich_help_panel=MEASURE)] = "auto",
@@ -27,12 +43,6 @@ def profile(
     backend: Annotated[str, typer.Option(help="eager (PyTorch) or onnxruntime (exported with torch.onnx; needs the optional onnx extra).", rich_help_panel=MEASURE)] = "eager",
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Also time each stage (stem, layer1.., head) in a separate pass: ms, share, TFLOP/s.", rich_help_panel=MEASURE)] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture the inference step in a CUDA graph.", rich_help_panel=MEASURE)] = False,
-    warmup: Annotated[Optional[int], typer.Option(help="Untimed iterations first (default 3 CPU, 20 CUDA).", rich_help_panel=MEASURE)] = None,
-    iters: Annotated[Optional[int], typer.Option(help="At least this many timed iterations (default 20 CPU, 100 CUDA).", rich_help_panel=MEASURE)] = None,
-    min_time: Annotated[Optional[float], typer.Option("--min-time", help="...and at least this many seconds (default 2 CPU, 1 CUDA).", rich_help_panel=MEASURE)] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads (torch.set_num_threads); recorded either way.", rich_help_panel=MEASURE)] = None,
-    backoff: Annotated[bool, typer.Option("--backoff/--no-backoff", help="CUDA: halve the batch on out-of-memory and retry.", rich_help_panel=MEASURE)] = True,
-    compare_layouts: Annotated[bool, typer.Option("--compare-layouts/--no-compare-layouts", help="CPU: also time the other memory layout and suggest the faster.", rich_help_panel=MEASURE)] = True,
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
@@ -41,6 +51,7 @@ def profile(
     trace: Annotated[Optional[str], typer.Option("--trace", help="Also write a torch.profiler trace (Chrome/Perfetto JSON) of 5 steps at the first batch size, taken after the timed runs, and list the top operators by self time. Open it in ui.perfetto.dev or chrome://tracing.", rich_help_panel="Output")] = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
+    timing: dict = None,
 ) -> None:
     """Measure latency (every iteration: median, p90, p99, IQR), throughput, peak memory and MFU.
 
@@ -52,9 +63,7 @@ def profile(
 
     sizes, tables = _check_outputs(batch_size, csv, markdown, as_json, plot, breakdown, trace)
     cfg = ProfileConfig(device=device, mode=mode, dtype=dtype, channels_last=channels_last, compile=compile,
-                        cuda_graphs=cuda_graphs, warmup=warmup, iters=iters, min_time=min_time, threads=threads,
-                        compare_layouts=compare_layouts, backoff=backoff, breakdown=breakdown, compile_mode=compile_mode,
-                        backend=backend)
+                        cuda_graphs=cuda_graphs, breakdown=breakdown, compile_mode=compile_mode, backend=backend, **timing)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot, trace))
     with progress_bar(spec.name) as update:
         runs = profile_runs(spec, cfg, sizes, save=save, results_dir=results_dir, trace_path=trace,

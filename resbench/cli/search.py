@@ -36,19 +36,29 @@ def _with_space(func):
     return extend(func, _SPACE_DEFS, "space", dict)
 
 
+# How candidates are proposed and stopped early: the command receives them as one dict, ``strategy``.
+_STRATEGY_DEFS = [
+    ("sampler", str, "tpe", typer.Option(help="Optuna sampler: tpe (multi-objective TPE), nsga2 or random.", rich_help_panel=SEARCH)),
+    ("sampler_seed", Optional[int], None, typer.Option("--sampler-seed", help="Sampler seed (default: --seed, plus the trials already in the study). Give each parallel worker its own.", rich_help_panel=SEARCH)),
+    ("pruning", bool, True, typer.Option("--pruning/--no-pruning", help="Successive halving over epochs (multi-objective: ranked by front and crowding).", rich_help_panel=SEARCH)),
+    ("min_epochs", int, 1, typer.Option("--min-epochs", help="First rung: epochs every candidate trains.", rich_help_panel=SEARCH)),
+    ("reduction_factor", int, 3, typer.Option("--reduction-factor", help="Keep the best 1/N at each rung (rungs at min-epochs x N^k).", rich_help_panel=SEARCH)),
+]
+
+
+def _with_strategy(func):
+    return extend(func, _STRATEGY_DEFS, "strategy", dict)
+
+
 @with_training
 @_with_space
+@_with_strategy
 def search(
     space_file: Annotated[Optional[str], typer.Option("--space", help="TOML file with the same keys (family, blocks, stages, max_blocks_per_stage, widths, shortcuts, stride_on, max_macs, ...); options override it.", rich_help_panel=SPACE)] = None,
     objectives: Annotated[str, typer.Option(help="error plus costs to minimise: macs, params, latency (measured). error alone: best under the constraints.", rich_help_panel=SEARCH)] = "error,macs",
     trials: Annotated[int, typer.Option(help="Candidates to evaluate in the study (all workers together; a re-run continues up to this).", rich_help_panel=SEARCH)] = 20,
     timeout: Annotated[Optional[float], typer.Option(help="Stop starting new trials after this many seconds.", rich_help_panel=SEARCH)] = None,
-    sampler: Annotated[str, typer.Option(help="Optuna sampler: tpe (multi-objective TPE), nsga2 or random.", rich_help_panel=SEARCH)] = "tpe",
-    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Sampler seed (default: --seed, plus the trials already in the study). Give each parallel worker its own.", rich_help_panel=SEARCH)] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per candidate; extra seeds train only candidates that survive pruning.", rich_help_panel=SEARCH)] = 1,
-    pruning: Annotated[bool, typer.Option("--pruning/--no-pruning", help="Successive halving over epochs (multi-objective: ranked by front and crowding).", rich_help_panel=SEARCH)] = True,
-    min_epochs: Annotated[int, typer.Option("--min-epochs", help="First rung: epochs every candidate trains.", rich_help_panel=SEARCH)] = 1,
-    reduction_factor: Annotated[int, typer.Option("--reduction-factor", help="Keep the best 1/N at each rung (rungs at min-epochs x N^k).", rich_help_panel=SEARCH)] = 3,
     references: Annotated[bool, typer.Option("--references/--no-references", help="Also train the paper's resnet20/32/56/110 that fit the space and constraints (never pruned), for comparison.", rich_help_panel=SEARCH)] = True,
     latency_batch_size: Annotated[Optional[int], typer.Option("--latency-batch-size", help="Batch for latency and memory (default --batch-size).", rich_help_panel=SEARCH)] = None,
     study_name: Annotated[Optional[str], typer.Option("--study", help="Study name (default: one derived from the options, so the same command continues the same study).", rich_help_panel=STUDY)] = None,
@@ -61,6 +71,7 @@ def search(
     log: LogOpt = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Write a cost-vs-error scatter (front highlighted, presets marked) to this PNG.", rich_help_panel=OUTPUT)] = None,
     space: dict = None,
+    strategy: dict = None,
     training=None,
 ) -> None:
     """Search the ResNet design space for the Pareto front of error against cost, with Optuna.
@@ -83,9 +94,8 @@ def search(
     if plot is not None:
         prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     options = SearchOptions(space=space, space_file=space_file, objectives=objectives, trials=trials, timeout=timeout,
-                            sampler=sampler, sampler_seed=sampler_seed, seeds=seeds, pruning=pruning, min_epochs=min_epochs,
-                            reduction_factor=reduction_factor, references=references,
-                            latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack)
+                            seeds=seeds, references=references,
+                            latency_batch_size=latency_batch_size, study=study_name, storage=storage, pack=pack, **strategy)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     with progress_bar("search") as update:
         report = run_search(options, cfg, results_dir=results_dir, hooks=hooks_for(update))

@@ -50,3 +50,26 @@ def test_a_documented_command_line_parses(page, line):
         sub = cmd.make_context(name, rest, parent=ctx)
         name, cmd, rest = cmd.resolve_command(sub, sub.protected_args + sub.args)
     cmd.make_context(name, rest, parent=ctx)  # raises on an unknown option or a value of the wrong type
+
+
+def _cheap(line: str) -> bool:
+    """Commands that finish in a second or two here: tables of specs, and --plan on synthetic data."""
+    words = line.split()
+    return words[:2] in (["resbench", "show"], ["resbench", "list"]) or (
+        words[:2] == ["resbench", "compare"] and "--plan" in words and "synthetic" in words)
+
+
+RUNNABLE = sorted({line for _, line in CASES if _cheap(line)})
+
+
+def test_some_documented_commands_are_cheap_enough_to_run():
+    assert len(RUNNABLE) >= 4
+
+
+@pytest.mark.parametrize("line", RUNNABLE)
+def test_a_cheap_documented_command_runs_as_written(cli, tmp_path, monkeypatch, line):
+    """Run as written (in a scratch folder, so any file it names lands there): exit 0 and output."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(*shlex.split(line)[1:])
+    assert code == 0, err
+    assert out.strip()
