@@ -31,6 +31,7 @@ import torch
 
 from resbench.cache import cache_dir
 from resbench.errors import UsageError
+from resbench.measure.busy import Meter, warning as busy_warning
 from resbench.measure.env import _cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
@@ -246,6 +247,7 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data, warn=None) -> ArmCost:
     m = min(len(data.test_y), 2000)
     small = replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n], test_x=data.test_x[:m], test_y=data.test_y[:m])
     runs = []
+    meter = Meter().start()
     for _ in range(2):
         r = train(spec, replace(cfg, epochs=1), small)
         h = r.history[-1] if r.history else None
@@ -256,7 +258,12 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data, warn=None) -> ArmCost:
         steps_here = math.ceil(n / b)
         runs.append(train_s / steps_here * steps_full + (h.seconds - train_s) * len(data.test_y) / m)
     est = max(min(runs), EPOCH_SECONDS_RANGE[0])
-    if max(runs) <= 1.25 * est:  # a contended repeat is not kept for later plans
+    busy = busy_warning(meter.share(), f"{spec.name} was calibrated")
+    if busy and warn is not None:
+        warn(f"{busy}; this plan's times are too long, and the calibration is not kept")
+    # Kept for later plans only when the two repeats agree and nothing else shared the cores
+    # (a steadily busy machine slows both repeats alike).
+    if max(runs) <= 1.25 * est and busy is None:
         _write_cache(key, est)
     return ArmCost(spec.name, est, "calibrated")
 

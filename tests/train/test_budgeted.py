@@ -122,3 +122,26 @@ def test_a_fifo_as_calibration_cache_is_not_waited_on(tmp_path, monkeypatch):
         assert budget._read_cache(lambda m: None) == {}
     finally:
         signal.alarm(0)
+
+
+@pytest.mark.parametrize("share, kept", [(0.0, True), (0.5, False)])
+def test_a_calibration_on_a_busy_machine_warns_and_is_not_kept(tmp_path, monkeypatch, share, kept):
+    """A steadily busy machine slows both calibration repeats alike, so their agreement
+    cannot catch it: the contention meter does, and such a figure never reaches the cache."""
+    from resbench.measure import busy
+    from resbench.spec import parse_spec
+    from resbench.train.data import load_dataset
+    from resbench.train.recipe import TrainConfig
+
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(busy.Meter, "share", lambda self: share)
+    monkeypatch.setattr(budget, "CALIBRATION_STEPS", 1)
+    data = load_dataset("synthetic", subset=64, test_subset=16)
+    warned = []
+    cost = budget.calibrate(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", batch_size=16, device="cpu"),
+                            data, warn=warned.append)
+    assert cost.source == "calibrated" and cost.seconds_per_epoch > 0
+    assert (any("busy" in w and "not kept" in w for w in warned)) is not kept
+    # kept only when quiet (and the two repeats agreed, which a quiet machine need not give)
+    if not kept:
+        assert budget._read_cache() == {}
