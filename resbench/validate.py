@@ -163,6 +163,26 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION = 30 * 86400  # a month of training: beyond it a plan is a typo
 
 
+def count(text, option: str) -> int:
+    """'60M', '1.5G', '270k', '2e9' or a plain integer -> int."""
+    if isinstance(text, bool):
+        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}")
+    s = str(text).strip().upper().removesuffix("B")
+    mult = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    try:
+        if s and s[-1] in mult:
+            value = float(s[:-1]) * mult[s[-1]]
+        else:
+            value = float(s)
+    except ValueError:
+        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}") from None
+    if not math.isfinite(value) or value >= 1e18:
+        raise invalid(option, f"must be a finite count below 1e18, got {text!r}")
+    if value <= 0:
+        raise invalid(option, f"must be positive, got {text!r}")
+    return int(value)
+
+
 def duration(text, name: str) -> float:
     """A duration with units: 90s, 45m, 2h, 1h30m, 1.5h; seconds. A bare number is refused
     (45 what?), and so are signs, exponents, nan and anything beyond a month."""

@@ -18,7 +18,7 @@ from resbench.measure.timing import ProfileConfig, profile
 from resbench.runtime import resolve_device
 from resbench.search.hypervolume import Hypervolume, hypervolume
 from resbench.search.pruner import Halving
-from resbench.search.space import Constraints, SearchSpace, load_space_file, narrow, parse_count
+from resbench.search.space import Constraints, SearchSpace, load_space_file, narrow
 from resbench.search.study import (REFERENCE_PRESETS, Runner, SearchConfig, SearchSummary, default_storage, open_study,
                                    quiet_optuna, summarize)
 from resbench.spec import FAMILY_DEFAULTS, parse_spec
@@ -120,10 +120,10 @@ def _build(values: dict, data):
     if latency is not None:
         latency = v.number(latency, "max_latency_ms", 0, 1e7, lo_open=True)
     constraints = Constraints(
-        max_macs=parse_count(values["max_macs"], "max_macs") if values.get("max_macs") is not None else None,
-        max_params=parse_count(values["max_params"], "max_params") if values.get("max_params") is not None else None,
+        max_macs=v.count(values["max_macs"], "max_macs") if values.get("max_macs") is not None else None,
+        max_params=v.count(values["max_params"], "max_params") if values.get("max_params") is not None else None,
         max_latency_ms=float(latency) if latency is not None else None,
-        max_memory=parse_count(values["max_memory"], "max_memory") if values.get("max_memory") is not None else None,
+        max_memory=v.count(values["max_memory"], "max_memory") if values.get("max_memory") is not None else None,
     )
     return space, constraints
 

@@ -20,7 +20,7 @@ from resbench.errors import ConfigError, UsageError
 from resbench.cost import analytic_complexity
 from resbench.format import si
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
-from resbench.validate import invalid, read_text
+from resbench.validate import count as parse_count, read_text
 
 SHORTCUT_CHOICES = ("A", "B", "C", "plain")
 DEFAULT_STAGES = {"cifar": 3, "imagenet": 4}
@@ -329,21 +329,3 @@ SPACE_FILE_TYPES = {
 }
 
 
-def parse_count(text, option: str) -> int:
-    """'60M', '1.5G', '270k', '2e9' or a plain integer -> int."""
-    if isinstance(text, bool):
-        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}")
-    s = str(text).strip().upper().removesuffix("B")
-    mult = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-    try:
-        if s and s[-1] in mult:
-            value = float(s[:-1]) * mult[s[-1]]
-        else:
-            value = float(s)
-    except ValueError:
-        raise invalid(option, f"takes a count like 60M, 1.5G or 270k, got {text!r}") from None
-    if not math.isfinite(value) or value >= 1e18:
-        raise invalid(option, f"must be a finite count below 1e18, got {text!r}")
-    if value <= 0:
-        raise invalid(option, f"must be positive, got {text!r}")
-    return int(value)

@@ -22,7 +22,7 @@ API_ONLY = {"momentum", "weight_decay"}
 # Fields of stored records, named in the one warning about a damaged file: never an option.
 RECORD_FIELDS = {"data_fraction"}
 # Calls whose second argument names a field in a message (validate's helpers and their kin).
-NAMING_CALLS = {"whole", "number", "text", "boolean", "table", "parse_list", "duration", "invalid", "parse_count",
+NAMING_CALLS = {"whole", "number", "text", "boolean", "table", "parse_list", "duration", "invalid", "count",
                 "_list", "opt", "need", "prepare_output", "figure_path"}
 
 

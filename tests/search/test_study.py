@@ -17,7 +17,8 @@ from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.search.pareto import best_k, crowding_distances, dominates, nondominated_ranks, pareto_front
 from resbench.search.pruner import Halving
-from resbench.search.space import Constraints, SearchSpace, narrow, parse_count
+from resbench.search.space import Constraints, SearchSpace, narrow
+from resbench.validate import count as parse_count
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.spec import parse_spec
 from resbench.store import Store
