@@ -427,3 +427,39 @@ def test_a_bad_storage_is_the_only_line(cli, tmp_path):
     """No note about the search (pruning off at one epoch) before the storage is known to open."""
     code, _, err = cli("search", *TINY, "--epochs", "1", "--storage", "foo://bar", "--results-dir", tmp_path / "r")
     assert code == 2 and err.strip().splitlines() == [l for l in err.strip().splitlines() if "cannot open the study storage" in l]
+
+
+def test_two_workers_on_one_candidate_train_and_store_it_once(tmp_path):
+    """Two search workers (threads here, each its own Runner) given the same seed of the same
+    spec: the second waits for the first's claim and reads its record."""
+    import threading
+    import time
+
+    cfg, url = _search(tmp_path, halving=None)
+    store, trainer = Store(tmp_path / "results"), FakeTrainer()
+
+    def slow(spec, c, on_epoch):
+        time.sleep(0.3)  # long enough for the other worker to reach the claim
+        return trainer(spec, c, on_epoch)
+
+    spec = parse_spec("cifar-resnet8")
+    outcomes, errors = [], []
+
+    def worker():
+        try:
+            runner = Runner(cfg, open_study(cfg, url, "s", None), store, slow)
+            trial = runner.study.ask()
+            outcomes.append(runner._train_one(trial, spec, cfg.train, [0.0], prune=False))
+        except Exception as e:  # surfaced below, not lost in the thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(outcomes) == 2
+    assert trainer.calls == ["cifar-resnet8"]  # trained once
+    assert sorted(trained for _, _, trained in outcomes) == [0, cfg.train.epochs]  # the other read it
+    assert outcomes[0][1] == outcomes[1][1]  # one record id
+    assert len(list((tmp_path / "results" / "records" / "train").glob("*.json"))) == 1
