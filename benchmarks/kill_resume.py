@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from resbench.outputs import finish_report
+
 CMD = [sys.executable, "-m", "resbench", "train", "cifar-resnet8", "--dataset", "synthetic", "--subset", "512",
        "--test-subset", "256", "--epochs", "3", "--device", "cpu", "--threads", "1", "--json"]
 TIMING = {"seconds", "step_seconds", "images_per_second", "data_fraction", "contention", "notes"}
@@ -83,10 +85,7 @@ def main() -> None:
                          f"{', '.join(left) or 'none'}")
             print(lines[-1], flush=True)
         lines.append(f"# {passed} of {args.kills} kills ended with exactly the uninterrupted result and no leftover files")
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    finish_report(lines, args.out)
 
 
 if __name__ == "__main__":

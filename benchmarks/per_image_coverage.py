@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from resbench.outputs import finish_report
 from resbench.stats import paired_difference, per_image_difference
 
 POOL = 200_000
@@ -86,12 +87,7 @@ def main() -> None:
                          f"{100 * hw / args.reps:>14.3f}p {t_hit / max(1, t_n):>10.3f} {100 * t_hw / max(1, t_n):>16.3f}p")
             print(lines[-1], flush=True)
     lines.append(f"# {time.time() - t0:.0f} s")
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    finish_report(lines, args.out)
 
 
 if __name__ == "__main__":

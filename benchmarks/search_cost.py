@@ -28,9 +28,9 @@ from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace, narrow
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.store import Store
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
 from resbench.train.engine import train
-from resbench.train.recipe import TrainConfig
 
 SPACE = SearchSpace(blocks=("basic", "bottleneck"), max_blocks=(18,), widths=(8, 16, 32), shortcuts=("A", "B", "C", "plain"))
 

@@ -24,16 +24,17 @@ import platform
 import time
 
 import torch
-from torch.utils.data import DataLoader, Dataset as TorchDataset
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 from torchvision.transforms import v2
 
 from resbench.measure.env import collect_env
 from resbench.model import build_model
 from resbench.spec import parse_spec
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
-from resbench.train.loader import channel_stats
 from resbench.train.engine import train
-from resbench.train.recipe import TrainConfig
+from resbench.train.loader import channel_stats
 
 
 class Images(TorchDataset):
@@ -124,7 +125,7 @@ from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
 try:  # the one engine
     from resbench.train.engine import train
-    from resbench.train.recipe import TrainConfig
+    from resbench.train.config import TrainConfig
 except ImportError:  # a REF from before it
     from resbench.train.loop import TrainConfig, train
 steps, data_dir = int(sys.argv[1]), sys.argv[2] or None

@@ -21,7 +21,7 @@ _API = {
     "count_complexity": ("resbench.measure.complexity", "count_complexity"),
     "profile": ("resbench.measure.timing", "profile"),
     "ProfileConfig": ("resbench.measure.timing", "ProfileConfig"),
-    "TrainConfig": ("resbench.train.recipe", "TrainConfig"),
+    "TrainConfig": ("resbench.train.config", "TrainConfig"),
     "load_dataset": ("resbench.train.data", "load_dataset"),
     "compare": ("resbench.train.comparison", "compare"),
     "run_search": ("resbench.search.driver", "run_search"),

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from resbench.errors import UsageError
-from resbench.store import atomic_output, results_dir as resolve, special_output_ready
+from resbench.store import atomic_output, special_output_ready
+from resbench.store import results_dir as resolve
 from resbench.validate import is_field, writable_folder
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -68,3 +69,11 @@ def figure_path(path: str | None, default_name: str, results_dir=None, option: s
     if path is None:
         path = resolve(results_dir) / "figures" / default_name
     return prepare_output(path, FIGURE_SUFFIXES, option)
+
+
+def finish_report(lines: list[str], out: str | Path | None) -> None:
+    """A benchmark's report: written whole to ``out`` (atomically) when given, and printed."""
+    text = "\n".join(lines) + "\n"
+    if out:
+        write_text_atomic(out, text)
+    print(text, end="")

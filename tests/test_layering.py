@@ -112,9 +112,10 @@ def test_optuna_settings_are_restored():
 def test_typed_results_round_trip():
     from resbench.measure.timing import ProfileConfig, ProfileResult, profile
     from resbench.spec import parse_spec
+    from resbench.train.config import TrainConfig
     from resbench.train.data import load_dataset
     from resbench.train.engine import train
-    from resbench.train.recipe import TrainConfig, TrainResult
+    from resbench.train.recipe import TrainResult
 
     data = load_dataset("synthetic", synthetic_size=(64, 32))
     r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=1, batch_size=32, device="cpu"), data)
@@ -125,9 +126,8 @@ def test_typed_results_round_trip():
 
 
 def test_store_hands_back_typed_records(tmp_path):
-    from resbench.measure.timing import ProfileResult
     from resbench.measure.runs import profile_runs
-    from resbench.measure.timing import ProfileConfig
+    from resbench.measure.timing import ProfileConfig, ProfileResult
     from resbench.spec import parse_spec
     from resbench.store import Record, Store
 
@@ -140,7 +140,7 @@ def test_store_hands_back_typed_records(tmp_path):
 
 def test_data_key_carries_the_seed_exactly_when_the_split_depends_on_it():
     from resbench.train.cells import data_key
-    from resbench.train.recipe import TrainConfig
+    from resbench.train.config import TrainConfig
 
     a, b = TrainConfig(dataset="synthetic", seed=0), TrainConfig(dataset="synthetic", seed=1)
     assert data_key(a, 32) == data_key(b, 32)  # a fixed test set: one load serves every seed
@@ -273,7 +273,7 @@ def test_every_import_points_down_the_named_layers():
 START_UP = {"resbench", "resbench._lazy", "resbench.cache", "resbench.errors", "resbench.refmodels", "resbench.report",
             "resbench.report.export", "resbench.outputs", "resbench.format", "resbench.report.tables",
             "resbench.spec", "resbench.store", "resbench.measure.target", "resbench.validate", "resbench.measure",
-            "resbench.cost", "resbench.hooks"}
+            "resbench.cost", "resbench.hooks", "resbench.train", "resbench.train.config"}
 # Optional extras, and packages heavy enough to slow every command that does not use them:
 # imported inside the function that uses them, anywhere.
 LAZY_PACKAGES = ("optuna", "scipy", "pandas", "matplotlib", "mlflow", "tensorboard", "ray", "onnxruntime", "timm",

@@ -51,7 +51,7 @@ def responses(
 
     tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "responses.png", results_dir))
-    cfg = training
+    cfg = training.config
     with progress_bar("responses") as update:
         report = analyze_responses(_specs(specs, modifiers), cfg, train_epochs=train_epochs, images=images,
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
@@ -103,7 +103,7 @@ def gradients(
     points = parse_list(at_epochs, "--at-epochs", int, "0,1,3")
     tables = TableOutputs(csv, markdown, as_json)
     figure = str(figure_path(plot, "gradients.png", results_dir))
-    cfg = training
+    cfg = training.config
     with progress_bar("gradients") as update:
         report = analyze_gradients(_specs(specs, modifiers), cfg, at_epochs=points or [0], images=images,
                                    checkpoint=checkpoint, save=save, results_dir=results_dir, plot=figure,
@@ -148,7 +148,7 @@ def degradation(
     from resbench.train.comparison import degradation as run_degradation
     from resbench.validate import number
 
-    cfg = training
+    cfg = training.config
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if budget is not None or until_resolved or plan:
@@ -162,7 +162,7 @@ def degradation(
         from resbench.train.comparison import degradation_arms
 
         residual, plain_nets = degradation_arms(depth_list, shortcut)
-        return run_budgeted(residual + plain_nets, cfg, budget=budget, plan=plan, until_resolved=until_resolved,
+        return run_budgeted(residual + plain_nets, training, budget=budget, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
                             plot=plot, scale=scale, hooks_label="degradation",
                             tracker=tracker, short_runs=short_runs)

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import click
-from click.core import ParameterSource
-
 from resbench.cli.output import hooks_for, out, print_json
 from resbench.errors import UsageError
 from resbench.report import export
@@ -32,7 +29,7 @@ def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seed
     return seconds
 
 
-def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
+def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
                  reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
                  hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
     from resbench.cli.progress import progress_bar
@@ -46,11 +43,16 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
         raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
     if plot is not None:
         prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
+    # --epochs given fixes the epochs and the plan chooses the seeds; a --schedule given is
+    # kept (schedule=None), left out the budget's own schedule is used
+    fixed = {"epochs": training.config.epochs} if "epochs" in training.given else {}
+    if "schedule" in training.given:
+        fixed["schedule"] = None
     with progress_bar(hooks_label) as update:
-        report = budgeted_compare(arms, cfg, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
+        report = budgeted_compare(arms, training.config, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, results_dir=results_dir, scale=scale,
                                   effect=effect / 100, allow_short=short_runs, hooks=hooks_for(update),
-                                  **_schedule_given(), **_epochs_given(cfg))
+                                  **fixed)
     if report.comparison is not None:
         rows = report.comparison.rows
         if plot is not None:
@@ -81,17 +83,3 @@ def run_budgeted(arms, cfg, *, budget: str | None, plan: bool, until_resolved: b
                   + (f"; stopped: {report.stopped_because}" if report.stopped_because else ""), highlight=False)
     elif report.stopped_because:
         out.print(f"stopped: {report.stopped_because} after {report.looks} look(s)", highlight=False)
-
-
-def _epochs_given(cfg) -> dict:
-    """--epochs on the command line with --budget fixes the epochs; the plan chooses the seeds."""
-    ctx = click.get_current_context(silent=True)
-    given = ctx is not None and ctx.get_parameter_source("epochs") not in (None, ParameterSource.DEFAULT)
-    return {"epochs": cfg.epochs} if given else {}
-
-
-def _schedule_given() -> dict:
-    """A --schedule on the command line is kept; left out, the budget's own schedule is used."""
-    ctx = click.get_current_context(silent=True)
-    given = ctx is not None and ctx.get_parameter_source("schedule") not in (None, ParameterSource.DEFAULT)
-    return {"schedule": None} if given else {}

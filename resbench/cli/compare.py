@@ -70,7 +70,7 @@ def compare(
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
                             tables=tables, plot=plot, tracker=tracker, short_runs=short_runs)
     with progress_bar("compare") as update:
-        report = run_compare(arms, training, seeds=1 if seeds is None else seeds, reference=reference,
+        report = run_compare(arms, training.config, seeds=1 if seeds is None else seeds, reference=reference,
                              results_dir=results_dir, scale=scale, effect=effect / 100,
                              target_error=None if target_error is None else target_error / 100, hooks=hooks_for(update))
     _render(report, plot, tracker, tables, as_json)

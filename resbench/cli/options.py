@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass, fields
 from typing import Annotated, Optional
 
 import typer
 
 from resbench.spec import parse_spec
+from resbench.train.config import TrainConfig
 from resbench.validate import comma_list, parse_list  # noqa: F401  (the CLI's one list parser)
 
 MODIFIERS = "Spec modifiers"
@@ -72,27 +74,28 @@ _MODIFIER_PARAMS = [
 
 
 TRAINING = "Training"
-_TRAIN_PARAMS = [
-    ("dataset", str, "cifar10", typer.Option(help="cifar10, cifar100, imagefolder or synthetic (offline, generated).", rich_help_panel=TRAINING)),
-    ("data_dir", Optional[str], "data", typer.Option("--data-dir", help="Folder with cifar-10-batches-py/, cifar-100-python/ or train/<class>/ (imagefolder).", rich_help_panel=TRAINING)),
-    ("download", bool, True, typer.Option("--download/--no-download", help="Download CIFAR with torchvision if missing (needs network).", rich_help_panel=TRAINING)),
-    ("subset", Optional[int], None, typer.Option(help="Balanced subset of N training images (the same for every seed).", rich_help_panel=TRAINING)),
-    ("val_split", Optional[float], None, typer.Option("--val-split", help="Hold out this fraction of train as the test set.", rich_help_panel=TRAINING)),
-    ("test_subset", Optional[int], None, typer.Option("--test-subset", help="Evaluate on a balanced subset of N test images (cheaper per epoch).", rich_help_panel=TRAINING)),
-    ("epochs", int, 10, typer.Option(help="Training epochs.", rich_help_panel=TRAINING)),
-    ("batch_size", int, 128, typer.Option("--batch-size", help="Global batch size (the paper: 128).", rich_help_panel=TRAINING)),
-    ("lr", Optional[float], None, typer.Option(help="Peak learning rate (default 0.1 x batch/128, the paper's 0.1).", rich_help_panel=TRAINING)),
-    ("schedule", str, "step", typer.Option(help="step (/10 at 50% and 75%, the paper's), cosine or linear (both decay to 0). With --budget the default is linear (measured best at short budgets: docs/comparing.md).", rich_help_panel=TRAINING)),
-    ("warmup_mode", str, "auto", typer.Option("--warmup", help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
-    ("seed", int, 0, typer.Option(help="Random seed (init, data order, augmentation); compare: the first seed.", rich_help_panel=TRAINING)),
-    ("device", str, "auto", typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAINING)),
-    ("dtype", str, "fp32", typer.Option(help="fp32, bf16 (autocast), fp16 (autocast + loss scaling, CUDA), or auto: bf16 autocast where a short measurement here finds it at least 1.1x faster than fp32 (native bf16: AVX512-BF16/AMX CPUs, recent GPUs), else fp32; the record says which ran.", rich_help_panel=TRAINING)),
-    ("channels_last", Optional[bool], None, typer.Option("--channels-last/--no-channels-last", help="NHWC layout. Default per device: on for CPU (1.33x faster training there), off for CUDA (NHWC cost ~20 % on an H100); see README.", rich_help_panel=TRAINING, show_default=False)),
-    ("compile", bool, False, typer.Option("--compile", help="torch.compile the model.", rich_help_panel=TRAINING)),
-    ("cuda_graphs", bool, False, typer.Option("--cuda-graphs", help="CUDA: capture forward + backward + SGD step as one CUDA graph (no launch overhead).", rich_help_panel=TRAINING)),
-    ("threads", Optional[int], None, typer.Option(help="CPU threads for this process.", rich_help_panel=TRAINING)),
+# The training options: name, type and help. Each default is TrainConfig's field default (the one
+# owner, shown in --help); an option left out reaches TrainConfig as not given.
+_TRAIN_OPTIONS = [
+    ("dataset", str, typer.Option(help="cifar10, cifar100, imagefolder or synthetic (offline, generated).", rich_help_panel=TRAINING)),
+    ("data_dir", Optional[str], typer.Option("--data-dir", help="Folder with cifar-10-batches-py/, cifar-100-python/ or train/<class>/ (imagefolder).", rich_help_panel=TRAINING)),
+    ("download", bool, typer.Option("--download/--no-download", help="Download CIFAR with torchvision if missing (needs network).", rich_help_panel=TRAINING)),
+    ("subset", Optional[int], typer.Option(help="Balanced subset of N training images (the same for every seed).", rich_help_panel=TRAINING)),
+    ("val_split", Optional[float], typer.Option("--val-split", help="Hold out this fraction of train as the test set.", rich_help_panel=TRAINING)),
+    ("test_subset", Optional[int], typer.Option("--test-subset", help="Evaluate on a balanced subset of N test images (cheaper per epoch).", rich_help_panel=TRAINING)),
+    ("epochs", int, typer.Option(help="Training epochs.", rich_help_panel=TRAINING)),
+    ("batch_size", int, typer.Option("--batch-size", help="Global batch size (the paper: 128).", rich_help_panel=TRAINING)),
+    ("lr", Optional[float], typer.Option(help="Peak learning rate (default 0.1 x batch/128, the paper's 0.1).", rich_help_panel=TRAINING)),
+    ("schedule", str, typer.Option(help="step (/10 at 50% and 75%, the paper's), cosine or linear (both decay to 0). With --budget the default is linear (measured best at short budgets: docs/comparing.md).", rich_help_panel=TRAINING)),
+    ("warmup_mode", str, typer.Option("--warmup", help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
+    ("seed", int, typer.Option(help="Random seed (init, data order, augmentation); compare: the first seed.", rich_help_panel=TRAINING)),
+    ("device", str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAINING)),
+    ("dtype", str, typer.Option(help="fp32, bf16 (autocast), fp16 (autocast + loss scaling, CUDA), or auto: bf16 autocast where a short measurement here finds it at least 1.1x faster than fp32 (native bf16: AVX512-BF16/AMX CPUs, recent GPUs), else fp32; the record says which ran.", rich_help_panel=TRAINING)),
+    ("channels_last", Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC layout. Default per device: on for CPU (1.33x faster training there), off for CUDA (NHWC cost ~20 % on an H100); see README.", rich_help_panel=TRAINING, show_default=False)),
+    ("compile", bool, typer.Option("--compile", help="torch.compile the model.", rich_help_panel=TRAINING)),
+    ("cuda_graphs", bool, typer.Option("--cuda-graphs", help="CUDA: capture forward + backward + SGD step as one CUDA graph (no launch overhead).", rich_help_panel=TRAINING)),
+    ("threads", Optional[int], typer.Option(help="CPU threads for this process.", rich_help_panel=TRAINING)),
 ]
-
 
 def _params(defs) -> list[inspect.Parameter]:
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[tp, opt])
@@ -150,20 +153,46 @@ def target_command(func):
     return spec_command(func, parse=parse_target)
 
 
-def _train_config(values: dict):
-    from resbench.train.recipe import TrainConfig
+@dataclass(frozen=True)
+class Training:
+    """The training options as parsed: the config, which of its fields were given on the
+    command line (a budget keeps a given --epochs or --schedule and chooses the rest), and
+    the CPU threads to run with."""
 
-    values = dict(values)
+    config: TrainConfig
+    given: frozenset[str]
+    threads: int | None
+
+
+def _train_params() -> list:
+    """The training options with TrainConfig's defaults: a flag starts at its field's
+    default; any other option starts at None (not given) and shows the field's default."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    params = []
+    for name, tp, opt in _TRAIN_OPTIONS:
+        default = defaults.get(_FIELD.get(name, name))
+        if tp is bool:
+            params.append((name, tp, default, opt))
+            continue
+        if default is not None and opt.show_default is True:
+            opt.help, opt.show_default = f"{opt.help} \\[default: {default}]", False
+        params.append((name, Optional[tp], None, opt))
+    return params
+
+
+_FIELD = {"warmup_mode": "warmup"}  # option names that differ from the field they set
+
+
+def _training(values: dict) -> Training:
+    from resbench.validate import whole
+
+    values = {_FIELD.get(k, k): v for k, v in values.items()}
     threads = values.pop("threads")
     if threads is not None:
-        from resbench.validate import whole
-
         whole(threads, "--threads", 1, 4096)
-        import torch
-
-        torch.set_num_threads(threads)
-    values["warmup"] = values.pop("warmup_mode")
-    return TrainConfig(**values)  # resolves the device and its defaults, as for API callers
+    given = {k: v for k, v in values.items() if v is not None}
+    # resolves the device and its defaults, as for API callers
+    return Training(TrainConfig(**given), frozenset(k for k, v in given.items() if not isinstance(v, bool)), threads)
 
 
 _SCALE_DEFS = [
@@ -190,5 +219,14 @@ def with_scale(func):
 
 
 def with_training(func):
-    """Add the training options; the command receives ``training``, a TrainConfig."""
-    return extend(func, _TRAIN_PARAMS, "training", _train_config)
+    """Add the training options; the command receives ``training``, a Training, and runs
+    with its CPU threads (restored after)."""
+
+    @functools.wraps(func)
+    def threaded(*args, training: Training, **kwargs):
+        from resbench.runtime import num_threads
+
+        with num_threads(training.threads):
+            return func(*args, training=training, **kwargs)
+
+    return extend(threaded, _train_params(), "training", _training)

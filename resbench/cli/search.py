@@ -89,7 +89,7 @@ def search(
     from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.search.driver import SearchOptions, run_search
 
-    cfg = training
+    cfg = training.config
     tables = TableOutputs(csv, markdown, as_json)  # the table: every evaluated trial, with on_front
     if plot is not None:
         prepare_output(plot, FIGURE_SUFFIXES, "--plot")

@@ -46,7 +46,7 @@ def train(
     from resbench.cli.progress import progress_bar
     from resbench.train.job import train_job
 
-    cfg = training
+    cfg = training.config
     tables = TableOutputs(csv, markdown, as_json)
     if nproc is not None:
         from resbench.train.distributed import launch

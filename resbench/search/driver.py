@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resbench import validate as v
+from resbench.cost import analytic_complexity
 from resbench.errors import ConfigError, Interrupted, UsageError
 from resbench.hooks import Hooks
-from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.measure.env import collect_env
 from resbench.measure.timing import ProfileConfig, profile
@@ -19,14 +19,23 @@ from resbench.runtime import resolve_device
 from resbench.search.hypervolume import Hypervolume, hypervolume
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace, load_space_file, narrow
-from resbench.search.study import (REFERENCE_PRESETS, Runner, SearchConfig, SearchSummary, default_storage, open_study,
-                                   quiet_optuna, summarize)
+from resbench.search.study import (
+    REFERENCE_PRESETS,
+    Runner,
+    SearchConfig,
+    SearchSummary,
+    default_storage,
+    open_study,
+    quiet_optuna,
+    summarize,
+)
 from resbench.spec import FAMILY_DEFAULTS, parse_spec
-from resbench.store import Store, results_dir as resolve_results
+from resbench.store import Store
+from resbench.store import results_dir as resolve_results
 from resbench.train.cells import Cell, load_data, run_cell, run_packed
-from resbench.train.engine import why_not_packable
 from resbench.train.comparison import DEFAULT_PACK
-from resbench.train.recipe import TrainConfig
+from resbench.train.config import TrainConfig
+from resbench.train.engine import why_not_packable
 from resbench.validate import parse_list, writable_folder
 
 

@@ -29,16 +29,16 @@ from typing import Callable
 import torch
 from filelock import FileLock
 
+from resbench.cost import analytic_complexity
 from resbench.errors import ConfigError, ResbenchError, UsageError
 from resbench.limits import check_fits
-from resbench.cost import analytic_complexity
 from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import config_key
 from resbench.train.cells import Cell
-from resbench.train.recipe import TrainConfig
+from resbench.train.config import TrainConfig
 from resbench.train.runs import CellRuns
 
 OBJECTIVES = ("error", "macs", "params", "latency")

@@ -7,7 +7,7 @@ from resbench._lazy import lazy_getattr
 
 _API = {
     "train": ("resbench.train.engine", "train"),
-    "TrainConfig": ("resbench.train.recipe", "TrainConfig"),
+    "TrainConfig": ("resbench.train.config", "TrainConfig"),
     "TrainResult": ("resbench.train.recipe", "TrainResult"),
     "compare": ("resbench.train.comparison", "compare"),
     "degradation": ("resbench.train.comparison", "degradation"),

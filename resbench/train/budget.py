@@ -31,14 +31,15 @@ import torch
 
 from resbench.cache import cache_dir
 from resbench.errors import UsageError
-from resbench.measure.busy import Meter, warning as busy_warning
+from resbench.measure.busy import Meter
+from resbench.measure.busy import warning as busy_warning
 from resbench.measure.env import _cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
 from resbench.stats import min_detectable_difference
 from resbench.store import read_regular, write_json_atomic
+from resbench.train.config import TrainConfig
 from resbench.train.engine import train
-from resbench.train.recipe import TrainConfig
 
 # The spread prior, one arm's seed sd of final test error after E full-data epochs:
 # sd(E)^2 = FLIP_SD^2 + (SD_AT_1 / E^DECAY)^2; a paired difference's sd is sqrt(2) times

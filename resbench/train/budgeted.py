@@ -17,7 +17,14 @@ from resbench import validate as v
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
-from resbench.stats import equivalence_interval, look_seeds, resolved, sequential_interval, sequential_p, spent_alpha
+from resbench.stats import (
+    equivalence_interval,
+    look_seeds,
+    resolved,
+    sequential_interval,
+    sequential_p,
+    spent_alpha,
+)
 from resbench.store import Store
 from resbench.train.budget import (
     BUDGET_SCHEDULE,
@@ -44,7 +51,7 @@ from resbench.train.comparison import (
     outputs_ready,
     resolve_reference,
 )
-from resbench.train.recipe import TrainConfig
+from resbench.train.config import TrainConfig
 
 
 @dataclass(frozen=True)

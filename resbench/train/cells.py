@@ -16,15 +16,15 @@ from typing import Callable
 
 import torch
 
-from resbench.hooks import Progress
 from resbench.errors import UsageError
+from resbench.hooks import Progress
 from resbench.measure.env import collect_env
 from resbench.runtime import num_threads, resolve_device
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.store import config_key
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
 from resbench.train.engine import Checkpoint, train, train_packed
-from resbench.train.recipe import TrainConfig
 
 Warn = Callable[[str], None]
 

@@ -29,10 +29,11 @@ from resbench.stats import (
 from resbench.store import Store
 from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, fit_to_data, load_data, run_cell, run_packed
+from resbench.train.config import TrainConfig
 from resbench.train.engine import pack_key
 from resbench.train.executors import EXECUTORS, run_cells
 from resbench.train.paper import paper_figure, recipe_differences
-from resbench.train.recipe import TrainConfig, TrainResult
+from resbench.train.recipe import TrainResult
 from resbench.train.runs import CellRuns, CellStatus
 from resbench.train.sweep import build_arms, build_cells
 from resbench.validate import writable_folder

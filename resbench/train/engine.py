@@ -22,20 +22,32 @@ from typing import Callable
 
 import torch
 
-from resbench.hooks import Progress
+from resbench.cost import analytic_complexity
 from resbench.errors import ConfigError, UsageError
+from resbench.hooks import Progress
 from resbench.limits import check_fits as check_memory
 from resbench.measure.busy import Meter
-from resbench.cost import analytic_complexity
 from resbench.model import build_model
 from resbench.model.packed import pack_models
-from resbench.runtime import autocast, grad_scaler, nhwc_backward_crashes, resolve_device
+from resbench.runtime import (
+    autocast,
+    grad_scaler,
+    nhwc_backward_crashes,
+    resolve_device,
+)
 from resbench.spec import NetSpec
 from resbench.store import atomic_output
 from resbench.train.checkpoint import Checkpoint, Damaged, check_contents
+from resbench.train.config import TrainConfig
 from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
-from resbench.train.recipe import EpochStats, TrainConfig, TrainResult, check_fits, lr_at, pack_correct
+from resbench.train.recipe import (
+    EpochStats,
+    TrainResult,
+    check_fits,
+    lr_at,
+    pack_correct,
+)
 
 NHWC_NOTE = ("trained in NCHW, not channels-last: oneDNN's CPU backward of a stride-2 1x1 conv with fewer than "
              "8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")

@@ -18,11 +18,16 @@ from resbench.measure.env import collect_env
 from resbench.model import build_model
 from resbench.spec import NetSpec, parse_spec
 from resbench.store import Store
-from resbench.train.analysis import gradient_norms, gradient_verdict, layer_responses, load_checkpoint
+from resbench.train.analysis import (
+    gradient_norms,
+    gradient_verdict,
+    layer_responses,
+    load_checkpoint,
+)
 from resbench.train.cells import fit_to_data, load_data
+from resbench.train.config import TrainConfig
 from resbench.train.engine import train
 from resbench.train.loader import channel_stats
-from resbench.train.recipe import TrainConfig
 
 
 def _for_analysis(model):

@@ -18,10 +18,11 @@ from resbench.spec import NetSpec
 from resbench.store import Store
 from resbench.train.budget import resolve_dtype
 from resbench.train.cells import Cell, checkpoint_for, fit_to_data, load_data
+from resbench.train.config import TrainConfig
 from resbench.train.distributed import dist_context
 from resbench.train.engine import Checkpoint, train
 from resbench.train.paper import PaperFigure, paper_figure
-from resbench.train.recipe import TrainConfig, TrainResult
+from resbench.train.recipe import TrainResult
 from resbench.train.runs import CellRuns, now
 from resbench.validate import writable_folder
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from resbench.spec import NetSpec, parse_spec
-from resbench.train.recipe import TrainConfig
+from resbench.train.config import TrainConfig
 
 SOURCE = "He et al. 2015, Table 6"
 # Test error (fraction) of each Table 6 ResNet, by preset name.

@@ -12,7 +12,7 @@ from dataclasses import replace
 from resbench.errors import ConfigError, SpecError
 from resbench.spec import NetSpec, parse_spec
 from resbench.train.cells import Cell
-from resbench.train.recipe import TrainConfig
+from resbench.train.config import TrainConfig
 
 
 def _bottleneck_twin(basic_depth: int) -> int:

@@ -8,10 +8,9 @@ import torch
 from resbench.model import build_model
 from resbench.model.packed import pack_models, unpack_state
 from resbench.spec import parse_spec
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
-from resbench.train.engine import train
-from resbench.train.recipe import TrainConfig
-from resbench.train.engine import train_packed
+from resbench.train.engine import train, train_packed
 
 
 @pytest.mark.parametrize("spec", ["resnet20", "resnet20:shortcut=B", "resnet20:shortcut=C", "cifar-plain8",

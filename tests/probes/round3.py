@@ -389,7 +389,7 @@ def _checkpoint(how: str):
     def setup(tmp: Path):
         from resbench.spec import parse_spec
         from resbench.train.cells import Cell, checkpoint_for
-        from resbench.train.recipe import TrainConfig
+        from resbench.train.config import TrainConfig
 
         cfg = TrainConfig(dataset="synthetic", device="cpu", subset=32, test_subset=16, batch_size=16, epochs=2)
         folder = tmp / "res" / "checkpoints"

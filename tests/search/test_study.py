@@ -12,18 +12,25 @@ import random
 import optuna
 import pytest
 
-from resbench.errors import UsageError
 from resbench.cost import analytic_complexity
+from resbench.errors import UsageError
 from resbench.measure.complexity import count_complexity
-from resbench.search.pareto import best_k, crowding_distances, dominates, nondominated_ranks, pareto_front
+from resbench.search.pareto import (
+    best_k,
+    crowding_distances,
+    dominates,
+    nondominated_ranks,
+    pareto_front,
+)
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace, narrow
-from resbench.validate import count as parse_count
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.spec import parse_spec
 from resbench.store import Store
-from resbench.train.recipe import EpochStats, TrainConfig, TrainResult
+from resbench.train.config import TrainConfig
+from resbench.train.recipe import EpochStats, TrainResult
 from resbench.train.sweep import Cell
+from resbench.validate import count as parse_count
 
 # --- Pareto sorting -------------------------------------------------------------------
 

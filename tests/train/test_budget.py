@@ -66,7 +66,12 @@ def test_the_prior_falls_faster_than_one_over_root_epochs_to_a_floor_of_flips():
 
 
 def test_expected_error_passes_its_anchors_and_sets_the_floor():
-    from resbench.train.budget import ERROR_ANCHORS, FLOOR_RATIO, epochs_floor, expected_error
+    from resbench.train.budget import (
+        ERROR_ANCHORS,
+        FLOOR_RATIO,
+        epochs_floor,
+        expected_error,
+    )
 
     for e, err in ERROR_ANCHORS:
         assert expected_error(e) == pytest.approx(err)
@@ -188,7 +193,7 @@ def test_dtype_auto_follows_this_machines_measurement(monkeypatch, bf16_seconds,
 
     from resbench.spec import parse_spec
     from resbench.train import budget
-    from resbench.train.recipe import TrainConfig
+    from resbench.train.config import TrainConfig
 
     monkeypatch.setattr(budget, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 10.0 if cfg.dtype == "fp32"
                                                                             else bf16_seconds, "calibrated"))
@@ -211,7 +216,7 @@ def test_each_arm_keeps_its_own_stored_spread(tmp_path):
     from resbench.spec import parse_spec
     from resbench.store import Store
     from resbench.train.budgeted import _spread_model, _stored_differences
-    from resbench.train.recipe import TrainConfig
+    from resbench.train.config import TrainConfig
 
     cfg = TrainConfig(dataset="synthetic", epochs=2, device="cpu")
     a, b, c = (parse_spec(s) for s in ("cifar-resnet8", "cifar-plain8", "cifar-resnet8:shortcut=B"))

@@ -10,7 +10,15 @@ import pytest
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
 from resbench.train import budget, budgeted
-from resbench.train.budget import ArmCost, Plan, choose, duration_at_least, stored_sd, useless_plan, with_spread
+from resbench.train.budget import (
+    ArmCost,
+    Plan,
+    choose,
+    duration_at_least,
+    stored_sd,
+    useless_plan,
+    with_spread,
+)
 
 SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "64", "--test-subset", "32", "--batch-size", "32"]
 ARMS = ["--specs", "cifar-resnet8,cifar-plain8"]
@@ -130,8 +138,8 @@ def test_a_calibration_on_a_busy_machine_warns_and_is_not_kept(tmp_path, monkeyp
     cannot catch it: the contention meter does, and such a figure never reaches the cache."""
     from resbench.measure import busy
     from resbench.spec import parse_spec
+    from resbench.train.config import TrainConfig
     from resbench.train.data import load_dataset
-    from resbench.train.recipe import TrainConfig
 
     monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(busy.Meter, "share", lambda self: share)

@@ -18,9 +18,9 @@ import torch
 from resbench.errors import UsageError
 from resbench.spec import parse_spec
 from resbench.train.checkpoint import Checkpoint, Damaged, check_contents
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
-from resbench.train.engine import _State, _build, train
-from resbench.train.recipe import TrainConfig
+from resbench.train.engine import _build, _State, train
 
 SPEC = parse_spec("cifar-resnet8")
 CFG = TrainConfig(dataset="synthetic", epochs=2, batch_size=16, device="cpu")

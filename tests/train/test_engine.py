@@ -7,9 +7,9 @@ import torch
 
 from resbench.errors import UsageError
 from resbench.spec import parse_spec
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
 from resbench.train.engine import Checkpoint, train, train_members
-from resbench.train.recipe import TrainConfig
 
 SPEC = parse_spec("cifar-resnet8")
 CFG = TrainConfig(dataset="synthetic", epochs=3, batch_size=32, device="cpu")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from resbench.spec import parse_spec
+from resbench.train.config import TrainConfig
 from resbench.train.paper import PAPER_EPOCHS, TABLE6, paper_figure, recipe_differences
-from resbench.train.recipe import TrainConfig
 
 PAPER = TrainConfig(epochs=PAPER_EPOCHS, device="cpu")
 

@@ -1,12 +1,12 @@
 """Training loop, pairing across arms, divergence, compare statistics, resume, CLI."""
 
 import json
-from dataclasses import replace
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,9 +16,10 @@ from scipy import stats as st
 from resbench.model import build_model
 from resbench.spec import parse_spec
 from resbench.stats import paired_difference
+from resbench.train.config import TrainConfig
 from resbench.train.data import load_dataset
 from resbench.train.engine import train
-from resbench.train.recipe import TrainConfig, lr_at
+from resbench.train.recipe import lr_at
 from resbench.train.sweep import build_arms, build_cells
 
 SYN = dict(synthetic_size=(256, 64))
@@ -349,8 +350,8 @@ def test_evaluation_uses_running_statistics_not_the_batch():
     """In eval mode BatchNorm uses its running statistics: the error does not depend on
     how the test set is cut into batches (a net left in train mode would)."""
     from resbench.train.data import load_dataset
-    from resbench.train.loader import DeviceLoader, channel_stats
     from resbench.train.engine import evaluate
+    from resbench.train.loader import DeviceLoader, channel_stats
 
     data = load_dataset("synthetic", synthetic_size=(64, 60))
     spec = parse_spec("cifar-resnet8")
@@ -367,21 +368,37 @@ def test_evaluation_uses_running_statistics_not_the_batch():
     assert net.training  # evaluate hands the net back in train mode
 
 
-def test_api_and_cli_defaults_are_identical():
-    """The CLI's training options default to TrainConfig's fields, and a command line
-    with none of them builds exactly TrainConfig()."""
+def test_cli_training_options_are_generated_from_trainconfig():
+    """The CLI's training options take TrainConfig's defaults (shown in --help, never copied),
+    a command line with none of them builds exactly TrainConfig(), and the options given are
+    the ones named in ``given``."""
     import dataclasses
 
-    from resbench.cli.options import _TRAIN_PARAMS, _train_config
+    from typer.testing import CliRunner
 
-    cli_defaults = {name: default for name, _, default, _ in _TRAIN_PARAMS}
-    cli_defaults["warmup"] = cli_defaults.pop("warmup_mode")
-    cli_defaults.pop("threads")  # the process's, not the config's
+    from resbench.cli.app import build_app
+    from resbench.cli.options import _train_params, _training
+
+    params = _train_params()
     api_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    assert set(api_defaults) - set(cli_defaults) == {"momentum", "weight_decay"}  # the paper's, not options
-    assert cli_defaults == {k: v for k, v in api_defaults.items() if k in cli_defaults}
-    built = _train_config({name: default for name, _, default, _ in _TRAIN_PARAMS})
-    assert built == TrainConfig() and built.download is True
+    names = {("warmup" if n == "warmup_mode" else n) for n, *_ in params} - {"threads"}
+    assert set(api_defaults) - names == {"momentum", "weight_decay"}  # the paper's, not options
+    for name, tp, default, opt in params:
+        field = "warmup" if name == "warmup_mode" else name
+        if tp is bool:
+            assert default == api_defaults[field]
+        else:
+            assert default is None  # not given
+            if api_defaults.get(field) is not None:
+                assert opt.help.endswith(f"\\[default: {api_defaults[field]}]")
+    built = _training({name: default for name, _, default, _ in params})
+    assert built.config == TrainConfig() and built.config.download is True
+    assert built.given == frozenset() and built.threads is None
+    given = _training({**{name: default for name, _, default, _ in params}, "epochs": 10, "schedule": "linear", "threads": 1})
+    assert given.given == {"epochs", "schedule"} and given.threads == 1
+    assert given.config == TrainConfig(schedule="linear")
+    help_text = CliRunner().invoke(build_app(), ["train", "--help"], env={"COLUMNS": "200"}).output
+    assert "[default: 10]" in help_text and "[default: step]" in help_text
 
 
 def test_download_is_part_of_the_config_but_not_of_the_key():
