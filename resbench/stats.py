@@ -65,6 +65,14 @@ class PairedDifference:
         return self.ci[0] > 0 or self.ci[1] < 0
 
 
+def flat(values) -> bool:
+    """At least two values, all equal up to rounding: no estimate of a spread. Errors are
+    k/N, so differences that are equal in decimal can differ by 1e-17 in floating point;
+    the smallest real gap between two errors (1/N, N at most 10^6 images) is far above 1e-12."""
+    d = np.asarray(list(values), dtype=float)
+    return len(d) >= 2 and float(np.ptp(d)) <= 1e-12
+
+
 def paired_difference(reference: dict, other: dict, level: float = 0.95) -> PairedDifference | None:
     """``reference`` and ``other`` map seed -> value; only seeds present in both pair up."""
     from scipy import stats as st
@@ -76,10 +84,10 @@ def paired_difference(reference: dict, other: dict, level: float = 0.95) -> Pair
     mean = float(d.mean())
     if len(d) < 2:
         return PairedDifference(mean, None, None, len(d), level=level)
+    if flat(d):
+        return PairedDifference(mean, None, None, len(d), 0.0, level)
     sd = float(d.std(ddof=1))
     sem = float(sd / np.sqrt(len(d)))
-    if not sem > 0:
-        return PairedDifference(mean, None, None, len(d), sd, level)
     half = float(st.t.ppf(0.5 + level / 2, len(d) - 1)) * sem
     p = float(2 * st.t.sf(abs(mean) / sem, len(d) - 1))
     return PairedDifference(mean, (mean - half, mean + half), p, len(d), sd, level)
@@ -208,11 +216,9 @@ def _t_interval(diffs, a: float) -> tuple[float, float] | None:
     from scipy import stats as st
 
     d = np.asarray(list(diffs), dtype=float)
-    if len(d) < 2:
+    if len(d) < 2 or flat(d):
         return None
     sd = float(d.std(ddof=1))
-    if not sd > 0:
-        return None
     half = float(st.t.ppf(1 - a / 2, len(d) - 1) * sd / np.sqrt(len(d)))
     return float(d.mean() - half), float(d.mean() + half)
 

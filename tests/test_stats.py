@@ -157,3 +157,19 @@ def test_the_result_keeps_its_per_image_answers_checked_against_its_error():
         _check_result({**base, "final_test_error": 0.5, "test_correct": text, "test_images": 10})
     with pytest.raises(TypeError, match="count of images"):
         _check_result({**base, "test_correct": text, "test_images": "10"})
+
+
+def test_differences_equal_up_to_rounding_are_no_estimate_of_a_spread():
+    """Errors are k/N: differences equal in decimal can differ by 1e-17 in floating point.
+    That is zero spread (no interval, no verdict), never a zero-width 'significant' one."""
+    from resbench.stats import flat, paired_difference, sequential_interval
+
+    ref = {s: k / 10_000 for s, k in enumerate((3012, 2987, 3101, 2950))}
+    arm = {s: (k + 2) / 10_000 for s, k in enumerate((3012, 2987, 3101, 2950))}
+    d = [arm[s] - ref[s] for s in ref]
+    assert np.std(d, ddof=1) > 0  # floating point sees a spread of about 3e-17 here
+    assert flat(d)
+    pd_ = paired_difference(ref, arm)
+    assert pd_.ci is None and pd_.p_value is None and pd_.sd == 0.0 and pd_.significant is None
+    assert sequential_interval(d, look=1) is None
+    assert not flat([0.0, 1 / 10_000])  # one image apart is a real spread

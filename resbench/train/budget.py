@@ -36,7 +36,7 @@ from resbench.measure.busy import warning as busy_warning
 from resbench.measure.env import _cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
-from resbench.stats import min_detectable_difference
+from resbench.stats import flat, min_detectable_difference
 from resbench.store import read_regular, write_json_atomic
 from resbench.train.config import TrainConfig
 from resbench.train.engine import train
@@ -172,7 +172,7 @@ def prior_sd(epochs: int, train_images: int) -> float:
 def with_spread(rows_by_epochs: dict[int, list[float]]) -> dict[int, list[float]]:
     """The epoch counts whose stored differences estimate a spread: at least two, not all
     equal (equal differences, e.g. errors quantised by a small test set, are no estimate yet)."""
-    return {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and statistics.stdev(d) > 0}
+    return {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and not flat(d)}
 
 
 def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | None:
@@ -210,6 +210,10 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
     the fewest epochs allowed; ``epochs``: fixed, only the seeds are chosen. Ties go to
     fewer epochs (more seeds: a better estimate of the spread itself)."""
     per_epoch = sum(c.seconds_per_epoch for c in costs)
+    if epochs is not None and floor and epochs < floor:
+        raise UsageError(f"`epochs` {epochs} is below the floor of {floor} epochs, below which the answer is about "
+                         f"nets far from trained: give `epochs` of at least {floor}, or accept the shorter question "
+                         f"with `allow_short=True`")
     lo = epochs if epochs is not None else (floor or 1)
     hi = epochs if epochs is not None else MAX_EPOCHS
     smallest = MIN_SEEDS * per_epoch * lo

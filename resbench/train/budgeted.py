@@ -19,7 +19,9 @@ from resbench.hooks import Hooks
 from resbench.spec import NetSpec, parse_spec
 from resbench.stats import (
     equivalence_interval,
+    flat,
     look_seeds,
+    paired_difference,
     resolved,
     sequential_interval,
     sequential_p,
@@ -219,14 +221,20 @@ def _sequential_row(row: dict, diffs: list[float], look: int, comparisons: int, 
     """Replace the row's plain interval, p-value and verdict with the look's sequential ones
     (alpha spent over looks and split over the arms), so every output shows the valid one."""
     alpha = ALPHA / max(1, comparisons)
-    flat = len(diffs) >= 2 and max(diffs) == min(diffs)  # every difference equal: no estimate of the spread yet
-    row["spread"] = "none yet (all differences equal)" if flat else None
+    row["spread"] = "none yet (all differences equal)" if flat(diffs) else None
     ci = sequential_interval(diffs, look, alpha)
     state = resolved(ci, effect, equivalence_interval(diffs, look, alpha))
     row.update(delta_ci=list(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",
-               p_adjusted=sequential_p(row.get("p_value"), look, comparisons, ALPHA), p_adjust_method="alpha-spending",
+               p_adjusted=sequential_p(_seed_p(diffs), look, comparisons, ALPHA), p_adjust_method="alpha-spending",
                significant=None if ci is None else state == "different", look=look, resolution=state)
     return state
+
+
+def _seed_p(diffs: list[float]) -> float | None:
+    """The paired t p-value of the seed-level differences: the same test the sequential
+    interval inverts, so its adjusted p is below alpha exactly when that interval excludes 0."""
+    d = paired_difference(dict.fromkeys(range(len(diffs)), 0.0), dict(enumerate(diffs)))
+    return None if d is None else d.p_value
 
 
 def _paired_diffs(cmp: Comparison, ref: str, arm: str) -> list[float]:

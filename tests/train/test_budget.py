@@ -90,6 +90,9 @@ def test_a_plan_respects_the_floor_and_fixed_epochs():
     assert free.expected_detectable_diff <= floored.expected_detectable_diff
     with pytest.raises(UsageError, match="13 epochs .the floor.*allow_short.*at least 9m"):
         choose(["a", "b"], costs, 500, sd, 1000, "p", floor=13)
+    with pytest.raises(UsageError, match="`epochs` 5 is below the floor of 13.*allow_short"):
+        choose(["a", "b"], costs, 36_000, sd, 1000, "p", floor=13, epochs=5)
+    assert choose(["a", "b"], costs, 36_000, sd, 1000, "p", epochs=5).epochs == 5  # no floor: a short question accepted
 
 
 def test_alpha_spending_sums_to_at_most_alpha_and_widens_intervals():
@@ -135,6 +138,27 @@ def test_a_given_schedule_is_kept_under_a_budget(cli, tmp_path):
     code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--schedule", "step",
                          "--results-dir", tmp_path)
     assert code == 0 and json.loads(out)["plan"]["schedule"] == "step"
+
+
+def test_sequential_rows_agree_everywhere_for_three_arms(cli, tmp_path):
+    """After --until-resolved every non-reference row's adjusted p, interval and verdict
+    are the sequential ones, in the JSON, the CSV and the Markdown alike."""
+    three = ("--specs", "cifar-resnet8,cifar-plain8,cifar-resnet8:shortcut=B")
+    csv, md = tmp_path / "t.csv", tmp_path / "t.md"
+    code, out, err = cli("compare", *three, *SYN, "--epochs", "1", "--until-resolved", "--seeds", "3", "--effect", "0.01",
+                         "--json", "--csv", csv, "--markdown", md, "--results-dir", tmp_path)
+    assert code == 0, err
+    rows = [r for r in json.loads(out)["rows"] if not r["reference"]]
+    assert len(rows) == 2
+    for r in rows:
+        assert r["interval_method"] == "sequential" and r["p_adjust_method"] == "alpha-spending"
+        if r["delta_ci"] is not None:
+            assert (r["p_adjusted"] < 0.05) == r["significant"] == (r["delta_ci"][0] > 0 or r["delta_ci"][1] < 0)
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    assert set(frame.loc[~frame["reference"], "interval_method"]) == {"sequential"}
+    assert "sequential" in md.read_text() and "alpha-spending" in md.read_text()
 
 
 def test_until_resolved_stops_at_the_seed_cap_with_intervals(cli, tmp_path):
@@ -221,7 +245,7 @@ def test_each_arm_keeps_its_own_stored_spread(tmp_path):
     cfg = TrainConfig(dataset="synthetic", epochs=2, device="cpu")
     a, b, c = (parse_spec(s) for s in ("cifar-resnet8", "cifar-plain8", "cifar-resnet8:shortcut=B"))
     store = Store(tmp_path)
-    errors = {a.name: [0.30, 0.32, 0.31], b.name: [0.40, 0.42, 0.41], c.name: [0.20, 0.35, 0.31]}
+    errors = {a.name: [0.30, 0.32, 0.31], b.name: [0.40, 0.42, 0.415], c.name: [0.20, 0.35, 0.31]}
     for arm, errs in errors.items():
         for seed, e in enumerate(errs):
             hist = [{"epoch": i, "lr": 0.1, "train_loss": 1.0, "train_error": e, "test_error": e, "seconds": 1.0,
@@ -231,7 +255,7 @@ def test_each_arm_keeps_its_own_stored_spread(tmp_path):
                       "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
             store.put("train", config={**cfg.key_fields(), "seed": seed, "spec": arm}, result=result, env={})
     diffs = _stored_differences([a, b, c], a, cfg, tmp_path)
-    assert diffs[b.name][2] == pytest.approx([0.10, 0.10, 0.10]) and len(diffs[c.name][2]) == 3
+    assert diffs[b.name][2] == pytest.approx([0.10, 0.10, 0.105]) and len(diffs[c.name][2]) == 3
     sd_at, source = _spread_model([a, b, c], a, cfg, 1000, tmp_path)
     assert sd_at(2) == pytest.approx(np.std([-0.10, 0.03, 0.0], ddof=1))  # c's own, not a pool with b's
     assert "cifar-resnet8:shortcut=B: 3 at 2 epochs" in source
@@ -248,3 +272,5 @@ def test_budget_on_cifar10_plans_at_the_floor_or_says_what_it_would_take(cli, fa
     assert plan["expected_test_error"] > plan["full_schedule_error"] == pytest.approx(0.0875)
     code, out, err = cli(*args, "--budget", "1m", "--short-runs", "--epochs", "2")
     assert code == 0 and json.loads(out)["plan"]["epochs"] == 2
+    code, out, err = cli(*args, "--budget", "1h", "--epochs", "2")  # a fixed --epochs below the floor is refused too
+    assert code == 2 and "--epochs 2 is below the floor" in err and "--short-runs" in err and "Traceback" not in err
