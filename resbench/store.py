@@ -30,7 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from resbench.errors import StoreError
+from resbench.errors import StoreError, UsageError, WriteFailed
 
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS_DIR = "results"
@@ -312,3 +312,45 @@ class Store:
             if rec.key == key:
                 return rec
         return None
+
+
+def read_cache_table(path: Path, valid, what: str, warn=None) -> dict:
+    """The entries of a machine-local JSON cache (a table of key -> number) that ``valid``
+    accepts. A damaged file (unreadable, not JSON, nested too deeply, not a table, not a
+    regular file) or entry is said once through ``warn`` (``what``: what the entries are
+    and what happens to them), dropped from the file, and never used."""
+    try:
+        doc = json.loads(read_regular(path).decode("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        return _drop_damaged(path, {}, e.strerror or "not readable", what, warn)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else f"not readable JSON ({type(e).__name__})"
+        return _drop_damaged(path, {}, why, what, warn)
+    if not isinstance(doc, dict):
+        return _drop_damaged(path, {}, "not a table", what, warn)
+    good = {k: float(x) for k, x in doc.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and valid(x)}
+    if len(good) < len(doc):
+        bad = next(x for k, x in doc.items() if k not in good)
+        return _drop_damaged(path, good, f"{len(doc) - len(good)} entry(ies) out of range (e.g. {str(bad)[:40]})", what, warn)
+    return good
+
+
+def _drop_damaged(path: Path, good: dict, why: str, what: str, warn) -> dict:
+    if warn is not None:
+        warn(f"{path}: {why}; {what}")
+    write_cache_table(path, good)
+    return good
+
+
+def write_cache_table(path: Path, doc: dict) -> None:
+    """Write a cache table, or nothing: a special file in its place is left alone, and a
+    read-only or full cache costs a measurement next time, never the command."""
+    try:
+        if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, doc)
+    except (OSError, WriteFailed, UsageError):
+        pass

@@ -8,16 +8,16 @@ threads, dtype and torch version.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import time
 from pathlib import Path
 
 import torch
 
-from resbench.measure.busy import all_cpu_seconds
 from resbench.cache import cache_dir
-from resbench.store import write_json_atomic
+from resbench.measure.busy import all_cpu_seconds
+from resbench.store import read_cache_table, write_cache_table
 
 # Dense peak TFLOP/s from NVIDIA's data sheets: fp32 (CUDA cores), tf32/fp16/bf16
 # (tensor cores, without sparsity). First matching name wins, so specific names first.
@@ -144,7 +144,10 @@ def measured_roofline(dtype: str, max_n: int = 2048, repeats: int = 5) -> tuple[
     return max(rates) / 1e12, quiet
 
 
-def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
+ROOFLINE_TFLOPS = (1e-4, 1e4)  # what any CPU's fastest kernel can be: a cached figure outside is damage
+
+
+def cpu_roofline(dtype: str, cpu_name: str, warn=None) -> tuple[float, str]:
     """An upper bound on what this CPU can compute (TFLOP/s) at the current thread count,
     and what it is: the ISA peak (cores x FLOPs per cycle x clock) or, when that is
     unknown or lower, the fastest of a matmul and a convolution measured here.
@@ -156,21 +159,14 @@ def cpu_roofline(dtype: str, cpu_name: str) -> tuple[float, str]:
     isa = cpu_isa_peak(dtype, threads)
     key = f"v2|{cpu_name}|threads={threads}|{dtype}|torch={torch.__version__}"
     path = cache_dir() / "cpu_roofline.json"
-    try:
-        cached = json.loads(path.read_text())
-        cached = cached if isinstance(cached, dict) else {}
-    except (OSError, ValueError):
-        cached = {}
+    cached = read_cache_table(path, lambda x: math.isfinite(x) and ROOFLINE_TFLOPS[0] <= x <= ROOFLINE_TFLOPS[1],
+                              f"ignored: roofline entries must be TFLOP/s between {ROOFLINE_TFLOPS[0]:g} and "
+                              f"{ROOFLINE_TFLOPS[1]:g}, and this one is measured again", warn)
     measured = cached.get(key)
-    if not isinstance(measured, (int, float)) or measured <= 0:
+    if measured is None:
         measured, quiet = measured_roofline(dtype)
         if quiet:
-            cached[key] = measured
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(path, cached)
-            except OSError:
-                pass  # a read-only home only costs a re-measure next time
+            write_cache_table(path, {**cached, key: measured})
     if isa and isa[0] >= measured:
         return isa[0], f"{dtype} ISA peak: {isa[1]}"
     return float(measured), f"fastest measured {dtype} kernel (matmul or 3x3 conv)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -18,8 +19,8 @@ import torch
 from resbench import validate as v
 from resbench.errors import ConfigError, DeviceError
 from resbench.limits import check_fits
-from resbench.measure.busy import Meter
 from resbench.measure.breakdown import StageTime, stage_breakdown
+from resbench.measure.busy import Meter
 from resbench.measure.env import collect_env
 from resbench.measure.onnx_backend import check_backend, measure_onnx
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
@@ -34,11 +35,16 @@ from resbench.measure.steps import (  # noqa: F401
     prepare,
     timed_loop,
 )
-from resbench.runtime import nhwc_backward_crashes, num_threads, precision, resolve_device  # noqa: F401
+from resbench.measure.target import build_target, quick_complexity
+from resbench.runtime import (  # noqa: F401
+    nhwc_backward_crashes,
+    num_threads,
+    precision,
+    resolve_device,
+)
 from resbench.spec import NetSpec
 from resbench.stats import Summary, summarize
 from resbench.store import register_result
-from resbench.measure.target import build_target, quick_complexity
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")
@@ -328,7 +334,7 @@ def _peak(dtype: str, device: torch.device, env: dict) -> tuple[float | None, st
     if device.type == "cuda":
         return gpu_peak_tflops(env["device_name"], dtype), "vendor dense peak"
     if device.type == "cpu":
-        return cpu_roofline(dtype, env["cpu"])
+        return cpu_roofline(dtype, env["cpu"], warn=lambda m: warnings.warn(m, stacklevel=2))
     return None, None
 
 

@@ -37,7 +37,7 @@ from resbench.measure.env import _cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
 from resbench.stats import flat, min_detectable_difference
-from resbench.store import read_regular, write_json_atomic
+from resbench.store import read_cache_table, write_cache_table
 from resbench.train.config import TrainConfig
 from resbench.train.engine import train
 
@@ -290,46 +290,18 @@ EPOCH_SECONDS_RANGE = (1e-4, 30 * 86400)
 
 
 def _read_cache(warn=None) -> dict:
-    """The calibration cache's entries that are finite seconds per epoch in range. A
-    damaged file or entry is said once (``warn``) and dropped from the file, so its arm is
-    calibrated again and the cache is clean for the next run."""
-    path = _cache_path()
-    try:
-        doc = json.loads(read_regular(path).decode("utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else "not readable JSON"
-        return _drop_damaged(path, {}, f"{why} ({type(e).__name__})", warn)
-    if not isinstance(doc, dict):
-        return _drop_damaged(path, {}, "not a table of seconds per epoch", warn)
+    """The calibration cache's entries that are finite seconds per epoch in range; a damaged
+    file or entry is said once (``warn``) and dropped, so its arm is calibrated again."""
     lo, hi = EPOCH_SECONDS_RANGE
-    good = {k: float(x) for k, x in doc.items()
-            if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and lo <= x <= hi}
-    if len(good) < len(doc):
-        bad = next(x for k, x in doc.items() if k not in good)
-        return _drop_damaged(path, good, f"{len(doc) - len(good)} entry(ies) are not seconds per epoch between "
-                                         f"{lo:g} and {hi:g} (e.g. {str(bad)[:40]})", warn)
-    return good
-
-
-def _drop_damaged(path, good: dict, why: str, warn) -> dict:
-    if warn is not None:
-        warn(f"calibration cache {path}: {why}; ignored, and those arms are calibrated again")
-    try:
-        write_json_atomic(path, good)
-    except (OSError, UsageError):  # not a file there, or a read-only cache: ignored all the same
-        pass
-    return good
+    return read_cache_table(_cache_path(), lambda x: math.isfinite(x) and lo <= x <= hi,
+                            f"ignored: calibration entries must be seconds per epoch between {lo:g} and {hi:g}, "
+                            f"and those arms are calibrated again", warn)
 
 
 def _write_cache(key: str, seconds: float) -> None:
     doc = _read_cache()
     doc[key] = seconds
-    try:
-        write_json_atomic(_cache_path(), doc)
-    except OSError:
-        pass  # a cache that cannot be written costs a calibration next time, nothing more
+    write_cache_table(_cache_path(), doc)
 
 
 BF16_MIN_SPEEDUP = 1.1  # below it bf16's rounding buys too little time to be worth it
