@@ -31,11 +31,17 @@ def _damage(rec: dict, how: str):
         r["schema"] = "1"
     elif how == "env-list":
         r["env"] = []
+    elif how.startswith("result:"):  # a number out of its range: result:field=value
+        field, value = how[len("result:"):].split("=")
+        r["result"][field] = json.loads(value)
     return r
 
 
 DAMAGE = ["created-number", "key-list", "spec-number", "result-empty", "history-text", "error-text",
-          "history-value-text", "schema-future", "schema-text", "env-list"]
+          "history-value-text", "schema-future", "schema-text", "env-list",
+          # counts are positive, times positive, shares in [0, 1]
+          "result:contention=5", "result:contention=-1", "result:contention=\"x\"", "result:world_size=0", "result:packed=0",
+          "result:effective_batch_size=0", "result:params=0", "result:seconds=0", "result:images_per_second=0"]
 RAW = {"deep": "[" * 100_000 + "]" * 100_000, "not-json": "{", "empty": "", "list": "[]", "binary": "\udcff"}
 
 
@@ -70,6 +76,25 @@ def test_results_lists_the_good_record_beside_a_damaged_one(cli, store, tmp_path
     code, out, err = cli("compare", "--specs", "cifar-resnet8", *SYN, "--results-dir", root, "--json")
     assert code == 0, err
     assert len(list(folder.glob("*.json"))) == 2  # nothing retrained, nothing deleted
+
+
+def test_a_cells_own_damaged_record_is_said_and_the_cell_trained_again(cli, store, tmp_path):
+    """The damaged record is the cell's own (its key): never reused, said once, recomputed."""
+    import shutil
+
+    root = tmp_path / "r"
+    shutil.copytree(store, root)
+    folder = root / "records" / "train"
+    own = next(folder.glob("*.json"))
+    own.write_text(json.dumps(_damage(json.loads(own.read_text()), "result:contention=5")))
+    code, out, err = cli("compare", "--specs", "cifar-resnet8", *SYN, "--results-dir", root, "--json")
+    assert code == 0, err
+    assert own.name in err and "contention" in err and "Traceback" not in err
+    records = sorted(folder.glob("*.json"))
+    assert len(records) == 2  # the damaged one left as it was, a new one beside it
+    fresh = json.loads(next(r for r in records if r != own).read_text())
+    assert 0 <= fresh["result"]["contention"] <= 1
+    assert json.loads(out)[0]["test_error_mean"] == fresh["result"]["final_test_error"]
 
 
 @pytest.fixture(scope="module")

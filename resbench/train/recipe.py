@@ -100,7 +100,7 @@ class TrainResult:
 
 def _check_result(d: dict) -> TrainResult:
     """A stored train result is what TrainResult reads back, with every number in its range:
-    errors in [0, 1], counts whole and non-negative, times finite and non-negative. A run
+    errors and shares in [0, 1], counts whole and positive, times finite and positive. A run
     that did not diverge has a history and final errors."""
     if not isinstance(d.get("history"), list) or not all(isinstance(h, dict) for h in d["history"]):
         raise TypeError("history is not a list of epochs")
@@ -110,11 +110,14 @@ def _check_result(d: dict) -> TrainResult:
     for name in ("final_train_error", "final_test_error"):
         if getattr(r, name) is not None:
             v.number(getattr(r, name), f"result {name}", 0, 1)
-    for name in ("params", "macs", "epochs", "effective_batch_size", "world_size", "packed"):
-        v.whole(getattr(r, name), f"result {name}", 0, None)
+    for name in ("params", "macs", "effective_batch_size", "world_size", "packed"):
+        v.whole(getattr(r, name), f"result {name}", 1, None)
+    v.whole(r.epochs, "result epochs", 0, None)  # a run that diverged in its first epoch has none
     for name in ("seconds", "images_per_second", "lr"):
-        v.number(getattr(r, name), f"result {name}", 0)
+        v.number(getattr(r, name), f"result {name}", 0, lo_open=True)
     v.number(r.data_fraction, "result data fraction", -1, 1)
+    if r.contention is not None:
+        v.number(r.contention, "result contention", 0, 1)
     for i, h in enumerate(r.history):
         where = f"result history[{i}]"
         v.whole(h.epoch, f"{where} epoch", 1, None)
