@@ -26,6 +26,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -272,7 +273,28 @@ class Store:
         rid = f"{created.strftime('%Y%m%dT%H%M%S')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
         record = {"schema": SCHEMA_VERSION, "kind": kind, "id": rid, "key": key,
                   "created": created.isoformat(timespec="milliseconds"), "config": config, "result": result, "env": env}
+        self._remove_stale_temporaries(kind, key)
         return write_json_atomic(self.records_dir / kind / f"{rid}.json", record)
+
+    STALE_SECONDS = 600  # a record is written in milliseconds: a temporary this old was left by a kill
+
+    def _remove_stale_temporaries(self, kind: str, key: str) -> None:
+        """Remove the temporary files a killed write of a ``key`` record left behind."""
+        folder = self.records_dir / kind
+        if not folder.is_dir():
+            return
+        cutoff = time.time() - self.STALE_SECONDS
+        for path in folder.glob(f".*-{key[:8]}-*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass  # gone already, or not ours to remove: it is skipped on read all the same
+
+    def _paths(self, kind: str, key: str) -> list[Path]:
+        """The record files that may hold ``key`` (never an atomic write's temporary)."""
+        folder = self.records_dir / _check_kind(kind)
+        return sorted(p for p in folder.glob(f"*-{key[:8]}-*.json") if not p.name.startswith("."))
 
     def load(self, kind: str | None = None) -> tuple[list[Record], list[str]]:
         """All readable records (oldest first) and one warning per unreadable file."""
@@ -292,7 +314,7 @@ class Store:
 
     def newest(self, kind: str, key: str, since: str = "") -> Record | None:
         """The newest readable record of ``key`` created at or after ``since`` (ISO 8601)."""
-        for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json"), reverse=True):
+        for path in reversed(self._paths(kind, key)):
             try:
                 rec = read_record(path)
             except StoreError as e:
@@ -303,7 +325,7 @@ class Store:
         return None
 
     def find(self, kind: str, key: str) -> Record | None:
-        for path in sorted((self.records_dir / _check_kind(kind)).glob(f"*-{key[:8]}-*.json")):
+        for path in self._paths(kind, key):
             try:
                 rec = read_record(path)
             except StoreError as e:

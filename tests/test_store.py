@@ -83,3 +83,28 @@ def test_killed_writer_never_leaves_a_half_written_record(tmp_path):
     proc.wait()
     rec = json.loads(target.read_text())
     assert len(rec["pad"]) == 200000
+
+
+def test_a_killed_records_temporary_is_never_read_and_removed_when_stale(tmp_path):
+    """A kill mid-write leaves `.<id>.json.XXXX.json` beside the records: never read as a
+    record (no warning), and removed by the next write of that key once it is stale."""
+    import os
+    import time
+
+    store = Store(tmp_path)
+    config = {"spec": "resnet20", "seed": 0}
+    key = config_key(config)
+    folder = tmp_path / "records" / "example"
+    folder.mkdir(parents=True)
+    stale = folder / f".20260101T000000-{key[:8]}-abcdef.json.k1ll3d.json"
+    fresh = folder / f".20260101T000001-{key[:8]}-abcdef.json.wr1t1n.json"
+    stale.write_text('{"half": ')
+    fresh.write_text('{"half": ')
+    old = time.time() - 2 * Store.STALE_SECONDS
+    os.utime(stale, (old, old))
+    warned = []
+    store._skip = lambda e, path: warned.append(path)  # what a damaged record would say
+    assert store.find("example", key) is None and store.newest("example", key) is None and warned == []
+    store.put("example", config=config, result={"x": 1}, env={})
+    assert not stale.exists() and fresh.exists()  # a write in progress elsewhere is left alone
+    assert store.find("example", key).result == {"x": 1} and warned == []

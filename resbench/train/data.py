@@ -22,6 +22,7 @@ import torch
 from resbench import validate as v
 from resbench.errors import ConfigError, UsageError
 from resbench.cache import cache_dir
+from resbench.store import atomic_output
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
 CACHE_VERSION = 1
@@ -101,9 +102,8 @@ def _cached(name: str, key: str, build) -> dict:
             warnings.warn(f"data cache {path} holds the wrong contents; rebuilding it")
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:  # a failed write (a full disk) leaves no partial cache
+        torch.save(data, tmp)
     return data
 
 

@@ -59,6 +59,29 @@ def test_imagefolder_rgb_and_resize(tmp_path):
     assert d.test_split == "test"
 
 
+def test_special_files_among_images_or_as_the_data_cache_are_never_waited_on(tmp_path, monkeypatch):
+    """A FIFO named like an image is not an image (never opened); a FIFO where the data cache
+    goes is refused in one line, without blocking."""
+    import os
+    import signal
+
+    monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path / "cache"))
+    _write_images(tmp_path / "imgs", ["cat", "dog"], 2)
+    os.mkfifo(tmp_path / "imgs" / "train" / "cat" / "9.png")
+    signal.alarm(30)
+    try:
+        d = load_dataset("imagefolder", tmp_path / "imgs", input_size=8)
+        assert d.train_x.shape[0] == 4  # the four real images, not the FIFO
+        (cache,) = (tmp_path / "cache" / "data").glob("imagefolder-*.pt")
+        cache.unlink()
+        os.mkfifo(cache)
+        with pytest.raises(DataError, match="is not a regular file: remove it, or set RESBENCH_CACHE"):
+            load_dataset("imagefolder", tmp_path / "imgs", input_size=8)
+    finally:
+        signal.alarm(0)
+    assert not [p for p in (tmp_path / "cache" / "data").iterdir() if p.name.startswith(".")]  # no temporaries
+
+
 def test_imagefolder_grayscale_and_val_split(tmp_path):
     _write_images(tmp_path, ["a", "b"], 10, mode="L")
     import shutil
