@@ -10,14 +10,20 @@ import time
 import pytest
 
 
-def _interrupt(args, after: float, cwd):
+def _interrupt(args, after: float, cwd, again: float | None = None):
     """Run resbench in its own process group and send SIGINT to the group ``after`` seconds
-    in, as a terminal's Ctrl-C does."""
+    in, as a terminal's Ctrl-C does (and a second one ``again`` seconds later)."""
     p = subprocess.Popen([sys.executable, "-m", "resbench", *map(str, args)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after)
     os.killpg(p.pid, signal.SIGINT)
+    if again is not None:
+        time.sleep(again)
+        try:
+            os.killpg(p.pid, signal.SIGINT)
+        except ProcessLookupError:  # already gone: the first one was enough
+            pass
     out, err = p.communicate(timeout=120)
     return p.returncode, out, err
 
@@ -62,3 +68,14 @@ def test_a_reader_gone_before_the_first_byte_is_141_for_every_output(output):
                        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120)
     assert p.stdout.strip() == "141", p.stderr
     assert p.stderr == ""
+
+
+def test_a_second_ctrl_c_while_the_first_is_reported_is_still_one_line(tmp_path):
+    """An impatient user presses Ctrl-C twice: still exit 130, one line, no traceback, and
+    the training's checkpoint is whole (the next run resumes from it)."""
+    args = ["train", "cifar-resnet8", "--dataset", "synthetic", "--subset", "256", "--test-subset", "64", "--epochs", "50",
+            "--device", "cpu", "--threads", "1", "--results-dir", tmp_path / "r"]
+    code, out, err = _interrupt(args, 8, tmp_path, again=0.05)
+    assert code == 130, err
+    assert "Traceback" not in err and len([x for x in err.splitlines() if x.startswith("resbench: error:")]) == 1
+    assert not [p for p in (tmp_path / "r").rglob(".*") if p.is_file()]  # no temporaries left
