@@ -168,6 +168,7 @@ def _env_here() -> dict:
 class BaselineReport:
     path: Path
     entries: int
+    contention: float | None = None  # the most of the cores other processes used while an entry was timed
 
 
 def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = DEFAULT_ROUNDS, backoff: bool = True,
@@ -183,8 +184,10 @@ def run_baseline(suite_file: str | Path, out_file: str | Path, *, rounds: int = 
         raise ConfigError("out_file", f"{str(out)!r}: {out.parent} is a file, not a folder; give a path in a folder")
     v.writable_folder(out.parent, f"`out_file` {str(out)!r}: its folder")
     results = measure_suite(suite, hooks=hooks, rounds=rounds)
-    write_json_atomic(out, baseline_document(suite, results, _env_here()))
-    return BaselineReport(out, len(results))
+    doc = baseline_document(suite, results, _env_here())
+    write_json_atomic(out, doc)
+    busy = [e["timing"]["contention"] for e in doc["entries"] if (e.get("timing") or {}).get("contention") is not None]
+    return BaselineReport(out, len(results), max(busy, default=None))
 
 
 # --- the same-job engine (--against) ----------------------------------------------------------

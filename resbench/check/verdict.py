@@ -57,6 +57,7 @@ class Row:
     noise_floor: float | None = None  # latency rows: the baseline's between-run spread (relative)
     threshold: float | None = None  # latency rows: the slowdown that counts, max(tolerance, k x noise floor)
     runs: tuple[int, int] | None = None  # latency rows: (baseline runs, current runs)
+    contention: float | None = None  # latency rows: the most of the cores other processes used on either side
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
         notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts")
     if bt.get("launch_bound") or ct.get("launch_bound"):
         notes.append("launch-bound (GPU idle most of the step): noisy; try `cuda_graphs=True`")
+    shares = [t["contention"] for t in (bt, ct) if isinstance(t.get("contention"), (int, float))]
     for side, t in (("baseline", bt), ("current", ct)):
         busy = t.get("contention")
         if isinstance(busy, (int, float)) and busy > CONTENTION_WARN:
@@ -129,7 +131,7 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
     runs = (len(bt["runs"]), len(ct["runs"]))
     return [
         Row(eid, "latency", bt["median_ms"], ct["median_ms"], tv.ratio, tv.p_value, tv.verdict, fails, "; ".join(notes),
-            tv.noise_floor, tv.threshold, runs),
+            tv.noise_floor, tv.threshold, runs, max(shares, default=None)),
         Row(eid, "throughput", bt["throughput"], ct["throughput"], ct["throughput"] / bt["throughput"], None, "info", False),
     ]
 

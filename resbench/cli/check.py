@@ -38,7 +38,16 @@ def baseline(
 
     with progress_bar("baseline") as update:
         report = run_baseline(suite_file, out_file, rounds=rounds, backoff=backoff, hooks=hooks_for(update))
+    _warn_if_busy(report.contention, "the suite was timed")
     note(f"wrote {report.entries} entr{'y' if report.entries == 1 else 'ies'} to {report.path}")
+
+
+def _warn_if_busy(share: float | None, what: str) -> None:
+    from resbench.measure.busy import warning
+
+    line = warning(share, what)
+    if line:
+        warn(line)
 
 
 def check(
@@ -93,6 +102,8 @@ def check(
         from resbench.store import write_json_atomic
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
+    _warn_if_busy(max((r.contention for r in outcome.rows if r.contention is not None), default=None),
+                  "the suite or its baseline was timed")
     frame = check_frame(outcome)
     if summary:  # GitHub's job summary collects every step's tables: append, never replace
         _append(to_markdown(frame) + f"\nexit code {outcome.exit_code}\n", summary)
