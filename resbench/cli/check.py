@@ -102,8 +102,7 @@ def check(
         from resbench.store import write_json_atomic
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
-    _warn_if_busy(max((r.contention for r in outcome.rows if r.contention is not None), default=None),
-                  "the suite or its baseline was timed")
+    _warn_if_busy(max((r.contention or 0.0 for r in outcome.rows), default=None), "the suite or its baseline was timed")
     frame = check_frame(outcome)
     if summary:  # GitHub's job summary collects every step's tables: append, never replace
         _append(to_markdown(frame) + f"\nexit code {outcome.exit_code}\n", summary)

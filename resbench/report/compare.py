@@ -69,10 +69,13 @@ METHODS = {
 def method_lines(rows: list[dict]) -> list[str]:
     """What the table is about and which intervals it shows, in words, under the table."""
     lines = [f"answers: {rows[0]['answers']}"] if rows and rows[0].get("answers") else []
-    shown = [r for r in rows if r.get("interval_method")]
-    if shown:
-        r = shown[0]
-        lines.append("intervals: " + METHODS[r["interval_method"]].format(level=f"{r['ci_level']:.4g}", m=len(rows) - 1))
+    said = {}  # one line per method and level shown, naming the arms when the table mixes methods
+    for r in rows:
+        if r.get("interval_method"):
+            text = METHODS[r["interval_method"]].format(level=f"{r['ci_level']:.4g}", m=len(rows) - 1)
+            said.setdefault(text, []).append(r["arm"])
+    for text, arms in said.items():
+        lines.append("intervals: " + text + (f" ({', '.join(arms)})" if len(said) > 1 else ""))
     for r in rows:
         if r.get("resolution") is not None or r.get("look"):
             lines.append(f"{r['arm']}: {r.get('resolution') or 'not resolved'} at look {r['look']}")

@@ -175,15 +175,17 @@ def with_spread(rows_by_epochs: dict[int, list[float]]) -> dict[int, list[float]
     return {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and not flat(d)}
 
 
-def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int) -> float | None:
+def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int, train_images: int = FULL_EPOCH_IMAGES) -> float | None:
     """One arm's measured sd of paired differences, scaled to ``epochs`` by the prior's
-    shape: from the stored epoch count closest to it with at least two differences that
-    are not all equal (equal ones, e.g. errors quantised by a small test set, are no estimate)."""
+    shape (in full-data epochs: ``epochs`` over ``train_images``): from the stored epoch
+    count closest to it with at least two differences that are not all equal (equal ones,
+    e.g. errors quantised by a small test set, are no estimate)."""
     usable = with_spread(rows_by_epochs)
     if not usable:
         return None
     e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
-    return statistics.stdev(usable[e0]) * one_arm_sd(epochs) / one_arm_sd(e0)
+    full = train_images / FULL_EPOCH_IMAGES
+    return statistics.stdev(usable[e0]) * one_arm_sd(epochs * full) / one_arm_sd(e0 * full)
 
 
 def expected_error(epochs: float) -> float:

@@ -106,7 +106,7 @@ def _spread_model(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, trai
 
     def sd_at(e: int) -> float:
         prior = prior_sd(e, train_images)
-        return max((stored_sd(measured.get(a, {}), e) or prior) for a in others)
+        return max((stored_sd(measured.get(a, {}), e, train_images) or prior) for a in others)
 
     own = {a: d for a, d in measured.items() if any(len(v) >= 2 for v in d.values())}
     if not own:

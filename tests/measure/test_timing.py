@@ -211,11 +211,11 @@ def test_a_roofline_measured_under_contention_is_never_cached(monkeypatch, tmp_p
 def test_mfu_is_never_shown_above_100_percent(monkeypatch):
     from resbench.measure import timing
 
-    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu: (1e-9, "a roofline far too low"))
+    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu, warn=None: (1e-9, "a roofline far too low"))
     r = timing.profile(parse_spec("cifar-resnet8"), timing.ProfileConfig(device="cpu", batch_size=2, iters=3, warmup=1,
                                                                        compare_layouts=False))
     assert r.mfu is None and any("exceeds the roofline" in n for n in r.notes)
-    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu: (1e6, "generous"))
+    monkeypatch.setattr(timing, "cpu_roofline", lambda dtype, cpu, warn=None: (1e6, "generous"))
     r = timing.profile(parse_spec("cifar-resnet8"), timing.ProfileConfig(device="cpu", batch_size=2, iters=3, warmup=1,
                                                                        compare_layouts=False))
     assert 0 < r.mfu <= 1 and r.peak_source == "generous"
