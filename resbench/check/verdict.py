@@ -111,6 +111,41 @@ def timing_verdict(base: list[float], cur: list[float], tolerance: float = DEFAU
     return TimingVerdict(ratio, p, floor, threshold, verdict)
 
 
+def detectable_slowdown(noise_floor: float | None, runs: tuple[int, int], tolerance: float = DEFAULT_TOLERANCE,
+                        alpha: float = DEFAULT_ALPHA, k: float = NOISE_K, power: float = 0.8,
+                        reps: int = 4000) -> float | None:
+    """The smallest slowdown (relative) that ``timing_verdict`` calls a regression with
+    probability ``power``, when run medians spread as ``noise_floor`` (log sd) with ``runs``
+    (baseline, current) runs. Simulated with the rule itself: the threshold is drawn from
+    each replicate's own baseline spread, and the slowdown must be both beyond it and
+    significant. Seeded, so the same inputs give the same figure. None with fewer than two
+    runs on a side or no spread."""
+    from scipy import stats
+
+    n1, n2 = runs
+    if noise_floor is None or not noise_floor > 0 or n1 < 2 or n2 < 2:
+        return None
+    rng = np.random.default_rng(0)
+    lb = rng.standard_normal((reps, n1)) * noise_floor
+    noise_c = rng.standard_normal((reps, n2)) * noise_floor
+    threshold = np.maximum(tolerance, k * lb.std(1, ddof=1))
+    pooled = np.sqrt(((n1 - 1) * lb.var(1, ddof=1) + (n2 - 1) * noise_c.var(1, ddof=1)) / (n1 + n2 - 2))
+    scale = pooled * math.sqrt(1 / n1 + 1 / n2)
+
+    def caught(d: float) -> float:
+        diff = noise_c.mean(1) + d - lb.mean(1)
+        p = stats.t.sf(diff / scale, n1 + n2 - 2)
+        return float(np.mean((np.exp(diff) > 1 + threshold) & (p < alpha)))
+
+    lo, hi = 0.0, math.log1p(tolerance) + noise_floor
+    while caught(hi) < power:
+        lo, hi = hi, 2 * hi
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if caught(mid) < power else (lo, mid)
+    return math.expm1(hi)
+
+
 def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, warn_only: bool) -> list[Row]:
     tv = timing_verdict(run_medians(bt), run_medians(ct), tolerance, alpha)
     fails = tv.verdict == "regressed" and not warn_only
@@ -119,8 +154,11 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
         notes.append("warn only (suite timing = warn)")
     if tv.verdict == "unknown":
         notes.append("single-run baseline: no between-run spread to judge by; renew it with `resbench baseline`")
+    runs = (len(bt["runs"]), len(ct["runs"]))
     if tv.noise_floor is not None and tv.noise_floor > NOISY_FLOOR:
-        notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts")
+        seen = detectable_slowdown(tv.noise_floor, runs, tolerance, alpha)
+        notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts"
+                     + (f", and a slowdown is caught 80 % of the time from {seen:.0%}" if seen is not None else ""))
     if bt.get("launch_bound") or ct.get("launch_bound"):
         notes.append("launch-bound (GPU idle most of the step): noisy; try `cuda_graphs=True`")
     shares = [t["contention"] for t in (bt, ct) if isinstance(t.get("contention"), (int, float))]
@@ -128,7 +166,6 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
         busy = t.get("contention")
         if isinstance(busy, (int, float)) and busy > CONTENTION_WARN:
             notes.append(f"the {side} was timed while other processes used {busy:.0%} of the cores: its wall time is not this machine's")
-    runs = (len(bt["runs"]), len(ct["runs"]))
     return [
         Row(eid, "latency", bt["median_ms"], ct["median_ms"], tv.ratio, tv.p_value, tv.verdict, fails, "; ".join(notes),
             tv.noise_floor, tv.threshold, runs, max(shares, default=None)),

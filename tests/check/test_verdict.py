@@ -83,6 +83,26 @@ def test_noise_floor_and_runs_are_reported():
     o = compare_entries([entry(noise=0.15)], [entry(seed=1)])
     (r,) = [r for r in o.rows if r.metric == "latency"]
     assert r.runs == (5, 5) and r.noise_floor > 0.05 and "noisy" in r.note
+    assert "a slowdown is caught 80 % of the time from" in r.note
+
+
+def test_the_detectable_slowdown_is_caught_80_percent_of_the_time():
+    """The figure a noisy baseline prints, checked against the rule itself on fresh draws."""
+    import math
+
+    import numpy as np
+
+    from resbench.check.verdict import detectable_slowdown, timing_verdict
+
+    rng = np.random.default_rng(11)
+    sigma, n = 0.08, 5
+    d = detectable_slowdown(sigma, (n, n), 0.10, 0.01)
+    assert 0.10 < d < 0.5 and detectable_slowdown(sigma, (n, n), 0.10, 0.01) == d  # seeded: the same figure
+    caught = np.mean([timing_verdict(list(np.exp(rng.normal(0, sigma, n))), list(np.exp(rng.normal(math.log1p(d), sigma, n))),
+                                     0.10, 0.01).verdict == "regressed" for _ in range(1000)])
+    assert 0.75 <= caught <= 0.85  # 80 %, within the Monte Carlo error of 1,000 draws
+    assert detectable_slowdown(sigma, (1, 5), 0.10, 0.01) is None and detectable_slowdown(0.0, (5, 5)) is None
+    assert detectable_slowdown(0.02, (5, 5), 0.10, 0.01) < d  # a quieter baseline sees smaller slowdowns
 
 
 def test_improvement_is_reported():
