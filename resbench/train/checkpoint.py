@@ -150,13 +150,20 @@ def _check_optimizer(stored: dict, opt: torch.optim.Optimizer) -> None:
     ids = [i for g in groups if isinstance(g, dict) for i in (g.get("params") or [])]
     if len(ids) != len(params) or len(set(ids)) != len(ids):
         raise Damaged("its optimizer state covers another set of parameters")
+    for own, got in zip(opt.param_groups, groups):  # the recipe's settings (lr is set every step)
+        for name, value in own.items():
+            if name not in ("params", "lr", "initial_lr") and name in got and (type(got[name]) is not type(value)
+                                                                               or got[name] != value):
+                raise Damaged(f"its optimizer's {name} is {got[name]!r}, this run's is {value!r}")
     momentum = any(g.get("momentum", 0) for g in opt.param_groups)
     for i, p in zip(ids, params):
         buf = state.get(i, {}).get("momentum_buffer") if isinstance(state.get(i, {}), dict) else "?"
         if buf is None and not momentum:
             continue
-        if not isinstance(buf, torch.Tensor) or buf.shape != p.shape:
+        if not isinstance(buf, torch.Tensor) or buf.shape != p.shape or buf.dtype != p.dtype:
             raise Damaged("its optimizer state is empty or does not fit the parameters")
+        if not bool(torch.isfinite(buf).all()):
+            raise Damaged("its optimizer state holds values that are not finite")
 
 
 def _check_state(s: dict, k: int, epochs: int, fields: set[str]) -> None:

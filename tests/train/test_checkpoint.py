@@ -61,6 +61,18 @@ def _damage(doc, how):
         d["model"]["conv1.weight"] = "w"
     elif how == "optimizer-empty":
         d["opt"]["state"] = {}
+    elif how == "optimizer-momentum-text":
+        d["opt"]["param_groups"][0]["momentum"] = "x"
+    elif how == "optimizer-decay-nan":
+        d["opt"]["param_groups"][0]["weight_decay"] = float("nan")
+    elif how == "optimizer-nesterov":
+        d["opt"]["param_groups"][0]["nesterov"] = True
+    elif how == "optimizer-buffer-nan":
+        buf = next(iter(d["opt"]["state"].values()))["momentum_buffer"]
+        buf[(0,) * buf.dim()] = float("nan")
+    elif how == "optimizer-buffer-dtype":
+        st = next(iter(d["opt"]["state"].values()))
+        st["momentum_buffer"] = st["momentum_buffer"].double()
     elif how == "optimizer-groups":
         d["opt"]["param_groups"] = []
     elif how == "unknown-field":
@@ -89,7 +101,9 @@ def _damage(doc, how):
 
 
 KINDS = {"weight-shape": "shape", "weight-missing": "missing", "weight-text": "holds str", "optimizer-empty": "empty",
-         "optimizer-groups": "optimizer", "unknown-field": "unknown field 'mystery'", "epoch-beyond": "epoch 99 of 2",
+         "optimizer-momentum-text": "momentum is 'x'", "optimizer-decay-nan": "weight_decay is nan",
+         "optimizer-nesterov": "nesterov is True", "optimizer-buffer-nan": "not finite",
+         "optimizer-buffer-dtype": "does not fit", "optimizer-groups": "optimizer", "unknown-field": "unknown field 'mystery'", "epoch-beyond": "epoch 99 of 2",
          "epoch-zero": "epoch 0 of 2", "epoch-text": "epoch '1'", "history-text": "history",
          "history-nan": "finite", "history-error-above-one": "above 1", "members": "2 member",
          "diverged-length": "diverged", "seconds-negative": "times", "state-list": "state"}
