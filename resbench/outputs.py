@@ -9,7 +9,7 @@ from pathlib import Path
 from resbench.errors import UsageError
 from resbench.store import atomic_output, special_output_ready
 from resbench.store import results_dir as resolve
-from resbench.validate import is_field, writable_folder
+from resbench.validate import is_field, make_folder, writable_folder
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -38,7 +38,7 @@ def prepare_output(path: str | Path, suffixes: tuple[str, ...], option: str) -> 
         special_output_ready(real, f"{option} {str(path)!r}")
     for folder in dict.fromkeys((p.parent,) if special else (p.parent, real.parent)):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
         except OSError as e:
             raise UsageError(f"{option} {str(path)!r}: cannot create its folder {folder} ({e.strerror})") from None
         writable_folder(folder, f"{option} {str(path)!r}: its folder")

@@ -196,12 +196,40 @@ def duration(text, name: str) -> float:
     return total
 
 
+_MADE: list[Path] = []  # folders this command created while checking its output places
+
+
+def make_folder(path: str | Path) -> None:
+    """``mkdir -p``, remembering which folders it created, so that a command refused
+    after its checks can remove them again (``remove_made_folders``)."""
+    p, missing = Path(path), []
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    Path(path).mkdir(parents=True, exist_ok=True)
+    _MADE.extend(missing)  # deepest first
+
+
+def remove_made_folders() -> None:
+    """A refused command leaves nothing behind: the folders its checks created, while
+    still empty, are removed (deepest first)."""
+    while _MADE:
+        try:
+            _MADE.pop(0).rmdir()
+        except OSError:
+            pass  # not empty (something was written there after all) or gone
+
+
+def forget_made_folders() -> None:
+    _MADE.clear()
+
+
 def writable_folder(path: str | Path, what: str) -> Path:
     """Create ``path`` and prove a file can be written in it, before any work that would
     be lost if the write failed at the end (a file in the way, a read-only or full disk)."""
     p = Path(path)
     try:
-        p.mkdir(parents=True, exist_ok=True)
+        make_folder(p)
         fd, probe = tempfile.mkstemp(dir=p, prefix=".resbench-probe-")
         try:
             os.write(fd, b"x")

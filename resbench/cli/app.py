@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(closed, 2)
     # Called in-process (tests, notebooks), a --threads option must not outlive the call.
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    from resbench import validate
+
+    validate.forget_made_folders()
     try:
         from resbench.cache import cache_dir
 
@@ -191,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     except ResbenchError as e:
         if e.exit_code == 130:
             _hold_interrupts()
+        if e.exit_code == 2:  # refused: the folders its checks made go again
+            validate.remove_made_folders()
         if debug:
             raise
         return _fail(str(e), e.exit_code)

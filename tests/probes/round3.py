@@ -5,7 +5,8 @@ a user would. Each case says what a clean outcome is; every outcome is classifie
 * clean: bad input is exit 2 with one line on stderr; good input succeeds as it should
   (a damaged stored file: exit 0 with one warning naming it);
 * traceback, hang (past the case's time limit), data loss (a file the case must leave
-  alone was changed or removed), exit 1 for bad input, a file left behind, or wrong.
+  alone was changed or removed), code execution (a planted pickle ran), exit 1 for bad
+  input, a file left behind, or wrong.
 
 Run it all (cheap and expensive cases) and write the summary:
 
@@ -73,6 +74,9 @@ def _record_damage(how: str):
             r["seconds"] = json.loads(how.split("=", 1)[1])
         elif how.startswith("params="):
             r["params"] = json.loads(how.split("=", 1)[1])
+        elif how.startswith("result:"):  # result:field=value
+            name, value = how[len("result:"):].split("=", 1)
+            r[name] = json.loads(value)
         elif how == "result-empty":
             doc["result"] = {}
         elif how == "history-text":
@@ -94,7 +98,9 @@ def _record_damage(how: str):
 RECORD_DAMAGES = ["error=NaN", "error=1e308", "error=-1e308", "error=-3.0", "error=1.5", "error=\"low\"", "error=Infinity",
                   "history-error=NaN", "history-error=2", "history-error=-0.5", "epochs=0", "epochs=-1", "epochs=1.5",
                   "seconds=-1", "seconds=Infinity", "params=-5", "params=1.5", "result-empty", "history-text",
-                  "history-empty", "epochs-mismatch", "seed-negative", "batch-zero", "train-error-none"]
+                  "history-empty", "epochs-mismatch", "seed-negative", "batch-zero", "train-error-none",
+                  "result:contention=1.5", "result:contention=NaN", "result:world_size=0", "result:seconds=0",
+                  "result:test_correct=\"!!\"", "result:test_images=0"]
 RAW_RECORDS = {"fifo": None, "folder": None, "empty": b"", "binary": b"\xff\xfe\x00", "deep": b"[" * 100_000 + b"]" * 100_000}
 
 
@@ -474,9 +480,73 @@ def special_input_cases() -> list[Case]:
     ]
 
 
+# ---------------------------------------------------------------- planted code
+
+MARKER = "CODE-RAN"  # a payload that runs creates this file in the case's folder
+
+
+class _Payload:
+    """Pickled, it calls os.system when unpickled by anything but a restricted loader."""
+
+    def __init__(self, tmp: Path):
+        self.cmd = f"touch {tmp / MARKER}"
+
+    def __reduce__(self):
+        return (os.system, (self.cmd,))
+
+
+def _cifar_payload(tmp: Path) -> None:
+    import pickle
+
+    folder = tmp / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in ("batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6))):
+        (folder / name).write_bytes(pickle.dumps({"data": _Payload(tmp), "labels": [0]}))
+
+
+def _torch_payload(where: str):
+    def setup(tmp: Path):
+        import torch
+
+        if where == "checkpoint":
+            from resbench.spec import parse_spec
+            from resbench.train.cells import Cell, checkpoint_for
+            from resbench.train.config import TrainConfig
+
+            cfg = TrainConfig(dataset="synthetic", device="cpu", subset=32, test_subset=16, batch_size=16, epochs=2)
+            folder = tmp / "res" / "checkpoints"
+            folder.mkdir(parents=True)
+            torch.save({"version": 1, "state": _Payload(tmp)}, checkpoint_for([Cell(parse_spec("cifar-resnet8"), 0, cfg)], folder).path)
+        else:
+            torch.save({"conv1.weight": _Payload(tmp)}, tmp / "w.pt")
+    return setup
+
+
+def _cache_payload(tmp: Path) -> None:
+    import torch
+
+    (tmp / "cache").mkdir()
+    torch.save({"x": _Payload(tmp)}, tmp / "cache" / "cpu_roofline.json")  # a cache is JSON: never unpickled
+
+
+def payload_cases() -> list[Case]:
+    data = ("train", "cifar-resnet8", "--data-dir", "{tmp}/data", "--no-download", "--device", "cpu", "--epochs", "1",
+            "--results-dir", "{tmp}/res")
+    return [Case("payloads", data, "refuse", _cifar_payload),
+            Case("payloads", ("compare", "--specs", "cifar-resnet8", *data[2:]), "refuse", _cifar_payload),
+            Case("payloads", ("analyze", "responses", "cifar-resnet8", "--checkpoint", "{tmp}/w.pt", "--dataset", "synthetic",
+                              "--device", "cpu"), "refuse", _torch_payload("weights")),
+            Case("payloads", ("analyze", "gradients", "cifar-resnet8", "--checkpoint", "{tmp}/w.pt", "--dataset", "synthetic",
+                              "--device", "cpu"), "either", _torch_payload("weights")),
+            Case("payloads", (*PROFILE, "--json"), "warn", _cache_payload, names="cpu_roofline.json",
+                 env={"RESBENCH_CACHE": "{tmp}/cache"}, expensive=True),
+            Case("payloads", TRAIN, "warn", _torch_payload("checkpoint"), _trained_and_clean, names="checkpoints",
+                 expensive=True, limit=300)]
+
+
 def all_cases() -> list[Case]:
     return (record_cases() + output_cases() + value_cases() + tracker_cases() + check_cases() + plan_cases()
-            + reference_cases() + checkpoint_cases() + special_input_cases())
+            + reference_cases() + checkpoint_cases() + special_input_cases() + payload_cases())
 
 
 # ---------------------------------------------------------------- running and classifying
@@ -543,6 +613,8 @@ def run_case(case: Case, tmp: Path) -> tuple[int | None, str, str, str]:
 
 
 def classify(case: Case, tmp: Path, code, out: str, err: str) -> str:
+    if (tmp / MARKER).exists():
+        return "code execution"
     lines = [line for line in err.splitlines() if line.strip() and " · " not in line]
     if "Traceback" in err or "internal error" in err:
         return "traceback"
@@ -602,7 +674,8 @@ def summary(outcomes) -> str:
              f"command: PYTHONPATH=. python3 -m tests.probes.round3 {'results/benchmarks/probe_round3.txt'}",
              f"cases: {n}   clean: {counts['clean']} ({100 * counts['clean'] / n:.1f} %)",
              f"tracebacks: {counts['traceback'] + sum(v for k, v in counts.items() if k.startswith('traceback '))}   "
-             f"hangs: {counts['hang']}   data loss: {counts['data loss']}   exit 1 for bad input: "
+             f"hangs: {counts['hang']}   data loss: {counts['data loss']}   code execution: {counts['code execution']}   "
+             f"exit 1 for bad input: "
              f"{counts['exit 1 for bad input']}   files left behind: {counts['file left behind']}   "
              f"wrong outcome: {counts['wrong']}", "", "by surface (clean / cases):"]
     lines += [f"  {kind:16s} {c[True]:3d} / {c[True] + c[False]}" for kind, c in by_kind.items()]

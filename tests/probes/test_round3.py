@@ -19,7 +19,7 @@ def seeded(tmp_path_factory):
 def test_the_probe_has_150_new_cases_over_every_surface():
     assert len(CASES) >= 150
     assert {c.kind for c in CASES} >= {"records", "outputs", "trackers", "baselines", "suites", "plans", "references",
-                                       "checkpoints", "special inputs", "values"}
+                                       "checkpoints", "special inputs", "values", "payloads"}
 
 
 @pytest.mark.parametrize("case", CHEAP, ids=[c.label[:100] for c in CHEAP])
