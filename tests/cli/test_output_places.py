@@ -142,3 +142,32 @@ def test_search_into_a_read_only_results_folder_is_one_line(tmp_path):
         ro.chmod(stat.S_IRWXU)
     assert code == 2 and "cannot be written" in err and "Traceback" not in err, err
     assert list(ro.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", ["table", "record"])
+def test_a_full_disk_at_the_last_write_is_exit_1_in_one_line_and_the_old_file_stays(cli, tmp_path, monkeypatch, what):
+    """The work is done, then the disk is full when its output replaces the old file: exit
+    1, one line saying so, the old file as it was, and no temporary left beside it."""
+    import errno
+    import os
+
+    args = ["train", "cifar-resnet8", "--dataset", "synthetic", "--subset", "32", "--test-subset", "16", "--epochs", "1",
+            "--device", "cpu", "--results-dir", tmp_path / "r"]
+    assert cli(*args, "--seed", "1")[0] == 0  # an earlier record, which must survive
+    old_record = next((tmp_path / "r" / "records" / "train").glob("*.json"))
+    before = old_record.read_bytes()
+    table = tmp_path / "t.csv"
+    table.write_text("the old table\n")
+    real = os.replace
+
+    def full(src, dst, *a, **k):
+        if (what == "table" and str(dst).endswith(".csv")) or (what == "record" and "/records/" in str(dst)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", full)
+    code, out, err = cli(*args, "--csv", table)
+    lines = [x for x in err.splitlines() if x.startswith("resbench: error:")]
+    assert code == 1 and len(lines) == 1 and "No space left on device" in lines[0] and "Traceback" not in err
+    assert table.read_text() == "the old table\n" and old_record.read_bytes() == before
+    assert not [p.name for p in tmp_path.rglob(".*") if p.is_file()]  # no temporaries
