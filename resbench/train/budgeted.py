@@ -160,10 +160,18 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     if not until_resolved:
         cmp = compare(fitted, config, seeds=plan.seeds, reference=ref.name, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
-        return Budgeted(plan, cmp, time.perf_counter() - t0)
+        return Budgeted(plan, _below_floor_said(cmp, plan), time.perf_counter() - t0)
     cap = min(max_seeds or MAX_SEEDS, plan.seeds if plan else MAX_SEEDS)
     cmp, looks, why = _until_resolved(fitted, ref, config, cap, budget, t0, effect, results_dir, scale, hooks)
-    return Budgeted(plan, cmp, time.perf_counter() - t0, looks, why)
+    return Budgeted(plan, _below_floor_said(cmp, plan), time.perf_counter() - t0, looks, why)
+
+
+def _below_floor_said(cmp: Comparison, plan: Plan | None) -> Comparison:
+    """A plan below the epochs floor (accepted with ``allow_short``): every row says so."""
+    if plan is not None and plan.epochs_floor is not None and plan.epochs < plan.epochs_floor:
+        for row in cmp.rows:
+            row["answers"] += f"; below the epochs floor of {plan.epochs_floor}, so about nets far from trained"
+    return cmp
 
 
 def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget: float, max_seeds: int | None,

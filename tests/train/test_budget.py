@@ -277,3 +277,22 @@ def test_budget_on_cifar10_plans_at_the_floor_or_says_what_it_would_take(cli, fa
     assert code == 0 and json.loads(out)["plan"]["epochs"] == 2
     code, out, err = cli(*args, "--budget", "1h", "--epochs", "2")  # a fixed --epochs below the floor is refused too
     assert code == 2 and "--epochs 2 is below the floor" in err and "--short-runs" in err and "Traceback" not in err
+
+
+def test_a_short_run_accepted_below_the_floor_says_so_in_every_output(cli, fake_cifar, tmp_path, monkeypatch):
+    """--short-runs trains below the floor; the table's rows, the CSV and the JSON then say
+    the answer is about nets far from trained."""
+    import pandas as pd
+
+    from resbench.train import budgeted
+
+    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 1.0, "calibrated"))
+    csv = tmp_path / "t.csv"
+    code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-resnet8:shortcut=B", "--data-dir", fake_cifar,
+                         "--device", "cpu", "--results-dir", tmp_path, "--budget", "5m", "--short-runs", "--epochs", "1",
+                         "--seeds", "2", "--json", "--csv", csv)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["plan"]["epochs"] == 1 < doc["plan"]["epochs_floor"]
+    assert all("below the epochs floor" in r["answers"] for r in doc["rows"])
+    assert all("below the epochs floor" in a for a in pd.read_csv(csv)["answers"])
