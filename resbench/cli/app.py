@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import warnings
 import threading
 from typing import Annotated
 
@@ -170,6 +171,12 @@ def _bare_table_options(argv: list[str]) -> list[str]:
     return fixed
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from resbench.cli.output import warn
+
+    warn(" ".join(str(message).split()))
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("RESBENCH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     argv = _bare_table_options(sys.argv[1:] if argv is None else list(argv))
@@ -187,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir()  # a cache setting that names no folder is refused before any work
         command = typer.main.get_command(build_app(_command_named(argv)))
         _strict_numbers(command)
-        rv = command.main(args=argv, prog_name="resbench", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning  # a library warning is one line, like the CLI's own
+            rv = command.main(args=argv, prog_name="resbench", standalone_mode=False)
         if rv == 130:  # Typer turns Ctrl-C in a command into a bare exit code 130: say what it means
             return _fail(INTERRUPTED, 130)
         return rv if isinstance(rv, int) else 0
