@@ -123,11 +123,11 @@ import json, sys, time
 from dataclasses import replace
 from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
-try:  # the one engine
-    from resbench.train.engine import train
+from resbench.train.engine import train
+try:  # TrainConfig in its own module
     from resbench.train.config import TrainConfig
 except ImportError:  # a REF from before it
-    from resbench.train.loop import TrainConfig, train
+    from resbench.train.recipe import TrainConfig
 steps, data_dir = int(sys.argv[1]), sys.argv[2] or None
 data = load_dataset("cifar10", data_dir) if data_dir else load_dataset("synthetic", synthetic_size=(steps * 128 + 512, 100))
 sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])
@@ -209,7 +209,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--out", help="also write the output to this file")
     ap.add_argument("--against", help="CPU: also time this code's training against a resbench checkout (e.g. a git worktree of main)")
+    ap.add_argument("--against-only", action="store_true", help="with --against: only those rows")
     args = ap.parse_args()
+    if args.against_only:
+        lines = against_rows(args)
+        print("\n".join(lines))
+        return
     data = load_dataset("cifar10", args.data_dir) if args.data_dir else load_dataset("synthetic", synthetic_size=(args.steps * 128 + 512, 100))
     env = collect_env(torch.device(args.device))
     head = (f"# {env['device_name'] if args.device == 'cuda' else env['cpu']}, {env['threads']} threads, torch {env['torch']}, "
