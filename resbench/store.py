@@ -273,17 +273,19 @@ class Store:
         rid = f"{created.strftime('%Y%m%dT%H%M%S')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
         record = {"schema": SCHEMA_VERSION, "kind": kind, "id": rid, "key": key,
                   "created": created.isoformat(timespec="milliseconds"), "config": config, "result": result, "env": env}
-        self._remove_stale_temporaries(kind, key)
+        self.remove_stale_temporaries(kind, key)
         return write_json_atomic(self.records_dir / kind / f"{rid}.json", record)
 
     STALE_SECONDS = 600  # a record is written in milliseconds: a temporary this old was left by a kill
 
-    def _remove_stale_temporaries(self, kind: str, key: str) -> None:
-        """Remove the temporary files a killed write of a ``key`` record left behind."""
+    def remove_stale_temporaries(self, kind: str, key: str, older_than: float = STALE_SECONDS) -> None:
+        """Remove the temporary files a killed write of a ``key`` record left behind (those
+        older than ``older_than`` seconds: a caller that holds the key's claim knows no one
+        else writes it, and may pass a few seconds)."""
         folder = self.records_dir / kind
         if not folder.is_dir():
             return
-        cutoff = time.time() - self.STALE_SECONDS
+        cutoff = time.time() - older_than
         for path in folder.glob(f".*-{key[:8]}-*"):
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:

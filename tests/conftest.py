@@ -67,3 +67,13 @@ def run_probe_case(cli, probe_dir, monkeypatch, args):
     monkeypatch.chdir(probe_dir)
     monkeypatch.setenv("RESBENCH_RESULTS_DIR", str(probe_dir / "res"))
     return cli(*[a.replace("{tmp}", str(probe_dir)) for a in args])
+
+
+def arm_row(arm: str, reference: bool = False, **fields):
+    """A comparison row for tests of what reads rows: required figures filled in."""
+    from resbench.train.comparison import ArmRow
+
+    base = dict(spec=arm, shortcut="A", block="basic", depth=8, plain=False, params=1, macs=1, seeds=2, diverged=0,
+                diverged_seeds=(), train_error_mean=0.5, train_error_std=0.01, test_error_mean=0.5, test_error_std=0.01,
+                seconds_per_epoch=1.0, effect=0.01)
+    return ArmRow(arm=arm, reference=reference, **{**base, **fields})

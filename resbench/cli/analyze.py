@@ -182,7 +182,7 @@ def _render_degradation(report, figure: str, tracker, tables, as_json: bool) -> 
 
     error_curves(report.comparison.histories, figure, title=report.comparison.title,
                  panels={"plain": list(report.plain), "residual": list(report.residual)})
-    table = [{k: r[k] for k in DEGRADATION_COLUMNS} for r in report.rows]
+    table = [{k: getattr(r, k) for k in DEGRADATION_COLUMNS} for r in report.rows]
     log_comparison(tracker, "degradation", report.comparison, table, figures=[figure])
     if tables.emit(lambda: export.comparison_frame(table)):
         return

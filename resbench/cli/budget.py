@@ -55,6 +55,7 @@ def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolv
                                   **fixed)
     if report.comparison is not None:
         rows = report.comparison.rows
+        records = [r.to_dict() for r in rows]
         if plot is not None:
             from resbench.report.plots import comparison_figure, error_curves
 
@@ -64,8 +65,8 @@ def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolv
                 error_curves(report.comparison.histories, plot, title=report.comparison.title)
         from resbench.report.tracked import log_comparison
 
-        log_comparison(tracker, hooks_label, report.comparison, rows, figures=[plot] if plot else ())
-        if tables is not None and tables.emit(lambda: export.comparison_frame(rows)):
+        log_comparison(tracker, hooks_label, report.comparison, records, figures=[plot] if plot else ())
+        if tables is not None and tables.emit(lambda: export.comparison_frame(records)):
                 return
     if as_json:
         print_json(report.to_dict())

@@ -113,11 +113,12 @@ def _render(report, plot, tracker, tables, as_json) -> None:
         from resbench.report.plots import comparison_figure
 
         comparison_figure(report, plot)
-    log_comparison(tracker, "compare", report, report.rows, figures=[plot] if plot else ())
-    if tables.emit(lambda: export.comparison_frame(report.rows)):
+    rows = [r.to_dict() for r in report.rows]
+    log_comparison(tracker, "compare", report, rows, figures=[plot] if plot else ())
+    if tables.emit(lambda: export.comparison_frame(rows)):
         return
     if as_json:
-        print_json(report.rows)
+        print_json(rows)
     else:
         out.print(compare_table(report.rows))
         for line in power_lines(report.rows):

@@ -2,48 +2,53 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 from rich.table import Table
 
 from resbench.format import pct_pm, si
 
+if TYPE_CHECKING:
+    from resbench.train.comparison import ArmRow
 
-def compare_table(rows: list[dict]) -> Table:
+
+def compare_table(rows: Sequence[ArmRow]) -> Table:
     table = Table(header_style="bold")
     for c, j in (("arm", "left"), ("depth", "right"), ("block", "left"), ("shortcut", "left"), ("params", "right"),
                  ("MACs", "right"), ("seeds", "right"), ("train err %", "right"), ("test err %", "right"),
                  ("Δ test err % [CI]", "right"), ("p adj.", "right"), ("sig.", "left"), ("detectable Δ", "right"),
                  ("seeds needed", "right"), ("s/epoch", "right")):
         table.add_column(c, justify=j, no_wrap=c in ("arm", "Δ test err % [CI]"))
-    paper = any(r.get("paper_test_error") is not None for r in rows)
+    paper = any(r.paper_test_error is not None for r in rows)
     if paper:
         table.add_column("paper test err %", justify="right")
-    target = next((r["time_to_target"]["target"] for r in rows if r.get("time_to_target")), None)
+    target = next((r.time_to_target["target"] for r in rows if r.time_to_target), None)
     if target is not None:
         table.add_column(f"to {100 * target:g} % err", justify="right")
     for r in rows:
-        if r["reference"]:
+        if r.reference:
             delta, sig = "reference", ""
-        elif r["delta_test_error"] is None:
+        elif r.delta_test_error is None:
             delta, sig = "-", ""
-        elif r["delta_ci"] is None:
-            why = "1 pair" if (r.get("pairs") or 0) < 2 else "no spread yet"
-            delta, sig = f"{100 * r['delta_test_error']:+.2f} ({why}: no CI)", "n/a"
+        elif r.delta_ci is None:
+            why = "1 pair" if (r.pairs or 0) < 2 else "no spread yet"
+            delta, sig = f"{100 * r.delta_test_error:+.2f} ({why}: no CI)", "n/a"
         else:
-            lo, hi = r["delta_ci"]
-            delta = f"{100 * r['delta_test_error']:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
-            sig = "yes" if r["significant"] else "no"
-        seeds = str(r["seeds"]) + (f" (+{r['diverged']} diverged)" if r["diverged"] else "")
-        mdd = f"±{100 * r['min_detectable_diff']:.2f}" if r.get("min_detectable_diff") is not None else "-"
-        needed = f"{r['seeds_needed']:,}" if r.get("seeds_needed") is not None else "-"
-        cells = [r["arm"], str(r["depth"]), r["block"], "plain" if r["plain"] else r["shortcut"], si(r["params"]),
-                 si(r["macs"]), seeds, pct_pm(r["train_error_mean"], r["train_error_std"]),
-                 pct_pm(r["test_error_mean"], r["test_error_std"]), delta,
-                 f"{r['p_adjusted']:.3g}" if r.get("p_adjusted") is not None else "", sig, mdd, needed,
-                 f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] else "-"]
+            lo, hi = r.delta_ci
+            delta = f"{100 * r.delta_test_error:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+            sig = "yes" if r.significant else "no"
+        seeds = str(r.seeds) + (f" (+{r.diverged} diverged)" if r.diverged else "")
+        mdd = f"±{100 * r.min_detectable_diff:.2f}" if r.min_detectable_diff is not None else "-"
+        needed = f"{r.seeds_needed:,}" if r.seeds_needed is not None else "-"
+        cells = [r.arm, str(r.depth), r.block, "plain" if r.plain else r.shortcut, si(r.params),
+                 si(r.macs), seeds, pct_pm(r.train_error_mean, r.train_error_std),
+                 pct_pm(r.test_error_mean, r.test_error_std), delta,
+                 f"{r.p_adjusted:.3g}" if r.p_adjusted is not None else "", sig, mdd, needed,
+                 f"{r.seconds_per_epoch:.1f}" if r.seconds_per_epoch else "-"]
         if paper:
-            cells.append(f"{100 * r['paper_test_error']:.2f}" if r.get("paper_test_error") is not None else "-")
+            cells.append(f"{100 * r.paper_test_error:.2f}" if r.paper_test_error is not None else "-")
         if target is not None:
-            cells.append(_time_to_target_cell(r.get("time_to_target")))
+            cells.append(_time_to_target_cell(r.time_to_target))
         table.add_row(*cells)
     return table
 
@@ -66,57 +71,57 @@ METHODS = {
 }
 
 
-def method_lines(rows: list[dict]) -> list[str]:
+def method_lines(rows: Sequence[ArmRow]) -> list[str]:
     """What the table is about and which intervals it shows, in words, under the table."""
-    lines = [f"answers: {rows[0]['answers']}"] if rows and rows[0].get("answers") else []
+    lines = [f"answers: {rows[0].answers}"] if rows and rows[0].answers else []
     said = {}  # one line per method and level shown, naming the arms when the table mixes methods
     for r in rows:
-        if r.get("interval_method"):
-            text = METHODS[r["interval_method"]].format(level=f"{r['ci_level']:.4g}", m=len(rows) - 1)
-            said.setdefault(text, []).append(r["arm"])
+        if r.interval_method:
+            text = METHODS[r.interval_method].format(level=f"{r.ci_level:.4g}", m=len(rows) - 1)
+            said.setdefault(text, []).append(r.arm)
     for text, arms in said.items():
         lines.append("intervals: " + text + (f" ({', '.join(arms)})" if len(said) > 1 else ""))
     for r in rows:
-        if r.get("resolution") is not None or r.get("look"):
-            lines.append(f"{r['arm']}: {r.get('resolution') or 'not resolved'} at look {r['look']}")
+        if r.resolution is not None or r.look:
+            lines.append(f"{r.arm}: {r.resolution or 'not resolved'} at look {r.look}")
     return lines
 
 
-def power_lines(rows: list[dict]) -> list[str]:
+def power_lines(rows: Sequence[ArmRow]) -> list[str]:
     """The power of each comparison in words, under the table."""
     lines = method_lines(rows)
     for r in rows:
-        if r.get("diverged"):
-            lines.append(f"{r['arm']}: {r['diverged']} seed(s) diverged ({', '.join(map(str, r.get('diverged_seeds', [])))}) "
+        if r.diverged:
+            lines.append(f"{r.arm}: {r.diverged} seed(s) diverged ({', '.join(map(str, r.diverged_seeds))}) "
                          "and are left out of its mean and of every pair they belong to")
-        if r["reference"]:
+        if r.reference:
             continue
-        effect = 100 * r["effect"]
-        if r.get("min_detectable_diff") is None:
-            pairs = r.get("pairs") if r.get("pairs") is not None else r.get("seeds", 0)
+        effect = 100 * r.effect
+        if r.min_detectable_diff is None:
+            pairs = r.pairs if r.pairs is not None else r.seeds
             why = (f"with {pairs} pair(s) the spread of the paired differences is unknown; run at least 2 seeds "
                    "(3+ for a usable interval)" if pairs < 2 else
                    f"with {pairs} seeds every paired difference is equal (zero spread), so their spread has no estimate "
                    "yet and no difference is resolved; more seeds, or a larger test set (coarse errors repeat), give one")
-            lines.append(f"{r['arm']}: {why}")
+            lines.append(f"{r.arm}: {why}")
             continue
-        needed = (f"telling {effect:g} points apart needs about {r['seeds_needed']:,} seeds"
-                  if r.get("seeds_needed") else f"{effect:g} points cannot be told apart at any practical number of seeds")
+        needed = (f"telling {effect:g} points apart needs about {r.seeds_needed:,} seeds"
+                  if r.seeds_needed else f"{effect:g} points cannot be told apart at any practical number of seeds")
         m = max(1, len(rows) - 1)
-        lines.append(f"{r['arm']}: with {r['pairs']} paired seeds, only differences of {100 * r['min_detectable_diff']:.2f} points "
+        lines.append(f"{r.arm}: with {r.pairs} paired seeds, only differences of {100 * r.min_detectable_diff:.2f} points "
                      f"or more are detected (80 % power, α = {0.05 / m:.3g}{' per arm' if m > 1 else ''}); {needed}")
     return lines
 
 
-def degradation_table(rows: list[dict]) -> Table:
+def degradation_table(rows: Sequence[ArmRow]) -> Table:
     t = Table(header_style="bold")
     for c in ("net", "depth", "seeds", "final train err %", "final test err %", "paper test err %"):
         t.add_column(c, justify="left" if c == "net" else "right")
-    for r in sorted(rows, key=lambda r: (not r["plain"], r["depth"])):
-        seeds = str(r["seeds"]) + (f" (+{r['diverged']} diverged)" if r.get("diverged") else "")
-        t.add_row(r["arm"], str(r["depth"]), seeds, pct_pm(r["train_error_mean"], r["train_error_std"]),
-                  pct_pm(r["test_error_mean"], r["test_error_std"]),
-                  f"{100 * r['paper_test_error']:.2f}" if r.get("paper_test_error") is not None else "-")
+    for r in sorted(rows, key=lambda r: (not r.plain, r.depth)):
+        seeds = str(r.seeds) + (f" (+{r.diverged} diverged)" if r.diverged else "")
+        t.add_row(r.arm, str(r.depth), seeds, pct_pm(r.train_error_mean, r.train_error_std),
+                  pct_pm(r.test_error_mean, r.test_error_std),
+                  f"{100 * r.paper_test_error:.2f}" if r.paper_test_error is not None else "-")
     return t
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 from pathlib import Path
 
 import numpy as np
 
 from resbench.store import atomic_output
+
+if TYPE_CHECKING:
+    from resbench.train.comparison import ArmRow
 
 
 def _plt():
@@ -69,31 +74,31 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     return path
 
 
-def forest(rows: list[dict], seed_errors: dict[str, dict[int, float]], path: str, title: str = "") -> str:
+def forest(rows: Sequence[ArmRow], seed_errors: dict[str, dict[int, float]], path: str, title: str = "") -> str:
     """Each arm's difference to the reference (points of test error) with the interval the
     table shows, and the per-seed paired differences as small points behind it."""
     plt = _plt()
-    ref = next(r["arm"] for r in rows if r["reference"])
-    others = [r for r in rows if not r["reference"]]
+    ref = next(r.arm for r in rows if r.reference)
+    others = [r for r in rows if not r.reference]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.6 * max(1, len(others))))
     for y, r in enumerate(others):
-        a, b = seed_errors.get(r["arm"], {}), seed_errors.get(ref, {})
+        a, b = seed_errors.get(r.arm, {}), seed_errors.get(ref, {})
         per_seed = [100 * (a[s] - b[s]) for s in sorted(set(a) & set(b))]
         ax.scatter(per_seed, [y] * len(per_seed), s=12, color="0.6", zorder=2, label="per seed" if y == 0 else None)
-        if r.get("delta_test_error") is None:
+        if r.delta_test_error is None:
             continue
-        mean = 100 * r["delta_test_error"]
-        if r.get("delta_ci"):
-            lo, hi = (100 * x for x in r["delta_ci"])
+        mean = 100 * r.delta_test_error
+        if r.delta_ci:
+            lo, hi = (100 * x for x in r.delta_ci)
             ax.errorbar([mean], [y], xerr=[[mean - lo], [hi - mean]], fmt="o", color="C0", capsize=5, lw=2, zorder=3,
-                        label=f"mean, {r['interval_method']} interval" if y == 0 else None)
+                        label=f"mean, {r.interval_method} interval" if y == 0 else None)
         else:
             ax.plot([mean], [y], "o", color="C0", zorder=3)
-    effect = 100 * rows[0]["effect"]
+    effect = 100 * rows[0].effect
     ax.axvline(0, color="k", lw=1)
     for x in (-effect, effect):
         ax.axvline(x, color="k", lw=0.8, ls=":")
-    ax.set_yticks(range(len(others)), [r["arm"] for r in others])
+    ax.set_yticks(range(len(others)), [r.arm for r in others])
     ax.set_xlabel(f"test error minus {ref}'s (points); dotted: ±{effect:g}, the effect asked about")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7, loc="best")

@@ -43,6 +43,7 @@ from resbench.train.budget import (
 )
 from resbench.train.cells import load_data
 from resbench.train.comparison import (
+    ArmRow,
     ALPHA,
     DEFAULT_EFFECT,
     MAX_SEEDS,
@@ -70,7 +71,7 @@ class Budgeted:
         d = {"plan": self.plan.to_dict() if self.plan else None, "actual_seconds": self.actual_seconds}
         if self.comparison is not None:
             d.update(looks=self.looks, stopped_because=self.stopped_because, answers=self.comparison.answers,
-                     rows=self.comparison.rows)
+                     rows=[r.to_dict() for r in self.comparison.rows])
         return d
 
 
@@ -169,8 +170,8 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
 def _below_floor_said(cmp: Comparison, plan: Plan | None) -> Comparison:
     """A plan below the epochs floor (accepted with ``allow_short``): every row says so."""
     if plan is not None and plan.epochs_floor is not None and plan.epochs < plan.epochs_floor:
-        for row in cmp.rows:
-            row["answers"] += f"; below the epochs floor of {plan.epochs_floor}, so about nets far from trained"
+        note = f"; below the epochs floor of {plan.epochs_floor}, so about nets far from trained"
+        return replace(cmp, rows=tuple(replace(row, answers=row.answers + note) for row in cmp.rows))
     return cmp
 
 
@@ -210,11 +211,14 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
         before = seeds if look == 1 else seeds - schedule[look - 2]
         cmp = compare(arms, config, seeds=seeds, reference=ref.name, results_dir=results_dir,
                       scale=scale, effect=effect, hooks=hooks)
-        states = [_sequential_row(row, _paired_diffs(cmp, ref.name, row["arm"]), look, len(cmp.rows) - 1, effect)
-                  for row in cmp.rows if not row["reference"]]
+        rows = tuple(row if row.reference else
+                     _sequential_row(row, _paired_diffs(cmp, ref.name, row.arm), look, len(cmp.rows) - 1, effect)
+                     for row in cmp.rows)
+        cmp = replace(cmp, rows=rows)
+        states = [r.resolution for r in rows if not r.reference]
         hooks.say(f"look {look}: {seeds} seeds; " + ", ".join(
-            f"{r['arm']} {r.get('resolution') or ('no estimate yet (zero spread)' if r.get('spread') else 'open')}"
-            for r in cmp.rows if not r["reference"]))
+            f"{r.arm} {r.resolution or ('no estimate yet (zero spread)' if r.spread else 'open')}"
+            for r in rows if not r.reference))
         if all(states):
             return cmp, look, "all resolved"
         if seeds >= cap:
@@ -225,17 +229,16 @@ def _until_resolved(arms, ref, config, cap: int, budget: float | None, t0: float
             return cmp, look, "budget"
 
 
-def _sequential_row(row: dict, diffs: list[float], look: int, comparisons: int, effect: float) -> str | None:
-    """Replace the row's plain interval, p-value and verdict with the look's sequential ones
-    (alpha spent over looks and split over the arms), so every output shows the valid one."""
+def _sequential_row(row: ArmRow, diffs: list[float], look: int, comparisons: int, effect: float) -> ArmRow:
+    """The row with its plain interval, p-value and verdict replaced by the look's sequential
+    ones (alpha spent over looks and split over the arms), so every output shows the valid one."""
     alpha = ALPHA / max(1, comparisons)
-    row["spread"] = "none yet (all differences equal)" if flat(diffs) else None
     ci = sequential_interval(diffs, look, alpha)
     state = resolved(ci, effect, equivalence_interval(diffs, look, alpha))
-    row.update(delta_ci=list(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",
-               p_adjusted=sequential_p(_seed_p(diffs), look, comparisons, ALPHA), p_adjust_method="alpha-spending",
-               significant=None if ci is None else state == "different", look=look, resolution=state)
-    return state
+    return replace(row, spread="none yet (all differences equal)" if flat(diffs) else None,
+                   delta_ci=tuple(ci) if ci else None, ci_level=1 - spent_alpha(look, alpha), interval_method="sequential",
+                   p_adjusted=sequential_p(_seed_p(diffs), look, comparisons, ALPHA), p_adjust_method="alpha-spending",
+                   significant=None if ci is None else state == "different", look=look, resolution=state)
 
 
 def _seed_p(diffs: list[float]) -> float | None:

@@ -97,7 +97,7 @@ class Comparison:
     reference: NetSpec
     seeds: int
     config: TrainConfig
-    rows: list[dict]  # one per arm: see resbench.report.compare.summarize_arms
+    rows: tuple[ArmRow, ...]  # one per arm
     histories: dict[str, list[list[dict]]]  # arm -> per seed, per epoch stats (for curves)
     cells: int  # planned
     failed: int  # cells that failed in this run (not stored: the next run retries them)
@@ -132,7 +132,7 @@ class Degradation:
     trend: dict[str, str] = field(default_factory=dict)  # family -> one sentence
 
     @property
-    def rows(self) -> list[dict]:
+    def rows(self) -> tuple[ArmRow, ...]:
         return self.comparison.rows
 
 
@@ -239,9 +239,8 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.typed_result()) for spec, seed, rec in done]
-    rows = summarize_arms(fitted, results, ref, effect, target_error, config)
-    for row in rows:
-        row["answers"] = answers(config, ref)
+    about = answers(config, ref)
+    rows = tuple(replace(row, answers=about) for row in summarize_arms(fitted, results, ref, effect, target_error, config))
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
     errors = {a.name: {seed: r.final_test_error for s, seed, r in results if s.name == a.name and not r.diverged}
               for a in fitted}
@@ -289,9 +288,61 @@ def time_to_target(results: dict[int, TrainResult], target: float) -> dict:
 ALPHA = 0.05  # familywise: over every arm compared with the reference
 
 
+@dataclass(frozen=True)
+class ArmRow:
+    """One arm of a comparison: its own figures over its finished seeds and, beside the
+    reference, the paired difference in final test error with its interval and power.
+    Errors are fractions; ``to_dict`` is the JSON, CSV and tracker form."""
+
+    arm: str
+    spec: str
+    shortcut: str | None
+    block: str
+    depth: int
+    plain: bool
+    params: int | None
+    macs: int | None
+    seeds: int  # finished, not diverged
+    diverged: int
+    diverged_seeds: tuple[int, ...]
+    train_error_mean: float | None
+    train_error_std: float | None
+    test_error_mean: float | None
+    test_error_std: float | None
+    seconds_per_epoch: float | None
+    reference: bool
+    effect: float  # the difference the power figures are about
+    paper_test_error: float | None = None  # the paper's Table 6 figure, for its nets on CIFAR-10
+    paper_gap: float | None = None
+    answers: str = ""  # what the differences are about, in one sentence
+    pairs: int | None = None
+    delta_test_error: float | None = None  # arm - reference
+    delta_ci: tuple[float, float] | None = None
+    ci_level: float | None = None
+    interval_method: str | None = None  # paired-t | seed-and-image (-bonferroni) | sequential
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    p_adjust_method: str | None = None  # none | holm | alpha-spending
+    significant: bool | None = None
+    min_detectable_diff: float | None = None
+    seeds_needed: int | None = None
+    time_to_target: dict | None = None  # with a target error only
+    look: int | None = None  # after sequential looks only
+    resolution: str | None = None
+    spread: str | None = None
+
+    OPTIONAL = ("time_to_target", "look", "resolution", "spread")  # left out of to_dict while unset
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["delta_ci"] = list(self.delta_ci) if self.delta_ci else None
+        d["diverged_seeds"] = list(self.diverged_seeds)
+        return {k: v for k, v in d.items() if k not in self.OPTIONAL or v is not None}
+
+
 def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainResult]], reference: NetSpec,
                    effect: float = DEFAULT_EFFECT, target_error: float | None = None,
-                   config: TrainConfig | None = None) -> list[dict]:
+                   config: TrainConfig | None = None) -> list[ArmRow]:
     """``results``: (arm spec, seed, its TrainResult). One row per arm: means over seeds,
     the paired difference in final test error to ``reference`` with its interval, and the
     power of that comparison: the smallest difference the seeds at hand detect (80 %
@@ -307,17 +358,15 @@ def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainR
     for arm in arms:
         row = _arm_row(arm, by_arm[arm.name], reference, effect, target_error, config)
         if arm.name != reference.name:
-            row.update(_difference(by_arm[reference.name], by_arm[arm.name], m, effect))
+            row = replace(row, **_difference(by_arm[reference.name], by_arm[arm.name], m, effect))
         rows.append(row)
-    for row, p in zip(rows, holm([r["p_value"] for r in rows])):
-        if not row["reference"]:
-            row.update(p_adjusted=p, p_adjust_method="holm" if m > 1 else "none",
-                       significant=None if p is None else p < ALPHA)
-    return rows
+    return [row if row.reference else replace(row, p_adjusted=p, p_adjust_method="holm" if m > 1 else "none",
+                                              significant=None if p is None else p < ALPHA)
+            for row, p in zip(rows, holm([r.p_value for r in rows]))]
 
 
 def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, effect: float,
-             target_error: float | None, config: TrainConfig | None) -> dict:
+             target_error: float | None, config: TrainConfig | None) -> ArmRow:
     """An arm's own figures: means and spreads over its finished seeds, cost, the paper's figure."""
     ok = {s: r for s, r in results.items() if not r.diverged}
     train_m, train_s = _mean_std([r.final_train_error for r in ok.values()])
@@ -325,22 +374,15 @@ def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, 
     epoch_secs = [h.seconds for r in ok.values() for h in r.history]
     any_result = next(iter(results.values()), None)
     paper = paper_figure(arm, config) if config is not None else None
-    row = {
-        "arm": arm.name, "spec": arm.name, "shortcut": arm.shortcut, "block": arm.block, "depth": arm.depth,
-        "plain": arm.plain, "params": any_result.params if any_result else None,
-        "macs": any_result.macs if any_result else None, "seeds": len(ok), "diverged": len(results) - len(ok),
-        "diverged_seeds": sorted(s for s, r in results.items() if r.diverged),
-        "train_error_mean": train_m, "train_error_std": train_s, "test_error_mean": test_m, "test_error_std": test_s,
-        "seconds_per_epoch": float(np.mean(epoch_secs)) if epoch_secs else None,
-        "reference": arm.name == reference.name, "pairs": None,
-        "delta_test_error": None, "delta_ci": None, "ci_level": None, "interval_method": None, "p_value": None,
-        "p_adjusted": None, "p_adjust_method": None, "significant": None,
-        "min_detectable_diff": None, "seeds_needed": None, "effect": effect,
-        "paper_test_error": paper.test_error if paper else None, "paper_gap": paper.gap(test_m) if paper else None,
-    }
-    if target_error is not None:
-        row["time_to_target"] = time_to_target(ok, target_error)
-    return row
+    return ArmRow(
+        arm=arm.name, spec=arm.name, shortcut=arm.shortcut, block=arm.block, depth=arm.depth, plain=arm.plain,
+        params=any_result.params if any_result else None, macs=any_result.macs if any_result else None,
+        seeds=len(ok), diverged=len(results) - len(ok), diverged_seeds=tuple(sorted(s for s, r in results.items() if r.diverged)),
+        train_error_mean=train_m, train_error_std=train_s, test_error_mean=test_m, test_error_std=test_s,
+        seconds_per_epoch=float(np.mean(epoch_secs)) if epoch_secs else None,
+        reference=arm.name == reference.name, effect=effect,
+        paper_test_error=paper.test_error if paper else None, paper_gap=paper.gap(test_m) if paper else None,
+        time_to_target=time_to_target(ok, target_error) if target_error is not None else None)
 
 
 PER_IMAGE_FROM = 3  # seeds from which the per-image interval is used (benchmarks/per_image_coverage.py)
@@ -366,23 +408,23 @@ def _difference(ref: dict[int, TrainResult], arm: dict[int, TrainResult], m: int
         method = "paired-t"
     if diff is None:
         return {"pairs": 0}
-    return {"pairs": diff.n, "delta_test_error": diff.mean, "delta_ci": list(diff.ci) if diff.ci else None,
+    return {"pairs": diff.n, "delta_test_error": diff.mean, "delta_ci": tuple(diff.ci) if diff.ci else None,
             "ci_level": level, "interval_method": method + ("" if m == 1 else "-bonferroni"),
             "p_value": diff.p_value, "min_detectable_diff": min_detectable_difference(diff.sd, diff.n, ALPHA / m),
             "seeds_needed": seeds_needed(diff.sd, effect, ALPHA / m)}
 
 
-def degradation_trend(rows: list[dict]) -> dict:
+def degradation_trend(rows: tuple[ArmRow, ...]) -> dict:
     """One sentence per family: final training error of the deepest vs the shallowest net."""
     out = {}
     for family, plain in (("plain", True), ("residual", False)):
-        rs = sorted((r for r in rows if r["plain"] == plain and r["train_error_mean"] is not None), key=lambda r: r["depth"])
+        rs = sorted((r for r in rows if r.plain == plain and r.train_error_mean is not None), key=lambda r: r.depth)
         if len(rs) < 2:
             out[family] = f"{family}: fewer than two depths finished; no trend"
             continue
         a, b = rs[0], rs[-1]
-        d = 100 * (b["train_error_mean"] - a["train_error_mean"])
+        d = 100 * (b.train_error_mean - a.train_error_mean)
         word = "worse" if d > 0 else "better"
-        out[family] = (f"{family}: depth {b['depth']} trains {word} than depth {a['depth']} by {abs(d):.2f} points of "
-                       f"final training error ({100 * a['train_error_mean']:.2f}% -> {100 * b['train_error_mean']:.2f}%)")
+        out[family] = (f"{family}: depth {b.depth} trains {word} than depth {a.depth} by {abs(d):.2f} points of "
+                       f"final training error ({100 * a.train_error_mean:.2f}% -> {100 * b.train_error_mean:.2f}%)")
     return out

@@ -6,6 +6,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from conftest import arm_row
+from dataclasses import dataclass
 
 from resbench.errors import UsageError
 from resbench.hooks import Hooks
@@ -59,10 +61,14 @@ def test_a_plan_that_cannot_resolve_a_useful_difference_says_so(diff, says):
 
 def _looks(monkeypatch, diffs_per_seed):
     """Run _until_resolved over a fake comparison whose arm - reference differences are given."""
+    @dataclass(frozen=True)
+    class FakeComparison:
+        rows: tuple
+        seed_errors: dict
+
     def fake_compare(arms, config, seeds, **kw):
         errors = {"ref": {s: 0.5 for s in range(seeds)}, "arm": {s: 0.5 + diffs_per_seed for s in range(seeds)}}
-        rows = [{"arm": "ref", "reference": True}, {"arm": "arm", "reference": False}]
-        return SimpleNamespace(rows=rows, seed_errors=errors)
+        return FakeComparison((arm_row("ref", reference=True), arm_row("arm")), errors)
 
     monkeypatch.setattr(budgeted, "compare", fake_compare)
     said = []
@@ -76,17 +82,15 @@ def _looks(monkeypatch, diffs_per_seed):
 def test_zero_spread_is_never_resolved_at_any_look(monkeypatch, diff):
     cmp, looks, why, said = _looks(monkeypatch, diff)
     row = cmp.rows[1]
-    assert why == "seed cap" and row["resolution"] is None and row["delta_ci"] is None
-    assert row["interval_method"] == "sequential" and row["significant"] is None
+    assert why == "seed cap" and row.resolution is None and row.delta_ci is None
+    assert row.interval_method == "sequential" and row.significant is None
     assert all("no estimate yet" in line for line in said) and len(said) == looks
 
 
 def test_zero_spread_with_three_seeds_is_said_as_such():
     from resbench.report.compare import power_lines
 
-    rows = [{"arm": "ref", "reference": True},
-            {"arm": "b", "reference": False, "seeds": 3, "min_detectable_diff": None, "delta_ci": None,
-             "effect": 0.01, "seeds_needed": None}]
+    rows = [arm_row("ref", reference=True), arm_row("b", seeds=3, pairs=3)]
     (line,) = power_lines(rows)
     assert "zero spread" in line and "run at least 2 seeds" not in line
 
