@@ -193,17 +193,35 @@ _DEPTH_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<kind>resnet|plain)(?P<d
 _STAGE_FORM = re.compile(r"^(?P<stem>cifar|imagenet)-(?P<block>basic|bottleneck)-(?P<stages>[0-9]+(?:\.[0-9]+)*)$")
 _PRESET_FORM = re.compile(r"^(?P<kind>resnet|plain)(?P<depth>[0-9]+)$")
 
-MODIFIER_KEYS = (
-    "shortcut",
-    "plain",
-    "stride-on",
-    "width",
-    "widths",
-    "num-classes",
-    "in-channels",
-    "input-size",
-    "zero-init-residual",
-)
+@dataclass(frozen=True)
+class Modifier:
+    """One spec modifier: how a spec string spells it (``:key`` or ``:key=value``), the
+    NetSpec field it sets, and what it means. The CLI's modifier options are generated
+    from this table (resbench.cli.options)."""
+
+    key: str  # in a spec string, and the CLI option --key
+    kind: str  # flag (no value) | int | text
+    example: str | None  # a value, for messages (flags have none)
+    help: str
+    option: bool = True  # the CLI has an option of its own (widths is spelled through --width)
+
+    @property
+    def field(self) -> str:
+        return self.key.replace("-", "_")
+
+
+MODIFIERS = {m.key: m for m in (
+    Modifier("shortcut", "text", "B", "A: zero-pad identity; B: projection where shapes change; C: projection everywhere."),
+    Modifier("plain", "flag", None, "The plain twin: no shortcuts at all."),
+    Modifier("stride-on", "text", "1x1", "Bottleneck stride on the 3x3 (torchvision, default) or the first 1x1 (the paper)."),
+    Modifier("width", "text", "32", "First-stage width (doubling per stage), a multiplier like 2x, or per-stage widths 16.32.64."),
+    Modifier("widths", "text", "16.32.64", "Per-stage widths.", option=False),
+    Modifier("num-classes", "int", "100", "Classes of the fc head."),
+    Modifier("in-channels", "int", "1", "Input channels (1 for grayscale)."),
+    Modifier("input-size", "int", "64", "Square input side in pixels."),
+    Modifier("zero-init-residual", "flag", None, "Zero the last BN of every block."),
+)}
+MODIFIER_KEYS = tuple(MODIFIERS)
 
 
 def preset_names() -> list[str]:
@@ -369,28 +387,18 @@ def parse_spec(text: str, **overrides) -> NetSpec:
             close = difflib.get_close_matches(key, MODIFIER_KEYS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else f"; expected one of {', '.join(MODIFIER_KEYS)}"
             raise SpecError(f"unknown modifier {key!r} in {text!r}{hint}")
-        if key in ("plain", "zero-init-residual"):
+        m = MODIFIERS[key]
+        if m.kind == "flag":
             if eq:
                 raise SpecError(f"modifier {key!r} is a flag and takes no value: write :{key}")
-            mods[key.replace("-", "_")] = True
+            mods[m.field] = True
         else:
             if not value:
-                raise SpecError(f"modifier {key!r} needs a value, e.g. :{key}={_EXAMPLES[key]}")
-            mods[key.replace("-", "_")] = value.upper() if key == "shortcut" else value
+                raise SpecError(f"modifier {key!r} needs a value, e.g. :{key}={m.example}")
+            mods[m.field] = value.upper() if key == "shortcut" else value
     fields = _modified(fields, mods)
     overrides = {k: v for k, v in overrides.items() if v is not None and v is not False}
     return NetSpec(**_modified(fields, overrides))
-
-
-_EXAMPLES = {
-    "shortcut": "B",
-    "stride-on": "1x1",
-    "width": "32",
-    "widths": "16.32.64",
-    "num-classes": "100",
-    "in-channels": "1",
-    "input-size": "64",
-}
 
 
 # --- formatting --------------------------------------------------------------------

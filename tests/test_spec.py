@@ -140,3 +140,24 @@ def test_bad_specs_say_what_is_wrong(text, fragment):
 def test_plain_and_shortcut_together_is_a_contradiction():
     with pytest.raises(SpecError, match="contradicts"):
         parse_spec("resnet20", plain=True, shortcut="B")
+
+
+def test_the_modifier_table_is_the_one_source_of_the_options_and_flags():
+    """Each spec modifier with an option of its own is an option of every spec command, with
+    the table's help, and the field-to-flag table names it; spec strings take every key."""
+    from typer.testing import CliRunner
+
+    from resbench.cli.app import build_app
+    from resbench.cli.flags import FLAGS
+    from resbench.spec import MODIFIERS, parse_spec
+
+    help_text = CliRunner().invoke(build_app(), ["show", "--help"], env={"COLUMNS": "250"}).output
+    for m in MODIFIERS.values():
+        if m.option:
+            assert f"--{m.key}" in help_text and m.help[:30] in help_text and FLAGS[m.field] == f"--{m.key}"
+        spelled = f"cifar-resnet8:{m.key}" + ("" if m.kind == "flag" else f"={m.example}")
+        if m.key != "stride-on":  # a bottleneck setting
+            parse_spec(spelled)
+        if m.kind != "flag":
+            with pytest.raises(SpecError, match=f"needs a value, e.g. :{m.key}={m.example}"):
+                parse_spec(f"cifar-resnet8:{m.key}")

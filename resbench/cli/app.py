@@ -177,6 +177,20 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     warn(" ".join(str(message).split()))
 
 
+def _run_command(argv: list[str]) -> int:
+    from resbench.cache import cache_dir
+
+    cache_dir()  # a cache setting that names no folder is refused before any work
+    command = typer.main.get_command(build_app(_command_named(argv)))
+    _strict_numbers(command)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning  # a library warning is one line, like the CLI's own
+        rv = command.main(args=argv, prog_name="resbench", standalone_mode=False)
+    if rv == 130:  # Typer turns Ctrl-C in a command into a bare exit code 130: say what it means
+        return _fail(INTERRUPTED, 130)
+    return rv if isinstance(rv, int) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("RESBENCH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     argv = _bare_table_options(sys.argv[1:] if argv is None else list(argv))
@@ -189,17 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     validate.forget_made_folders()
     try:
-        from resbench.cache import cache_dir
-
-        cache_dir()  # a cache setting that names no folder is refused before any work
-        command = typer.main.get_command(build_app(_command_named(argv)))
-        _strict_numbers(command)
-        with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warning  # a library warning is one line, like the CLI's own
-            rv = command.main(args=argv, prog_name="resbench", standalone_mode=False)
-        if rv == 130:  # Typer turns Ctrl-C in a command into a bare exit code 130: say what it means
-            return _fail(INTERRUPTED, 130)
-        return rv if isinstance(rv, int) else 0
+        return _run_command(argv)
     except ResbenchError as e:
         if e.exit_code == 130:
             _hold_interrupts()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from resbench.spec import MODIFIERS as SPEC_MODIFIERS
 from resbench.validate import FIELD_NAME
 
 # field -> flag. Most flags are the field with dashes; the table lists every field the
@@ -48,10 +49,8 @@ FLAGS: dict[str, str] = {
     "filters": "--filter",
     "gpus_per_run": "--gpus-per-run",
     "images": "--images",
-    "in_channels": "--in-channels",
     "kind": "--kind",
     "label": "--label",
-    "input_size": "--input-size",
     "iters": "--iters",
     "latency_batch_size": "--latency-batch-size",
     "lr": "--lr",
@@ -65,11 +64,9 @@ FLAGS: dict[str, str] = {
     "min_time": "--min-time",
     "mode": "--mode",
     "nproc": "--nproc",
-    "num_classes": "--num-classes",
     "objectives": "--objectives",
     "out_file": "--out",
     "pack": "--pack",
-    "plain": "--plain",
     "plot": "--plot",
     "pruning": "--pruning",
     "reduction_factor": "--reduction-factor",
@@ -83,13 +80,11 @@ FLAGS: dict[str, str] = {
     "schedule": "--schedule",
     "seed": "--seed",
     "seeds": "--seeds",
-    "shortcut": "--shortcut",
     "shortcuts": "--shortcuts",
     "space": "--space",
     "specs": "--specs",
     "stages": "--stages",
     "storage": "--storage",
-    "stride_on": "--stride-on",
     "study": "--study",
     "subset": "--subset",
     "test_subset": "--test-subset",
@@ -101,12 +96,12 @@ FLAGS: dict[str, str] = {
     "update": "--update",
     "val_split": "--val-split",
     "warmup": "--warmup",
-    "width": "--width",
     "widths": "--widths",
     "workers": "--workers",
     "x": "--x",
     "y": "--y",
 }
+FLAGS.update({m.field: f"--{m.key}" for m in SPEC_MODIFIERS.values() if m.option})  # the spec modifiers' options
 
 # `field`, or `field=value` with the value as Python writes it ('cuda', 3, True).
 FIELD_REF = re.compile(rf"`({FIELD_NAME})(?:=([^`]+))?`")

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from resbench.spec import MODIFIERS as SPEC_MODIFIERS
 from resbench.spec import parse_spec
 from resbench.train.config import TrainConfig
 from resbench.validate import comma_list, parse_list  # noqa: F401  (the CLI's one list parser)
@@ -61,16 +62,11 @@ PlotOpt = Annotated[Optional[str], typer.Option(
     "--plot", help="Write the figure to this PNG (or .pdf/.svg); default: figures/ in the results folder.",
     rich_help_panel=OUTPUT)]
 
-_MODIFIER_PARAMS = [
-    ("shortcut", Optional[str], typer.Option("--shortcut", help="A: zero-pad identity; B: projection where shapes change; C: projection everywhere.", rich_help_panel=MODIFIERS)),
-    ("plain", bool, typer.Option("--plain", help="The plain twin: no shortcuts at all.", rich_help_panel=MODIFIERS)),
-    ("stride_on", Optional[str], typer.Option("--stride-on", help="Bottleneck stride on the 3x3 (torchvision, default) or the first 1x1 (the paper).", rich_help_panel=MODIFIERS)),
-    ("width", Optional[str], typer.Option("--width", help="First-stage width (doubling per stage), a multiplier like 2x, or per-stage widths 16.32.64.", rich_help_panel=MODIFIERS)),
-    ("num_classes", Optional[int], typer.Option("--num-classes", help="Classes of the fc head.", rich_help_panel=MODIFIERS)),
-    ("in_channels", Optional[int], typer.Option("--in-channels", help="Input channels (1 for grayscale).", rich_help_panel=MODIFIERS)),
-    ("input_size", Optional[int], typer.Option("--input-size", help="Square input side in pixels.", rich_help_panel=MODIFIERS)),
-    ("zero_init_residual", bool, typer.Option("--zero-init-residual", help="Zero the last BN of every block.", rich_help_panel=MODIFIERS)),
-]
+_KIND_TYPES = {"flag": bool, "int": Optional[int], "text": Optional[str]}
+# The spec modifiers as options, generated from their one table (resbench.spec.MODIFIERS).
+_MOD_DEFS = [(m.field, _KIND_TYPES[m.kind], False if m.kind == "flag" else None,
+              typer.Option(f"--{m.key}", help=m.help, rich_help_panel=MODIFIERS))
+             for m in SPEC_MODIFIERS.values() if m.option]
 
 
 TRAINING = "Training"
@@ -102,7 +98,6 @@ def _params(defs) -> list[inspect.Parameter]:
             for name, tp, default, opt in defs]
 
 
-_MOD_DEFS = [(name, tp, False if tp is bool else None, opt) for name, tp, opt in _MODIFIER_PARAMS]
 
 
 def extend(func, defs, receive_as: str, build):
