@@ -261,15 +261,22 @@ def test_measured_suite_round_trip(cli, tmp_path):
     p.write_text('[suite]\ntiming = "warn"\niters = 5\nwarmup = 1\n[[entry]]\nspec = "cifar-resnet8"\nbatch_sizes = [2]\n'
                  'rounds = 2\n[[entry]]\nspec = "resnet18"\ntiming = false\n')
     base = tmp_path / "b.json"
-    assert cli("baseline", p, "--out", base)[0] == 0
+    code, _, err = cli("baseline", p, "--out", base)
+    assert code == 0, err
     stored = json.loads(base.read_text())
     timed = next(e for e in stored["entries"] if e["timing"])
     assert stored["schema"] == 2 and len(timed["timing"]["runs"]) == 2  # every run stored (fresh processes)
+    # the share of the cores others used, measured in the entry's own processes: one warning exactly when over 10 %
+    busy_line = "warning: the machine was busy"
+    recorded = timed["timing"]["contention"]
+    assert 0 <= recorded <= 1 and err.count(busy_line) == (recorded > 0.1)
     code, out, err = cli("check", p, "--baseline", base, "--json")
     assert code == 0, err
     rows = json.loads(out)["rows"]
     assert {(r["metric"], r["verdict"]) for r in rows if r["entry"] == "resnet18"} == {("params", "same"), ("macs", "same")}
-    assert any(r["metric"] == "latency" for r in rows)
+    latency = [r for r in rows if r["metric"] == "latency"]
+    assert latency and all(0 <= r["contention"] <= 1 for r in latency)
+    assert err.count(busy_line) == (max(r["contention"] for r in latency) > 0.1)
 
 
 def test_against_a_folder_measures_both_codes_in_one_job(cli, tmp_path):

@@ -1,19 +1,8 @@
-"""compare's figure: a forest plot always, learning curves beside it only when the runs had
-more than one epoch; a stored train record keeps its per-image answers."""
+"""A stored train record keeps its per-image answers (what compare's per-image intervals and
+figure read). The figure's forms are tested with the commands that draw them
+(tests/train/test_recipe.py)."""
 
 import json
-
-SYN = ["--dataset", "synthetic", "--device", "cpu", "--subset", "32", "--test-subset", "16", "--batch-size", "16", "--seeds", "2"]
-
-
-def test_curves_are_drawn_beside_the_forest_only_for_runs_of_several_epochs(cli, tmp_path):
-    for epochs, curves in (("1", False), ("2", True)):
-        png = tmp_path / f"e{epochs}.png"
-        code, out, err = cli("compare", "--specs", "cifar-resnet8,cifar-plain8", *SYN, "--epochs", epochs,
-                             "--results-dir", tmp_path / "r", "--plot", png, "--json")
-        assert code == 0, err
-        assert png.stat().st_size > 5_000
-        assert (tmp_path / f"e{epochs}-curves.png").exists() == curves
 
 
 def test_a_stored_train_record_holds_its_per_image_answers(cli, tmp_path):
@@ -28,3 +17,22 @@ def test_a_stored_train_record_holds_its_per_image_answers(cli, tmp_path):
     assert result.test_images == 32 and right.shape == (32,) and right.dtype == bool
     assert 1 - right.mean() == result.final_test_error
     assert isinstance(json.loads(path.read_text())["result"]["test_correct"], str)  # packed bits, base64
+
+
+def test_curves_are_drawn_beside_the_forest_only_for_runs_of_several_epochs(tmp_path):
+    """No training: a comparison's figure from its rows and histories."""
+    from types import SimpleNamespace
+
+    from conftest import arm_row
+
+    from resbench.report.plots import comparison_figure
+
+    rows = (arm_row("a", reference=True), arm_row("b", delta_test_error=0.02, delta_ci=(0.01, 0.03)))
+    errors = {"a": {0: 0.30, 1: 0.31}, "b": {0: 0.32, 1: 0.33}}
+    for epochs, curves in ((1, False), (2, True)):
+        hist = [[{"epoch": e, "train_error": 0.5 / e, "test_error": 0.6 / e} for e in range(1, epochs + 1)]] * 2
+        cmp = SimpleNamespace(config=SimpleNamespace(epochs=epochs), rows=rows, seed_errors=errors, title="t",
+                              histories={"a": hist, "b": hist})
+        png = tmp_path / f"e{epochs}.png"
+        comparison_figure(cmp, str(png))
+        assert png.stat().st_size > 5_000 and (tmp_path / f"e{epochs}-curves.png").exists() == curves
