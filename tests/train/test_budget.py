@@ -123,7 +123,11 @@ def test_plan_json_has_the_documented_fields(cli, tmp_path):
     assert not list(tmp_path.rglob("*.json"))  # a plan trains nothing
 
 
-def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path):
+def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path, monkeypatch):
+    from resbench.train import budgeted
+
+    # a machine where an epoch takes 4 s: the 20 s budget buys 2 seeds x 1 epoch per arm
+    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 4.0, "calibrated"))
     code, out, err = cli("compare", *ARMS, *SYN, "--budget", "20s", "--seeds", "2", "--json", "--results-dir", tmp_path)
     assert code == 0, err
     doc = json.loads(out)
@@ -133,9 +137,11 @@ def test_a_budgeted_compare_trains_the_plan_and_reports_its_time(cli, tmp_path):
     assert records and {r["config"]["schedule"] for r in records} == {"linear"}  # what the budget trains with
 
 
-def test_a_given_schedule_is_kept_under_a_budget(cli, tmp_path):
+def test_a_given_schedule_is_kept_under_a_budget(cli, tmp_path, monkeypatch):
+    from resbench.train import budgeted
     from resbench.train.budget import BUDGET_SCHEDULE
 
+    monkeypatch.setattr(budgeted, "calibrate", lambda spec, cfg, data, warn=None: ArmCost(spec.name, 4.0, "calibrated"))
     code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--results-dir", tmp_path)
     assert code == 0 and json.loads(out)["plan"]["schedule"] == BUDGET_SCHEDULE == "linear"
     code, out, err = cli("compare", *ARMS, *SYN, "--budget", "30m", "--plan", "--json", "--schedule", "step",
