@@ -1,4 +1,4 @@
-"""resbench search: space and constraints, Pareto sorting, pruning, study resume, the CLI.
+"""resbench search: space and constraints, pruning, study resume, the CLI (Pareto sorting: test_pareto.py).
 
 The search logic runs here against a fake trainer whose errors are a known function of
 the spec and epoch, so pruning and resume are checked exactly and in milliseconds;
@@ -15,13 +15,7 @@ import pytest
 from resbench.cost import analytic_complexity
 from resbench.errors import UsageError
 from resbench.measure.complexity import count_complexity
-from resbench.search.pareto import (
-    best_k,
-    crowding_distances,
-    dominates,
-    nondominated_ranks,
-    pareto_front,
-)
+from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace, narrow
 from resbench.search.study import Runner, SearchConfig, open_study, summarize
@@ -31,24 +25,6 @@ from resbench.train.config import TrainConfig
 from resbench.train.recipe import EpochStats, TrainResult
 from resbench.train.sweep import Cell
 from resbench.validate import count as parse_count
-
-# --- Pareto sorting -------------------------------------------------------------------
-
-
-def test_pareto_front_of_known_points():
-    pts = [(1, 9), (2, 7), (3, 8), (4, 4), (5, 5), (6, 1), (6, 1), (7, 2)]
-    assert pareto_front(pts) == [0, 1, 3, 5, 6]  # (3,8) is dominated by (2,7); (5,5) by (4,4); (7,2) by (6,1)
-    assert nondominated_ranks(pts) == [0, 0, 1, 0, 1, 0, 0, 1]
-    assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (1, 2)) and not dominates((0, 3), (1, 2))
-
-
-def test_best_k_prefers_front_then_boundary_points():
-    pts = [(1, 10), (2, 6), (3, 5), (10, 1), (5, 9)]
-    crowd = crowding_distances(pts, [0, 1, 2, 3])
-    assert crowd[0] == crowd[3] == float("inf") and 0 < crowd[2] < float("inf")
-    assert set(best_k(pts, 2)) == {0, 3}  # the front's extremes survive a cut first
-    assert 4 not in best_k(pts, 4)  # the dominated point goes last
-
 
 # --- the space and its constraints ------------------------------------------------------
 

@@ -371,52 +371,6 @@ def test_evaluation_uses_running_statistics_not_the_batch():
     assert net.training  # evaluate hands the net back in train mode
 
 
-def test_cli_training_options_are_generated_from_trainconfig():
-    """The CLI's training options take TrainConfig's defaults (shown in --help, never copied),
-    a command line with none of them builds exactly TrainConfig(), and the options given are
-    the ones named in ``given``."""
-    import dataclasses
-
-    from typer.testing import CliRunner
-
-    from resbench.cli.app import build_app
-    from resbench.cli.options import _train_params, _training
-
-    params = _train_params()
-    api_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    names = {("warmup" if n == "warmup_mode" else n) for n, *_ in params} - {"threads"}
-    assert set(api_defaults) - names == {"momentum", "weight_decay"}  # the paper's, not options
-    for name, tp, default, opt in params:
-        field = "warmup" if name == "warmup_mode" else name
-        if tp is bool:
-            assert default == api_defaults[field]
-        else:
-            assert default is None  # not given
-            if api_defaults.get(field) is not None:
-                assert opt.help.endswith(f"\\[default: {api_defaults[field]}]")
-    built = _training({name: default for name, _, default, _ in params})
-    assert built.config == TrainConfig() and built.config.download is True
-    assert built.given == frozenset() and built.threads is None
-    given = _training({**{name: default for name, _, default, _ in params}, "epochs": 10, "schedule": "linear", "threads": 1})
-    assert given.given == {"epochs", "schedule"} and given.threads == 1
-    assert given.config == TrainConfig(schedule="linear")
-    help_text = CliRunner().invoke(build_app(), ["train", "--help"], env={"COLUMNS": "200"}).output
-    assert "[default: 10]" in help_text and "[default: step]" in help_text
-
-
-def test_download_is_part_of_the_config_but_not_of_the_key():
-    assert "download" not in TrainConfig().key_fields()
-    assert TrainConfig(download=False).key_fields() == TrainConfig().key_fields()
-
-
-def test_the_runtime_is_resolved_once_into_the_config():
-    cfg = TrainConfig()
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert cfg.device == expected
-    assert cfg.channels_last == (expected == "cpu")  # the device's measured default, also for API callers
-    assert TrainConfig(device="cpu", channels_last=False).channels_last is False  # an explicit choice is kept
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="auto means cpu only on a machine without CUDA")
 def test_device_auto_and_cpu_share_cells(cli, tmp_path):
     common = [c for c in COMMON if c not in ("--device", "cpu")]
