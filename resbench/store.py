@@ -12,7 +12,7 @@ half-written record. Readers skip (and report) files that do not parse.
 Readers get typed ``Record``s, never raw dicts; ``migrate`` is the one place that
 brings an older record up to the current schema. A record's ``result`` stays the
 JSON of the run's result; ``Record.typed_result()`` gives the
-typed result (``TrainResult.from_dict`` / ``ProfileResult.from_dict``).
+typed result (``resbench.results``: ``TrainResult`` / ``ProfileResult``).
 """
 
 from __future__ import annotations
@@ -150,10 +150,11 @@ class Record:
 
     def typed_result(self):
         """The result as its kind's type (TrainResult, ProfileResult, ...): built by the
-        reader its owning module registered (``register_result``)."""
-        if self.kind not in RESULT_CHECKS:
-            raise StoreError(f"no reader for {self.kind!r} records is loaded (import the module that defines its result)")
-        return RESULT_CHECKS[self.kind](self.result)
+        check in resbench.results."""
+        check = _checks(self.kind)[0]
+        if check is None:
+            raise StoreError(f"no reader for {self.kind!r} records: expected a train or profile record")
+        return check(self.result)
 
 
 def migrate(doc: dict, where: str = "record") -> dict:
@@ -187,7 +188,7 @@ def read_record(path: str | os.PathLike) -> Record:
     if "spec" in rec["config"] and not isinstance(rec["config"]["spec"], str):
         raise StoreError(f"{path} is not a resbench record: its config's spec is not text; delete it or re-run")
     record = Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
-    check, config_check = RESULT_CHECKS.get(record.kind), CONFIG_CHECKS.get(record.kind)
+    check, config_check = _checks(record.kind)
     if config_check is not None:
         try:
             config_check(record.config)
@@ -203,17 +204,13 @@ def read_record(path: str | os.PathLike) -> Record:
     return record
 
 
-# kind -> a function that reads a record's result as its typed result, raising unless it is a
-# valid result of that kind. The modules that own the result types register them (resbench.train.recipe for
-# "train", resbench.measure.timing for "profile"), so the store imports none of them.
-RESULT_CHECKS: dict = {}
-CONFIG_CHECKS: dict = {}  # kind -> a function raising unless a record's config is one a run could have had
+def _checks(kind: str):
+    """(result check, config check) for a kind of record: resbench.results owns the result
+    types; a kind it does not know (a newer resbench's) is read unchecked."""
+    from resbench.results import check_profile_result, check_train_config, check_train_result
 
-
-def register_result(kind: str, check, config_check=None) -> None:
-    RESULT_CHECKS[kind] = check
-    if config_check is not None:
-        CONFIG_CHECKS[kind] = config_check
+    return {"train": (check_train_result, check_train_config),
+            "profile": (check_profile_result, None)}.get(kind, (None, None))
 
 
 def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:

@@ -110,12 +110,13 @@ def test_optuna_settings_are_restored():
 
 
 def test_typed_results_round_trip():
-    from resbench.measure.timing import ProfileConfig, ProfileResult, profile
+    from resbench.measure.timing import ProfileConfig, profile
+    from resbench.results import ProfileResult
     from resbench.spec import parse_spec
     from resbench.train.config import TrainConfig
     from resbench.train.data import load_dataset
     from resbench.train.engine import train
-    from resbench.train.recipe import TrainResult
+    from resbench.results import TrainResult
 
     data = load_dataset("synthetic", synthetic_size=(64, 32))
     r = train(parse_spec("cifar-resnet8"), TrainConfig(dataset="synthetic", epochs=1, batch_size=32, device="cpu"), data)
@@ -127,7 +128,8 @@ def test_typed_results_round_trip():
 
 def test_store_hands_back_typed_records(tmp_path):
     from resbench.measure.runs import profile_runs
-    from resbench.measure.timing import ProfileConfig, ProfileResult
+    from resbench.measure.timing import ProfileConfig
+    from resbench.results import ProfileResult
     from resbench.spec import parse_spec
     from resbench.store import Record, Store
 
@@ -225,7 +227,9 @@ def test_no_import_cycles_not_even_through_function_level_imports():
 
 def test_the_store_imports_nothing_above_it():
     graph = _module_graph(all_imports=True)
-    assert graph["resbench.store"] <= {"resbench.errors"}
+    assert graph["resbench.store"] <= {"resbench.errors", "resbench.results"}
+    # the result types it reads records as are torch-free and import no measuring or training
+    assert graph["resbench.results"] <= {"resbench.validate", "resbench.stats", "resbench.errors"}
 
 
 def test_no_function_is_longer_than_60_lines():
@@ -240,7 +244,7 @@ def test_no_function_is_longer_than_60_lines():
 # (function-level imports included). The one place the layers are named.
 LAYERS = (
     ("errors", "format", "hooks", "_lazy", "stats", "cache"),
-    ("validate", "store", "runtime", "spec", "refmodels"),
+    ("validate", "store", "results", "runtime", "spec", "refmodels"),
     ("outputs", "tracking", "cost", "limits"),
     ("model",),
     ("measure",),

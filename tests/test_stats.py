@@ -140,25 +140,6 @@ def test_per_image_interval_reduces_to_the_seed_mean_and_sees_both_parts():
     assert per_image_difference(ref, {9: ref[0]}) is None
 
 
-def test_the_result_keeps_its_per_image_answers_checked_against_its_error():
-    from resbench.train.recipe import _check_result, pack_correct, unpack_correct
-
-    right = np.array([True] * 7 + [False] * 3)
-    text = pack_correct(right)
-    assert (unpack_correct(text, 10) == right).all()
-    with pytest.raises(ValueError, match="do not hold"):
-        unpack_correct(text, 20)
-    epoch = {"epoch": 1, "lr": 0.1, "train_loss": 1.0, "train_error": 0.3, "test_error": 0.3, "seconds": 1.0, "step_seconds": 0.5}
-    base = {"spec": "x", "params": 1, "macs": 1, "epochs": 1, "history": [epoch], "final_train_error": 0.3,
-            "final_test_error": 0.3, "diverged": False, "diverged_at": None, "seconds": 1.0, "images_per_second": 1.0,
-            "data_fraction": 0.0, "test_split": "test", "effective_batch_size": 8, "lr": 0.1}
-    assert _check_result({**base, "test_correct": text, "test_images": 10}).correct().sum() == 7
-    with pytest.raises(ValueError, match="disagree"):
-        _check_result({**base, "final_test_error": 0.5, "test_correct": text, "test_images": 10})
-    with pytest.raises(TypeError, match="count of images"):
-        _check_result({**base, "test_correct": text, "test_images": "10"})
-
-
 def test_differences_equal_up_to_rounding_are_no_estimate_of_a_spread():
     """Errors are k/N: differences equal in decimal can differ by 1e-17 in floating point.
     That is zero spread (no interval, no verdict), never a zero-width 'significant' one."""

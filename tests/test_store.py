@@ -46,8 +46,6 @@ def test_corrupt_and_newer_records_are_reported_not_fatal(tmp_path):
 
 
 def test_a_result_that_breaks_its_kinds_check_is_a_store_error(tmp_path):
-    import resbench.train.recipe  # noqa: F401  (registers the train result check)
-
     store = Store(tmp_path)
     path = store.put("train", config={"spec": "resnet20"}, result={"test_error": 0.4}, env={})
     with pytest.raises(StoreError, match="damaged train result"):

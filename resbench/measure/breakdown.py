@@ -17,25 +17,13 @@ make the rest, which the report states. A test holds the sum within 10 % on CPU.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from resbench.model.net import ResNet
+from resbench.results import StageTime
 from resbench.runtime import autocast, synchronize
-
-
-@dataclass(frozen=True)
-class StageTime:
-    name: str
-    median_ms: float
-    share: float  # of the sum of the stage medians
-    tflops: float | None  # achieved, from the stage's MACs (None when unknown)
-    macs: int | None  # per image
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def stage_groups(model) -> list[tuple[str, list[torch.nn.Module]]]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import gc
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
 from resbench import validate as v
 from resbench.errors import ConfigError, DeviceError
 from resbench.limits import check_fits
-from resbench.measure.breakdown import StageTime, stage_breakdown
+from resbench.measure.breakdown import stage_breakdown
 from resbench.measure.busy import Meter
 from resbench.measure.env import collect_env
 from resbench.measure.onnx_backend import check_backend, measure_onnx
@@ -43,8 +43,8 @@ from resbench.runtime import (  # noqa: F401
     resolve_device,
 )
 from resbench.spec import NetSpec
-from resbench.stats import Summary, summarize
-from resbench.store import register_result
+from resbench.results import LAUNCH_BOUND_BUSY, ProfileResult
+from resbench.stats import summarize
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 MODES = ("infer", "train")
@@ -56,8 +56,7 @@ DEFAULTS = {
     "mps": {"batch_size": 32, "warmup": 10, "iters": 50, "min_time": 1.0},
 }
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
-P99_MIN_SAMPLES = 100  # fewer samples cannot place a 99th percentile (it would be the max or an interpolation of it)
-LAUNCH_BOUND_BUSY = 0.5  # GPU busy for less than this share of the step: launch-bound
+
 
 
 @dataclass(frozen=True)
@@ -106,125 +105,6 @@ class ProfileConfig:
             v.whole(self.iters, "iters", 1, MAX_ITERS)
         if self.min_time is not None:
             v.number(self.min_time, "min_time", 0, 3600)
-
-
-@dataclass(frozen=True)
-class ProfileResult:
-    spec: str
-    device: str
-    device_name: str
-    dtype: str
-    mode: str
-    batch_size: int  # the batch actually measured (smaller than requested after an OOM back-off)
-    batch_size_requested: int
-    channels_last: bool
-    compiled: bool
-    cuda_graphs: bool
-    threads: int
-    params: int
-    macs: int  # per image
-    flops: int  # per image, 2 x MACs (forward)
-    latency: Summary  # per iteration (one batch), ms
-    samples_ms: tuple[float, ...]
-    throughput: float  # samples/s from the synchronized wall-clock of the timed loop
-    phases_ms: dict | None  # train: median forward / backward / optimizer ms
-    peak_memory_bytes: int | None
-    memory_method: str
-    achieved_tflops: float  # flops x throughput (x3 for a train step: forward + 2x backward)
-    peak_tflops: float | None
-    peak_source: str | None
-    mfu: float | None  # achieved / peak
-    compile_s: float | None
-    warmup_s: float
-    measure_s: float
-    total_s: float
-    alt_layout: dict | None = None  # CPU: {"channels_last", "median_ms", "speedup"} of the other layout
-    notes: tuple[str, ...] = ()  # caveats the reader must see next to the numbers
-    env: dict = field(default_factory=dict)
-    gpu_busy: float | None = None  # CUDA: kernel time / wall time of a step (None on CPU or when not measured)
-    breakdown: tuple = ()  # StageTime per stage (profile --breakdown), in forward order
-    breakdown_rest_ms: float | None = None  # whole-model median minus the sum of the stage medians
-    compile_mode: str | None = None
-    max_abs_diff_vs_eager: float | None = None  # compiled/exported output vs eager, same input
-    backend: str = "eager"
-    contention: float | None = None  # share of the cores other processes used while measuring (resbench.measure.busy)
-
-    @property
-    def launch_bound(self) -> bool:
-        """The GPU sits idle most of each step: the host cannot launch kernels fast enough."""
-        return self.gpu_busy is not None and self.gpu_busy < LAUNCH_BOUND_BUSY
-
-    @property
-    def p99_estimable(self) -> bool:
-        return self.latency.n >= P99_MIN_SAMPLES
-
-    @property
-    def suggestion(self) -> str | None:
-        if self.alt_layout and self.alt_layout["speedup"] > 1.05:
-            flag = "`channels_last=True`" if self.alt_layout["channels_last"] else "the default (contiguous) layout"
-            return f"{flag} is {self.alt_layout['speedup']:.2f}x faster here (median {self.alt_layout['median_ms']:.3f} ms)"
-        return None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        lat = d.pop("latency")
-        d["latency_ms"] = {k: lat[k] for k in ("median", "mean", "min", "max", "p90", "p99", "iqr", "std")}
-        d["n_samples"] = lat["n"]
-        d["noisy"] = self.latency.noisy
-        d["samples_ms"] = list(self.samples_ms)
-        d["suggestion"] = self.suggestion
-        d["launch_bound"] = self.launch_bound
-        d["p99_estimable"] = self.p99_estimable
-        d["breakdown"] = [s.to_dict() for s in self.breakdown]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ProfileResult":
-        """The inverse of ``to_dict``: a stored profile record's result, typed again."""
-        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k not in ("launch_bound", "p99_estimable")}
-        fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
-        fields["samples_ms"] = tuple(d["samples_ms"])
-        fields["notes"] = tuple(d.get("notes", ()))
-        fields["breakdown"] = tuple(StageTime(**s) for s in d.get("breakdown") or ())
-        return cls(**fields)
-
-
-def _check_result(d: dict) -> ProfileResult:
-    """A stored profile result is what ProfileResult reads back, with every number in its
-    range: counts whole, times and rates finite and positive (or zero where a phase can
-    take none), shares in [0, 1]; samples agree with their count."""
-    if not isinstance(d.get("samples_ms"), list) or not isinstance(d.get("latency_ms"), dict):
-        raise TypeError("samples_ms is not a list or latency_ms not a table")
-    r = ProfileResult.from_dict(d)
-    if not all(isinstance(getattr(r, k), str) for k in ("spec", "device", "dtype", "mode")):
-        raise TypeError("spec, device, dtype and mode must be text")
-    for name in ("batch_size", "batch_size_requested", "threads"):
-        v.whole(getattr(r, name), f"result {name}", 1, None)
-    for name in ("params", "macs", "flops"):
-        v.whole(getattr(r, name), f"result {name}", 0, None)
-    if r.peak_memory_bytes is not None:
-        v.whole(r.peak_memory_bytes, "result peak_memory_bytes", 0, None)
-    for name in ("throughput", "achieved_tflops", "warmup_s", "measure_s", "total_s"):
-        v.number(getattr(r, name), f"result {name}", 0)
-    for name in ("peak_tflops", "compile_s"):
-        if getattr(r, name) is not None:
-            v.number(getattr(r, name), f"result {name}", 0)
-    for name in ("mfu", "gpu_busy", "contention"):
-        if getattr(r, name) is not None:
-            v.number(getattr(r, name), f"result {name}", 0, 1)
-    for name in ("median", "p90", "p99", "mean", "min", "max", "iqr", "std"):
-        if getattr(r.latency, name) is not None:
-            v.number(getattr(r.latency, name), f"result latency {name}", 0)
-    if not r.samples_ms:
-        raise ValueError("a profile result has no samples")
-    for i, x in enumerate(r.samples_ms):
-        v.number(x, f"result samples_ms[{i}]", 0)
-    if r.latency.n != len(r.samples_ms):
-        raise ValueError(f"n_samples is {r.latency.n} but samples_ms holds {len(r.samples_ms)}")
-    return r
-
-
-register_result("profile", _check_result)
 
 
 def check_device(cfg: ProfileConfig, device: torch.device) -> None:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-import resbench.measure.timing  # noqa: F401  (registers the profile result's check with the store)
-import resbench.train.recipe  # noqa: F401  (and the train result's)
 from resbench.errors import ConfigError, UsageError
 from resbench.store import Store
 

@@ -8,7 +8,7 @@ from resbench._lazy import lazy_getattr
 _API = {
     "train": ("resbench.train.engine", "train"),
     "TrainConfig": ("resbench.train.config", "TrainConfig"),
-    "TrainResult": ("resbench.train.recipe", "TrainResult"),
+    "TrainResult": ("resbench.results", "TrainResult"),
     "compare": ("resbench.train.comparison", "compare"),
     "degradation": ("resbench.train.comparison", "degradation"),
     "ScaleOut": ("resbench.train.comparison", "ScaleOut"),

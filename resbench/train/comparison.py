@@ -33,7 +33,7 @@ from resbench.train.config import TrainConfig
 from resbench.train.engine import pack_key
 from resbench.train.executors import EXECUTORS, run_cells
 from resbench.train.paper import paper_figure, recipe_differences
-from resbench.train.recipe import TrainResult
+from resbench.results import TrainResult
 from resbench.train.runs import CellRuns, CellStatus
 from resbench.train.sweep import build_arms, build_cells
 from resbench.validate import writable_folder

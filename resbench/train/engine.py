@@ -41,13 +41,8 @@ from resbench.train.checkpoint import Checkpoint, Damaged, check_contents
 from resbench.train.config import TrainConfig
 from resbench.train.graphs import GraphedStep
 from resbench.train.loader import DeviceLoader, channel_stats
-from resbench.train.recipe import (
-    EpochStats,
-    TrainResult,
-    check_fits,
-    lr_at,
-    pack_correct,
-)
+from resbench.results import EpochStats, TrainResult, pack_correct
+from resbench.train.recipe import check_fits, lr_at
 
 NHWC_NOTE = ("trained in NCHW, not channels-last: oneDNN's CPU backward of a stride-2 1x1 conv with fewer than "
              "8 input channels corrupts the heap in NHWC (found with torch 2.14.1)")
@@ -151,7 +146,7 @@ class _Members:
 
 def _evaluate(model, members: _Members, loaders: list[DeviceLoader], device, dtype: str) -> tuple[list[float], list[str]]:
     """Each member's test error, and which test images it got right (packed bits, in the
-    test set's fixed order: resbench.train.recipe.pack_correct)."""
+    test set's fixed order: resbench.results.pack_correct)."""
     model.eval()
     right = []
     with torch.inference_mode(), autocast(device, dtype):

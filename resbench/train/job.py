@@ -22,7 +22,7 @@ from resbench.train.config import TrainConfig
 from resbench.train.distributed import dist_context
 from resbench.train.engine import Checkpoint, train
 from resbench.train.paper import PaperFigure, paper_figure
-from resbench.train.recipe import TrainResult
+from resbench.results import TrainResult
 from resbench.train.runs import CellRuns, now
 from resbench.validate import writable_folder
 

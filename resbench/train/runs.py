@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from resbench.store import Record, Store, read_record
 from resbench.train.cells import Cell
 from resbench.train.executors import CellFailure
-from resbench.train.recipe import TrainResult
+from resbench.results import TrainResult
 
 
 def now() -> str:

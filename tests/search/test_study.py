@@ -22,7 +22,7 @@ from resbench.search.study import Runner, SearchConfig, open_study, summarize
 from resbench.spec import parse_spec
 from resbench.store import Store
 from resbench.train.config import TrainConfig
-from resbench.train.recipe import EpochStats, TrainResult
+from resbench.results import EpochStats, TrainResult
 from resbench.train.sweep import Cell
 from resbench.validate import count as parse_count
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from resbench.spec import parse_spec
-from resbench.train.recipe import EpochStats, TrainResult, pack_correct
+from resbench.results import EpochStats, TrainResult, pack_correct
 
 A, B, C = (parse_spec(s) for s in ("cifar-resnet8", "cifar-resnet8:shortcut=B", "cifar-resnet8:shortcut=C"))
 

@@ -156,7 +156,7 @@ def test_compare_cli_json_rows_and_resume(cli, tmp_path):
 
 def test_time_to_target_per_seed():
     from resbench.train.comparison import time_to_target
-    from resbench.train.recipe import EpochStats, TrainResult
+    from resbench.results import EpochStats, TrainResult
 
     def run(errors):
         hist = tuple(EpochStats(i + 1, 0.1, 1.0, 0.5, e, 2.0, 1.5) for i, e in enumerate(errors))

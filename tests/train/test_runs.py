@@ -8,7 +8,7 @@ from resbench.store import Store
 from resbench.train.cells import Cell
 from resbench.train.config import TrainConfig
 from resbench.train.executors import CellFailure
-from resbench.train.recipe import EpochStats, TrainResult
+from resbench.results import EpochStats, TrainResult
 from resbench.train.runs import CellRuns, CellStatus, now
 from resbench.train.sweep import build_cells
 
