@@ -1,13 +1,13 @@
 """`resbench check`: every verdict path and exit code, statistics on known distributions,
-markdown output, environment mismatch, corrupt baselines, the suite file."""
+markdown output, environment mismatch, corrupt baselines (running suites: test_run.py)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from resbench.check import SCHEMA_VERSION, compare_entries, load_suite, read_baseline, timing_verdict
-from resbench.errors import StoreError, UsageError
+from resbench.check import SCHEMA_VERSION, compare_entries, read_baseline, timing_verdict
+from resbench.errors import StoreError
 
 ENV = {"device_name": "cpu0", "torch": "2.x", "threads": 2, "device": "cpu", "cuda": None, "cpu": "cpu0"}
 
@@ -236,67 +236,9 @@ def test_bad_baselines_are_one_line_exit_2(cli, tmp_path, suite, content, fragme
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
 
 
-def test_suite_parsing_and_errors(tmp_path):
-    p = tmp_path / "s.toml"
-    p.write_text('[suite]\ntiming = "warn"\ndevice = "cpu"\n[[entry]]\nspec = "resnet20:shortcut=b"\nbatch_sizes = [1, 8]\n'
-                 '[[entry]]\nspec = "resnet50"\ntiming = false\n')
-    s = load_suite(p)
-    assert s.timing_policy == "warn"
-    assert [e.id for e in s.entries] == ["resnet20:shortcut=B cpu fp32 infer b1", "resnet20:shortcut=B cpu fp32 infer b8", "resnet50"]
-    for text, fragment in [('[[entry]]\nsped = "x"\n', "unknown key"), ("[[entry\n", "not valid TOML"), ("[suite]\n", r"no \[\[entry\]\]"),
-                           ('[suite]\ntiming = "maybe"\n[[entry]]\nspec="resnet20"\n', "fail, warn or off")]:
-        p.write_text(text)
-        with pytest.raises(UsageError, match=fragment):
-            load_suite(p)
-
-
 def test_check_needs_a_baseline_or_a_ref(cli, suite):
     code, _, err = cli("check", suite)
     assert code == 2 and "--baseline" in err
-
-
-def test_measured_suite_round_trip(cli, tmp_path):
-    """A real (tiny) suite: baseline, then check against it: params/MACs same, timing compared."""
-    p = tmp_path / "s.toml"
-    p.write_text('[suite]\ntiming = "warn"\niters = 5\nwarmup = 1\n[[entry]]\nspec = "cifar-resnet8"\nbatch_sizes = [2]\n'
-                 'rounds = 2\n[[entry]]\nspec = "resnet18"\ntiming = false\n')
-    base = tmp_path / "b.json"
-    code, _, err = cli("baseline", p, "--out", base)
-    assert code == 0, err
-    stored = json.loads(base.read_text())
-    timed = next(e for e in stored["entries"] if e["timing"])
-    assert stored["schema"] == 2 and len(timed["timing"]["runs"]) == 2  # every run stored (fresh processes)
-    # the share of the cores others used, measured in the entry's own processes: one warning exactly when over 10 %
-    busy_line = "warning: the machine was busy"
-    recorded = timed["timing"]["contention"]
-    assert 0 <= recorded <= 1 and err.count(busy_line) == (recorded > 0.1)
-    code, out, err = cli("check", p, "--baseline", base, "--json")
-    assert code == 0, err
-    rows = json.loads(out)["rows"]
-    assert {(r["metric"], r["verdict"]) for r in rows if r["entry"] == "resnet18"} == {("params", "same"), ("macs", "same")}
-    latency = [r for r in rows if r["metric"] == "latency"]
-    assert latency and all(0 <= r["contention"] <= 1 for r in latency)
-    assert err.count(busy_line) == (max(r["contention"] for r in latency) > 0.1)
-
-
-def test_against_a_folder_measures_both_codes_in_one_job(cli, tmp_path):
-    """REF = a copy of resbench whose CIFAR nets are narrower: the same-job check must see
-    the params change (so the REF side really ran REF's code) and fail with exit 1."""
-    import shutil
-    from pathlib import Path
-
-    import resbench
-
-    ref = tmp_path / "ref"
-    shutil.copytree(Path(resbench.__file__).parent, ref / "resbench")
-    spec_py = ref / "resbench" / "spec.py"
-    spec_py.write_text(spec_py.read_text().replace('"cifar": {"width": 16', '"cifar": {"width": 8'))
-    suite = tmp_path / "s.toml"
-    suite.write_text('[suite]\nname = "t"\n[[entry]]\nspec = "cifar-resnet8"\ntiming = false\n')
-    code, out, err = cli("check", suite, "--against", ref, "--rounds", "1", "--json")
-    assert code == 1, err
-    rows = {r["metric"]: r for r in json.loads(out)["rows"]}
-    assert rows["params"]["verdict"] == "changed" and rows["params"]["current"] == 75_290 and rows["params"]["baseline"] < 75_290
 
 
 def test_a_baseline_of_another_suite_is_refused_not_passed(cli, tmp_path, suite):
