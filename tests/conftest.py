@@ -17,6 +17,11 @@ torch.set_num_threads(_THREADS)
 os.environ["COLUMNS"] = "160"  # Rich's tables as wide as on a terminal, whatever runs the suite
 
 
+# A training command's options for a run of seconds: one epoch of a small synthetic set.
+TINY_RUN = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--subset", "400",
+            "--test-subset", "100"]
+
+
 @pytest.fixture
 def cli(capsys):
     """Run the resbench CLI in-process: returns (exit code, stdout, stderr)."""

@@ -1,11 +1,10 @@
-"""Models: every preset runs, torchvision parity, shortcut semantics, init."""
+"""Models: every preset runs, torchvision parity, stride placement, init (shortcuts: test_shortcuts.py; blocks: test_blocks.py)."""
 
 import pytest
 import torch
 import torchvision
 
 from resbench.model import build_model
-from resbench.model.shortcuts import ZeroPadShortcut
 from resbench.spec import parse_spec, preset_names
 
 TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
@@ -53,43 +52,6 @@ def test_paper_stride_placement_differs_from_torchvision_only_in_where_it_stride
     assert tv.layer2[0].conv1.stride == (1, 1) and tv.layer2[0].conv2.stride == (2, 2)
 
 
-def test_option_a_is_parameter_free_subsample_and_zero_pad():
-    sc = ZeroPadShortcut(16, 32, 2)
-    x = torch.randn(2, 16, 8, 8)
-    y = sc(x)
-    assert y.shape == (2, 32, 4, 4)
-    torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
-    assert torch.count_nonzero(y[:, 16:]) == 0
-    model = build_model("resnet20")
-    assert isinstance(model.layer2[0].downsample, ZeroPadShortcut)
-    assert isinstance(model.layer1[0].downsample, torch.nn.Identity)
-
-
-def test_shortcut_options_place_projections_where_the_paper_says():
-    def projections(m):
-        return sum(isinstance(b.downsample, torch.nn.Sequential) for s in m.stages() for b in s)
-
-    assert projections(build_model("resnet20", shortcut="A")) == 0
-    assert projections(build_model("resnet20", shortcut="B")) == 2  # first block of stages 2 and 3
-    assert projections(build_model("resnet20", shortcut="C")) == 9  # every block
-    assert projections(build_model("resnet34")) == 3
-    plain = build_model("plain20")
-    assert all(b.downsample is None for s in plain.stages() for b in s)
-
-
-def test_plain_block_adds_nothing():
-    """With the second BN zeroed, a residual block passes its input through (ReLU of it),
-    a plain block outputs zeros: the plain net really has no addition."""
-    res, plain = build_model("resnet20").eval(), build_model("plain20").eval()
-    x = torch.rand(1, 16, 8, 8)
-    for m in (res, plain):
-        torch.nn.init.zeros_(m.layer1[0].bn2.weight)
-        torch.nn.init.zeros_(m.layer1[0].bn2.bias)
-    with torch.no_grad():
-        torch.testing.assert_close(res.layer1[0](x), x)
-        assert torch.count_nonzero(plain.layer1[0](x)) == 0
-
-
 def test_zero_init_residual_and_he_init():
     m = build_model("resnet50", zero_init_residual=True)
     assert all((b.bn3.weight == 0).all() for s in m.stages() for b in s)
@@ -101,12 +63,6 @@ def test_zero_init_residual_and_he_init():
 def test_grayscale_and_class_count_modifiers():
     m = build_model("resnet20", in_channels=1, num_classes=100)
     assert m(torch.randn(2, 1, 32, 32)).shape == (2, 100)
-
-
-def test_bottleneck_cifar_has_expansion_four():
-    m = build_model("cifar-resnet29-bottleneck")
-    assert m.fc.in_features == 256
-    assert m(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
 def test_build_without_init_is_fast_path_with_same_shapes():

@@ -1,12 +1,11 @@
-"""resbench search: space and constraints, pruning, study resume, the CLI (Pareto sorting: test_pareto.py).
+"""The search study (resbench.search.study): pruning, resume, failures, extra seeds (the space: test_space.py; Pareto
+sorting: test_pareto.py; the CLI: tests/cli/test_search.py).
 
 The search logic runs here against a fake trainer whose errors are a known function of
 the spec and epoch, so pruning and resume are checked exactly and in milliseconds;
 the CLI tests train real (tiny) networks on synthetic data.
 """
 
-import itertools
-import json
 import random
 
 import optuna
@@ -14,7 +13,6 @@ import pytest
 
 from resbench.cost import analytic_complexity
 from resbench.errors import UsageError
-from resbench.measure.complexity import count_complexity
 from resbench.search.pareto import pareto_front
 from resbench.search.pruner import Halving
 from resbench.search.space import Constraints, SearchSpace, narrow
@@ -24,77 +22,8 @@ from resbench.store import Store
 from resbench.train.config import TrainConfig
 from resbench.results import EpochStats, TrainResult
 from resbench.train.sweep import Cell
-from resbench.validate import count as parse_count
 
 # --- the space and its constraints ------------------------------------------------------
-
-SMALL = SearchSpace(blocks=("basic",), max_blocks=(4,), widths=(4, 8), shortcuts=("A", "B"))
-
-
-def _all_specs(space):
-    for fam, block, n, width, sc, so in space.skeletons():
-        for stages in itertools.product(*(range(space.block_range(i)[0], space.block_range(i)[1] + 1) for i in range(n))):
-            yield space.make_spec(fam, block, stages, width, sc, so)
-
-
-def test_narrowing_keeps_exactly_what_brute_force_finds_feasible():
-    limit = Constraints(max_macs=2_500_000)
-    feasible = [s for s in _all_specs(SMALL) if analytic_complexity(s).macs <= limit.max_macs]
-    assert feasible and len(feasible) < SMALL.size()
-    narrowed = narrow(SMALL, limit).space
-    kept = list(_all_specs(narrowed))
-    assert set(feasible) <= set(kept)  # nothing feasible is lost
-    for i in range(3):  # and each stage's cap is the most blocks any feasible spec has there
-        assert narrowed.block_range(i)[1] == max(s.stages[i] for s in feasible)
-    assert narrowed.widths == tuple(sorted({s.widths[0] for s in feasible}))
-
-
-def test_empty_space_names_the_smallest_candidate():
-    smallest = min(_all_specs(SMALL), key=lambda s: analytic_complexity(s).macs)
-    with pytest.raises(UsageError, match="no candidate satisfies `max_macs=") as e:
-        narrow(SMALL, Constraints(max_macs=1000))
-    assert smallest.name in str(e.value)
-
-
-def test_space_options_that_contradict_are_usage_errors():
-    with pytest.raises(UsageError, match="no bottleneck"):
-        SearchSpace(blocks=("basic",), stride_on=("1x1",))
-    with pytest.raises(UsageError, match="below `min_blocks_per_stage=5`"):
-        SearchSpace(min_blocks=5, max_blocks=(3,))
-    with pytest.raises(UsageError, match="unknown value"):
-        SearchSpace(shortcuts=("D",))
-    with pytest.raises(UsageError, match="downsample"):
-        SearchSpace(families=("imagenet",), input_size=32, stage_counts=(5,))
-    assert parse_count("60M", "--max-macs") == 60_000_000 and parse_count("1.5k", "x") == 1500
-    with pytest.raises(UsageError, match="like 60M"):
-        parse_count("lots", "--max-macs")
-
-
-def test_suggest_and_params_of_round_trip():
-    space = SearchSpace(families=("cifar", "imagenet"), blocks=("basic", "bottleneck"), max_blocks=(3,), widths=(8, 16),
-                        shortcuts=("A", "B", "plain"), stride_on=("3x3", "1x1"), input_size=64)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(40):
-        trial = study.ask()
-        spec = space.suggest(trial)
-        assert space.params_of(spec) == trial.params
-        study.tell(trial, 0.0)
-    resnet20 = SearchSpace(widths=(16,), max_blocks=(9,)).params_of(
-        parse_spec("resnet20"))
-    assert resnet20 == {"blocks1": 3, "blocks2": 3, "blocks3": 3, "block": "basic", "shortcut": "A"}
-    assert SearchSpace(max_blocks=(2,)).params_of(parse_spec("resnet20")) is None
-
-
-def test_analytic_counter_is_exact_on_specs_the_search_proposes():
-    space = SearchSpace(families=("cifar", "imagenet"), blocks=("basic", "bottleneck"), max_blocks=(3,), widths=(4, 8),
-                        shortcuts=("A", "B", "C", "plain"), stride_on=("3x3", "1x1"), input_size=64, num_classes=7)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
-    for _ in range(12):
-        trial = study.ask()
-        spec = space.suggest(trial)
-        a, f = analytic_complexity(spec), count_complexity(spec)
-        assert (a.macs, a.params) == (f.macs, f.params), spec.name
-        study.tell(trial, 0.0)
 
 
 # --- the runner, with a fake trainer -------------------------------------------------------
@@ -262,88 +191,7 @@ def test_measured_latency_is_an_objective_and_a_constraint(tmp_path):
                for n in trainer.calls)
 
 
-def test_multi_objective_halving_keeps_the_cheap_end():
-    """At a rung, a cheap net with a worse error survives if nothing cheaper beats it."""
-
-    class T:
-        def __init__(self, number, attrs):
-            self.number, self.user_attrs = number, attrs
-
-        def set_user_attr(self, k, v):
-            self.user_attrs[k] = v
-
-    class S:
-        def __init__(self, trials):
-            self.trials = trials
-
-        def get_trials(self, deepcopy=False):
-            return self.trials
-
-    others = [T(i, {"rung_1": [macs, err]}) for i, (macs, err) in enumerate([(40, 0.5), (41, 0.45), (42, 0.48), (50, 0.6), (60, 0.7)])]
-    h = Halving(1, 3, 9)
-    assert h.rung_epochs() == [1, 3]
-    cheap = T(9, {})
-    assert not h.decide(S(others + [cheap]), cheap, 1, [5], 0.8)  # cheapest of all: kept though its error is worst
-    mid = T(10, {})
-    assert h.decide(S(others + [mid]), mid, 1, [45], 0.55)  # dominated by (41, 0.45): pruned
-    assert not h.decide(S(others), T(11, {}), 2, [45], 0.99)  # epoch 2 is not a rung
-
-
 # --- the command line -------------------------------------------------------------------
-
-TINY = ["--dataset", "synthetic", "--subset", "100", "--test-subset", "50", "--batch-size", "50", "--epochs", "3",
-        "--widths", "4", "--max-blocks-per-stage", "2", "--blocks", "basic", "--threads", "1"]
-
-
-def test_cli_search_on_synthetic_data(cli, tmp_path):
-    out_csv, out_png = tmp_path / "t.csv", tmp_path / "f.png"
-    args = ["search", *TINY, "--trials", "4", "--results-dir", tmp_path / "r", "--csv", out_csv, "--plot", out_png]
-    code, out, err = cli(*args, "--json")
-    assert code == 0, err
-    d = json.loads(out)
-    assert d["pareto"] and {"spec", "params", "macs", "latency_ms", "test_error"} <= set(d["pareto"][0])
-    assert all(p["fvcore_confirmed"] for p in d["pareto"])
-    assert sum(n for k, n in d["counts"].items() if k != "infeasible") >= 4
-    assert out_csv.read_text().startswith("number,spec") and out_png.stat().st_size > 10_000
-    records = list((tmp_path / "r" / "records" / "train").glob("*.json"))
-    assert records
-    code, out, err = cli(*args)  # the same command continues (here: finds) the study: nothing new trained
-    assert code == 0 and "Pareto front" in out
-    assert len(list((tmp_path / "r" / "records" / "train").glob("*.json"))) == len(records)
-    code, out, _ = cli("results", "--results-dir", tmp_path / "r", "--json")
-    assert code == 0 and len(json.loads(out)) == len(records)
-    code, out, _ = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--filter", f"study={d['study']}", "--json")
-    assert code == 0 and len(json.loads(out)["points"]) == len(records) and (tmp_path / "s.png").stat().st_size > 5000
-    code, _, err = cli("plot", tmp_path / "s.png", "--results-dir", tmp_path / "r", "--y", "colour")
-    assert code == 2 and "--y 'colour' is no column of the records" in err
-
-
-@pytest.mark.parametrize("extra, message", [
-    (["--max-macs", "1000"], "no candidate satisfies --max-macs"),
-    (["--objectives", "macs"], "--objectives starts with error"),
-    (["--stride-on", "1x1"], "no bottleneck"),
-    (["--max-memory", "1G"], "needs --device cuda"),
-    (["--storage", "sqlite:////nonexistent-dir/x/search.db"], "cannot open the study storage"),
-    (["--min-epochs", "3"], "--min-epochs 3 leaves nothing to prune"),
-    (["--space", "missing.toml"], "does not exist"),
-])
-def test_cli_search_bad_input_is_one_line_exit_2(cli, tmp_path, extra, message):
-    code, out, err = cli("search", *TINY, "--results-dir", tmp_path / "r", *extra)
-    assert code == 2 and message in err and len(err.strip().splitlines()) <= 2 and "Traceback" not in err
-
-
-def test_cli_space_file(cli, tmp_path):
-    space = tmp_path / "space.toml"
-    space.write_text('blocks = ["basic"]\nwidths = [4]\nmax_blocks_per_stage = 2\nshortcuts = ["B"]\nmax_macs = "2M"\n')
-    code, out, err = cli("search", *TINY[:10], "--threads", "1", "--space", space, "--trials", "2", "--no-pruning",
-                         "--no-references", "--results-dir", tmp_path / "r", "--json")
-    assert code == 0, err
-    d = json.loads(out)
-    assert d["space"]["shortcuts"] == ["B"] and d["constraints"]["max_macs"] == 2_000_000
-    assert all(t["macs"] <= 2_000_000 and ":shortcut=B" in t["spec"] for t in d["trials"])
-    space.write_text("colour = 3\n")
-    code, _, err = cli("search", *TINY, "--space", space, "--results-dir", tmp_path / "r")
-    assert code == 2 and "unknown key(s) colour" in err
 
 
 KILLED_WORKER = """
@@ -387,29 +235,6 @@ def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == dead.number)
     assert retry.state == optuna.trial.TrialState.COMPLETE and retry.params == dead.params
     assert trainer.calls[0] == dead.user_attrs["spec"]  # the retry trained the dead worker's candidate first
-
-
-def test_a_candidate_that_cannot_fit_here_is_infeasible_not_the_end(cli, tmp_path, monkeypatch):
-    """Memory that fits only the smallest nets: the big ones are skipped as infeasible, the
-    search goes on, and Optuna's traceback for them never reaches the user."""
-    from resbench import limits
-
-    small = limits.estimate_bytes(parse_spec("cifar-resnet14:width=4"), 50, True)
-    monkeypatch.setattr(limits, "machine_memory", lambda device=None: (int(sum(small) * 1.5), "this machine has"))
-    code, out, err = cli("search", *TINY, "--epochs", "1", "--trials", "2", "--widths", "4,64", "--sampler-seed", "0",
-                         "--results-dir", tmp_path / "r", "--json")
-    assert code == 0, err
-    trials = json.loads(out)["trials"]
-    infeasible = [t for t in trials if t["status"] == "infeasible"]
-    assert infeasible and all("does not fit here" in t["why"] for t in infeasible)
-    assert any(t["status"] == "trained" for t in trials)
-    assert "Traceback" not in err and "failed" not in err
-
-
-def test_a_bad_storage_is_the_only_line(cli, tmp_path):
-    """No note about the search (pruning off at one epoch) before the storage is known to open."""
-    code, _, err = cli("search", *TINY, "--epochs", "1", "--storage", "foo://bar", "--results-dir", tmp_path / "r")
-    assert code == 2 and err.strip().splitlines() == [l for l in err.strip().splitlines() if "cannot open the study storage" in l]
 
 
 def test_two_workers_on_one_candidate_train_and_store_it_once(tmp_path):
