@@ -22,6 +22,7 @@ import datetime as dt
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -335,9 +336,9 @@ class Store:
         return None
 
 
-def read_cache_table(path: Path, valid, what: str, warn=None) -> dict:
-    """The entries of a machine-local JSON cache (a table of key -> number) that ``valid``
-    accepts. A damaged file (unreadable, not JSON, nested too deeply, not a table, not a
+def read_cache_table(path: Path, lo: float, hi: float, what: str, warn=None) -> dict:
+    """The entries of a machine-local JSON cache (a table of key -> number) that are finite
+    numbers in [lo, hi]. A damaged file (unreadable, not JSON, nested too deeply, not a table, not a
     regular file) or entry is said once through ``warn`` (``what``: what the entries are
     and what happens to them), dropped from the file, and never used."""
     try:
@@ -351,11 +352,21 @@ def read_cache_table(path: Path, valid, what: str, warn=None) -> dict:
         return _drop_damaged(path, {}, why, what, warn)
     if not isinstance(doc, dict):
         return _drop_damaged(path, {}, "not a table", what, warn)
-    good = {k: float(x) for k, x in doc.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and valid(x)}
+    good = {k: float(x) for k, x in doc.items() if _in_range(x, lo, hi)}
     if len(good) < len(doc):
         bad = next(x for k, x in doc.items() if k not in good)
         return _drop_damaged(path, good, f"{len(doc) - len(good)} entry(ies) out of range (e.g. {str(bad)[:40]})", what, warn)
     return good
+
+
+def _in_range(x, lo: float, hi: float) -> bool:
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        x = float(x)  # an integer of 400 digits does not fit a float
+    except OverflowError:
+        return False
+    return math.isfinite(x) and lo <= x <= hi
 
 
 def _drop_damaged(path: Path, good: dict, why: str, what: str, warn) -> dict:

@@ -10,6 +10,7 @@ not ``1``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -196,32 +197,42 @@ def duration(text, name: str) -> float:
     return total
 
 
-_MADE: list[Path] = []  # folders this command created while checking its output places
+_MADE: list[list[Path]] = []  # the folders made within each open ``folders_made`` scope, innermost last
+
+
+@contextlib.contextmanager
+def folders_made():
+    """Within it, ``make_folder`` remembers the folders it creates (in the order it creates
+    them), so that work refused after its checks can remove them again (``remove_folders``).
+    Outside any scope (the library called on its own) nothing is remembered."""
+    made: list[Path] = []
+    _MADE.append(made)
+    try:
+        yield made
+    finally:
+        _MADE.remove(made)
 
 
 def make_folder(path: str | Path) -> None:
-    """``mkdir -p``, remembering which folders it created, so that a command refused
-    after its checks can remove them again (``remove_made_folders``)."""
+    """``mkdir -p``, telling the open ``folders_made`` scope which folders it created."""
     p, missing = Path(path), []
     while not os.path.lexists(p) and p != p.parent:
         missing.append(p)
         p = p.parent
     Path(path).mkdir(parents=True, exist_ok=True)
-    _MADE.extend(missing)  # deepest first
+    if _MADE:
+        _MADE[-1].extend(reversed(missing))  # parents first
 
 
-def remove_made_folders() -> None:
-    """A refused command leaves nothing behind: the folders its checks created, while
-    still empty, are removed (deepest first)."""
-    while _MADE:
+def remove_folders(made: list[Path]) -> None:
+    """Remove the folders a ``folders_made`` scope recorded, newest first, each only while
+    it is still empty: a refused command leaves nothing behind, and loses nothing."""
+    for folder in reversed(made):
         try:
-            _MADE.pop(0).rmdir()
+            folder.rmdir()
         except OSError:
             pass  # not empty (something was written there after all) or gone
-
-
-def forget_made_folders() -> None:
-    _MADE.clear()
+    made.clear()
 
 
 def writable_folder(path: str | Path, what: str) -> Path:

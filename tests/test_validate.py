@@ -15,15 +15,24 @@ def test_a_refused_command_removes_the_folders_its_checks_made(cli, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["kept"] and os.listdir(kept) == []
 
 
-def test_folders_are_only_forgotten_not_removed_after_success(tmp_path):
+def test_made_folders_are_removed_newest_first_and_only_while_empty(tmp_path):
+    """Folders made by two calls (a figure's folder, then the records' beside it under the
+    same new parent) all go, the parent last; one that holds a file stays, with its parents."""
     from resbench import validate
 
-    validate.forget_made_folders()
-    validate.make_folder(tmp_path / "a" / "b")
-    (tmp_path / "a" / "b" / "f").write_text("x")
-    validate.remove_made_folders()  # b holds a file: kept, and so is a
-    assert (tmp_path / "a" / "b" / "f").exists()
+    with validate.folders_made() as made:
+        validate.make_folder(tmp_path / "new" / "figures")
+        validate.make_folder(tmp_path / "new" / "records" / "train")
+        validate.make_folder(tmp_path / "kept" / "b")
+        (tmp_path / "kept" / "b" / "f").write_text("x")
+        validate.remove_folders(made)
+    assert sorted(os.listdir(tmp_path)) == ["kept"] and (tmp_path / "kept" / "b" / "f").exists()
+
+
+def test_nothing_is_remembered_outside_a_scope(tmp_path):
+    from resbench import validate
+
+    with validate.folders_made() as made:
+        pass
     validate.make_folder(tmp_path / "c" / "d")
-    validate.forget_made_folders()
-    validate.remove_made_folders()
-    assert (tmp_path / "c" / "d").is_dir()
+    assert made == [] and (tmp_path / "c" / "d").is_dir()

@@ -197,18 +197,23 @@ def main(argv: list[str] | None = None) -> int:
     closed = _streams_ready()
     if closed:
         return _fail(closed, 2)
-    # Called in-process (tests, notebooks), a --threads option must not outlive the call.
-    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     from resbench import validate
 
-    validate.forget_made_folders()
+    with validate.folders_made() as made:
+        return _guarded(argv, debug, made)
+
+
+def _guarded(argv: list[str], debug: bool, made: list) -> int:
+    """Run one command, every way it can end turned into an exit code and at most one line."""
+    from resbench import validate
+
     try:
         return _run_command(argv)
     except ResbenchError as e:
         if e.exit_code == 130:
             _hold_interrupts()
         if e.exit_code == 2:  # refused: the folders its checks made go again
-            validate.remove_made_folders()
+            validate.remove_folders(made)
         if debug:
             raise
         return _fail(str(e), e.exit_code)
@@ -242,8 +247,6 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"internal error: {type(e).__name__}: {e} (rerun with RESBENCH_DEBUG=1 for a traceback)", 1)
     finally:
         _release_interrupts()
-        if threads is not None and sys.modules["torch"].get_num_threads() != threads:
-            sys.modules["torch"].set_num_threads(threads)
 
 
 _HELD: list = []  # the SIGINT handler set aside while an interruption is being reported

@@ -8,7 +8,6 @@ threads, dtype and torch version.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -159,7 +158,7 @@ def cpu_roofline(dtype: str, cpu_name: str, warn=None) -> tuple[float, str]:
     isa = cpu_isa_peak(dtype, threads)
     key = f"v2|{cpu_name}|threads={threads}|{dtype}|torch={torch.__version__}"
     path = cache_dir() / "cpu_roofline.json"
-    cached = read_cache_table(path, lambda x: math.isfinite(x) and ROOFLINE_TFLOPS[0] <= x <= ROOFLINE_TFLOPS[1],
+    cached = read_cache_table(path, *ROOFLINE_TFLOPS,
                               f"ignored: roofline entries must be TFLOP/s between {ROOFLINE_TFLOPS[0]:g} and "
                               f"{ROOFLINE_TFLOPS[1]:g}, and this one is measured again", warn)
     measured = cached.get(key)

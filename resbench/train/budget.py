@@ -295,7 +295,7 @@ def _read_cache(warn=None) -> dict:
     """The calibration cache's entries that are finite seconds per epoch in range; a damaged
     file or entry is said once (``warn``) and dropped, so its arm is calibrated again."""
     lo, hi = EPOCH_SECONDS_RANGE
-    return read_cache_table(_cache_path(), lambda x: math.isfinite(x) and lo <= x <= hi,
+    return read_cache_table(_cache_path(), lo, hi,
                             f"ignored: calibration entries must be seconds per epoch between {lo:g} and {hi:g}, "
                             f"and those arms are calibrated again", warn)
 

@@ -113,7 +113,7 @@ def test_options_a_budgeted_run_ignores_are_refused_before_anything(cli, tmp_pat
 def test_a_damaged_calibration_cache_is_said_once_and_recalibrated(tmp_path, monkeypatch):
     monkeypatch.setenv("RESBENCH_CACHE", str(tmp_path))
     path = tmp_path / "calibration.json"
-    for text in ['{"a": Infinity, "b": 1e-300, "c": 2.5, "d": "x", "e": true}', "[" * 100_000 + "]" * 100_000, "{"]:
+    for text in ['{"a": Infinity, "b": 1e-300, "c": 2.5, "d": "x", "e": true, "f": 1' + "0" * 400 + "}", "[" * 100_000 + "]" * 100_000, "{"]:
         path.write_text(text)
         warned = []
         got = budget._read_cache(warned.append)
