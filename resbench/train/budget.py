@@ -99,9 +99,14 @@ class Plan:
             return text
         text += (f", expected near {100 * self.expected_test_error:.1f} % test error against "
                  f"{100 * self.full_schedule_error:.2f} % after the full {FULL_EPOCHS}-epoch schedule")
+        return text + (f"; {self.below_floor}" if self.below_floor else "")
+
+    @property
+    def below_floor(self) -> str | None:
+        """Said of every answer when the plan trains fewer epochs than the floor, else None."""
         if self.epochs_floor is not None and self.epochs < self.epochs_floor:
-            text += f": below the floor of {self.epochs_floor} epochs, so not about trained nets"
-        return text
+            return f"below the epochs floor of {self.epochs_floor}, so about nets far from trained"
+        return None
 
     def to_dict(self) -> dict:
         return {"arms": list(self.arms), "seeds": self.seeds, "epochs": self.epochs,

@@ -39,6 +39,7 @@ from resbench.train.budget import (
     expected_error,
     prior_sd,
     stored_sd,
+    with_spread,
     useless_plan,
 )
 from resbench.train.cells import load_data
@@ -67,10 +68,16 @@ class Budgeted:
     looks: int = 0  # sequential looks taken (until_resolved), else 0
     stopped_because: str | None = None  # all resolved | budget | seed cap
 
+    @property
+    def answers(self) -> str | None:
+        """What the differences are about: the rows' own words (a short run's included)."""
+        rows = self.comparison.rows if self.comparison is not None else ()
+        return rows[0].answers if rows else None
+
     def to_dict(self) -> dict:
         d = {"plan": self.plan.to_dict() if self.plan else None, "actual_seconds": self.actual_seconds}
         if self.comparison is not None:
-            d.update(looks=self.looks, stopped_because=self.stopped_because, answers=self.comparison.answers,
+            d.update(looks=self.looks, stopped_because=self.stopped_because, answers=self.answers,
                      rows=[r.to_dict() for r in self.comparison.rows])
         return d
 
@@ -109,7 +116,7 @@ def _spread_model(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, trai
         prior = prior_sd(e, train_images)
         return max((stored_sd(measured.get(a, {}), e, train_images) or prior) for a in others)
 
-    own = {a: d for a, d in measured.items() if any(len(v) >= 2 for v in d.values())}
+    own = {a: used for a, d in measured.items() if (used := with_spread(d))}
     if not own:
         return sd_at, "the stated prior (resbench.train.budget)"
     return sd_at, ("each arm's stored cells where it has them (" + "; ".join(
@@ -169,9 +176,8 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
 
 def _below_floor_said(cmp: Comparison, plan: Plan | None) -> Comparison:
     """A plan below the epochs floor (accepted with ``allow_short``): every row says so."""
-    if plan is not None and plan.epochs_floor is not None and plan.epochs < plan.epochs_floor:
-        note = f"; below the epochs floor of {plan.epochs_floor}, so about nets far from trained"
-        return replace(cmp, rows=tuple(replace(row, answers=row.answers + note) for row in cmp.rows))
+    if plan is not None and plan.below_floor:
+        return replace(cmp, rows=tuple(replace(row, answers=f"{row.answers}; {plan.below_floor}") for row in cmp.rows))
     return cmp
 
 

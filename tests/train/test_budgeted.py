@@ -157,3 +157,17 @@ def test_a_calibration_on_a_busy_machine_warns_and_is_not_kept(tmp_path, monkeyp
     # kept only when quiet (and the two repeats agreed, which a quiet machine need not give)
     if not kept:
         assert budget._read_cache() == {}
+
+
+def test_the_spread_source_names_only_stored_cells_it_uses(monkeypatch):
+    """Stored differences all equal estimate no spread: the plan says it used the prior."""
+    from resbench.spec import parse_spec
+    from resbench.train import budgeted
+    from resbench.train.config import TrainConfig
+
+    arms = [parse_spec("cifar-resnet8"), parse_spec("cifar-resnet8:shortcut=B")]
+    for stored, used in (({10: [0.01, 0.01, 0.01]}, False), ({10: [0.01, 0.02, 0.015]}, True)):
+        monkeypatch.setattr(budgeted, "_stored_differences", lambda *a, s=stored: {arms[1].name: s})
+        sd_at, source = budgeted._spread_model(arms, arms[0], TrainConfig(), 50_000, None)
+        assert ("3 at 10 epochs" in source) is used and ("stated prior" in source)
+        assert sd_at(10) > 0
