@@ -2,9 +2,8 @@
 and a profile's (``ProfileResult``), each with the check that reads a stored result back
 as its type, refusing one with a number no run could have produced.
 
-The store reads records through these checks, so every reader of
-records -- report/, search/, check/ -- gets typed results without importing the modules that
-train or measure. Torch-free.
+The store reads records through these checks, so report/ reads records as typed results
+without importing train/ or measure/. Torch-free.
 """
 
 from __future__ import annotations
@@ -19,6 +18,11 @@ from resbench.stats import Summary
 
 P99_MIN_SAMPLES = 100  # fewer samples cannot place a 99th percentile (it would be the max or an interpolation of it)
 LAUNCH_BOUND_BUSY = 0.5  # GPU busy for less than this share of the step: launch-bound
+
+
+def is_launch_bound(gpu_busy: float | None) -> bool:
+    """The GPU sits idle most of each step: the host cannot launch kernels fast enough."""
+    return gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY
 
 
 def pack_correct(correct) -> str:
@@ -96,7 +100,7 @@ class TrainResult:
 
 def check_train_result(d: dict) -> TrainResult:
     """A stored train result is what TrainResult reads back, with every number in its range:
-    errors and shares in [0, 1], counts whole and positive, times finite and positive. A run
+    errors and shares in [0, 1] (the data fraction in [-1, 1]: a difference of times), counts whole and positive, times finite and positive. A run
     that did not diverge has a history and final errors."""
     if not isinstance(d.get("history"), list) or not all(isinstance(h, dict) for h in d["history"]):
         raise TypeError("history is not a list of epochs")
@@ -202,7 +206,7 @@ class ProfileResult:
     @property
     def launch_bound(self) -> bool:
         """The GPU sits idle most of each step: the host cannot launch kernels fast enough."""
-        return self.gpu_busy is not None and self.gpu_busy < LAUNCH_BOUND_BUSY
+        return is_launch_bound(self.gpu_busy)
 
     @property
     def p99_estimable(self) -> bool:
@@ -231,7 +235,7 @@ class ProfileResult:
     @classmethod
     def from_dict(cls, d: dict) -> "ProfileResult":
         """The inverse of ``to_dict``: a stored profile record's result, typed again."""
-        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k not in ("launch_bound", "p99_estimable")}
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         fields["latency"] = Summary(**d["latency_ms"], n=d["n_samples"])
         fields["samples_ms"] = tuple(d["samples_ms"])
         fields["notes"] = tuple(d.get("notes", ()))

@@ -337,14 +337,13 @@ def _parse_widths(value: str, fields: dict) -> tuple[int, ...]:
 def apply_modifiers(spec: NetSpec, **mods) -> NetSpec:
     """A copy of ``spec`` with modifier values applied (None = leave as is), validated.
 
-    Keys: shortcut, plain, stride_on, width (str: "32", "2x" or "16.32.64"), widths,
-    num_classes, in_channels, input_size, zero_init_residual.
+    Keys: the fields of ``MODIFIERS`` (width as text: "32", "2x" or "16.32.64").
     """
     return NetSpec(**_modified(dataclasses.asdict(spec), mods))
 
 
 def _modified(fields: dict, mods: dict) -> dict:
-    unknown = set(mods) - {k.replace("-", "_") for k in MODIFIER_KEYS}
+    unknown = set(mods) - {m.field for m in MODIFIERS.values()}
     if unknown:
         raise SpecError(f"unknown modifier(s) {', '.join(sorted(unknown))}: expected {', '.join(MODIFIER_KEYS)}")
     fields = dict(fields)
@@ -395,7 +394,7 @@ def parse_spec(text: str, **overrides) -> NetSpec:
         else:
             if not value:
                 raise SpecError(f"modifier {key!r} needs a value, e.g. :{key}={m.example}")
-            mods[m.field] = value.upper() if key == "shortcut" else value
+            mods[m.field] = value
     fields = _modified(fields, mods)
     overrides = {k: v for k, v in overrides.items() if v is not None and v is not False}
     return NetSpec(**_modified(fields, overrides))

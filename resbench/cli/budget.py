@@ -34,7 +34,7 @@ def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolv
                  hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
     from resbench.cli.progress import progress_bar
     from resbench.report.compare import compare_table, power_lines
-    from resbench.outputs import prepare_output
+    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.train.budgeted import budgeted_compare
 
     seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
@@ -42,7 +42,7 @@ def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolv
     if short_runs and seconds is None:
         raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
     if plot is not None:
-        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     # --epochs given fixes the epochs and the plan chooses the seeds; a --schedule given is
     # kept (schedule=None), left out the budget's own schedule is used
     fixed = {"epochs": training.config.epochs} if "epochs" in training.given else {}

@@ -14,7 +14,7 @@ import typer
 
 from resbench.cli.flags import speak
 from resbench.cli.options import CsvOpt, JsonOpt, MarkdownOpt
-from resbench.cli.output import TableOutputs, hooks_for, note, out, print_json, warn
+from resbench.cli.output import TableOutputs, hooks_for, note, out, print_json, warn, warn_if_busy
 
 SuiteArg = Annotated[str, typer.Argument(help="Suite file (TOML), e.g. benchmarks/suite.toml.", show_default=False)]
 RoundsOpt = Annotated[int, typer.Option(help="Independent runs (fresh processes) per timed entry and side; a suite entry's "
@@ -38,16 +38,8 @@ def baseline(
 
     with progress_bar("baseline") as update:
         report = run_baseline(suite_file, out_file, rounds=rounds, backoff=backoff, hooks=hooks_for(update))
-    _warn_if_busy(report.contention, "the suite was timed")
+    warn_if_busy(report.contention, "the suite was timed")
     note(f"wrote {report.entries} entr{'y' if report.entries == 1 else 'ies'} to {report.path}")
-
-
-def _warn_if_busy(share: float | None, what: str) -> None:
-    from resbench.measure.busy import warning
-
-    line = warning(share, what)
-    if line:
-        warn(line)
 
 
 def check(
@@ -102,7 +94,7 @@ def check(
         from resbench.store import write_json_atomic
 
         write_json_atomic(benchmark_json, check_benchmark_json(outcome))
-    _warn_if_busy(max((r.contention or 0.0 for r in outcome.rows), default=None), "the suite or its baseline was timed")
+    warn_if_busy(max((r.contention or 0.0 for r in outcome.rows), default=None), "the suite or its baseline was timed")
     frame = check_frame(outcome)
     if summary:  # GitHub's job summary collects every step's tables: append, never replace
         _append(to_markdown(frame) + f"\nexit code {outcome.exit_code}\n", summary)

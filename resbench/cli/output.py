@@ -71,6 +71,15 @@ def warn(message: str) -> None:
     err.print(Text.assemble(("warning:", "yellow"), " ", speak(message)), highlight=False)
 
 
+def warn_if_busy(share: float | None, what: str) -> None:
+    """One warning line when other processes used a large share of the cores meanwhile."""
+    from resbench.measure.busy import warning
+
+    line = warning(share, what)
+    if line:
+        warn(line)
+
+
 def note(message: str) -> None:
     err.print(message, highlight=False)
 

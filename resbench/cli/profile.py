@@ -5,9 +5,9 @@ from typing import Annotated, Optional
 import typer
 
 from resbench.cli.options import CsvOpt, JsonOpt, extend, LogOpt, MarkdownOpt, ResultsDirOpt, SaveOpt, TargetArg, parse_list, target_command
-from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn_if_busy
 from resbench.errors import BenchmarkFailed
-from resbench.outputs import prepare_output
+from resbench.outputs import FIGURE_SUFFIXES, prepare_output
 from resbench.validate import whole
 from resbench.report import export
 
@@ -93,7 +93,7 @@ def _check_outputs(batch_size, csv, markdown, as_json, plot, breakdown, trace):
             from resbench.errors import UsageError
 
             raise UsageError("--plot draws the stage breakdown: add --breakdown")
-        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     if trace is not None:
         prepare_output(trace, (".json",), "--trace")
     return sizes, tables
@@ -101,15 +101,12 @@ def _check_outputs(batch_size, csv, markdown, as_json, plot, breakdown, trace):
 
 def _rows_and_figures(spec, cfg, runs, plot, tracker) -> list[dict]:
     """The rows to print; warns when the machine was busy, draws the figure, logs the run."""
-    from resbench.measure.busy import warning as contention_warning
     from resbench.report.tracked import log_profile
 
     results = runs.results
     rows = [r.to_dict() for r in results]
     busiest = max(results, key=lambda r: r.contention or 0.0)
-    busy = contention_warning(busiest.contention, f"{busiest.spec} was timed")
-    if busy:
-        warn(busy)
+    warn_if_busy(busiest.contention, f"{busiest.spec} was timed")
     if plot is not None:
         from resbench.report.plots import breakdown_bars
 

@@ -18,7 +18,7 @@ from resbench.cli.options import (
     spec_command,
     with_training,
 )
-from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn
+from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json, warn_if_busy
 from resbench.report import export
 
 
@@ -65,11 +65,7 @@ def train(
             tracked.finish(job)
     if job is None:
         return
-    from resbench.measure.busy import warning as contention_warning
-
-    busy = contention_warning(job.result.contention, f"{spec.name} trained")
-    if busy:
-        warn(busy)
+    warn_if_busy(job.result.contention, f"{spec.name} trained")
     if tables.emit(lambda: export.train_frame(job.result, job.paper)):
             return
     if as_json:

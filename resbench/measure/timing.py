@@ -43,7 +43,7 @@ from resbench.runtime import (  # noqa: F401
     resolve_device,
 )
 from resbench.spec import NetSpec
-from resbench.results import LAUNCH_BOUND_BUSY, ProfileResult
+from resbench.results import ProfileResult, is_launch_bound
 from resbench.stats import summarize
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
@@ -253,7 +253,7 @@ def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int,
         notes.append("onnxruntime on CUDA: each step includes the host<->device copies of input and output")
     if device.type == "cpu" and cfg.dtype == "bf16" and not cpu_has_native_bf16():
         notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
-    if gpu_busy is not None and gpu_busy < LAUNCH_BOUND_BUSY:
+    if is_launch_bound(gpu_busy):
         hint = "; try `cuda_graphs=True`" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
         notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
     if summary.noisy:

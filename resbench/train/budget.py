@@ -180,7 +180,7 @@ def with_spread(rows_by_epochs: dict[int, list[float]]) -> dict[int, list[float]
     return {e: d for e, d in rows_by_epochs.items() if len(d) >= 2 and not flat(d)}
 
 
-def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int, train_images: int = FULL_EPOCH_IMAGES) -> float | None:
+def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int, train_images: int) -> float | None:
     """One arm's measured sd of paired differences, scaled to ``epochs`` by the prior's
     shape (in full-data epochs: ``epochs`` over ``train_images``): from the stored epoch
     count closest to it with at least two differences that are not all equal (equal ones,

@@ -52,9 +52,9 @@ def test_the_seed_cap_bounds_the_plan():
 def test_stored_spread_is_scaled_to_the_planned_epochs_by_the_priors_shape():
     from resbench.train.budget import one_arm_sd
 
-    sd = stored_sd({10: [0.01, 0.03, 0.02], 40: [0.5]}, 40)  # 40 has one difference: 10's spread is used
+    sd = stored_sd({10: [0.01, 0.03, 0.02], 40: [0.5]}, 40, 50_000)  # 40 has one difference: 10's spread is used
     assert sd == pytest.approx(np.std([0.01, 0.03, 0.02], ddof=1) * one_arm_sd(40) / one_arm_sd(10))
-    assert stored_sd({3: [0.01, 0.01, 0.01]}, 3) is None  # all equal: no estimate, never zero spread
+    assert stored_sd({3: [0.01, 0.01, 0.01]}, 3, 50_000) is None  # all equal: no estimate, never zero spread
     # scaled in full-data epochs: 10 epochs of a 5k subset are one full epoch's worth of steps
     sub = stored_sd({10: [0.01, 0.03, 0.02]}, 40, train_images=5_000)
     assert sub == pytest.approx(0.01 * one_arm_sd(4.0) / one_arm_sd(1.0))

@@ -28,7 +28,7 @@ ARMS = ["--specs", "cifar-resnet8,cifar-plain8"]
 
 def test_equal_stored_differences_are_no_estimate_of_the_spread():
     rows = {3: [0.01, 0.01, 0.01], 6: [0.02]}
-    assert with_spread(rows) == {} and stored_sd(rows, 3) is None
+    assert with_spread(rows) == {} and stored_sd(rows, 3, 50_000) is None
 
 
 def test_a_plan_without_any_spread_is_made_not_crashed():
