@@ -85,64 +85,78 @@ def run_medians(timing: dict) -> list[float]:
     return [r["median_ms"] for r in timing["runs"]]
 
 
+def _t_test(lb: np.ndarray, lc: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """mean(lc) - mean(lb), its pooled-variance t statistic and the degrees of freedom, row
+    by row (the last axis holds the runs' log medians)."""
+    n1, n2 = lb.shape[-1], lc.shape[-1]
+    pooled = np.sqrt(((n1 - 1) * lb.var(-1, ddof=1) + (n2 - 1) * lc.var(-1, ddof=1)) / (n1 + n2 - 2))
+    diff = lc.mean(-1) - lb.mean(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return diff, diff / (pooled * math.sqrt(1 / n1 + 1 / n2)), n1 + n2 - 2
+
+
+def _threshold(lb: np.ndarray, tolerance: float, k: float) -> np.ndarray:
+    """The relative change that counts: the tolerance, or k baseline run spreads if wider."""
+    return np.maximum(tolerance, k * lb.std(-1, ddof=1))
+
+
+def _counts(diff, threshold, p, alpha: float):
+    """The rule: a change counts when it is beyond the threshold and significant."""
+    return (np.exp(np.abs(diff)) > 1 + threshold) & (p < alpha)
+
+
 def timing_verdict(base: list[float], cur: list[float], tolerance: float = DEFAULT_TOLERANCE,
                    alpha: float = DEFAULT_ALPHA, k: float = NOISE_K) -> TimingVerdict:
     """Judge run medians (ms) of the baseline and the current code; see the module doc."""
-    from scipy.stats import ttest_ind
+    from scipy import stats
 
     lb, lc = np.log(np.asarray(base, float)), np.log(np.asarray(cur, float))
     ratio = float(math.exp(lc.mean() - lb.mean()))
     if len(lb) < 2 or len(lc) < 2:
         return TimingVerdict(ratio, None, None, tolerance, "unknown")
     floor = float(lb.std(ddof=1))
-    threshold = max(tolerance, k * floor)
-    slower = ratio >= 1
-    spread = lb.std() + lc.std()
-    if spread == 0:  # identical runs (simulated or quantised): the t-test is undefined; size decides
-        p = 0.0 if ratio != 1 else 1.0
+    threshold = float(_threshold(lb, tolerance, k))
+    diff, t, df = _t_test(lb, lc)
+    slower = diff >= 0
+    if lb.std() + lc.std() == 0:  # identical runs (simulated or quantised): the t-test is undefined; size decides
+        p = 0.0 if diff != 0 else 1.0
     else:
-        p = float(ttest_ind(lc, lb, equal_var=True, alternative="greater" if slower else "less").pvalue)
-    if slower and ratio > 1 + threshold and p < alpha:
-        verdict = "regressed"
-    elif not slower and ratio < 1 / (1 + threshold) and p < alpha:
-        verdict = "improved"
-    else:
-        verdict = "ok"
+        p = float(stats.t.sf(t, df) if slower else stats.t.cdf(t, df))
+    verdict = ("regressed" if slower else "improved") if _counts(diff, threshold, p, alpha) else "ok"
     return TimingVerdict(ratio, p, floor, threshold, verdict)
 
 
+DETECT_POWER = 0.8  # the share of runs in which the detectable slowdown is caught
+DETECT_REPLICATES = 4000
+
+
 def detectable_slowdown(noise_floor: float | None, runs: tuple[int, int], tolerance: float = DEFAULT_TOLERANCE,
-                        alpha: float = DEFAULT_ALPHA, k: float = NOISE_K, power: float = 0.8,
-                        reps: int = 4000) -> float | None:
-    """The smallest slowdown (relative) that ``timing_verdict`` calls a regression with
-    probability ``power``, when run medians spread as ``noise_floor`` (log sd) with ``runs``
-    (baseline, current) runs. Simulated with the rule itself: the threshold is drawn from
-    each replicate's own baseline spread, and the slowdown must be both beyond it and
-    significant. Seeded, so the same inputs give the same figure. None with fewer than two
-    runs on a side or no spread."""
+                        alpha: float = DEFAULT_ALPHA) -> float | None:
+    """The smallest slowdown (relative) that ``timing_verdict`` calls a regression in
+    ``DETECT_POWER`` of checks, when run medians spread as ``noise_floor`` (log sd) with
+    ``runs`` (baseline, current) runs. Simulated with the rule itself (the same t-test,
+    threshold and rule, drawn per replicate from its own baseline spread). Seeded, so the
+    same inputs give the same figure. None with fewer than two runs on a side or no spread."""
     from scipy import stats
 
     n1, n2 = runs
     if noise_floor is None or not noise_floor > 0 or n1 < 2 or n2 < 2:
         return None
     rng = np.random.default_rng(0)
-    lb = rng.standard_normal((reps, n1)) * noise_floor
-    noise_c = rng.standard_normal((reps, n2)) * noise_floor
-    threshold = np.maximum(tolerance, k * lb.std(1, ddof=1))
-    pooled = np.sqrt(((n1 - 1) * lb.var(1, ddof=1) + (n2 - 1) * noise_c.var(1, ddof=1)) / (n1 + n2 - 2))
-    scale = pooled * math.sqrt(1 / n1 + 1 / n2)
+    lb = rng.standard_normal((DETECT_REPLICATES, n1)) * noise_floor
+    noise_c = rng.standard_normal((DETECT_REPLICATES, n2)) * noise_floor
+    threshold = _threshold(lb, tolerance, NOISE_K)
 
     def caught(d: float) -> float:
-        diff = noise_c.mean(1) + d - lb.mean(1)
-        p = stats.t.sf(diff / scale, n1 + n2 - 2)
-        return float(np.mean((np.exp(diff) > 1 + threshold) & (p < alpha)))
+        diff, t, df = _t_test(lb, noise_c + d)
+        return float(np.mean((diff >= 0) & _counts(diff, threshold, stats.t.sf(t, df), alpha)))
 
     lo, hi = 0.0, math.log1p(tolerance) + noise_floor
-    while caught(hi) < power:
+    while caught(hi) < DETECT_POWER:
         lo, hi = hi, 2 * hi
     for _ in range(40):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if caught(mid) < power else (lo, mid)
+        lo, hi = (mid, hi) if caught(mid) < DETECT_POWER else (lo, mid)
     return math.expm1(hi)
 
 
@@ -158,7 +172,7 @@ def _timing_rows(eid: str, bt: dict, ct: dict, tolerance: float, alpha: float, w
     if tv.noise_floor is not None and tv.noise_floor > NOISY_FLOOR:
         seen = detectable_slowdown(tv.noise_floor, runs, tolerance, alpha)
         notes.append(f"noisy: runs spread {tv.noise_floor:.0%}; only a change beyond {tv.threshold:.0%} counts"
-                     + (f", and a slowdown is caught 80 % of the time from {seen:.0%}" if seen is not None else ""))
+                     + (f", and a slowdown is caught {100 * DETECT_POWER:.0f} % of the time from {seen:.0%}" if seen is not None else ""))
     if bt.get("launch_bound") or ct.get("launch_bound"):
         notes.append("launch-bound (GPU idle most of the step): noisy; try `cuda_graphs=True`")
     shares = [t["contention"] for t in (bt, ct) if isinstance(t.get("contention"), (int, float))]

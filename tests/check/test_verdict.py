@@ -247,3 +247,14 @@ def test_a_baseline_of_another_suite_is_refused_not_passed(cli, tmp_path, suite)
                                  "entries": [{"id": "resnet152", "params": 1, "macs": 1}]}))
     code, out, err = cli("check", suite, "--baseline", other)
     assert code == 2 and "shares no entry" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_p_value_is_scipys_pooled_t_test_on_log_run_medians():
+    from scipy.stats import ttest_ind
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        base, cur = np.exp(rng.normal(0, 0.05, 5)), np.exp(rng.normal(rng.normal(0, 0.05), 0.05, 4))
+        tv = timing_verdict(list(base), list(cur))
+        side = "greater" if tv.ratio >= 1 else "less"
+        assert tv.p_value == pytest.approx(ttest_ind(np.log(cur), np.log(base), alternative=side).pvalue, rel=1e-9)
