@@ -75,12 +75,16 @@ def flat(values) -> bool:
 
 def paired_difference(reference: dict, other: dict, level: float = 0.95) -> PairedDifference | None:
     """``reference`` and ``other`` map seed -> value; only seeds present in both pair up."""
+    seeds = sorted(set(reference) & set(other))
+    return mean_difference([other[s] - reference[s] for s in seeds], level) if seeds else None
+
+
+def mean_difference(diffs, level: float = 0.95) -> PairedDifference:
+    """The mean of paired differences with its t interval and two-sided p (one-sample t-test
+    against 0); no interval from fewer than two, no spread from differences all equal."""
     from scipy import stats as st
 
-    seeds = sorted(set(reference) & set(other))
-    if not seeds:
-        return None
-    d = np.array([other[s] - reference[s] for s in seeds], dtype=float)
+    d = np.asarray(diffs, dtype=float)
     mean = float(d.mean())
     if len(d) < 2:
         return PairedDifference(mean, None, None, len(d), level=level)

@@ -21,7 +21,7 @@ from resbench.stats import (
     equivalence_interval,
     flat,
     look_seeds,
-    paired_difference,
+    mean_difference,
     resolved,
     sequential_interval,
     sequential_p,
@@ -250,8 +250,7 @@ def _sequential_row(row: ArmRow, diffs: list[float], look: int, comparisons: int
 def _seed_p(diffs: list[float]) -> float | None:
     """The paired t p-value of the seed-level differences: the same test the sequential
     interval inverts, so its adjusted p is below alpha exactly when that interval excludes 0."""
-    d = paired_difference(dict.fromkeys(range(len(diffs)), 0.0), dict(enumerate(diffs)))
-    return None if d is None else d.p_value
+    return mean_difference(diffs).p_value if diffs else None
 
 
 def _paired_diffs(cmp: Comparison, ref: str, arm: str) -> list[float]:
