@@ -18,6 +18,7 @@ typed result (``resbench.results``: ``TrainResult`` / ``ProfileResult``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
@@ -145,17 +146,19 @@ class Record:
     result: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
+    typed: object = field(default=None, compare=False, repr=False)  # the result as its kind's check read it
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        del d["typed"]
+        return d
 
     def typed_result(self):
-        """The result as its kind's type (TrainResult, ProfileResult, ...): built by the
-        check in resbench.results."""
-        check = _checks(self.kind)[0]
-        if check is None:
+        """The result as its kind's type (TrainResult, ProfileResult), read once, by the
+        check in resbench.results, when the record was read."""
+        if self.typed is None:
             raise StoreError(f"no reader for {self.kind!r} records: expected a train or profile record")
-        return check(self.result)
+        return self.typed
 
 
 def migrate(doc: dict, where: str = "record") -> dict:
@@ -190,6 +193,7 @@ def read_record(path: str | os.PathLike) -> Record:
         raise StoreError(f"{path} is not a resbench record: its config's spec is not text; delete it or re-run")
     record = Record(**{k: rec[k] for k in fields}, schema=rec["schema"])
     check, config_check = _checks(record.kind)
+    typed = None
     if config_check is not None:
         try:
             config_check(record.config)
@@ -198,11 +202,11 @@ def read_record(path: str | os.PathLike) -> Record:
                              "delete it or re-run") from None
     if check is not None:
         try:
-            check(record.result)
+            typed = check(record.result)
         except Exception as e:  # any way a tampered or foreign result fails to be what its kind promises
             raise StoreError(f"{path} has a damaged {record.kind} result ({type(e).__name__}: {e}); "
                              "delete it or re-run") from None
-    return record
+    return dataclasses.replace(record, typed=typed)
 
 
 def _checks(kind: str):
