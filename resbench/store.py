@@ -73,6 +73,20 @@ def atomic_output(path: str | os.PathLike):
             os.unlink(tmp)
 
 
+def remove_temporaries(folder: Path, pattern: str, older_than: float = 0.0) -> bool:
+    """Remove the files in ``folder`` matching ``pattern`` (an atomic write's temporaries:
+    ``temp_prefix``) older than ``older_than`` seconds, left by a killed writer. True if any."""
+    cutoff, found = time.time() - older_than, False
+    for path in folder.glob(pattern) if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                found = True
+        except OSError:
+            pass  # gone already, or not ours to remove: it is skipped on read all the same
+    return found
+
+
 def temp_prefix(path: str | os.PathLike) -> str:
     """How atomic_output's temporary files beside ``path`` start: a dot, the name in safe
     ASCII (any name the OS takes, however long, gives a valid temporary name), a dot."""
@@ -268,32 +282,21 @@ class Store:
         """Where unfinished training runs keep their per-epoch checkpoints (beside the records)."""
         return self.root / "checkpoints"
 
-    def put(self, kind: str, config: dict, result: dict, env: dict, key: str | None = None) -> Path:
+    STALE_SECONDS = 600  # a record is written in milliseconds: a temporary this old was left by a kill
+
+    def put(self, kind: str, config: dict, result: dict, env: dict, key: str | None = None,
+            stale_after: float = STALE_SECONDS) -> Path:
+        """Write one record. Temporaries of this key's records older than ``stale_after``
+        seconds were left by a killed write and are removed first (a caller holding the
+        key's claim knows no one else writes it, and may pass a few seconds)."""
         _check_kind(kind)
         key = key or config_key(config)
         created = dt.datetime.now(dt.timezone.utc)
         rid = f"{created.strftime('%Y%m%dT%H%M%S')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
         record = {"schema": SCHEMA_VERSION, "kind": kind, "id": rid, "key": key,
                   "created": created.isoformat(timespec="milliseconds"), "config": config, "result": result, "env": env}
-        self.remove_stale_temporaries(kind, key)
+        remove_temporaries(self.records_dir / kind, f".*-{key[:8]}-*", stale_after)
         return write_json_atomic(self.records_dir / kind / f"{rid}.json", record)
-
-    STALE_SECONDS = 600  # a record is written in milliseconds: a temporary this old was left by a kill
-
-    def remove_stale_temporaries(self, kind: str, key: str, older_than: float = STALE_SECONDS) -> None:
-        """Remove the temporary files a killed write of a ``key`` record left behind (those
-        older than ``older_than`` seconds: a caller that holds the key's claim knows no one
-        else writes it, and may pass a few seconds)."""
-        folder = self.records_dir / kind
-        if not folder.is_dir():
-            return
-        cutoff = time.time() - older_than
-        for path in folder.glob(f".*-{key[:8]}-*"):
-            try:
-                if path.is_file() and path.stat().st_mtime < cutoff:
-                    path.unlink()
-            except OSError:
-                pass  # gone already, or not ours to remove: it is skipped on read all the same
 
     def _paths(self, kind: str, key: str) -> list[Path]:
         """The record files that may hold ``key`` (never an atomic write's temporary)."""

@@ -13,6 +13,7 @@ opening it. Temporary files left by a write that was killed are removed first.
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import stat
@@ -22,7 +23,7 @@ from typing import Callable
 import torch
 
 from resbench.errors import UsageError
-from resbench.store import atomic_output, special_kind, temp_prefix
+from resbench.store import atomic_output, remove_temporaries, special_kind, temp_prefix
 
 CHECKPOINT_VERSION = 1
 Say = Callable[[str], None]
@@ -89,20 +90,7 @@ class Checkpoint:
     def _remove_stale_temporaries(self) -> bool:
         """Remove temporary files of this checkpoint left by a write that was killed (the
         run holds its cell's lock, so no other process is writing them). True if any."""
-        found = False
-        prefix = temp_prefix(self.path)
-        try:
-            names = os.listdir(self.path.parent)
-        except OSError:
-            return False
-        for name in names:
-            if name.startswith(prefix):
-                try:
-                    os.unlink(self.path.parent / name)
-                    found = True
-                except OSError:
-                    pass
-        return found
+        return remove_temporaries(self.path.parent, glob.escape(temp_prefix(self.path)) + "*")
 
     def save(self, doc: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

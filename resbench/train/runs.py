@@ -87,11 +87,10 @@ class CellRuns:
         """Store a trained cell: its key config plus ``tags`` (world size, study and trial),
         under the cell's key unless ``key`` says otherwise (a pruned run's own key)."""
         result = result.to_dict() if isinstance(result, TrainResult) else result
-        # the claim is held: a temporary of this key's record is a killed writer's (none is
-        # younger than a record write takes)
-        self.store.remove_stale_temporaries("train", key or cell.key, older_than=2.0)
+        # the cell's claim is held, so no other process writes this key: a temporary more
+        # than a record write's time old was left by a killed writer
         return self.store.put("train", config={**cell.key_config, **(tags or {})}, result=result, env=env,
-                              key=key or cell.key)
+                              key=key or cell.key, stale_after=2.0)
 
     def sweep(self, cells: list[Cell], runner: CellRunner,
               on_cell: Callable[[Cell, CellStatus, str | None], None] | None = None,
