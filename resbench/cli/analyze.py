@@ -151,21 +151,26 @@ def degradation(
     cfg = training.config
     depth_list = parse_list(depths, "--depths", int, "20,56") or [20]
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
-    if budget is not None or until_resolved or plan:
-        from resbench.cli.budget import budget_seconds
+    from resbench.cli.budget import budget_seconds
 
-        budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, outputs=(csv, markdown, plot))
+    seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, short_runs=short_runs,
+                             outputs=(csv, markdown, plot))
     tables = TableOutputs(csv, markdown, as_json)
+    if plot is not None:
+        from resbench.outputs import FIGURE_SUFFIXES, prepare_output
+
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budget is not None or plan or until_resolved:
         from resbench.cli.budget import run_budgeted
+        from resbench.report.plots import error_curves
         from resbench.train.comparison import degradation_arms
 
         residual, plain_nets = degradation_arms(depth_list, shortcut)
-        return run_budgeted(residual + plain_nets, training, budget=budget, plan=plan, until_resolved=until_resolved,
+        return run_budgeted(residual + plain_nets, training, seconds, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
-                            plot=plot, scale=scale, hooks_label="degradation",
-                            tracker=tracker, short_runs=short_runs)
+                            plot=plot, draw=lambda cmp, path: error_curves(cmp.histories, path, title=cmp.title),
+                            scale=scale, label="degradation", tracker=tracker, short_runs=short_runs)
     seeds = 1 if seeds is None else seeds
     figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:

@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
-from resbench.cli.output import hooks_for, out, print_json
+from resbench.cli.output import TableOutputs, comparison_outputs, hooks_for, out, print_comparison, print_json
 from resbench.errors import UsageError
-from resbench.report import export
 
 
-def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seeds: int | None,
+def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seeds: int | None, short_runs: bool = False,
                    outputs: tuple = (), target_error: float | None = None) -> float | None:
-    """The budget in seconds, once every option given with it is known to make sense:
-    called before any output place or tracker is opened. ``outputs``: the table and figure
-    files asked for (None where not)."""
+    """The budget in seconds (None without one), once every option given with it is known
+    to make sense: called before any output place or tracker is opened. ``outputs``: the
+    table and figure files asked for (None where not)."""
     from resbench.validate import duration
 
     seconds = duration(budget, "--budget") if budget is not None else None
+    if short_runs and seconds is None:
+        raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
+    if not (seconds is not None or plan or until_resolved):
+        return None
     if plan and seconds is None:
         raise UsageError("--plan shows what a --budget buys: give --budget too, e.g. --budget 45m --plan")
     if target_error is not None:
@@ -29,45 +32,26 @@ def budget_seconds(budget: str | None, *, plan: bool, until_resolved: bool, seed
     return seconds
 
 
-def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolved: bool, seeds: int | None,
-                 reference, results_dir, scale, effect: float, as_json: bool, tables=None, plot=None,
-                 hooks_label: str = "compare", tracker=None, short_runs: bool = False) -> None:
+def run_budgeted(arms, training, seconds: float | None, *, plan: bool, until_resolved: bool, seeds: int | None,
+                 reference, results_dir, scale, effect: float, as_json: bool, tables: TableOutputs, plot, draw,
+                 label: str = "compare", tracker=None, short_runs: bool = False) -> None:
+    """Plan and run a comparison under ``seconds`` (checked by ``budget_seconds``), then
+    render it; ``draw(comparison, plot)`` draws its figure."""
     from resbench.cli.progress import progress_bar
-    from resbench.report.compare import compare_table, power_lines
-    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.train.budgeted import budgeted_compare
 
-    seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
-                             outputs=(plot, tables.csv if tables else None, tables.markdown if tables else None))
-    if short_runs and seconds is None:
-        raise UsageError("--short-runs accepts a budget's plan below the epochs floor: give --budget too, e.g. --budget 45m")
-    if plot is not None:
-        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     # --epochs given fixes the epochs and the plan chooses the seeds; a --schedule given is
     # kept (schedule=None), left out the budget's own schedule is used
     fixed = {"epochs": training.config.epochs} if "epochs" in training.given else {}
     if "schedule" in training.given:
         fixed["schedule"] = None
-    with progress_bar(hooks_label) as update:
+    with progress_bar(label) as update:
         report = budgeted_compare(arms, training.config, seconds, max_seeds=seeds, plan_only=plan, until_resolved=until_resolved,
                                   reference=reference, results_dir=results_dir, scale=scale,
                                   effect=effect / 100, allow_short=short_runs, hooks=hooks_for(update),
                                   **fixed)
-    if report.comparison is not None:
-        rows = report.comparison.rows
-        records = [r.to_dict() for r in rows]
-        if plot is not None:
-            from resbench.report.plots import comparison_figure, error_curves
-
-            if hooks_label == "compare":
-                comparison_figure(report.comparison, plot)
-            else:
-                error_curves(report.comparison.histories, plot, title=report.comparison.title)
-        from resbench.report.tracked import log_comparison
-
-        log_comparison(tracker, hooks_label, report.comparison, records, figures=[plot] if plot else ())
-        if tables is not None and tables.emit(lambda: export.comparison_frame(records)):
-                return
+    if report.comparison is not None and comparison_outputs(report.comparison, label, plot, draw, tracker, tables) is None:
+        return
     if as_json:
         print_json(report.to_dict())
         return
@@ -75,9 +59,7 @@ def run_budgeted(arms, training, *, budget: str | None, plan: bool, until_resolv
         for line in report.plan.lines():
             out.print(line, highlight=False)
         return
-    out.print(compare_table(rows))
-    for line in power_lines(rows):
-        out.print(line, highlight=False)
+    print_comparison(report.comparison.rows)
     if report.plan is not None:
         out.print(f"time: {report.actual_seconds:.0f} s of {report.plan.estimated_seconds:.0f} s planned "
                   f"({report.plan.budget_seconds:.0f} s budget)"

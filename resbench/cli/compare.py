@@ -6,8 +6,7 @@ import typer
 
 from resbench.cli.options import (CsvOpt, extend, JsonOpt, LogOpt, MarkdownOpt, ResultsDirOpt, ShortRunsOpt, parse_list, with_modifiers,
                                   with_scale, with_training)
-from resbench.cli.output import TableOutputs, hooks_for, open_tracker, out, print_json
-from resbench.report import export
+from resbench.cli.output import TableOutputs, comparison_outputs, hooks_for, open_tracker, print_comparison, print_json
 
 ARMS = "Arms"
 BUDGET = "Budget"
@@ -60,15 +59,17 @@ def compare(
     from resbench.train.comparison import compare as run_compare
 
     budgeted = budget is not None or until_resolved or plan
-    tables = _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, csv, markdown, plot, as_json)
+    seconds, tables = _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, short_runs, csv, markdown,
+                                     plot, as_json)
     arms = _arms(**grid, modifiers=modifiers)
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
     if budgeted:
         from resbench.cli.budget import run_budgeted
+        from resbench.report.plots import comparison_figure
 
-        return run_budgeted(arms, training, budget=budget, plan=plan, until_resolved=until_resolved, seeds=seeds,
+        return run_budgeted(arms, training, seconds, plan=plan, until_resolved=until_resolved, seeds=seeds,
                             reference=reference, results_dir=results_dir, scale=scale, effect=effect, as_json=as_json,
-                            tables=tables, plot=plot, tracker=tracker, short_runs=short_runs)
+                            tables=tables, plot=plot, draw=comparison_figure, tracker=tracker, short_runs=short_runs)
     with progress_bar("compare") as update:
         report = run_compare(arms, training.config, seeds=1 if seeds is None else seeds, reference=reference,
                              results_dir=results_dir, scale=scale, effect=effect / 100,
@@ -76,23 +77,22 @@ def compare(
     _render(report, plot, tracker, tables, as_json)
 
 
-def _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, csv, markdown, plot, as_json):
-    """Every number and output place is checked before any training (a refusal after it would lose it)."""
-    from resbench.outputs import prepare_output
+def _check_outputs(effect, target_error, budget, plan, until_resolved, seeds, short_runs, csv, markdown, plot, as_json):
+    """Every number and output place is checked before any training (a refusal after it
+    would lose it): the budget in seconds (None without one) and the table outputs."""
+    from resbench.cli.budget import budget_seconds
+    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
     from resbench.validate import number
 
     number(effect, "--effect (points of test error)", 0, 100, lo_open=True, hi_open=True)
     if target_error is not None:
         number(target_error, "--target-error (percent)", 0, 100, lo_open=True, hi_open=True)
-    if budget is not None or until_resolved or plan:
-        from resbench.cli.budget import budget_seconds
-
-        budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, outputs=(csv, markdown, plot),
-                       target_error=target_error)
+    seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, short_runs=short_runs,
+                             outputs=(csv, markdown, plot), target_error=target_error)
     tables = TableOutputs(csv, markdown, as_json)
     if plot is not None:
-        prepare_output(plot, (".png", ".pdf", ".svg"), "--plot")
-    return tables
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
+    return seconds, tables
 
 
 def _arms(specs, depths, blocks, shortcuts, modifiers):
@@ -106,20 +106,12 @@ def _arms(specs, depths, blocks, shortcuts, modifiers):
 
 
 def _render(report, plot, tracker, tables, as_json) -> None:
-    from resbench.report.compare import compare_table, power_lines
-    from resbench.report.tracked import log_comparison
+    from resbench.report.plots import comparison_figure
 
-    if plot is not None:
-        from resbench.report.plots import comparison_figure
-
-        comparison_figure(report, plot)
-    rows = [r.to_dict() for r in report.rows]
-    log_comparison(tracker, "compare", report, rows, figures=[plot] if plot else ())
-    if tables.emit(lambda: export.comparison_frame(rows)):
+    rows = comparison_outputs(report, "compare", plot, comparison_figure, tracker, tables)
+    if rows is None:
         return
     if as_json:
         print_json(rows)
     else:
-        out.print(compare_table(report.rows))
-        for line in power_lines(report.rows):
-            out.print(line, highlight=False)
+        print_comparison(report.rows)

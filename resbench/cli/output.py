@@ -80,6 +80,28 @@ def warn_if_busy(share: float | None, what: str) -> None:
         warn(line)
 
 
+def comparison_outputs(comparison, label: str, plot, draw, tracker, tables: TableOutputs) -> list[dict] | None:
+    """Draw the figure (``draw(comparison, plot)``), log the run, write the tables asked
+    for. The rows as dicts, or None when a table went to stdout (nothing else is printed)."""
+    from resbench.report import export
+    from resbench.report.tracked import log_comparison
+
+    if plot is not None:
+        draw(comparison, plot)
+    rows = [r.to_dict() for r in comparison.rows]
+    log_comparison(tracker, label, comparison, rows, figures=[plot] if plot else ())
+    return None if tables.emit(lambda: export.comparison_frame(rows)) else rows
+
+
+def print_comparison(rows) -> None:
+    """The comparison table and the power lines under it."""
+    from resbench.report.compare import compare_table, power_lines
+
+    out.print(compare_table(rows))
+    for line in power_lines(rows):
+        out.print(line, highlight=False)
+
+
 def note(message: str) -> None:
     err.print(message, highlight=False)
 
