@@ -7,6 +7,7 @@ that show, profile, train and compare accept exactly the same words.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from dataclasses import dataclass, fields
@@ -83,7 +84,7 @@ _TRAIN_OPTIONS = [
     ("batch_size", int, typer.Option("--batch-size", help="Global batch size (the paper: 128).", rich_help_panel=TRAINING)),
     ("lr", Optional[float], typer.Option(help="Peak learning rate (default 0.1 x batch/128, the paper's 0.1).", rich_help_panel=TRAINING)),
     ("schedule", str, typer.Option(help="step (/10 at 50% and 75%, the paper's), cosine or linear (both decay to 0). With --budget the default is linear (measured best at short budgets: docs/comparing.md).", rich_help_panel=TRAINING)),
-    ("warmup_mode", str, typer.Option("--warmup", help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
+    ("warmup", str, typer.Option(help="lr/10 until train error < 80%: auto (depth >= 110, as the paper), on, off.", rich_help_panel=TRAINING)),
     ("seed", int, typer.Option(help="Random seed (init, data order, augmentation); compare: the first seed.", rich_help_panel=TRAINING)),
     ("device", str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAINING)),
     ("dtype", str, typer.Option(help="fp32, bf16 (autocast), fp16 (autocast + loss scaling, CUDA), or auto: bf16 autocast where a short measurement here finds it at least 1.1x faster than fp32 (native bf16: AVX512-BF16/AMX CPUs, recent GPUs), else fp32; the record says which ran.", rich_help_panel=TRAINING)),
@@ -150,9 +151,9 @@ def target_command(func):
 
 @dataclass(frozen=True)
 class Training:
-    """The training options as parsed: the config, which of its fields were given on the
-    command line (a budget keeps a given --epochs or --schedule and chooses the rest), and
-    the CPU threads to run with."""
+    """The training options as parsed: the config, which of its fields were given as
+    options with a value (yes/no flags not counted; a budget keeps a given --epochs or
+    --schedule and chooses the rest), and the CPU threads to run with."""
 
     config: TrainConfig
     given: frozenset[str]
@@ -165,23 +166,23 @@ def _train_params() -> list:
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     params = []
     for name, tp, opt in _TRAIN_OPTIONS:
-        default = defaults.get(_FIELD.get(name, name))
+        default = defaults.get(name)
         if tp is bool:
             params.append((name, tp, default, opt))
             continue
         if default is not None and opt.show_default is True:
+            opt = copy.copy(opt)
             opt.help, opt.show_default = f"{opt.help} \\[default: {default}]", False
         params.append((name, Optional[tp], None, opt))
     return params
 
 
-_FIELD = {"warmup_mode": "warmup"}  # option names that differ from the field they set
+_TRAIN_PARAMS = _train_params()
 
 
 def _training(values: dict) -> Training:
     from resbench.validate import whole
 
-    values = {_FIELD.get(k, k): v for k, v in values.items()}
     threads = values.pop("threads")
     if threads is not None:
         whole(threads, "--threads", 1, 4096)
@@ -224,4 +225,4 @@ def with_training(func):
         with num_threads(training.threads):
             return func(*args, training=training, **kwargs)
 
-    return extend(threaded, _train_params(), "training", _training)
+    return extend(threaded, _TRAIN_PARAMS, "training", _training)

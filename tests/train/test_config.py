@@ -15,14 +15,14 @@ def test_cli_training_options_are_generated_from_trainconfig():
     from typer.testing import CliRunner
 
     from resbench.cli.app import build_app
-    from resbench.cli.options import _train_params, _training
+    from resbench.cli.options import _TRAIN_PARAMS, _training
 
-    params = _train_params()
+    params = _TRAIN_PARAMS
     api_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    names = {("warmup" if n == "warmup_mode" else n) for n, *_ in params} - {"threads"}
+    names = {n for n, *_ in params} - {"threads"}  # every option is named after its field
     assert set(api_defaults) - names == {"momentum", "weight_decay"}  # the paper's, not options
     for name, tp, default, opt in params:
-        field = "warmup" if name == "warmup_mode" else name
+        field = name
         if tp is bool:
             assert default == api_defaults[field]
         else:
