@@ -203,7 +203,6 @@ class Modifier:
     kind: str  # flag (no value) | int | text
     example: str | None  # a value, for messages (flags have none)
     help: str
-    option: bool = True  # the CLI has an option of its own (widths is spelled through --width)
 
     @property
     def field(self) -> str:
@@ -215,7 +214,7 @@ MODIFIERS = {m.key: m for m in (
     Modifier("plain", "flag", None, "The plain twin: no shortcuts at all."),
     Modifier("stride-on", "text", "1x1", "Bottleneck stride on the 3x3 (torchvision, default) or the first 1x1 (the paper)."),
     Modifier("width", "text", "32", "First-stage width (doubling per stage), a multiplier like 2x, or per-stage widths 16.32.64."),
-    Modifier("widths", "text", "16.32.64", "Per-stage widths.", option=False),
+    Modifier("widths", "text", "16.32.64", "Per-stage widths."),
     Modifier("num-classes", "int", "100", "Classes of the fc head."),
     Modifier("in-channels", "int", "1", "Input channels (1 for grayscale)."),
     Modifier("input-size", "int", "64", "Square input side in pixels."),

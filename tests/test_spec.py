@@ -148,12 +148,12 @@ def test_the_modifier_table_is_the_one_source_of_the_options_and_flags():
     from typer.testing import CliRunner
 
     from resbench.cli.app import build_app
-    from resbench.cli.flags import FLAGS
+    from resbench.cli.flags import FLAGS, MODIFIER_OPTIONS
     from resbench.spec import MODIFIERS, parse_spec
 
     help_text = CliRunner().invoke(build_app(), ["show", "--help"], env={"COLUMNS": "250"}).output
     for m in MODIFIERS.values():
-        if m.option:
+        if m in MODIFIER_OPTIONS:
             assert f"--{m.key}" in help_text and m.help[:30] in help_text and FLAGS[m.field] == f"--{m.key}"
         spelled = f"cifar-resnet8:{m.key}" + ("" if m.kind == "flag" else f"={m.example}")
         if m.key != "stride-on":  # a bottleneck setting
@@ -161,3 +161,4 @@ def test_the_modifier_table_is_the_one_source_of_the_options_and_flags():
         if m.kind != "flag":
             with pytest.raises(SpecError, match=f"needs a value, e.g. :{m.key}={m.example}"):
                 parse_spec(f"cifar-resnet8:{m.key}")
+    assert [m.key for m in MODIFIERS.values() if m not in MODIFIER_OPTIONS] == ["widths"]  # spelled through --width

@@ -101,7 +101,9 @@ FLAGS: dict[str, str] = {
     "x": "--x",
     "y": "--y",
 }
-FLAGS.update({m.field: f"--{m.key}" for m in SPEC_MODIFIERS.values() if m.option})  # the spec modifiers' options
+# The spec modifiers that are options of their own (per-stage widths are spelled through --width).
+MODIFIER_OPTIONS = [m for m in SPEC_MODIFIERS.values() if m.key != "widths"]
+FLAGS.update({m.field: f"--{m.key}" for m in MODIFIER_OPTIONS})
 
 # `field`, or `field=value` with the value as Python writes it ('cuda', 3, True).
 FIELD_REF = re.compile(rf"`({FIELD_NAME})(?:=([^`]+))?`")

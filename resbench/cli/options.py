@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resbench.spec import MODIFIERS as SPEC_MODIFIERS
+from resbench.cli.flags import MODIFIER_OPTIONS
 from resbench.spec import parse_spec
 from resbench.train.config import TrainConfig
 from resbench.validate import comma_list, parse_list  # noqa: F401  (the CLI's one list parser)
@@ -67,7 +67,7 @@ _KIND_TYPES = {"flag": bool, "int": Optional[int], "text": Optional[str]}
 # The spec modifiers as options, generated from their one table (resbench.spec.MODIFIERS).
 _MOD_DEFS = [(m.field, _KIND_TYPES[m.kind], False if m.kind == "flag" else None,
               typer.Option(f"--{m.key}", help=m.help, rich_help_panel=MODIFIERS))
-             for m in SPEC_MODIFIERS.values() if m.option]
+             for m in MODIFIER_OPTIONS]
 
 
 TRAINING = "Training"
