@@ -22,20 +22,6 @@ def test_trace_writes_a_chrome_trace_and_lists_top_operators(cli, tmp_path):
     assert "USDT" not in err and "gpuGetDeviceCount" not in err  # the profiler's native noise is filtered
 
 
-def test_the_trace_runs_after_the_timed_runs(monkeypatch, tmp_path):
-    """The timed figures never run under the profiler: trace() is called once, after profile()."""
-    from resbench.measure import runs, timing, trace
-    from resbench.spec import parse_spec
-
-    calls = []
-    real_profile, real_trace = runs.profile, runs.trace
-    monkeypatch.setattr(runs, "profile", lambda *a, **k: calls.append("profile") or real_profile(*a, **k))
-    monkeypatch.setattr(runs, "trace", lambda *a, **k: calls.append("trace") or real_trace(*a, **k))
-    cfg = timing.ProfileConfig(device="cpu", iters=2, warmup=0, min_time=0, compare_layouts=False)
-    r = runs.profile_runs(parse_spec("cifar-resnet8"), cfg, [2, 4], save=False, trace_path=str(tmp_path / "t.json"))
-    assert calls == ["profile", "profile", "trace"] and r.trace.steps == trace.TRACE_STEPS
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_trace_on_cuda_has_device_times(cli, tmp_path):
     code, out, err = cli("profile", "cifar-resnet8", "--device", "cuda", "-b", "8", "--no-save", "--trace",

@@ -12,7 +12,6 @@ def _loader(x, seed=0, **kw):
                         train=True, seed=seed, channels_last=False, **kw)
 
 
-
 def test_augmentation_is_a_real_crop_and_flip():
     x = torch.randint(0, 256, (8, 3, 12, 12), dtype=torch.uint8)
     loader = _loader(x)

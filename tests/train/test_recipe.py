@@ -91,7 +91,6 @@ def test_paired_difference_matches_scipy():
     assert one.n == 1 and one.ci is None and one.significant is None
 
 
-
 def test_time_to_target_per_seed():
     from resbench.train.comparison import time_to_target
     from resbench.results import EpochStats, TrainResult
