@@ -19,6 +19,7 @@ import torch
 from resbench.errors import UsageError
 from resbench.hooks import Progress
 from resbench.measure.env import collect_env
+from resbench.measure.steps import is_oom
 from resbench.runtime import num_threads, resolve_device
 from resbench.spec import FAMILY_DEFAULTS, NetSpec
 from resbench.store import config_key
@@ -120,10 +121,6 @@ def run_cell(cell: Cell, *, threads: int | None = None, progress: Progress | Non
     return result.to_dict(), env
 
 
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
-
-
 def run_packed(cells: list[Cell], *, progress: Progress | None = None, warn: Warn | None = None,
                checkpoints=None):
     """Train ``cells`` (one spec, seeds differing) together as one packed network; yields
@@ -143,7 +140,7 @@ def run_packed(cells: list[Cell], *, progress: Progress | None = None, warn: War
             yield c, run_cell(c, progress=progress, warn=warn, checkpoints=checkpoints)
         return
     except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
-        if not _is_oom(e):
+        if not is_oom(e):
             raise
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -236,11 +236,6 @@ def test_bad_baselines_are_one_line_exit_2(cli, tmp_path, suite, content, fragme
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
 
 
-def test_check_needs_a_baseline_or_a_ref(cli, suite):
-    code, _, err = cli("check", suite)
-    assert code == 2 and "--baseline" in err
-
-
 def test_a_baseline_of_another_suite_is_refused_not_passed(cli, tmp_path, suite):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"schema": 2, "kind": "resbench-baseline", "suite": "x", "env": {},
