@@ -335,3 +335,16 @@ def test_the_start_up_modules_are_the_ones_the_fast_commands_load():
         assert r.returncode == 0, r.stderr
         loaded = set(r.stdout.split())
         assert loaded and loaded <= START_UP, f"{argv}: loads {sorted(loaded - START_UP)} beyond the start-up modules"
+
+
+def test_every_module_has_its_own_test_file():
+    """resbench/<area>/<module>.py is tested in tests/<area>/test_<module>.py."""
+    tests = PKG.parent / "tests"
+    missing = []
+    for p in sorted(PKG.rglob("*.py")):
+        if p.name == "__init__.py":
+            continue
+        rel = p.relative_to(PKG)
+        if not (tests / rel.parent / f"test_{rel.stem}.py").is_file():
+            missing.append(str(rel))
+    assert missing == []
