@@ -338,13 +338,14 @@ def test_the_start_up_modules_are_the_ones_the_fast_commands_load():
 
 
 def test_every_module_has_its_own_test_file():
-    """resbench/<area>/<module>.py is tested in tests/<area>/test_<module>.py."""
+    """resbench/<area>/<module>.py is tested in tests/<area>/test_<module>.py (leading and
+    trailing underscores dropped: tests/test_main.py for __main__.py)."""
     tests = PKG.parent / "tests"
     missing = []
     for p in sorted(PKG.rglob("*.py")):
         if p.name == "__init__.py":
             continue
         rel = p.relative_to(PKG)
-        if not (tests / rel.parent / f"test_{rel.stem}.py").is_file():
+        if not (tests / rel.parent / f"test_{rel.stem.strip('_')}.py").is_file():
             missing.append(str(rel))
     assert missing == []
