@@ -147,7 +147,7 @@ def test_speak_words_fields_as_flags(text, worded):
 def test_config_error_names_the_field_in_library_words():
     from resbench.train import TrainConfig
 
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ConfigError, match="^`epochs` must be at least 1") as e:
         TrainConfig(dataset="synthetic", epochs=0)
     assert e.value.field == "epochs"
     assert "--" not in str(e.value) and str(e.value).startswith("`epochs` must be at least 1")
@@ -164,7 +164,7 @@ def test_config_error_names_the_field_in_library_words():
 def test_train_config_validates_itself_on_construction(kwargs, field):
     from resbench.train import TrainConfig
 
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ConfigError, match=f"^`{field}`") as e:
         TrainConfig(**{"dataset": "synthetic", **kwargs})
     assert e.value.field == field
 
@@ -174,9 +174,9 @@ def test_val_split_is_checked_once_with_one_error_type():
     from resbench.train import TrainConfig
     from resbench.train.data import load_dataset
 
-    with pytest.raises(ConfigError) as from_config:
+    with pytest.raises(ConfigError, match="val_split") as from_config:
         TrainConfig(dataset="synthetic", val_split=1.5)
-    with pytest.raises(ConfigError) as from_loader:
+    with pytest.raises(ConfigError, match="val_split") as from_loader:
         load_dataset("synthetic", val_split=1.5)
     assert str(from_config.value) == str(from_loader.value)
 
@@ -212,7 +212,7 @@ def test_places_that_are_not_fields_keep_their_own_words(cli, tmp_path):
 def test_the_input_that_named_a_file_is_the_one_the_message_names(tmp_path):
     from resbench.check.baseline import read_baseline
 
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(UsageError, match="cannot read") as e:
         read_baseline(tmp_path / "nope.json", "current")
     assert speak(str(e.value)).startswith(f"cannot read --current {tmp_path / 'nope.json'}")
 
@@ -222,7 +222,7 @@ def test_a_filter_on_a_missing_column_reads_as_a_sentence():
 
     from resbench.report.frames import _apply_filters
 
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ConfigError, match="names no column") as e:
         _apply_filters(pd.DataFrame({"spec": ["resnet20"]}), ["nosuchcol=1"])
     assert speak(str(e.value)) == "--filter 'nosuchcol' names no column; columns are spec"
 
@@ -252,6 +252,6 @@ def test_a_compile_mode_leaves_the_callers_config_as_given():
 
     cfg = ProfileConfig(compile_mode="default")
     assert cfg.compile is False and cfg.compile_mode == "default"
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ConfigError, match="^`breakdown`") as e:
         ProfileConfig(compile_mode="default", breakdown=True)
     assert e.value.field == "breakdown"
