@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from conftest import arm_row
+from tests.conftest import arm_row
 
 
 def test_method_lines_name_every_interval_method_shown():

@@ -23,7 +23,7 @@ def test_curves_are_drawn_beside_the_forest_only_for_runs_of_several_epochs(tmp_
     """No training: a comparison's figure from its rows and histories."""
     from types import SimpleNamespace
 
-    from conftest import arm_row
+    from tests.conftest import arm_row
 
     from resbench.report.plots import comparison_figure
 

@@ -6,7 +6,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from conftest import arm_row
+from tests.conftest import arm_row
 from dataclasses import dataclass
 
 from resbench.errors import UsageError

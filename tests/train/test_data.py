@@ -7,7 +7,7 @@ import torch
 
 from resbench.errors import ConfigError
 from resbench.train.data import DataError, balanced_subset, load_dataset, make_synthetic
-from conftest import write_fake_cifar10 as _fake_cifar10
+from tests.conftest import write_fake_cifar10 as _fake_cifar10
 
 
 def test_cifar_standard_layout_with_other_checksums_warns_not_refuses(tmp_path):
