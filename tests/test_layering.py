@@ -150,32 +150,6 @@ def test_data_key_carries_the_seed_exactly_when_the_split_depends_on_it():
     assert data_key(va, 32) != data_key(vb, 32)
 
 
-def test_val_split_seeds_through_a_pool_equal_in_process(cli, tmp_path, monkeypatch):
-    """The bug this layer removed: with --val-split, a pool worker trained seed 1 on seed 0's
-    held-out split. Two seeds through --workers 2 must give the records of --workers 1."""
-    import json
-    import os
-
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # pool workers pinned to 1 thread, like --threads 1 here
-    args = ["compare", "--specs", "cifar-resnet8", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "64",
-            "--val-split", "0.25", "--seeds", "2", "--device", "cpu", "--threads", "1", "--json"]
-    code1, out1, err1 = cli(*args, "--results-dir", tmp_path / "one")
-    code2, out2, err2 = cli(*args, "--results-dir", tmp_path / "two", "--workers", "2")
-    assert code1 == 0 and code2 == 0, err1 + err2
-
-    def histories(root):
-        from resbench.store import Store
-
-        recs, _ = Store(root).load("train")
-        return {r.key: [h["train_loss"] for h in r.result["history"]] for r in recs}
-
-    one, two = histories(tmp_path / "one"), histories(tmp_path / "two")
-    assert len(one) == 2 and one.keys() == two.keys()
-    for key in one:
-        assert one[key] == pytest.approx(two[key], rel=1e-5)
-    assert json.loads(out1)[0]["test_error_mean"] == pytest.approx(json.loads(out2)[0]["test_error_mean"], abs=1e-9)
-
-
 def test_default_outputs_are_ignored_inside_a_checkout(monkeypatch):
     """Running resbench in its own checkout never dirties it: the default records, figures
     and search database under ./results are git-ignored."""

@@ -56,7 +56,7 @@ COUNTED = '[suite]\nname = "c"\ntiming = "off"\ncounters = ["ops", "memory"]\n[[
 def test_check_with_counters_passes_then_fails_on_an_extra_op(cli, tmp_path):
     """Baseline, an A/A check (exit 0), then the patched copy (its blocks add one op)
     measured against the clean baseline: exit 1, naming the op. (That --against runs REF's
-    own code is held by tests/check/test_verdict.py::test_against_a_folder_measures_both_codes_in_one_job.)"""
+    own code is held by test_against_a_folder_measures_both_codes_in_one_job.)"""
     import resbench
 
     suite = tmp_path / "s.toml"
