@@ -55,7 +55,8 @@ COUNTED = '[suite]\nname = "c"\ntiming = "off"\ncounters = ["ops", "memory"]\n[[
 
 def test_check_with_counters_passes_then_fails_on_an_extra_op(cli, tmp_path):
     """Baseline, an A/A check (exit 0), then the patched copy (its blocks add one op)
-    measured against the clean baseline: exit 1, naming the op. (That --against runs REF's
+    measured against the clean baseline: exit 1, naming the op; against a baseline without
+    counters, each is new. (That --against runs REF's
     own code is held by test_against_a_folder_measures_both_codes_in_one_job.)"""
     import resbench
 
@@ -79,6 +80,13 @@ def test_check_with_counters_passes_then_fails_on_an_extra_op(cli, tmp_path):
     assert code == 1, err
     ops = json.loads(out)["entries"][0]["counters"]["ops"]
     assert ops["verdict"] == "regressed" and "+1 aten::mul (2,16,32,32)float32 in layer1.0" in ops["differences"]
+    # a baseline made before counters were asked for: each counter is new, and nothing fails
+    older = json.loads(base.read_text())
+    del older["entries"][0]["counters"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    code, out, err = cli("check", suite, "--baseline", tmp_path / "older.json", "--current", base, "--json")
+    assert code == 0, err
+    assert {c["verdict"] for c in json.loads(out)["entries"][0]["counters"].values()} == {"new"}
 
 
 def _measure_with(root: Path, suite: Path, tmp_path: Path) -> Path:
@@ -93,17 +101,6 @@ def _measure_with(root: Path, suite: Path, tmp_path: Path) -> Path:
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return out
-
-
-def test_a_baseline_without_counters_shows_them_as_new(cli, tmp_path):
-    suite = tmp_path / "s.toml"
-    suite.write_text(COUNTED.replace('counters = ["ops", "memory"]\n', ""))
-    base = tmp_path / "b.json"
-    assert cli("baseline", suite, "--out", base)[0] == 0
-    suite.write_text(COUNTED)
-    code, out, err = cli("check", suite, "--baseline", base, "--json")
-    assert code == 0, err
-    assert {c["verdict"] for c in json.loads(out)["entries"][0]["counters"].values()} == {"new"}
 
 
 def test_missing_valgrind_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ def _held(lock_dir) -> bool:
 
 def test_two_identical_train_runs_train_once(tmp_path):
     cmd = [sys.executable, "-m", "resbench", "train", "cifar-resnet8", "--dataset", "synthetic", "--device", "cpu",
-           "--subset", "1024", "--test-subset", "32", "--epochs", "2", "--results-dir", str(tmp_path), "--json"]
+           "--subset", "256", "--test-subset", "32", "--epochs", "2", "--results-dir", str(tmp_path), "--json"]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock_dir = tmp_path / "records" / ".locks"
     deadline = time.time() + 120
