@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 
 from resbench.errors import SpecError
+from resbench.validate import ascii_number_text
 
 STEMS = ("imagenet", "cifar")
 BLOCKS = ("basic", "bottleneck")
@@ -309,8 +310,7 @@ def _number(what: str, digits: str) -> int:
 
 
 def _parse_int(key: str, value: str) -> int:
-    # ASCII digits only: int() would also take ' 12', '1_2' and other scripts' digits.
-    if not (value.isascii() and value.isdigit()):
+    if not ascii_number_text(value, whole=True, signed=False):
         raise SpecError(f"{key} takes a whole number (digits 0-9), got {value!r}")
     return _number(key, value)
 

@@ -126,6 +126,19 @@ def regular_file(path, what: str) -> Path:
     return p
 
 
+_DIGITS = re.compile(r"[0-9]+")
+_SIGNED_DIGITS = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def ascii_number_text(text: str, whole: bool, signed: bool = True) -> bool:
+    """The one rule for numbers typed as text (options, spec modifiers): ASCII only and no
+    underscores (int() and float() read '٣' as 3 and '1_0' as 10); a whole number is digits,
+    with a sign and surrounding spaces where ``signed``."""
+    if not text.isascii() or "_" in text:
+        return False
+    return not whole or bool((_SIGNED_DIGITS if signed else _DIGITS).fullmatch(text))
+
+
 def comma_list(text, cast=str) -> list | None:
     """'a, b,c' (or a TOML list) -> [cast(a), cast(b), cast(c)]; None when not given.
     A value ``cast`` rejects raises ValueError: callers word the error for their option."""

@@ -36,3 +36,14 @@ def test_nothing_is_remembered_outside_a_scope(tmp_path):
         pass
     validate.make_folder(tmp_path / "c" / "d")
     assert made == [] and (tmp_path / "c" / "d").is_dir()
+
+
+def test_numbers_typed_as_text_are_ascii_digits_without_underscores():
+    from resbench.validate import ascii_number_text
+
+    assert ascii_number_text("12", whole=True) and ascii_number_text(" -3 ", whole=True)
+    assert ascii_number_text("0.5", whole=False) and ascii_number_text("1e-3", whole=False)
+    for text in ("٣", "1_0", "1.5", "", "١٢"):
+        assert not ascii_number_text(text, whole=True), text
+    assert not ascii_number_text("-3", whole=True, signed=False)  # spec modifiers take no sign
+    assert not ascii_number_text("1_0.5", whole=False)

@@ -8,7 +8,6 @@ Set RESBENCH_DEBUG=1 to see tracebacks.
 import importlib
 import errno
 import os
-import re
 import signal
 import sys
 import warnings
@@ -20,6 +19,7 @@ from typer.core import TyperGroup
 
 from resbench import __version__
 from resbench.errors import ReaderGone, ResbenchError
+from resbench.validate import ascii_number_text
 
 # name -> (module, function, one-line help for the command index). A command's module
 # is imported only when that command runs (or for the index): start-up stays near the
@@ -94,14 +94,13 @@ def _command_named(argv: list[str]) -> str | None:
 
 INTERRUPTED = ("interrupted before finishing: nothing partial was written (records and files are written whole, "
                "when done); run the same command again")
-_NUMBER = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
 def _strict_numbers(command) -> None:
-    """Numbers on the command line in ASCII digits only, without underscores, as the spec
-    grammar and the list options take them: click's INT and FLOAT would read '٣' as 3 and
-    '1_0' as 10. Each whole-number or real option's type is given a stricter subclass of
-    the click type it has."""
+    """Numbers on the command line by the rule the spec grammar uses too
+    (``validate.ascii_number_text``): click's INT and FLOAT would read '٣' as 3 and '1_0'
+    as 10. Each whole-number or real option's type is given a stricter subclass of the
+    click type it has."""
     for param in getattr(command, "params", []):
         kind = getattr(param.type, "name", "")
         if kind in ("integer", "integer range", "float", "float range") and not getattr(param.type, "_strict", False):
@@ -109,8 +108,7 @@ def _strict_numbers(command) -> None:
             whole = kind.startswith("integer")
 
             def convert(self, value, p, ctx, _base=base, _whole=whole):
-                if isinstance(value, str) and (not value.isascii() or "_" in value
-                                               or (_whole and not _NUMBER.fullmatch(value))):
+                if isinstance(value, str) and not ascii_number_text(value, _whole):
                     self.fail(f"{value!r} is not a {'whole number' if _whole else 'number'} in ASCII digits "
                               f"(e.g. {'10' if _whole else '0.5'})", p, ctx)
                 return _base.convert(self, value, p, ctx)

@@ -24,7 +24,7 @@ from resbench.measure.busy import Meter
 from resbench.measure.env import collect_env
 from resbench.measure.onnx_backend import check_backend, measure_onnx
 from resbench.measure.peaks import cpu_has_native_bf16, cpu_roofline, gpu_peak_tflops
-from resbench.measure.steps import (  # noqa: F401
+from resbench.measure.steps import (
     MAX_ITERS,
     CpuTimer,
     Progress,
@@ -36,7 +36,7 @@ from resbench.measure.steps import (  # noqa: F401
     timed_loop,
 )
 from resbench.measure.target import build_target, quick_complexity
-from resbench.runtime import (  # noqa: F401
+from resbench.runtime import (
     nhwc_backward_crashes,
     num_threads,
     precision,
