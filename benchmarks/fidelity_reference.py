@@ -2,11 +2,13 @@
 
 Nothing here comes from resbench: torchvision's ``CIFAR10`` dataset and transforms
 (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader,
-a ResNet-20 with option-A shortcuts written out below (as in akamaster/pytorch_resnet_cifar10),
+the paper's CIFAR nets written out below (ResNet-20/32/56 and a 29-layer bottleneck net; shortcut
+options A, B and C; option A as in akamaster/pytorch_resnet_cifar10),
 torchvision's ResNet init (Kaiming-normal over fan-out for the convs, BN 1/0, PyTorch's default for the
 fc layer, as ``torchvision.models.resnet``), and torch's SGD with a MultiStepLR over iterations. The recipe is the
 paper's (Sec. 4.2): batch 128, lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 at 50 % and
-75 % of the iterations, scaled to the epochs given.
+75 % of the iterations, scaled to the epochs given (or, with --schedule linear, the budget's
+schedule: from 0.1 down to 0 over the iterations).
 
     python3 benchmarks/fidelity_reference.py --data-dir DATA --epochs 15 --seed 0 --out ref.json
 
@@ -47,39 +49,81 @@ class AnyCopyCIFAR10(torchvision.datasets.CIFAR10):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
-class Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.pad = cout - cin if stride != 1 or cin != cout else 0
+def shortcut(option: str, cin: int, cout: int, stride: int) -> nn.Module | None:
+    """The paper's options (Sec. 3.3): A pads, B projects where shapes change, C projects always."""
+    change = stride != 1 or cin != cout
+    if option == "C" or (option == "B" and change):
+        return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    if option == "A" and change:
+        return PadA(cout - cin, stride)
+    return None  # identity
 
-    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.pad:
-            return x
-        # option A: subsample by 2 and zero-pad the new channels (no parameters)
-        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+
+class PadA(nn.Module):
+    """Option A: subsample by the stride and zero-pad the new channels (no parameters)."""
+
+    def __init__(self, extra: int, stride: int) -> None:
+        super().__init__()
+        self.extra, self.stride = extra, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
+
+
+class Block(nn.Module):
+    out_factor = 1
+
+    def __init__(self, cin: int, planes: int, stride: int, option: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.short = shortcut(option, cin, planes, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return F.relu(out + (x if self.short is None else self.short(x)))
 
 
-class ResNet20(nn.Module):
-    def __init__(self, n: int = 3, classes: int = 10) -> None:
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (which strides), 1x1 expand by four."""
+
+    out_factor = 4
+
+    def __init__(self, cin: int, planes: int, stride: int, option: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, 4 * planes, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * planes)
+        self.short = shortcut(option, cin, 4 * planes, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + (x if self.short is None else self.short(x)))
+
+
+class CifarResNet(nn.Module):
+    """The paper's CIFAR nets (Sec. 4.2): a 3x3 stem of 16, three stages of n blocks at
+    16/32/64 planes, the second and third halving the map; global average pool, fc."""
+
+    def __init__(self, n: int = 3, block: type = Block, option: str = "A", classes: int = 10) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn = nn.BatchNorm2d(16)
         layers, cin = [], 16
-        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for planes, stride in ((16, 1), (32, 2), (64, 2)):
             for i in range(n):
-                layers.append(Block(cin, cout, stride if i == 0 else 1))
-                cin = cout
+                layers.append(block(cin, planes, stride if i == 0 else 1, option))
+                cin = planes * block.out_factor
         self.layers = nn.Sequential(*layers)
-        self.fc = nn.Linear(64, classes)
+        self.fc = nn.Linear(cin, classes)
         for m in self.modules():  # torchvision.models.resnet's init; the fc keeps nn.Linear's default
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -92,6 +136,26 @@ class ResNet20(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+ARCHS = {  # the resbench spec each reference net stands beside: (block, blocks per stage)
+    "resnet20": (Block, 3), "resnet32": (Block, 5), "resnet56": (Block, 9), "cifar-resnet29-bottleneck": (Bottleneck, 3),
+}
+
+
+def balanced_subset(targets: list[int], n: int, seed: int) -> list[int]:
+    """n training images, the classes as equal as possible, drawn with ``seed`` (this script's own rule)."""
+    g = torch.Generator().manual_seed(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, c in enumerate(targets):
+        by_class.setdefault(c, []).append(i)
+    classes = sorted(by_class)
+    picks = []
+    for k, c in enumerate(classes):
+        take = n // len(classes) + (1 if k < n % len(classes) else 0)
+        idx = by_class[c]
+        picks += [idx[j] for j in torch.randperm(len(idx), generator=g)[:take].tolist()]
+    return sorted(picks)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True)
@@ -99,6 +163,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="resnet20")
+    ap.add_argument("--shortcut", choices=("A", "B", "C"), default="A")
+    ap.add_argument("--schedule", choices=("step", "linear"), default="step",
+                    help="step: lr / 10 at 50 %% and 75 %% of the iterations; linear: from lr to 0 over the iterations")
+    ap.add_argument("--subset", type=int, default=None, help="train on a balanced subset of N images (fixed, seed 0)")
     ap.add_argument("--out", required=True, help="JSON file for the per-epoch curve")
     a = ap.parse_args()
     if a.threads:
@@ -109,15 +178,21 @@ def main() -> None:
                                    transforms.ToTensor(), norm])
     test_tf = transforms.Compose([transforms.ToTensor(), norm])
     train_set = AnyCopyCIFAR10(a.data_dir, train=True, transform=train_tf)
+    if a.subset is not None:
+        train_set = torch.utils.data.Subset(train_set, balanced_subset(list(train_set.targets), a.subset, seed=0))
     test_set = AnyCopyCIFAR10(a.data_dir, train=False, transform=test_tf)
     g = torch.Generator().manual_seed(a.seed)
     train_dl = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True, generator=g,
                                            num_workers=a.workers, persistent_workers=a.workers > 0)
     test_dl = torch.utils.data.DataLoader(test_set, batch_size=1000, num_workers=a.workers)
-    model = ResNet20()
+    block, n = ARCHS[a.arch]
+    model = CifarResNet(n, block, a.shortcut)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     total = a.epochs * len(train_dl)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[total // 2, (3 * total) // 4], gamma=0.1)
+    if a.schedule == "step":
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[total // 2, (3 * total) // 4], gamma=0.1)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1 - it / total)
     history = []
     t0 = time.perf_counter()
     for epoch in range(a.epochs):
@@ -147,8 +222,10 @@ def main() -> None:
         print(f"epoch {row['epoch']}/{a.epochs} lr {row['lr']:.4g} train loss {row['train_loss']:.4f} "
               f"train error {100 * row['train_error']:.2f} % test error {100 * row['test_error']:.2f} % "
               f"({row['seconds']:.0f} s)", flush=True)
-    doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own ResNet-20)",
+    doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own CIFAR ResNet)",
            "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "seed": a.seed, "epochs": a.epochs,
+           "arch": a.arch, "shortcut": a.shortcut, "schedule": a.schedule, "subset": a.subset,
+           "params": sum(p.numel() for p in model.parameters()),
            "final_test_error": history[-1]["test_error"], "seconds": time.perf_counter() - t0,
            "torch": torch.__version__, "torchvision": torchvision.__version__, "machine": platform.processor() or platform.machine(),
            "history": history}

@@ -1,0 +1,186 @@
+"""Is resbench's training equivalent to an independent trainer's? Paired seeds and TOST.
+
+resbench (`resbench train SPEC`) and the independent reference (benchmarks/fidelity_reference.py:
+torchvision data and DataLoader, its own nets, torch SGD) train the same arm on the same
+files, budget and schedule, seed by seed. The difference per seed (resbench minus reference,
+final test error in points) is tested for equivalence within a margin fixed before the runs
+(two one-sided tests: equivalent when the 90 % t interval of the mean difference lies
+inside +-margin), and the power of that test at the measured spread is stated, so a verdict
+of "equivalent" can be told from one that could not have failed.
+
+    python3 benchmarks/fidelity_tost.py run DATA OUTDIR --arm resnet20 --epochs 6 --seeds 14 [--schedule linear] [--subset N]
+    python3 benchmarks/fidelity_tost.py report OUTDIR PREFIX [--margin 1.0]
+    python3 benchmarks/fidelity_tost.py seeds --sd 1.2 [--margin 1.0]
+
+`run` trains in two lanes side by side, one thread each (accuracy does not depend on it),
+and keeps every finished run (OUTDIR/<side>-s<seed>.json): the same command resumes.
+`report` writes PREFIX.txt (the verdict, margin, interval and power) and PREFIX.csv (the
+pairs). `seeds` says how many pairs give 80 % power at a paired spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from resbench.measure.env import _cpu_model
+
+HERE = Path(__file__).resolve().parent.parent
+ALPHA = 0.05  # each one-sided test: the 90 % interval
+POWER = 0.8
+
+
+def _run_json(cmd: list[str], out: Path, env: dict | None = None) -> None:
+    if out.is_file() and out.stat().st_size:
+        return  # finished before: kept
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=HERE)
+    if r.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(r.stdout[r.stdout.index("{"):] if "{" in r.stdout else r.stdout)
+    os.replace(tmp, out)
+
+
+def run(a) -> None:
+    out = Path(a.outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    arch, _, shortcut = a.arm.partition(":shortcut=")
+    common = ["--epochs", str(a.epochs), "--schedule", a.schedule] + (["--subset", str(a.subset)] if a.subset else [])
+    env = {**os.environ, "RESBENCH_RESULTS_DIR": str(out / "records"), "PYTHONPATH": str(HERE)}
+
+    def ours(seed: int) -> None:
+        _run_json([sys.executable, "-m", "resbench", "train", a.arm, "--dataset", "cifar10", "--data-dir", a.data,
+                   "--no-download", "--seed", str(seed), "--dtype", "fp32", "--device", "cpu", "--threads", "1",
+                   "--json", *common], out / f"resbench-s{seed}.json", env)
+
+    def reference(seed: int) -> None:
+        target = out / f"reference-s{seed}.json"
+        if not (target.is_file() and target.stat().st_size):
+            cmd = [sys.executable, str(HERE / "benchmarks" / "fidelity_reference.py"), "--data-dir", a.data, "--seed",
+                   str(seed), "--threads", "1", "--workers", "0", "--arch", arch, "--shortcut", shortcut or "A",
+                   "--out", str(target), *common]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
+
+    lanes = [threading.Thread(target=lambda f=f: [f(s) for s in range(a.seeds)]) for f in (ours, reference)]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+
+
+def pairs(outdir: Path) -> list[tuple[int, float, float]]:
+    """(seed, resbench test error, reference test error) in points, for seeds both sides finished."""
+    got = []
+    for f in sorted(outdir.glob("resbench-s*.json"), key=lambda p: int(p.stem.split("-s")[1])):
+        seed = int(f.stem.split("-s")[1])
+        ref = outdir / f"reference-s{seed}.json"
+        if ref.is_file():
+            ours, theirs = json.loads(f.read_text()), json.loads(ref.read_text())
+            got.append((seed, 100 * ours["final_test_error"], 100 * theirs["final_test_error"]))
+    return got
+
+
+def tost(diffs: np.ndarray, margin: float) -> dict:
+    """Paired TOST at ALPHA per side: the 90 % interval, both one-sided p values, the verdict."""
+    from scipy import stats
+
+    n, mean, sd = len(diffs), float(diffs.mean()), float(diffs.std(ddof=1))
+    se = sd / math.sqrt(n)
+    half = float(stats.t.ppf(1 - ALPHA, n - 1)) * se
+    p_low = float(stats.t.sf((mean + margin) / se, n - 1))  # H0: mean <= -margin
+    p_high = float(stats.t.cdf((mean - margin) / se, n - 1))  # H0: mean >= +margin
+    return {"n": n, "mean": mean, "sd": sd, "ci90": (mean - half, mean + half), "p_tost": max(p_low, p_high),
+            "equivalent": -margin < mean - half and mean + half < margin}
+
+
+def tost_power(sd: float, n: int, margin: float, true_diff: float = 0.0, reps: int = 20_000) -> float:
+    """The chance that paired TOST with n pairs concludes equivalence when the true mean
+    difference is ``true_diff`` and the pairs spread as ``sd`` (simulated, seeded)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(true_diff, sd, (reps, n))
+    mean, se = d.mean(1), d.std(1, ddof=1) / math.sqrt(n)
+    half = stats.t.ppf(1 - ALPHA, n - 1) * se
+    return float(np.mean((mean - half > -margin) & (mean + half < margin)))
+
+
+def seeds_for_power(sd: float, margin: float, most: int = 200) -> int | None:
+    for n in range(3, most + 1):
+        if tost_power(sd, n, margin) >= POWER:
+            return n
+    return None
+
+
+def report(a) -> None:
+    outdir, prefix = Path(a.outdir), Path(a.prefix)
+    got = pairs(outdir)
+    if len(got) < 3:
+        raise SystemExit(f"{outdir} holds {len(got)} finished pair(s): TOST needs at least 3")
+    diffs = np.array([o - r for _, o, r in got])
+    t = tost(diffs, a.margin)
+    power = tost_power(t["sd"], t["n"], a.margin)
+    need = seeds_for_power(t["sd"], a.margin)
+    first = json.loads((outdir / f"resbench-s{got[0][0]}.json").read_text())
+    ref_doc = json.loads((outdir / f"reference-s{got[0][0]}.json").read_text())
+    lines = [
+        f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
+        f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule), "
+        f"{ref_doc['epochs']} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
+        f"machine: {_cpu_model()}, {os.cpu_count()} cores; torch {ref_doc['torch']}, torchvision {ref_doc['torchvision']}",
+        f"pairs (same seed on both sides): {t['n']}; margin fixed before the runs: +-{a.margin:g} points of test error",
+        f"resbench mean {np.mean([o for _, o, _ in got]):.2f} %, reference mean {np.mean([r for _, _, r in got]):.2f} %",
+        f"difference (resbench - reference): {t['mean']:+.2f} points, sd of the pairs {t['sd']:.2f}",
+        f"90 % interval [{t['ci90'][0]:+.2f}, {t['ci90'][1]:+.2f}]; TOST p = {t['p_tost']:.3g}",
+        f"power at the measured sd (true difference 0): {power:.0%}; 80 % power takes {need} pairs",
+        "verdict: " + ("equivalent within the margin" if t["equivalent"] else "not shown equivalent")
+        + ("" if power >= POWER else " (under 80 % power: the test could easily have failed to show equivalence)"),
+    ]
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    (prefix.with_suffix(".txt")).write_text("\n".join(lines) + "\n")
+    (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference\n" + "".join(
+        f"{s},{o:.4f},{r:.4f},{o - r:.4f}\n" for s, o, r in got))
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("data")
+    r.add_argument("outdir")
+    r.add_argument("--arm", default="resnet20", help="resnet20, resnet32, resnet56 or cifar-resnet29-bottleneck, "
+                                                     "with :shortcut=B or C")
+    r.add_argument("--epochs", type=int, default=6)
+    r.add_argument("--seeds", type=int, default=14)
+    r.add_argument("--schedule", choices=("step", "linear"), default="step")
+    r.add_argument("--subset", type=int, default=None)
+    p = sub.add_parser("report")
+    p.add_argument("outdir")
+    p.add_argument("prefix")
+    p.add_argument("--margin", type=float, default=1.0)
+    s = sub.add_parser("seeds")
+    s.add_argument("--sd", type=float, required=True, help="sd of the paired differences, points")
+    s.add_argument("--margin", type=float, default=1.0)
+    a = ap.parse_args(argv)
+    if a.what == "run":
+        run(a)
+    elif a.what == "report":
+        report(a)
+    else:
+        print(f"{seeds_for_power(a.sd, a.margin)} pairs give {POWER:.0%} power at +-{a.margin:g} points, "
+              f"paired sd {a.sd:g}")
+
+
+if __name__ == "__main__":
+    main()
