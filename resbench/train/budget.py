@@ -169,9 +169,15 @@ def useless_plan(plan: "Plan") -> str | None:
     return None
 
 
+def full_epochs(epochs: float, train_images: int) -> float:
+    """``epochs`` over ``train_images`` as epochs of CIFAR-10's full training set: the unit
+    the prior and the error anchors count in (a 5k subset's epoch is a tenth of one)."""
+    return epochs * train_images / FULL_EPOCH_IMAGES
+
+
 def prior_sd(epochs: int, train_images: int) -> float:
     """The prior's sd of one paired difference after ``epochs`` over ``train_images``."""
-    return math.sqrt(2) * one_arm_sd(epochs * train_images / FULL_EPOCH_IMAGES)
+    return math.sqrt(2) * one_arm_sd(full_epochs(epochs, train_images))
 
 
 def with_spread(rows_by_epochs: dict[int, list[float]]) -> dict[int, list[float]]:
@@ -189,8 +195,8 @@ def stored_sd(rows_by_epochs: dict[int, list[float]], epochs: int, train_images:
     if not usable:
         return None
     e0 = min(usable, key=lambda e: abs(math.log(e / epochs)))
-    full = train_images / FULL_EPOCH_IMAGES
-    return statistics.stdev(usable[e0]) * one_arm_sd(epochs * full) / one_arm_sd(e0 * full)
+    return (statistics.stdev(usable[e0]) * one_arm_sd(full_epochs(epochs, train_images))
+            / one_arm_sd(full_epochs(e0, train_images)))
 
 
 def expected_error(epochs: float) -> float:

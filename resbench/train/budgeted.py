@@ -30,13 +30,13 @@ from resbench.stats import (
 from resbench.store import Store
 from resbench.train.budget import (
     BUDGET_SCHEDULE,
-    FULL_EPOCH_IMAGES,
     FULL_EPOCHS,
     Plan,
     calibrate,
     choose,
     epochs_floor,
     expected_error,
+    full_epochs,
     prior_sd,
     stored_sd,
     with_spread,
@@ -192,12 +192,12 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
         costs.append(calibrate(arm, config, data, hooks.warning))
     sd_at, source = _spread_model(fitted, ref, config, len(data.train_y), results_dir)
     paper_question = config.dataset == "cifar10"
-    full = len(data.train_y) / FULL_EPOCH_IMAGES  # the anchors count full-data epochs
+    full = full_epochs(1, len(data.train_y))  # full-data epochs per epoch here
     floor = math.ceil(epochs_floor() / full) if paper_question else None
     plan = choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source,
                   alpha=ALPHA / max(1, len(fitted) - 1), floor=None if allow_short else floor, epochs=epochs)
     plan = replace(plan, schedule=config.schedule, epochs_floor=floor,
-                   expected_test_error=expected_error(plan.epochs * full) if paper_question else None,
+                   expected_test_error=expected_error(full_epochs(plan.epochs, len(data.train_y))) if paper_question else None,
                    full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
     why = useless_plan(plan)
     if why:
