@@ -20,6 +20,7 @@ torchvision transforms, a DataLoader with worker processes, the model in the def
 """
 
 import argparse
+import math
 import platform
 import time
 
@@ -150,17 +151,23 @@ def code_images_per_s(root: str, steps: int, data_dir: str | None) -> float:
 
 
 def against_rows(args) -> list[str]:
-    """This code vs REF's (a resbench checkout), interleaved A B A B in fresh processes."""
+    """This code vs REF's (a resbench checkout), in fresh processes, interleaved in balanced
+    order (A B, B A, A B, B A) so that neither side always runs second."""
     from pathlib import Path
 
     here = str(Path(__file__).resolve().parent.parent)
     ref, cur = [], []
-    for _ in range(3):
-        ref.append(code_images_per_s(args.against, args.steps, args.data_dir))
-        cur.append(code_images_per_s(here, args.steps, args.data_dir))
+    for i in range(4):
+        for side in ((args.against, ref), (here, cur))[:: 1 if i % 2 == 0 else -1]:
+            side[1].append(code_images_per_s(side[0], args.steps, args.data_dir))
     r, c = max(ref), max(cur)
+    paired = math.exp(sum(math.log(b / a) for a, b in zip(ref, cur)) / len(ref))
+    spread = max(max(ref) / min(ref), max(cur) / min(cur)) - 1
     return [f"against {args.against}: {r:.0f} img/s (best of {' '.join(f'{x:.0f}' for x in ref)}); this code: {c:.0f} "
-            f"(best of {' '.join(f'{x:.0f}' for x in cur)}); ratio {c / r:.2f} (target >= 1.00 within noise)"]
+            f"(best of {' '.join(f'{x:.0f}' for x in cur)}); ratio {c / r:.2f} (target >= 1.00 within noise)",
+            f"per-pair ratios {' '.join(f'{b / a:.2f}' for a, b in zip(ref, cur))}, geometric mean {paired:.2f}; "
+            f"one code's runs spread {spread:.0%}" + ("  (more than the 2 % asked of the ratio: too noisy to tell)"
+                                                      if spread > 0.02 else "")]
 
 
 def cpu_rows(data, args) -> list[str]:
