@@ -8,15 +8,6 @@ from resbench.cost import analytic_complexity
 from resbench.measure.complexity import count_complexity
 from resbench.spec import NetSpec, format_spec, parse_spec, preset_names
 
-# torchvision's model docs: num_params and GFLOPS (their GFLOPS are conv+linear MACs).
-TORCHVISION_FIGURES = {
-    "resnet18": (11_689_512, 1.814),
-    "resnet34": (21_797_672, 3.664),
-    "resnet50": (25_557_032, 4.089),
-    "resnet101": (44_549_160, 7.801),
-    "resnet152": (60_192_808, 11.514),
-}
-
 
 def _same(a, b):
     assert (a.params, a.macs) == (b.params, b.macs)

@@ -3,10 +3,6 @@
 import torch
 
 from resbench.model import build_model
-from resbench.train.config import TrainConfig
-
-SYN = dict(synthetic_size=(256, 64))
-FAST = TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu")
 
 
 def test_nhwc_crash_guard_matches_the_built_model():

@@ -6,11 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from resbench.train.config import TrainConfig
 from tests.conftest import TINY_RUN
-
-SYN = dict(synthetic_size=(256, 64))
-FAST = TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu")
 
 
 COMPARE = ["compare", "--specs", "cifar-resnet8,cifar-plain8", *TINY_RUN]

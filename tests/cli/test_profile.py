@@ -5,11 +5,6 @@ import json
 import pytest
 import torch
 
-from resbench.spec import parse_spec
-
-FAST = dict(warmup=1, iters=3, min_time=0.0)
-SPEC = parse_spec("cifar-resnet8")
-
 
 def test_profile_json_shape(cli, tmp_path):
     code, out, err = cli("profile", "cifar-resnet8", "--device", "cpu", "-b", "2", "--iters", "3", "--warmup", "1",

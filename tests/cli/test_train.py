@@ -6,11 +6,7 @@ import pytest
 import torch
 
 from resbench.model import build_model
-from resbench.train.config import TrainConfig
 from tests.conftest import TINY_RUN
-
-SYN = dict(synthetic_size=(256, 64))
-FAST = TrainConfig(dataset="synthetic", epochs=2, batch_size=32, device="cpu")
 
 
 @pytest.mark.parametrize("args, fragment", [

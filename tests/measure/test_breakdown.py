@@ -5,11 +5,6 @@ import json
 import pytest
 import torch
 
-from resbench.spec import parse_spec
-
-FAST = dict(warmup=1, iters=3, min_time=0.0)
-SPEC = parse_spec("cifar-resnet8")
-
 
 def test_breakdown_stages_add_up_and_reach_json_and_plot(cli, tmp_path):
     png = tmp_path / "bd.png"

@@ -4,8 +4,6 @@ import torch
 
 from resbench.model import build_model
 
-TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-
 
 def test_plain_block_adds_nothing():
     """With the second BN zeroed, a residual block passes its input through (ReLU of it),

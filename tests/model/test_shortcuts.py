@@ -5,8 +5,6 @@ import torch
 from resbench.model import build_model
 from resbench.model.shortcuts import ZeroPadShortcut
 
-TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-
 
 def test_option_a_is_parameter_free_subsample_and_zero_pad():
     sc = ZeroPadShortcut(16, 32, 2)
