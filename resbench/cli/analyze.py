@@ -156,12 +156,11 @@ def degradation(
     seconds = budget_seconds(budget, plan=plan, until_resolved=until_resolved, seeds=seeds, short_runs=short_runs,
                              outputs=(csv, markdown, plot))
     tables = TableOutputs(csv, markdown, as_json)
-    if plot is not None:
-        from resbench.outputs import FIGURE_SUFFIXES, prepare_output
-
-        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
+    budgeted = budget is not None or plan or until_resolved
+    # the figure's place, checked before the tracker opens; a budgeted run draws one only when asked
+    figure = None if budgeted and plot is None else str(figure_path(plot, "degradation.png", results_dir))
     tracker = open_tracker(log, results_dir, outputs=(csv, markdown, plot))
-    if budget is not None or plan or until_resolved:
+    if budgeted:
         from resbench.cli.budget import run_budgeted
         from resbench.report.plots import error_curves
         from resbench.train.comparison import degradation_arms
@@ -169,10 +168,9 @@ def degradation(
         residual, plain_nets = degradation_arms(depth_list, shortcut)
         return run_budgeted(residual + plain_nets, training, seconds, plan=plan, until_resolved=until_resolved,
                             seeds=seeds, reference=None, results_dir=results_dir, effect=effect, as_json=as_json, tables=tables,
-                            plot=plot, draw=lambda cmp, path: error_curves(cmp.histories, path, title=cmp.title),
+                            plot=figure, draw=lambda cmp, path: error_curves(cmp.histories, path, title=cmp.title),
                             scale=scale, label="degradation", tracker=tracker, short_runs=short_runs)
     seeds = 1 if seeds is None else seeds
-    figure = str(figure_path(plot, "degradation.png", results_dir))
     with progress_bar("degradation") as update:
         report = run_degradation(depth_list, cfg, seeds=seeds, shortcut=shortcut,
                                  results_dir=results_dir,
