@@ -80,7 +80,7 @@ def test_against_refs_are_never_git_options_and_leave_no_temp_folder(cli, tmp_pa
 
 def _compare_cmd(results: Path) -> list[str]:
     return [sys.executable, "-m", "resbench", "compare", "--specs", "cifar-resnet8,cifar-plain8", "--seeds", "2",
-            "--dataset", "synthetic", "--subset", "256", "--test-subset", "64", "--epochs", "2", "--device", "cpu",
+            "--dataset", "synthetic", "--subset", "128", "--test-subset", "64", "--epochs", "1", "--device", "cpu",
             "--threads", "1", "--results-dir", str(results), "--json"]
 
 

@@ -8,7 +8,7 @@ import sys
 def test_two_workers_start_a_new_sqlite_study_together(tmp_path):
     db = tmp_path / "s.db"
     cmd = [sys.executable, "-m", "resbench", "search", "--dataset", "synthetic", "--device", "cpu", "--subset", "64",
-           "--test-subset", "32", "--epochs", "1", "--trials", "2", "--max-macs", "20M", "--storage", f"sqlite:///{db}",
+           "--test-subset", "32", "--epochs", "1", "--trials", "1", "--max-macs", "20M", "--storage", f"sqlite:///{db}",
            "--results-dir", str(tmp_path / "r"), "--json"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]

@@ -27,7 +27,7 @@ def test_arms_grid():
     assert len({c.key for c in cells}) == 4
 
 
-def test_killed_sweep_keeps_finished_cells(tmp_path):
+def test_killed_sweep_keeps_finished_cells(cli, tmp_path):
     """SIGKILL a sweep once its first record exists; rerunning finishes without redoing it."""
     args = [sys.executable, "-m", "resbench", "compare", "--specs", "cifar-resnet8,cifar-plain8", *TINY_RUN, "--seeds", "2", "--results-dir", str(tmp_path), "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -44,7 +44,7 @@ def test_killed_sweep_keeps_finished_cells(tmp_path):
     assert 1 <= len(first) < 4
     for name in first:
         json.loads((rec_dir / name).read_text())  # every record complete
-    r = subprocess.run(args, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    code, _, err = cli(*args[3:])  # the rerun: the same command, in this process
+    assert code == 0, err
     assert first <= records() and len(records()) == 4
     assert not [p.name for p in tmp_path.rglob(".*") if p.is_file()]  # nothing the kill left behind
