@@ -2,6 +2,12 @@
 members packed into one pass (and, on CUDA, CUDA-graph steps).
 
     python benchmarks/train_throughput.py [--data-dir DIR] [--steps 60] [--workers 2] [--device cpu|cuda] [--out FILE]
+    python benchmarks/train_throughput.py --data-dir DIR --steps 25 --against REF --against-only   # REF: a checkout
+
+--against REF: this code's CPU training against REF's, each in a long-lived process of its own,
+alternating short runs in balanced order; the ratio is the geometric mean of the pairs' ratios
+with its 95 % interval (one process's runs drift by up to 40 % on a shared 2-core machine, so
+best-of figures from separate processes cannot resolve a few per cent).
 
 CUDA (run by benchmarks/gpu_check.sh): the reference is a plain loop with the data already
 on the device (fp32, NCHW: the yardstick is 9.4 ms/step on an H100 with torch 2.11); resbench runs
@@ -119,8 +125,8 @@ def plain_device_loop_images_per_s(data, steps: int, device: str) -> float:
     return steps * 128 / (time.perf_counter() - t)
 
 
-AGAINST_SNIPPET = """
-import json, sys, time
+AGAINST_WORKER = """
+import json, sys
 from dataclasses import replace
 from resbench.spec import parse_spec
 from resbench.train.data import load_dataset
@@ -130,44 +136,74 @@ try:  # TrainConfig in its own module
 except ImportError:  # a REF from before it
     from resbench.train.recipe import TrainConfig
 steps, data_dir = int(sys.argv[1]), sys.argv[2] or None
-data = load_dataset("cifar10", data_dir) if data_dir else load_dataset("synthetic", synthetic_size=(steps * 128 + 512, 100))
-sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128])
-r = train(parse_spec("resnet20"), TrainConfig(dataset=data.name, epochs=1, batch_size=128, device="cpu", channels_last=True), sub)
-print(json.dumps(r.images_per_second))
+data = load_dataset("cifar10", data_dir) if data_dir else load_dataset("synthetic", synthetic_size=(steps * 128 + 512, 256))
+sub = replace(data, train_x=data.train_x[: steps * 128], train_y=data.train_y[: steps * 128],
+              test_x=data.test_x[:256], test_y=data.test_y[:256])
+cfg = TrainConfig(dataset=data.name, epochs=1, batch_size=128, device="cpu", channels_last=True)
+train(parse_spec("resnet20"), cfg, sub)  # warm-up: allocator, kernels' first calls
+print("ready", flush=True)
+for _ in sys.stdin:
+    print(json.dumps(train(parse_spec("resnet20"), cfg, sub).images_per_second), flush=True)
 """
 
 
-def code_images_per_s(root: str, steps: int, data_dir: str | None) -> float:
-    """resbench's CPU training (ResNet-20, NHWC) with the code in ``root``, in a fresh process."""
-    import json
-    import os
-    import subprocess
-    import sys
+class _Worker:
+    """One resbench checkout's training in a long-lived process: each ``run()`` trains a fresh
+    ResNet-20 (NHWC) for ``steps`` steps of batch 128 and returns its training images/s."""
 
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", AGAINST_SNIPPET, str(steps), data_dir or ""], capture_output=True,
-                         text=True, check=True, env=env, cwd=root).stdout
-    return float(json.loads(out.strip().splitlines()[-1]))
+    def __init__(self, root: str, steps: int, data_dir: str | None):
+        import os
+        import subprocess
+        import sys
+
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen([sys.executable, "-c", AGAINST_WORKER, str(steps), data_dir or ""], cwd=root, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._expect("ready")
+
+    def _expect(self, what: str | None = None) -> str:
+        line = self.proc.stdout.readline().strip()
+        if not line or (what and line != what):
+            raise RuntimeError(f"the training worker stopped (exit {self.proc.poll()}); its last line: {line!r}")
+        return line
+
+    def run(self) -> float:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return float(self._expect())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
-def against_rows(args) -> list[str]:
-    """This code vs REF's (a resbench checkout), in fresh processes, interleaved in balanced
-    order (A B, B A, A B, B A) so that neither side always runs second."""
+def against_rows(args, rounds: int = 8, sessions: int = 2) -> list[str]:
+    """This code vs REF's (a resbench checkout). Each side trains in its own long-lived process;
+    the two alternate short runs (balanced order: A B, B A, ...), so that the machine's slow
+    drifts hit both sides of a pair alike, and each pair gives one ratio. The workers are
+    started afresh for each of ``sessions`` so that no one process's luck decides. The ratio is
+    the geometric mean of the pairs' ratios with its 95 % t-interval."""
     from pathlib import Path
+
+    from scipy import stats
 
     here = str(Path(__file__).resolve().parent.parent)
     ref, cur = [], []
-    for i in range(4):
-        for side in ((args.against, ref), (here, cur))[:: 1 if i % 2 == 0 else -1]:
-            side[1].append(code_images_per_s(side[0], args.steps, args.data_dir))
-    r, c = max(ref), max(cur)
-    paired = math.exp(sum(math.log(b / a) for a, b in zip(ref, cur)) / len(ref))
-    spread = max(max(ref) / min(ref), max(cur) / min(cur)) - 1
-    return [f"against {args.against}: {r:.0f} img/s (best of {' '.join(f'{x:.0f}' for x in ref)}); this code: {c:.0f} "
-            f"(best of {' '.join(f'{x:.0f}' for x in cur)}); ratio {c / r:.2f} (target >= 1.00 within noise)",
-            f"per-pair ratios {' '.join(f'{b / a:.2f}' for a, b in zip(ref, cur))}, geometric mean {paired:.2f}; "
-            f"one code's runs spread {spread:.0%}" + ("  (more than the 2 % asked of the ratio: too noisy to tell)"
-                                                      if spread > 0.02 else "")]
+    for _ in range(sessions):
+        workers = {args.against: _Worker(args.against, args.steps, args.data_dir), here: _Worker(here, args.steps, args.data_dir)}
+        for i in range(rounds):
+            for root, out in ((args.against, ref), (here, cur))[:: 1 if i % 2 == 0 else -1]:
+                out.append(workers[root].run())
+        for w in workers.values():
+            w.close()
+    logs = [math.log(c / r) for r, c in zip(ref, cur)]
+    lo, hi = stats.t.interval(0.95, len(logs) - 1, loc=sum(logs) / len(logs), scale=stats.sem(logs))
+    ratio = math.exp(sum(logs) / len(logs))
+    return [f"against {args.against}: median {sorted(ref)[len(ref) // 2]:.0f} img/s; this code: median "
+            f"{sorted(cur)[len(cur) // 2]:.0f} img/s ({len(logs)} alternating pairs of {args.steps} steps, "
+            f"{sessions} pairs of processes)",
+            f"per-pair ratios {' '.join(f'{c / r:.2f}' for r, c in zip(ref, cur))}",
+            f"ratio {ratio:.3f}, 95 % CI [{math.exp(lo):.3f}, {math.exp(hi):.3f}] (target >= 0.98)"]
 
 
 def cpu_rows(data, args) -> list[str]:
@@ -217,9 +253,10 @@ def main() -> None:
     ap.add_argument("--out", help="also write the output to this file")
     ap.add_argument("--against", help="CPU: also time this code's training against a resbench checkout (e.g. a git worktree of main)")
     ap.add_argument("--against-only", action="store_true", help="with --against: only those rows")
+    ap.add_argument("--rounds", type=int, default=8, help="with --against: alternating pairs per pair of processes (two pairs)")
     args = ap.parse_args()
     if args.against_only:
-        lines = against_rows(args)
+        lines = against_rows(args, args.rounds)
         print("\n".join(lines))
         return
     data = load_dataset("cifar10", args.data_dir) if args.data_dir else load_dataset("synthetic", synthetic_size=(args.steps * 128 + 512, 100))
@@ -228,7 +265,7 @@ def main() -> None:
             f"Python {platform.python_version()}; data {data.name}; {args.steps} steps of batch 128")
     lines = [head] + (cuda_rows(data, args) if args.device == "cuda" else cpu_rows(data, args))
     if args.against and args.device == "cpu":
-        lines += against_rows(args)
+        lines += against_rows(args, args.rounds)
     print("\n".join(lines))
     if args.out:
         with open(args.out, "w") as f:
