@@ -48,3 +48,15 @@ def test_killed_sweep_keeps_finished_cells(cli, tmp_path):
     assert code == 0, err
     assert first <= records() and len(records()) == 4
     assert not [p.name for p in tmp_path.rglob(".*") if p.is_file()]  # nothing the kill left behind
+
+
+def test_cell_keys_are_the_ones_stored_records_already_have():
+    """A cell's key names its record and checkpoint: the keys below were computed by the code
+    before the cell runner was rewritten (91268af), so records and checkpoints stored then are
+    found, not retrained."""
+    cells = build_cells(build_arms(specs=["resnet20", "resnet20:shortcut=B", "plain20"]), 2,
+                        TrainConfig(dataset="cifar10", epochs=164, device="cpu", data_dir="/x"))
+    assert [c.key for c in cells] == ["7ed9ba29ca3e4459", "160c82677285d3df", "ead896331c3109c1",
+                                      "fc4e838c51158dab", "7debcd27e197339b", "b8bcc7f8025fea3e"]
+    small = TrainConfig(dataset="synthetic", epochs=3, batch_size=32, device="cpu", subset=96, data_dir="/x")
+    assert build_cells(build_arms(specs=["resnet20"]), 1, small)[0].key == "d0061512e4ac5f3d"
