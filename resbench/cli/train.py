@@ -30,6 +30,7 @@ def train(
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
     markdown: MarkdownOpt = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="Write the training and test error curves to this PNG (or .pdf/.svg), with the paper's figure and the published reproductions' as lines for a Table 6 net on CIFAR-10.", rich_help_panel="Output")] = None,
     log: LogOpt = None,
     save: SaveOpt = True,
     results_dir: ResultsDirOpt = None,
@@ -46,8 +47,12 @@ def train(
     from resbench.cli.progress import progress_bar
     from resbench.train.job import train_job
 
+    from resbench.outputs import FIGURE_SUFFIXES, prepare_output
+
     cfg = training.config
     tables = TableOutputs(csv, markdown, as_json)
+    if plot is not None:
+        prepare_output(plot, FIGURE_SUFFIXES, "--plot")
     if nproc is not None:
         from resbench.train.distributed import launch
 
@@ -55,7 +60,7 @@ def train(
     from resbench.report.tracked import train_run
 
     is_main = os.environ.get("RANK", "0") == "0"
-    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, save_checkpoint)) if is_main else None
+    tracker = open_tracker(log, results_dir, outputs=(csv, markdown, save_checkpoint, plot)) if is_main else None
     with train_run(tracker, spec, cfg) as tracked:
         with progress_bar(spec.name) if is_main else contextlib.nullcontext() as update:
             job = train_job(spec, cfg, save=save, results_dir=results_dir, checkpoint=save_checkpoint,
@@ -66,6 +71,14 @@ def train(
     if job is None:
         return
     warn_if_busy(job.result.contention, f"{spec.name} trained")
+    if plot is not None:
+        import dataclasses
+
+        from resbench.report.plots import error_curves
+
+        error_curves({spec.name: [[dataclasses.asdict(h) for h in job.result.history]]}, plot,
+                     title=f"{spec.name}: {cfg.epochs} epochs, {cfg.schedule} schedule, {cfg.dataset}",
+                     references=job.paper.references if job.paper else None)
     if tables.emit(lambda: export.train_frame(job.result, job.paper)):
             return
     if as_json:

@@ -51,10 +51,13 @@ PAPER_DIRECTION = {"plain": "paper (Fig. 6 left): plain-56 trains WORSE than pla
                    "residual": "paper (Fig. 6 middle): ResNet-56 trains better than ResNet-20"}
 
 
-def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", panels: dict[str, list[str]] | None = None) -> str:
+def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", panels: dict[str, list[str]] | None = None,
+                 references: dict[str, float] | None = None) -> str:
     """Training (dashed, thin) and test (solid, bold) error against epoch, mean over seeds
     with a min-max band: the paper's Fig. 6 style. ``panels`` splits arms over subplots;
-    a panel named plain or residual carries the paper's direction as a caption."""
+    a panel named plain or residual carries the paper's direction as a caption.
+    ``references`` (label -> test error, a fraction) are drawn as horizontal lines, on a
+    log error axis so that a trained net's last points and the lines stay apart."""
     plt = _plt()
     panels = panels or {"": list(arms)}
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False, sharey=True)
@@ -62,6 +65,11 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     order = list(arms)
     for ax, (panel_title, names) in zip(axes[0], panels.items()):
         _curves(ax, {n: arms[n] for n in names if n in arms}, lambda n: cmap(order.index(n) % 10))
+        for i, (label, error) in enumerate((references or {}).items()):
+            ax.axhline(100 * error, color="tab:red" if i == 0 else "0.4", lw=1.0, ls=("--", ":", "-.")[i % 3],
+                       label=f"{label}: {error:.2%}")
+        if references:
+            ax.set_yscale("log")
         ax.set_title(panel_title)
         ax.legend(fontsize=7)
         if panel_title in PAPER_DIRECTION:

@@ -45,6 +45,12 @@ class PaperFigure:
     def same_recipe(self) -> bool:
         return not self.differs
 
+    @property
+    def references(self) -> dict[str, float]:
+        """The paper's figure and the published reproductions' for this net: label -> test error."""
+        return {f"paper ({SOURCE})": self.test_error,
+                **{repo: figures[self.name] for repo, figures in REPRODUCTIONS.items() if self.name in figures}}
+
     def gap(self, measured: float | None) -> float | None:
         """Measured minus the paper's test error (fraction), None without a measurement."""
         return None if measured is None else measured - self.test_error

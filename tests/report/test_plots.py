@@ -1,5 +1,6 @@
 """A stored train record keeps its per-image answers (what compare's per-image intervals and
-figure read). The figure's forms are tested with the commands that draw them
+figure read); the figures' forms: a comparison's forest and curves, a run's curves beside
+the paper's figure. Other forms are tested with the commands that draw them
 (tests/train/test_recipe.py)."""
 
 import json
@@ -36,3 +37,19 @@ def test_curves_are_drawn_beside_the_forest_only_for_runs_of_several_epochs(tmp_
         png = tmp_path / f"e{epochs}.png"
         comparison_figure(cmp, str(png))
         assert png.stat().st_size > 5_000 and (tmp_path / f"e{epochs}-curves.png").exists() == curves
+
+
+def test_reference_lines_are_drawn_on_a_log_error_axis(tmp_path, monkeypatch):
+    import resbench.report.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
+    hist = [[{"epoch": e, "train_error": 0.5 / e, "test_error": 0.6 / e} for e in range(1, 11)]]
+    plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"), references={"paper": 0.0875, "repro": 0.0827})
+    (ax,) = drawn[0].axes
+    flat = sorted(line.get_ydata()[0] for line in ax.get_lines() if len(set(line.get_ydata())) == 1)
+    assert flat == [8.27, 8.75] and ax.get_yscale() == "log"
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"paper: 8.75%", "repro: 8.27%"}
+    drawn.clear()
+    plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"))  # no references: a linear axis, as before
+    assert drawn[0].axes[0].get_yscale() == "linear"

@@ -69,6 +69,21 @@ def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_
     assert "8.75%" in out and "Not the paper's recipe" in out
     code, out, err = cli(*args, "--csv", "-")
     assert code == 0 and "paper_test_error" in out.splitlines()[0]
+    code, _, err = cli(*args, "--plot", tmp_path / "curve.png")  # the stored run, drawn with the paper's line
+    assert code == 0 and (tmp_path / "curve.png").stat().st_size > 5_000, err
+
+
+def test_the_references_are_the_papers_and_the_reproductions():
+    refs = paper_figure(parse_spec("resnet20"), PAPER).references
+    assert refs == {"paper (He et al. 2015, Table 6)": 0.0875, "akamaster/pytorch_resnet_cifar10": 0.0827,
+                    "gcr/torch-residual-networks (option A)": 0.0829}
+    assert list(paper_figure(parse_spec("resnet1202"), PAPER).references.values()) == [0.0793]  # no reproduction
+
+
+def test_a_bad_plot_name_is_refused_before_training(cli, tmp_path):
+    code, _, err = cli("train", "resnet20", "--dataset", "synthetic", "--epochs", "1", "--results-dir", tmp_path,
+                       "--plot", tmp_path / "curve.txt")
+    assert code == 2 and "--plot" in err and ".png" in err and not (tmp_path / "records").exists()
 
 
 def test_train_on_synthetic_data_shows_no_paper_figure(cli, tmp_path):
