@@ -45,9 +45,8 @@ def train(
     Examples:  resbench train resnet20 --data-dir data --epochs 10 · resbench train plain20 --dataset synthetic --epochs 3 --json
     """
     from resbench.cli.progress import progress_bar
-    from resbench.train.job import train_job
-
     from resbench.outputs import FIGURE_SUFFIXES, prepare_output
+    from resbench.train.job import train_job
 
     cfg = training.config
     tables = TableOutputs(csv, markdown, as_json)
@@ -68,19 +67,18 @@ def train(
                             on_epoch=tracked.epoch if tracked else None)
         if job is not None and tracked:
             tracked.finish(job)
-    if job is None:
-        return
-    warn_if_busy(job.result.contention, f"{spec.name} trained")
+    if job is not None:
+        _render(job, cfg, tables, as_json, plot)
+
+
+def _render(job, cfg, tables: TableOutputs, as_json: bool, plot: str | None) -> None:
+    warn_if_busy(job.result.contention, f"{job.result.spec} trained")
     if plot is not None:
-        import dataclasses
+        from resbench.report.plots import run_curves
 
-        from resbench.report.plots import error_curves
-
-        error_curves({spec.name: [[dataclasses.asdict(h) for h in job.result.history]]}, plot,
-                     title=f"{spec.name}: {cfg.epochs} epochs, {cfg.schedule} schedule, {cfg.dataset}",
-                     references=job.paper.references if job.paper else None)
+        run_curves(job.result, job.paper, plot, f"{job.result.spec}: {cfg.epochs} epochs, {cfg.schedule} schedule, {cfg.dataset}")
     if tables.emit(lambda: export.train_frame(job.result, job.paper)):
-            return
+        return
     if as_json:
         print_json(job.to_dict())
         return

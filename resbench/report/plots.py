@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Sequence
 
 from pathlib import Path
@@ -80,6 +81,13 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     _save(fig, path)
     plt.close(fig)
     return path
+
+
+def run_curves(result, paper, path: str, title: str = "") -> str:
+    """One training run's error curves (a TrainResult), with the paper's figure and the
+    published reproductions' as lines when ``paper`` (a PaperFigure) is given."""
+    return error_curves({result.spec: [[asdict(h) for h in result.history]]}, path, title=title,
+                        references=paper.references if paper else None)
 
 
 def forest(rows: Sequence[ArmRow], seed_errors: dict[str, dict[int, float]], path: str, title: str = "") -> str:
