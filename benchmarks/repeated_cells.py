@@ -146,6 +146,9 @@ def report(a) -> None:
         prior = 100 * one_arm_sd(fe)
         row = {**cfg, "seeds": len(errs), "mean_test_error": float(np.mean(errs)), "sd": sd, "sd_low": lo, "sd_high": hi,
                "prior_sd": prior, "full_epochs": fe}
+        lines.append(f"$ python3 benchmarks/repeated_cells.py run DATA OUTDIR --arm {cfg['spec']} --epochs {cfg['epochs']} "
+                     f"--seeds {len(results)} --schedule {cfg.get('schedule')}"
+                     + (f" --subset {cfg['subset']}" if cfg.get("subset") else "") + "   # DATA: the JPEG CIFAR-10 copy")
         lines.append(f"{cfg['spec']} {cfg['epochs']} epochs ({cfg.get('schedule')}, subset {cfg.get('subset') or 'all'}): "
                      f"{len(errs)} seeds, test error {row['mean_test_error']:.2f} %, one-arm sd {sd:.2f} points "
                      f"[{lo:.2f}, {hi:.2f}] (95 %, chi-square); the planner's prior says {prior:.2f}")
