@@ -6,7 +6,7 @@ members packed into one pass (and, on CUDA, CUDA-graph steps).
 
 --against REF: this code's CPU training against REF's, each in a long-lived process of its own,
 alternating short runs in balanced order; the ratio is the geometric mean of the pairs' ratios
-with its 95 % interval (one process's runs drift by up to 40 % on a shared 2-core machine, so
+with its 95 % interval (one process's runs drift by up to 47 % on a shared 2-core machine, so
 best-of figures from separate processes cannot resolve a few per cent).
 
 CUDA (run by benchmarks/gpu_check.sh): the reference is a plain loop with the data already
@@ -27,7 +27,10 @@ torchvision transforms, a DataLoader with worker processes, the model in the def
 
 import argparse
 import math
+import os
 import platform
+import subprocess
+import sys
 import time
 
 import torch
@@ -152,10 +155,6 @@ class _Worker:
     ResNet-20 (NHWC) for ``steps`` steps of batch 128 and returns its training images/s."""
 
     def __init__(self, root: str, steps: int, data_dir: str | None):
-        import os
-        import subprocess
-        import sys
-
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen([sys.executable, "-c", AGAINST_WORKER, str(steps), data_dir or ""], cwd=root, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -164,17 +163,26 @@ class _Worker:
     def _expect(self, what: str | None = None) -> str:
         line = self.proc.stdout.readline().strip()
         if not line or (what and line != what):
-            raise RuntimeError(f"the training worker stopped (exit {self.proc.poll()}); its last line: {line!r}")
+            code = self.proc.wait(timeout=30) if not line else self.proc.poll()
+            raise RuntimeError(f"the training worker stopped or misspoke (exit {code}); its line: {line!r}")
         return line
 
     def run(self) -> float:
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
-        return float(self._expect())
+        line = self._expect()
+        try:
+            return float(line)
+        except ValueError:
+            raise RuntimeError(f"the training worker answered {line!r}, not images/s") from None
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def against_rows(args, rounds: int = 8, sessions: int = 2) -> list[str]:
@@ -187,23 +195,33 @@ def against_rows(args, rounds: int = 8, sessions: int = 2) -> list[str]:
 
     from scipy import stats
 
+    if rounds < 2 or rounds % 2:
+        raise SystemExit(f"--rounds {rounds}: give an even number of at least 2 (the order is balanced in pairs of rounds)")
     here = str(Path(__file__).resolve().parent.parent)
-    ref, cur = [], []
+    data_dir = os.path.abspath(args.data_dir) if args.data_dir else None  # the workers run in their checkouts
+    ref, cur, by_session = [], [], []
     for _ in range(sessions):
-        workers = {args.against: _Worker(args.against, args.steps, args.data_dir), here: _Worker(here, args.steps, args.data_dir)}
-        for i in range(rounds):
-            for root, out in ((args.against, ref), (here, cur))[:: 1 if i % 2 == 0 else -1]:
-                out.append(workers[root].run())
-        for w in workers.values():
-            w.close()
+        workers = {}
+        try:
+            workers = {args.against: _Worker(args.against, args.steps, data_dir), here: _Worker(here, args.steps, data_dir)}
+            start = len(ref)
+            for i in range(rounds):
+                for root, out in ((args.against, ref), (here, cur))[:: 1 if i % 2 == 0 else -1]:
+                    out.append(workers[root].run())
+            by_session.append(math.exp(sum(math.log(c / r) for r, c in zip(ref[start:], cur[start:])) / rounds))
+        finally:
+            for w in workers.values():
+                w.close()
     logs = [math.log(c / r) for r, c in zip(ref, cur)]
     lo, hi = stats.t.interval(0.95, len(logs) - 1, loc=sum(logs) / len(logs), scale=stats.sem(logs))
     ratio = math.exp(sum(logs) / len(logs))
     return [f"against {args.against}: median {sorted(ref)[len(ref) // 2]:.0f} img/s; this code: median "
             f"{sorted(cur)[len(cur) // 2]:.0f} img/s ({len(logs)} alternating pairs of {args.steps} steps, "
             f"{sessions} pairs of processes)",
-            f"per-pair ratios {' '.join(f'{c / r:.2f}' for r, c in zip(ref, cur))}",
-            f"ratio {ratio:.3f}, 95 % CI [{math.exp(lo):.3f}, {math.exp(hi):.3f}] (target >= 0.98)"]
+            f"per-pair ratios {' '.join(f'{c / r:.2f}' for r, c in zip(ref, cur))}; per pair of processes "
+            f"{' '.join(f'{s:.3f}' for s in by_session)}",
+            f"ratio {ratio:.3f}, 95 % CI [{math.exp(lo):.3f}, {math.exp(hi):.3f}] (target >= 0.98; the interval takes "
+            "the pairs as independent, which holds if the processes differ less than the drift between runs)"]
 
 
 def cpu_rows(data, args) -> list[str]:

@@ -67,7 +67,7 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     for ax, (panel_title, names) in zip(axes[0], panels.items()):
         _curves(ax, {n: arms[n] for n in names if n in arms}, lambda n: cmap(order.index(n) % 10))
         for i, (label, error) in enumerate((references or {}).items()):
-            ax.axhline(100 * error, color="tab:red" if i == 0 else "0.4", lw=1.0, ls=("--", ":", "-.")[i % 3],
+            ax.axhline(100 * error, color="tab:red" if i == 0 else "0.4", lw=1.0, ls=(":", "-.", (0, (5, 1, 1, 1, 1, 1)))[i % 3],
                        label=f"{label}: {error:.2%}")
         if references:
             ax.set_yscale("log")
