@@ -168,8 +168,12 @@ class _Worker:
         return line
 
     def run(self) -> float:
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError(f"the training worker stopped or misspoke (exit {self.proc.wait(timeout=30)}); "
+                               "it took no more work") from None
         line = self._expect()
         try:
             return float(line)
