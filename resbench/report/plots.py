@@ -58,7 +58,8 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     with a min-max band: the paper's Fig. 6 style. ``panels`` splits arms over subplots;
     a panel named plain or residual carries the paper's direction as a caption.
     ``references`` (label -> test error, a fraction) are drawn as horizontal lines, on a
-    log error axis so that a trained net's last points and the lines stay apart."""
+    log error axis (linear below 0.1 %, so that an error of 0 is drawn) so that a trained
+    net's last points and the lines stay apart."""
     plt = _plt()
     panels = panels or {"": list(arms)}
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False, sharey=True)
@@ -69,8 +70,9 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
         for i, (label, error) in enumerate((references or {}).items()):
             ax.axhline(100 * error, color="tab:red" if i == 0 else "0.4", lw=1.0, ls=(":", "-.", (0, (5, 1, 1, 1, 1, 1)))[i % 3],
                        label=f"{label}: {error:.2%}")
-        if references:
-            ax.set_yscale("log")
+        if references:  # log above 0.1 %, linear below: a training error of exactly 0 is still drawn
+            ax.set_yscale("symlog", linthresh=0.1)
+            ax.set_ylabel("error (%, log scale above 0.1)")
         ax.set_title(panel_title)
         ax.legend(fontsize=7)
         if panel_title in PAPER_DIRECTION:

@@ -39,17 +39,18 @@ def test_curves_are_drawn_beside_the_forest_only_for_runs_of_several_epochs(tmp_
         assert png.stat().st_size > 5_000 and (tmp_path / f"e{epochs}-curves.png").exists() == curves
 
 
-def test_reference_lines_are_drawn_on_a_log_error_axis(tmp_path, monkeypatch):
+def test_reference_lines_are_drawn_on_a_log_error_axis_that_still_shows_zero(tmp_path, monkeypatch):
     import resbench.report.plots as plots
 
     drawn = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
-    hist = [[{"epoch": e, "train_error": 0.5 / e, "test_error": 0.6 / e} for e in range(1, 11)]]
+    hist = [[{"epoch": e, "train_error": 0.5 / e if e < 10 else 0.0, "test_error": 0.6 / e} for e in range(1, 11)]]
     plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"), references={"paper": 0.0875, "repro": 0.0827})
     (ax,) = drawn[0].axes
     flat = sorted(line.get_ydata()[0] for line in ax.get_lines() if len(set(line.get_ydata())) == 1)
-    assert flat == [8.27, 8.75] and ax.get_yscale() == "log"
+    assert flat == [8.27, 8.75] and ax.get_yscale() == "symlog"
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"paper: 8.75%", "repro: 8.27%"}
+    assert ax.get_ylim()[0] <= 0  # the last epoch's training error of 0 is inside the axis
     drawn.clear()
     plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"))  # no references: a linear axis, as before
     assert drawn[0].axes[0].get_yscale() == "linear"
