@@ -10,7 +10,14 @@ paper's (Sec. 4.2): batch 128, lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 
 75 % of the iterations, scaled to the epochs given (or, with --schedule linear, the budget's
 schedule: from 0.1 down to 0 over the iterations).
 
-    python3 benchmarks/fidelity_reference.py --data-dir DATA --epochs 15 --seed 0 --out ref.json
+    python3 benchmarks/fidelity_reference.py --data-dir DATA --epochs 15 --seed 0 --out ref.json [--checkpoint ref.ckpt]
+
+With --checkpoint the state after every epoch (weights, optimizer, schedule, both random
+streams, the curve so far) is written there atomically, and the same command resumes from
+it; the file is removed when the run ends. With --workers 0 the resumed run is the run
+that was never stopped (its randomness is the sampler's generator and torch's global
+stream, both saved); with worker processes their own streams are not saved. --stop-after E
+stops after E epochs, leaving the checkpoint (a run split over sittings).
 
 DATA holds ``cifar-10-batches-py/`` (the standard python layout). Copies whose md5 sums
 differ from the official release (such as the JPEG re-encoding in ../shared/data) are
@@ -156,7 +163,7 @@ def balanced_subset(targets: list[int], n: int, seed: int) -> list[int]:
     return sorted(picks)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--epochs", type=int, default=15)
@@ -169,7 +176,11 @@ def main() -> None:
                     help="step: lr / 10 at 50 %% and 75 %% of the iterations; linear: from lr to 0 over the iterations")
     ap.add_argument("--subset", type=int, default=None, help="train on a balanced subset of N images (fixed, seed 0)")
     ap.add_argument("--out", required=True, help="JSON file for the per-epoch curve")
-    a = ap.parse_args()
+    ap.add_argument("--checkpoint", default=None, help="resume from / save to this file after every epoch")
+    ap.add_argument("--stop-after", type=int, default=None, help="stop after this many epochs, keeping the checkpoint")
+    a = ap.parse_args(argv)
+    if a.stop_after is not None and not a.checkpoint:
+        raise SystemExit("--stop-after needs --checkpoint: a stopped run resumes from it")
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -193,9 +204,20 @@ def main() -> None:
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[total // 2, (3 * total) // 4], gamma=0.1)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1 - it / total)
-    history = []
-    t0 = time.perf_counter()
-    for epoch in range(a.epochs):
+    history, before = [], 0.0
+    if a.checkpoint and os.path.isfile(a.checkpoint):
+        ck = torch.load(a.checkpoint, weights_only=False)
+        if ck["args"] != _run_args(a):
+            raise SystemExit(f"{a.checkpoint} is a checkpoint of another run ({ck['args']}); remove it or give another path")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        g.set_state(ck["sampler_rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        history, before = ck["history"], ck["seconds"]
+        print(f"resumed after epoch {len(history)} from {a.checkpoint}", flush=True)
+    t0 = time.perf_counter() - before
+    for epoch in range(len(history), a.epochs):
         model.train()
         t_epoch = time.perf_counter()
         loss_sum = wrong = seen = 0
@@ -222,6 +244,14 @@ def main() -> None:
         print(f"epoch {row['epoch']}/{a.epochs} lr {row['lr']:.4g} train loss {row['train_loss']:.4f} "
               f"train error {100 * row['train_error']:.2f} % test error {100 * row['test_error']:.2f} % "
               f"({row['seconds']:.0f} s)", flush=True)
+        if a.checkpoint:
+            _save(a.checkpoint, {"args": _run_args(a), "model": model.state_dict(), "opt": opt.state_dict(),
+                                 "sched": sched.state_dict(), "sampler_rng": g.get_state(),
+                                 "torch_rng": torch.get_rng_state(), "history": history,
+                                 "seconds": time.perf_counter() - t0})
+        if a.stop_after is not None and len(history) >= a.stop_after and len(history) < a.epochs:
+            print(f"stopped after epoch {len(history)}; the same command without --stop-after resumes", flush=True)
+            return
     doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own CIFAR ResNet)",
            "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "seed": a.seed, "epochs": a.epochs,
            "arch": a.arch, "shortcut": a.shortcut, "schedule": a.schedule, "subset": a.subset,
@@ -233,6 +263,19 @@ def main() -> None:
     with open(tmp, "w") as f:
         json.dump(doc, f, indent=1)
     os.replace(tmp, a.out)
+    if a.checkpoint and os.path.isfile(a.checkpoint):
+        os.remove(a.checkpoint)
+
+
+def _run_args(a) -> dict:
+    """What a checkpoint must agree on to be resumed (not where it writes or how many threads)."""
+    return {k: getattr(a, k) for k in ("epochs", "seed", "arch", "shortcut", "schedule", "subset")}
+
+
+def _save(path: str, state: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

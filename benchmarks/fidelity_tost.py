@@ -13,7 +13,8 @@ of "equivalent" can be told from one that could not have failed.
     python3 benchmarks/fidelity_tost.py seeds --sd 1.2 [--margin 1.0]
 
 `run` trains in two lanes side by side, one thread each (accuracy does not depend on it),
-and keeps every finished run (OUTDIR/<side>-s<seed>.json): the same command resumes.
+taking the runs in pair order, and keeps every finished run (OUTDIR/<side>-s<seed>.json)
+and every unfinished one's last epoch: the same command resumes, and more --seeds add pairs.
 `report` writes PREFIX.txt (the verdict, margin, interval and power) and PREFIX.csv (the
 pairs). `seeds` says how many pairs give 80 % power at a paired spread.
 """
@@ -26,7 +27,7 @@ import math
 import os
 import subprocess
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +67,25 @@ def run(a) -> None:
         if not (target.is_file() and target.stat().st_size):
             cmd = [sys.executable, str(HERE / "benchmarks" / "fidelity_reference.py"), "--data-dir", a.data, "--seed",
                    str(seed), "--threads", "1", "--workers", "0", "--arch", arch, "--shortcut", shortcut or "A",
-                   "--out", str(target), *common]
+                   "--out", str(target), "--checkpoint", str(out / f"reference-s{seed}.ckpt"), *common]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
                 raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
 
-    lanes = [threading.Thread(target=lambda f=f: [f(s) for s in range(a.seeds)]) for f in (ours, reference)]
-    for lane in lanes:
-        lane.start()
-    for lane in lanes:
-        lane.join()
+    # One queue in pair order (seed 0 both sides, then seed 1, ...), taken by two lanes:
+    # pairs finish in order, both cores stay busy though the sides' speeds differ, and a
+    # run stopped part-way resumes from its last epoch (both sides checkpoint every epoch).
+    tasks = [(side, seed) for seed in range(a.seeds) for side in (ours, reference)]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(side, seed) for side, seed in tasks]
+        try:
+            for done in futures:
+                done.result()
+        except BaseException:  # a failed run fails the command now, not after the whole queue
+            for f in futures:
+                f.cancel()
+            raise
+        print(f"{a.seeds} pairs finished in {out}", flush=True)
 
 
 def pairs(outdir: Path) -> list[tuple[int, float, float]]:

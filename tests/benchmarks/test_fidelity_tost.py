@@ -41,3 +41,31 @@ def test_the_report_states_margin_interval_power_and_verdict(tmp_path):
     text = (tmp_path / "out" / "tost.txt").read_text()
     assert "pairs (same seed on both sides): 6" in text and "+-1 points" in text and "verdict: equivalent" in text
     assert len((tmp_path / "out" / "tost.csv").read_text().splitlines()) == 7
+
+
+def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monkeypatch):
+    started, lock = [], __import__("threading").Lock()
+
+    def fake_run(cmd, **kw):  # both sides: record the run, write its result
+        out = cmd[cmd.index("--out") + 1] if "--out" in cmd else None
+        seed = int(cmd[cmd.index("--seed") + 1])
+        side = "reference" if out else "resbench"
+        with lock:
+            started.append((side, seed, "--checkpoint" in cmd))
+        failed = seed == 3 and side == "reference"
+        __import__("time").sleep(0 if failed else 0.3)  # the other lane is mid-run when the failure comes
+        if out and not failed:
+            Path(out).write_text(json.dumps({"final_test_error": 0.1}))
+        return __import__("types").SimpleNamespace(returncode=int(failed), stdout='{"final_test_error": 0.1}',
+                                                   stderr="boom" if failed else "")
+
+    monkeypatch.setattr(ft.subprocess, "run", fake_run)
+    (tmp_path / "reference-s0.json").write_text(json.dumps({"final_test_error": 0.1}))  # finished before: kept
+    with pytest.raises(SystemExit, match="boom"):
+        ft.main(["run", "DATA", str(tmp_path), "--seeds", "8"])
+    seeds = [s for _, s, _ in started]
+    assert seeds[:5] == [0, 1, 1, 2, 2] and ("reference", 0, True) not in started
+    assert all(ck for side, _, ck in started if side == "reference")  # the reference checkpoints every epoch
+    assert max(seeds) <= 4  # the failure stopped the queue: seeds 5-7 never started
+    assert ft.main(["run", "DATA", str(tmp_path), "--seeds", "3"]) is None  # finished runs are not rerun
+    assert len([s for s in started if s[1] < 3]) == 5

@@ -1,0 +1,60 @@
+"""The independent reference trainer (benchmarks/fidelity_reference.py): a run stopped
+after an epoch and resumed from its checkpoint is the run that was never stopped."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import write_fake_cifar10
+
+_SPEC = importlib.util.spec_from_file_location(
+    "fidelity_reference", Path(__file__).parents[2] / "benchmarks" / "fidelity_reference.py")
+ref = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(ref)
+
+
+@pytest.fixture
+def data(tmp_path):
+    write_fake_cifar10(tmp_path / "data", n=40)  # 200 training images, 40 test images
+    return tmp_path / "data"
+
+
+def _args(data, out, *extra):
+    return ["--data-dir", str(data), "--epochs", "3", "--seed", "3", "--workers", "0", "--threads", "1",
+            "--schedule", "step", "--out", str(out), *extra]
+
+
+def _curve(path):
+    doc = json.loads(Path(path).read_text())
+    return [(r["lr"], r["train_loss"], r["train_error"], r["test_error"]) for r in doc["history"]]
+
+
+def test_a_stopped_and_resumed_run_is_the_uninterrupted_run(data, tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        ref.main(_args(data, tmp_path / "whole.json"))
+        ck = tmp_path / "run.ckpt"
+        ref.main(_args(data, tmp_path / "split.json", "--checkpoint", str(ck), "--stop-after", "1"))
+        assert ck.is_file() and not (tmp_path / "split.json").exists()
+        assert len(torch.load(ck, weights_only=False)["history"]) == 1
+        ref.main(_args(data, tmp_path / "split.json", "--checkpoint", str(ck)))
+    finally:
+        torch.set_num_threads(threads)
+    assert not ck.exists()  # a finished run removes its checkpoint
+    whole, split = _curve(tmp_path / "whole.json"), _curve(tmp_path / "split.json")
+    assert len(whole) == 3 and split == whole
+    assert whole[0][0] != whole[-1][0]  # the schedule decayed, so the scheduler's state was carried too
+
+
+def test_a_checkpoint_of_another_run_is_refused(data, tmp_path):
+    ck = tmp_path / "run.ckpt"
+    threads = torch.get_num_threads()
+    try:
+        ref.main(_args(data, tmp_path / "a.json", "--checkpoint", str(ck), "--stop-after", "1"))
+        with pytest.raises(SystemExit, match="checkpoint of another run"):
+            ref.main(_args(data, tmp_path / "b.json", "--checkpoint", str(ck), "--shortcut", "B"))
+    finally:
+        torch.set_num_threads(threads)
