@@ -82,8 +82,7 @@ def run(a) -> None:
             for done in futures:
                 done.result()
         except BaseException:  # a failed run fails the command now, not after the whole queue
-            for f in futures:
-                f.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
         print(f"{a.seeds} pairs finished in {out}", flush=True)
 
