@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stop-after", type=int, default=None, help="stop after this many epochs, keeping the checkpoint")
     a = ap.parse_args(argv)
     if a.stop_after is not None and not a.checkpoint:
-        raise SystemExit("--stop-after needs --checkpoint: a stopped run resumes from it")
+        print("fidelity_reference.py: error: --stop-after needs --checkpoint FILE: a stopped run resumes from it",
+              file=sys.stderr)
+        raise SystemExit(2)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
