@@ -64,7 +64,9 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
     with pytest.raises(SystemExit, match="boom"):
         ft.main(["run", "DATA", str(tmp_path), "--seeds", "8"])
     seeds = [s for _, s, _ in started]
-    assert seeds[:5] == [0, 1, 1, 2, 2] and ("reference", 0, True) not in started
+    # pair order, up to two lanes starting at once (their records may swap neighbours)
+    assert seeds[0] == 0 and all(abs(x - y) <= 1 for x, y in zip(seeds, sorted(seeds)))
+    assert ("reference", 0, True) not in started
     assert all(ck for side, _, ck in started if side == "reference")  # the reference checkpoints every epoch
     assert max(seeds) <= 4  # the failure stopped the queue: seeds 5-7 never started
     assert ft.main(["run", "DATA", str(tmp_path), "--seeds", "3"]) is None  # finished runs are not rerun
