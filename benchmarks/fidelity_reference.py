@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda: where the net trains (the data pipeline stays on the CPU)")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="resnet20")
     ap.add_argument("--shortcut", choices=("A", "B", "C"), default="A")
     ap.add_argument("--schedule", choices=("step", "linear"), default="step",
@@ -183,6 +184,11 @@ def main(argv: list[str] | None = None) -> None:
         print("fidelity_reference.py: error: --stop-after needs --checkpoint FILE: a stopped run resumes from it",
               file=sys.stderr)
         raise SystemExit(2)
+    if a.device != "cpu" and not (a.device.startswith("cuda") and torch.cuda.is_available()):
+        print(f"fidelity_reference.py: error: --device {a.device} is not available here; give cpu"
+              + (" or cuda" if torch.cuda.is_available() else ""), file=sys.stderr)
+        raise SystemExit(2)
+    device = torch.device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -196,10 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     test_set = AnyCopyCIFAR10(a.data_dir, train=False, transform=test_tf)
     g = torch.Generator().manual_seed(a.seed)
     train_dl = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True, generator=g,
-                                           num_workers=a.workers, persistent_workers=a.workers > 0)
+                                           num_workers=a.workers, persistent_workers=a.workers > 0,
+                                           pin_memory=device.type == "cuda")
     test_dl = torch.utils.data.DataLoader(test_set, batch_size=1000, num_workers=a.workers)
     block, n = ARCHS[a.arch]
-    model = CifarResNet(n, block, a.shortcut)
+    model = CifarResNet(n, block, a.shortcut).to(device)  # initialised on the CPU: the same weights on every device
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     total = a.epochs * len(train_dl)
     if a.schedule == "step":
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1 - it / total)
     history, before = [], 0.0
     if a.checkpoint and os.path.isfile(a.checkpoint):
-        ck = torch.load(a.checkpoint, weights_only=False)
+        ck = torch.load(a.checkpoint, weights_only=False, map_location="cpu")  # load_state_dict moves it
         if ck["args"] != _run_args(a):
             raise SystemExit(f"{a.checkpoint} is a checkpoint of another run ({ck['args']}); remove it or give another path")
         model.load_state_dict(ck["model"])
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         t_epoch = time.perf_counter()
         loss_sum = wrong = seen = 0
         for x, y in train_dl:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             out = model(x)
             loss = F.cross_entropy(out, y)
             opt.zero_grad(set_to_none=True)
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         test_wrong = test_seen = 0
         with torch.no_grad():
             for x, y in test_dl:
+                x, y = x.to(device), y.to(device)
                 test_wrong += (model(x).argmax(1) != y).sum().item()
                 test_seen += len(y)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / seen,
@@ -256,10 +265,11 @@ def main(argv: list[str] | None = None) -> None:
             return
     doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own CIFAR ResNet)",
            "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "seed": a.seed, "epochs": a.epochs,
-           "arch": a.arch, "shortcut": a.shortcut, "schedule": a.schedule, "subset": a.subset,
+           "arch": a.arch, "shortcut": a.shortcut, "device": str(device)
+           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "schedule": a.schedule, "subset": a.subset,
            "params": sum(p.numel() for p in model.parameters()),
            "final_test_error": history[-1]["test_error"], "seconds": time.perf_counter() - t0,
-           "torch": torch.__version__, "torchvision": torchvision.__version__, "machine": platform.processor() or platform.machine(),
+           "torch": torch.__version__, "torchvision": torchvision.__version__, "machine": _cpu_name(), "cores": os.cpu_count(),
            "history": history}
     tmp = f"{a.out}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -267,6 +277,14 @@ def main(argv: list[str] | None = None) -> None:
     os.replace(tmp, a.out)
     if a.checkpoint and os.path.isfile(a.checkpoint):
         os.remove(a.checkpoint)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def _run_args(a) -> dict:

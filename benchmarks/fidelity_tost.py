@@ -9,12 +9,15 @@ inside +-margin), and the power of that test at the measured spread is stated, s
 of "equivalent" can be told from one that could not have failed.
 
     python3 benchmarks/fidelity_tost.py run DATA OUTDIR --arm resnet20 --epochs 6 --seeds 14 [--schedule linear] [--subset N]
+        [--device cuda --lanes 4]
     python3 benchmarks/fidelity_tost.py report OUTDIR PREFIX [--margin 1.0]
     python3 benchmarks/fidelity_tost.py seeds --sd 1.2 [--margin 1.0]
 
-`run` trains in two lanes side by side, one thread each (accuracy does not depend on it),
-taking the runs in pair order, and keeps every finished run (OUTDIR/<side>-s<seed>.json)
-and every unfinished one's last epoch: the same command resumes, and more --seeds add pairs.
+`run` trains in two lanes side by side (--lanes), one thread each on the CPU (accuracy does not
+depend on it), taking the runs in pair order; with --device cuda both sides train on the GPU
+(the reference's images still pass through its DataLoader, two worker processes per run).
+It keeps every finished run (OUTDIR/<side>-s<seed>.json) and every unfinished one's last
+epoch: the same command resumes, and more --seeds add pairs.
 `report` writes PREFIX.txt (the verdict, margin, interval and power) and PREFIX.csv (the
 pairs). `seeds` says how many pairs give 80 % power at a paired spread.
 """
@@ -55,18 +58,20 @@ def run(a) -> None:
     out.mkdir(parents=True, exist_ok=True)
     arch, _, shortcut = a.arm.partition(":shortcut=")
     common = ["--epochs", str(a.epochs), "--schedule", a.schedule] + (["--subset", str(a.subset)] if a.subset else [])
-    env = {**os.environ, "RESBENCH_RESULTS_DIR": str(out / "records"), "PYTHONPATH": str(HERE)}
+    env = {**os.environ, "RESBENCH_RESULTS_DIR": str(out / "records"), "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))}
+
+    cuda = a.device != "cpu"
 
     def ours(seed: int) -> None:
         _run_json([sys.executable, "-m", "resbench", "train", a.arm, "--dataset", "cifar10", "--data-dir", a.data,
-                   "--no-download", "--seed", str(seed), "--dtype", "fp32", "--device", "cpu", "--threads", "1",
-                   "--json", *common], out / f"resbench-s{seed}.json", env)
+                   "--no-download", "--seed", str(seed), "--dtype", "fp32", "--device", a.device,
+                   "--threads", "2" if cuda else "1", "--json", *common], out / f"resbench-s{seed}.json", env)
 
     def reference(seed: int) -> None:
         target = out / f"reference-s{seed}.json"
         if not (target.is_file() and target.stat().st_size):
             cmd = [sys.executable, str(HERE / "benchmarks" / "fidelity_reference.py"), "--data-dir", a.data, "--seed",
-                   str(seed), "--threads", "1", "--workers", "0", "--arch", arch, "--shortcut", shortcut or "A",
+                   str(seed), "--threads", "1", "--workers", "2" if cuda else "0", "--device", a.device, "--arch", arch, "--shortcut", shortcut or "A",
                    "--out", str(target), "--checkpoint", str(out / f"reference-s{seed}.ckpt"), *common]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
@@ -76,7 +81,7 @@ def run(a) -> None:
     # pairs finish in order, both cores stay busy though the sides' speeds differ, and a
     # run stopped part-way resumes from its last epoch (both sides checkpoint every epoch).
     tasks = [(side, seed) for seed in range(a.seeds) for side in (ours, reference)]
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(a.lanes) as pool:
         futures = [pool.submit(side, seed) for side, seed in tasks]
         try:
             for done in futures:
@@ -146,7 +151,9 @@ def report(a) -> None:
         f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
         f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule), "
         f"{ref_doc['epochs']} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
-        f"machine: {_cpu_model()}, {os.cpu_count()} cores; torch {ref_doc['torch']}, torchvision {ref_doc['torchvision']}",
+        f"machine: {ref_doc.get('machine') or _cpu_model()}, {ref_doc.get('cores') or os.cpu_count()} cores"
+        + (f", {ref_doc['device']}" if "cuda" in str(ref_doc.get("device")) else "")
+        + f"; torch {ref_doc['torch']}, torchvision {ref_doc['torchvision']}",
         f"pairs (same seed on both sides): {t['n']}; margin fixed before the runs: +-{a.margin:g} points of test error",
         f"resbench mean {np.mean([o for _, o, _ in got]):.2f} %, reference mean {np.mean([r for _, _, r in got]):.2f} %",
         f"difference (resbench - reference): {t['mean']:+.2f} points, sd of the pairs {t['sd']:.2f}",
@@ -174,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--seeds", type=int, default=14)
     r.add_argument("--schedule", choices=("step", "linear"), default="step")
     r.add_argument("--subset", type=int, default=None)
+    r.add_argument("--device", default="cpu", help="cpu, or cuda: both trainers on the GPU")
+    r.add_argument("--lanes", type=int, default=2, help="runs side by side (default 2: one per core of a 2-core machine)")
     p = sub.add_parser("report")
     p.add_argument("outdir")
     p.add_argument("prefix")
