@@ -18,8 +18,8 @@ depend on it), taking the runs in pair order; with --device cuda both sides trai
 (the reference's images still pass through its DataLoader, two worker processes per run).
 It keeps every finished run (OUTDIR/<side>-s<seed>.json) and every unfinished one's last
 epoch: the same command resumes, and more --seeds add pairs.
-`report` writes PREFIX.txt (the verdict, margin, interval and power) and PREFIX.csv (the
-pairs). `seeds` says how many pairs give 80 % power at a paired spread.
+`report` writes PREFIX.txt (the verdict, margin, interval and power), PREFIX.csv (the
+pairs) and PREFIX.png (each pair's difference, the 90 % interval and the margin). `seeds` says how many pairs give 80 % power at a paired spread.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def run(a) -> None:
     out.mkdir(parents=True, exist_ok=True)
     arch, _, shortcut = a.arm.partition(":shortcut=")
     common = ["--epochs", str(a.epochs), "--schedule", a.schedule] + (["--subset", str(a.subset)] if a.subset else [])
-    env = {**os.environ, "RESBENCH_RESULTS_DIR": str(out / "records"), "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))}
+    path = os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "RESBENCH_RESULTS_DIR": str(out), "PYTHONPATH": path}  # records in OUTDIR/records
 
     cuda = a.device != "cpu"
 
@@ -162,11 +163,39 @@ def report(a) -> None:
         "verdict: " + ("equivalent within the margin" if t["equivalent"] else "not shown equivalent")
         + ("" if power >= POWER else " (under 80 % power: the test could easily have failed to show equivalence)"),
     ]
+    lo, hi = t["ci90"]
+    if lo > 0 or hi < 0:  # the interval excludes no difference: name the bias, whatever the verdict
+        lines.append(f"bias: the 90 % interval excludes 0: resbench's test error is {abs(t['mean']):.2f} points "
+                     f"{'lower' if hi < 0 else 'higher'} than the reference's at this budget")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     (prefix.with_suffix(".txt")).write_text("\n".join(lines) + "\n")
     (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference\n" + "".join(
         f"{s},{o:.4f},{r:.4f},{o - r:.4f}\n" for s, o, r in got))
+    _plot(prefix.with_suffix(".png"), diffs, t, a.margin, lines[0])
     print("\n".join(lines))
+
+
+def _plot(path: Path, diffs: np.ndarray, t: dict, margin: float, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    ax.axvspan(-margin, margin, color="tab:green", alpha=0.12, label=f"margin +-{margin:g}")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.plot(diffs, np.full(len(diffs), 1.0), "o", color="tab:blue", alpha=0.6, label="one seed's pair")
+    lo, hi = t["ci90"]
+    ax.errorbar([t["mean"]], [0.5], xerr=[[t["mean"] - lo], [hi - t["mean"]]], fmt="D", color="black", capsize=4,
+                label="mean, 90 % interval")
+    ax.set_yticks([])
+    ax.set_ylim(0, 1.5)
+    ax.set_xlabel("resbench - reference, final test error (points)")
+    ax.set_title(title, fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,24 @@ def test_the_report_states_margin_interval_power_and_verdict(tmp_path):
     text = (tmp_path / "out" / "tost.txt").read_text()
     assert "pairs (same seed on both sides): 6" in text and "+-1 points" in text and "verdict: equivalent" in text
     assert len((tmp_path / "out" / "tost.csv").read_text().splitlines()) == 7
+    assert (tmp_path / "out" / "tost.png").stat().st_size > 0 and "bias:" not in text
+
+
+def test_the_report_names_a_bias_its_interval_finds(tmp_path):
+    """resbench 0.6 points better on every seed: not equivalent at +-0.5, and the bias is named with its sign."""
+    rng = np.random.default_rng(1)
+    for seed in range(8):
+        base = 0.24 + rng.normal(0, 0.005)
+        ref = {"final_test_error": base, "arch": "resnet20", "shortcut": "A", "schedule": "step", "epochs": 6,
+               "subset": None, "torch": "2.x", "torchvision": "0.x", "device": "cuda (NVIDIA H200)", "machine": "Xeon",
+               "cores": 16}
+        (tmp_path / f"resbench-s{seed}.json").write_text(json.dumps({"spec": "resnet20", "final_test_error": base - 0.006
+                                                                                 + rng.normal(0, 0.001)}))
+        (tmp_path / f"reference-s{seed}.json").write_text(json.dumps(ref))
+    ft.main(["report", str(tmp_path), str(tmp_path / "tost"), "--margin", "0.5"])
+    text = (tmp_path / "tost.txt").read_text()
+    assert "verdict: not shown equivalent" in text and "0.5" in text.split("bias:")[1] and "lower" in text
+    assert "Xeon, 16 cores, cuda (NVIDIA H200)" in text
 
 
 def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monkeypatch):
