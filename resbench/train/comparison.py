@@ -86,8 +86,8 @@ class ScaleOut:
 
 # Members per pass when --pack is not given. CPU: 1, because packing is slower there
 # (benchmarks/train_throughput.py: 4 ResNet-20 members packed train at 0.17x the img/s per
-# member of one alone; oneDNN's grouped convolutions are slow). CUDA: 8, the point of
-# packing (one launch-bound step serves 8 members); its speed is still to be measured on a GPU.
+# member of one alone; oneDNN's grouped convolutions are slow). CUDA: 8: on an H200, 8 packed
+# ResNet-20 members take 1.75x the time of one (results/benchmarks/train_throughput_cuda.txt).
 DEFAULT_PACK = {"cpu": 1, "cuda": 8, "mps": 1}
 
 
