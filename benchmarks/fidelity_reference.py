@@ -1,7 +1,8 @@
 """An independent CIFAR-10 ResNet-20 trainer, to check resbench's accuracies against.
 
 Nothing here comes from resbench: torchvision's ``CIFAR10`` dataset and transforms
-(RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader,
+(RandomCrop(32, padding=4) with a black border unless --pad-fill mean, RandomHorizontalFlip,
+ToTensor, Normalize), a DataLoader,
 the paper's CIFAR nets written out below (ResNet-20/32/56 and a 29-layer bottleneck net; shortcut
 options A, B and C; option A as in akamaster/pytorch_resnet_cifar10),
 torchvision's ResNet init (Kaiming-normal over fan-out for the convs, BN 1/0, PyTorch's default for the
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--schedule", choices=("step", "linear"), default="step",
                     help="step: lr / 10 at 50 %% and 75 %% of the iterations; linear: from lr to 0 over the iterations")
     ap.add_argument("--subset", type=int, default=None, help="train on a balanced subset of N images (fixed, seed 0)")
+    ap.add_argument("--pad-fill", choices=("black", "mean"), default="black",
+                    help="the random crop's 4-pixel border: black (torchvision's fill 0 on the raw image, as "
+                         "akamaster's) or the mean colour (zeros after normalising, as fb.resnet.torch and resbench)")
     ap.add_argument("--out", required=True, help="JSON file for the per-epoch curve")
     ap.add_argument("--checkpoint", default=None, help="resume from / save to this file after every epoch")
     ap.add_argument("--stop-after", type=int, default=None, help="stop after this many epochs, keeping the checkpoint")
@@ -193,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     norm = transforms.Normalize(MEAN, STD)
-    train_tf = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+    fill = 0 if a.pad_fill == "black" else tuple(round(255 * m) for m in MEAN)
+    train_tf = transforms.Compose([transforms.RandomCrop(32, padding=4, fill=fill), transforms.RandomHorizontalFlip(),
                                    transforms.ToTensor(), norm])
     test_tf = transforms.Compose([transforms.ToTensor(), norm])
     train_set = AnyCopyCIFAR10(a.data_dir, train=True, transform=train_tf)
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     history, before = [], 0.0
     if a.checkpoint and os.path.isfile(a.checkpoint):
         ck = torch.load(a.checkpoint, weights_only=False, map_location="cpu")  # load_state_dict moves it
-        if ck["args"] != _run_args(a):
+        if {"pad_fill": "black", **ck["args"]} != _run_args(a):  # checkpoints from before --pad-fill: black
             raise SystemExit(f"{a.checkpoint} is a checkpoint of another run ({ck['args']}); remove it or give another path")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -265,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             return
     doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own CIFAR ResNet)",
            "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "seed": a.seed, "epochs": a.epochs,
-           "arch": a.arch, "shortcut": a.shortcut, "device": str(device)
+           "arch": a.arch, "shortcut": a.shortcut, "pad_fill": a.pad_fill, "device": str(device)
            + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "schedule": a.schedule, "subset": a.subset,
            "params": sum(p.numel() for p in model.parameters()),
            "final_test_error": history[-1]["test_error"], "seconds": time.perf_counter() - t0,
@@ -289,7 +294,7 @@ def _cpu_name() -> str:
 
 def _run_args(a) -> dict:
     """What a checkpoint must agree on to be resumed (not where it writes or how many threads)."""
-    return {k: getattr(a, k) for k in ("epochs", "seed", "arch", "shortcut", "schedule", "subset")}
+    return {k: getattr(a, k) for k in ("epochs", "seed", "arch", "shortcut", "schedule", "subset", "pad_fill")}
 
 
 def _save(path: str, state: dict) -> None:

@@ -73,6 +73,7 @@ def run(a) -> None:
         if not (target.is_file() and target.stat().st_size):
             cmd = [sys.executable, str(HERE / "benchmarks" / "fidelity_reference.py"), "--data-dir", a.data, "--seed",
                    str(seed), "--threads", "1", "--workers", "2" if cuda else "0", "--device", a.device, "--arch", arch, "--shortcut", shortcut or "A",
+                   "--pad-fill", a.pad_fill,
                    "--out", str(target), "--checkpoint", str(out / f"reference-s{seed}.ckpt"), *common]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
@@ -150,7 +151,8 @@ def report(a) -> None:
     ref_doc = json.loads((outdir / f"reference-s{got[0][0]}.json").read_text())
     lines = [
         f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
-        f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule), "
+        f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule, "
+        f"{ref_doc.get('pad_fill', 'black')} crop border), "
         f"{ref_doc['epochs']} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
         f"machine: {ref_doc.get('machine') or _cpu_model()}, {ref_doc.get('cores') or os.cpu_count()} cores"
         + (f", {ref_doc['device']}" if "cuda" in str(ref_doc.get("device")) else "")
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--schedule", choices=("step", "linear"), default="step")
     r.add_argument("--subset", type=int, default=None)
     r.add_argument("--device", default="cpu", help="cpu, or cuda: both trainers on the GPU")
+    r.add_argument("--pad-fill", choices=("black", "mean"), default="black",
+                   help="the reference's crop border (resbench's is the mean colour); mean matches the two")
     r.add_argument("--lanes", type=int, default=2, help="runs side by side (default 2: one per core of a 2-core machine)")
     p = sub.add_parser("report")
     p.add_argument("outdir")

@@ -1,5 +1,5 @@
 """A device-resident loader in airbench's manner: the whole data set is one tensor on
-the device, normalised once; random crop (zero padding of 4, as the paper) and
+the device, normalised once; random crop (a 4-pixel border, as the paper) and
 horizontal flip are done for a whole batch at once; batches are slices of a random
 permutation. No DataLoader workers, no per-image Python.
 
@@ -38,7 +38,11 @@ class DeviceLoader:
         self.rank, self.world = shard
         self.device = device
         x = (images.to(device).float() / 255 - mean.to(device).view(1, -1, 1, 1)) / std.to(device).view(1, -1, 1, 1)
-        # Pad once: a crop is then a window into the padded tensor.
+        # Pad once: a crop is then a window into the padded tensor. The border is zeros after
+        # normalising, i.e. the mean colour (as fb.resnet.torch); torchvision-based trainers pad
+        # black before normalising. That is the one computational difference from the independent
+        # reference (benchmarks/fidelity_reference.py, --pad-fill), whose error was 0.61 points
+        # higher at 6 epochs (results/experiments/fidelity_tost_resnet20_step_h200.txt).
         self.images = torch.nn.functional.pad(x, (PAD,) * 4) if train else x
         self.labels = labels.to(device)
         self.size = images.shape[-1]

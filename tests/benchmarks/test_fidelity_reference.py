@@ -58,3 +58,21 @@ def test_a_checkpoint_of_another_run_is_refused(data, tmp_path):
             ref.main(_args(data, tmp_path / "b.json", "--checkpoint", str(ck), "--shortcut", "B"))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_pad_fill_mean_changes_the_run_and_is_recorded(data, tmp_path):
+    """--pad-fill mean borders the crop with the mean colour (resbench's convention): another run than
+    the black border's, said so in the JSON; a black-border checkpoint is not resumed as a mean one."""
+    threads = torch.get_num_threads()
+    try:
+        ref.main(_args(data, tmp_path / "black.json"))
+        ref.main(_args(data, tmp_path / "mean.json", "--pad-fill", "mean"))
+        ck = tmp_path / "run.ckpt"
+        ref.main(_args(data, tmp_path / "split.json", "--checkpoint", str(ck), "--stop-after", "1"))
+        with pytest.raises(SystemExit, match="another run"):
+            ref.main(_args(data, tmp_path / "split.json", "--checkpoint", str(ck), "--pad-fill", "mean"))
+    finally:
+        torch.set_num_threads(threads)
+    black, mean = (json.loads((tmp_path / f).read_text()) for f in ("black.json", "mean.json"))
+    assert black["pad_fill"] == "black" and mean["pad_fill"] == "mean"
+    assert _curve(tmp_path / "black.json") != _curve(tmp_path / "mean.json")
