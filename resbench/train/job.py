@@ -6,7 +6,7 @@ trains; only rank 0 keeps the record and gets a report back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from resbench.errors import Interrupted
@@ -53,7 +53,11 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
     call after an interruption resumes from it, and it is removed when the run ends
     (kept with ``keep_checkpoints``). ``checkpoint``: write the final weights there.
     ``on_epoch(EpochStats)``: called on rank 0 after each finished epoch but the last
-    (e.g. to log it); returning False stops the run there."""
+    (e.g. to log it); returning False stops the run there.
+
+    A saved lone run whose configuration is already in the store is drawn from it, not
+    trained again (with dtype "auto", a stored fp32 or bf16 run of it counts, fp32 first,
+    so a repeated command neither measures nor trains)."""
     started = now()
     if checkpoint:
         prepare_output(checkpoint, (".pt", ".pth"), "save_checkpoint")
@@ -64,6 +68,14 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
     with dist_context(config.device) as dist:
         data = load_data(config, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
+        runs = CellRuns(store)
+        if save and dist is None and not checkpoint:
+            ran, stored = _stored(runs, spec, config)
+            if stored is not None:
+                hooks.say(f"drawn from the store, not trained again: record {stored.id} ({store.records_dir}) is "
+                          "this configuration (another seed trains another run)")
+                return TrainJob(spec, stored.typed_result(), stored.env, store.records_dir / "train" / f"{stored.id}.json",
+                                paper_figure(spec, ran))
         config, why = resolve_dtype(spec, config, data, hooks.warning)
         if why:
             hooks.say(why)
@@ -74,7 +86,6 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         if resume is not None and world > 1:
             resume = Checkpoint(resume.path.with_name(f"{cell.key}-world{world}.pt"), {**resume.identity, "world": world},
                                 warn=hooks.warning, say=hooks.say)
-        runs = CellRuns(store)
         lock = None
         if save and world == 1:
             lock = runs.try_claim(cell.key)
@@ -96,6 +107,17 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
             if lock is not None:
                 lock.release()
     return TrainJob(spec, result, env, path, paper_figure(spec, config))
+
+
+def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
+    """(the configuration that ran, its stored lone run) or (config, None). dtype "auto" is
+    made concrete by a measurement, so a stored run of either dtype it can pick counts."""
+    for dtype in ("fp32", "bf16") if config.dtype == "auto" else (config.dtype,):
+        ran = replace(config, dtype=dtype)
+        rec = runs.stored(Cell(spec, ran.seed, ran).key)
+        if rec is not None and rec.config.get("world_size", 1) == 1:
+            return ran, rec
+    return config, None
 
 
 def _overlapping(runs: CellRuns, key: str, started: str):

@@ -71,6 +71,8 @@ def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_
     assert code == 0 and "paper_test_error" in out.splitlines()[0]
     code, _, err = cli(*args, "--plot", tmp_path / "curve.png")  # the stored run, drawn with the paper's line
     assert code == 0 and (tmp_path / "curve.png").stat().st_size > 5_000, err
+    assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 1  # every repeat drew the one stored run
+    assert "drawn from the store, not trained again" in err
 
 
 def test_the_references_are_the_papers_and_the_reproductions():
@@ -91,3 +93,24 @@ def test_train_on_synthetic_data_shows_no_paper_figure(cli, tmp_path):
                          "--results-dir", tmp_path, "--json")
     assert code == 0, err
     assert not any(k.startswith("paper") for k in json.loads(out))
+
+
+def test_dtype_auto_draws_a_stored_run_of_either_dtype_without_measuring(cli, tmp_path, monkeypatch):
+    """A repeated --dtype auto command finds the run an earlier fp32 (or bf16) command stored, before
+    any calibration: the measurement that makes auto concrete is noisy, and the key is what ran."""
+    args = ("train", "cifar-resnet8", "--dataset", "synthetic", "--subset", "64", "--epochs", "1", "--device", "cpu",
+            "--results-dir", tmp_path, "--json")
+    code, out, err = cli(*args, "--dtype", "bf16")
+    assert code == 0, err
+    first = json.loads(out)
+
+    def no_measuring(*a, **k):
+        raise AssertionError("calibrated although a stored run answers the command")
+
+    monkeypatch.setattr("resbench.train.job.resolve_dtype", no_measuring)
+    code, out, err = cli(*args, "--dtype", "auto")
+    assert code == 0, err
+    assert json.loads(out)["history"] == first["history"] and "drawn from the store" in err
+    code, out, err = cli(*args, "--dtype", "auto", "--seed", "1")  # another seed is another run: measured, trained
+    assert code != 0 and "calibrated although" in err + out
+    assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 1
