@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Training evidence on one GPU, side by side, within a time limit (run after gpu_check.sh, alone):
 #
-#   bash benchmarks/gpu_evidence.sh DATA WORK [SECONDS]      # default 420 s
+#   bash benchmarks/gpu_evidence.sh DATA WORK [SECONDS [JOB...]]    # default 420 s, every job
 #
-# DATA holds cifar-10-batches-py/. Three jobs start at once, each in its own process group,
-# and whatever is unfinished after SECONDS is stopped (every job keeps what it finished:
-# runs as JSON, the reference's checkpoint after every epoch, so the same command resumes):
-#   1. WORK/reference164: the independent trainer (benchmarks/fidelity_reference.py), ResNet-20,
-#      the paper's 164-epoch step schedule, seed 0, on the same files as resbench's full run;
-#   2. WORK/tost_step and WORK/tost_linear: fidelity_tost.py pairs (resbench and the reference on
-#      the same seeds), ResNet-20 option A, 6 epochs, 14 seeds, step then linear schedule;
-#   3. WORK/abc: resbench compare --shortcuts A,B,C, 13 epochs (the planner's floor), 8 seeds
+# DATA holds cifar-10-batches-py/. The jobs named (all by default) start at once, each in its
+# own process group, and whatever is unfinished after SECONDS is stopped (every job keeps what
+# it finished: runs as JSON, the reference's checkpoint after every epoch, so the same command
+# resumes on the same WORK):
+#   ref164: WORK/reference164, the independent trainer (benchmarks/fidelity_reference.py),
+#      ResNet-20, the paper's 164-epoch step schedule, seed 0, on the same files as resbench's full run;
+#   tost: WORK/tost_step then WORK/tost_linear, fidelity_tost.py pairs (resbench and the reference
+#      on the same seeds), ResNet-20 option A, 6 epochs, 14 seeds, step then linear schedule;
+#   tost_mean: WORK/tost_step_mean, the same step-schedule pairs with the reference's crop border
+#      the mean colour, as resbench's (--pad-fill mean): is the border the bias tost found?
+#   abc: WORK/abc, resbench compare --shortcuts A,B,C, 13 epochs (the planner's floor), 8 seeds
 #      packed per arm, linear schedule, per-seed records in WORK/abc/records.
+# Side by side they share the GPU by time slices: on one H200 (2026-12-04) ref164, tost and abc
+# together ran each several times slower than alone (the packed A/B/C arm ~60 s an epoch), so
+# name one or two jobs per call.
 # Sizes can be shrunk for a dry run on the CPU: EV_DEVICE=cpu EV_SUBSET=512 EV_REF_EPOCHS=1
 # EV_TOST_EPOCHS=1 EV_TOST_SEEDS=3 EV_ABC_EPOCHS=1 EV_ABC_SEEDS=2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS]" >&2; exit 2; }
-data=$1; work=$2; limit=${3:-420}
+data=$1; work=$2; limit=${3:-420}; shift $(( $# < 3 ? $# : 3 ))
+want=" ${*:-ref164 tost tost_mean abc} "
+for j in $want; do case $j in ref164|tost|tost_mean|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean or abc" >&2; exit 2;; esac; done
 [ -d "$data/cifar-10-batches-py" ] || { echo "gpu_evidence.sh: $data has no cifar-10-batches-py/; give the folder prepare.py wrote" >&2; exit 2; }
 dev=${EV_DEVICE:-cuda}
 sub=${EV_SUBSET:+--subset $EV_SUBSET}
@@ -27,26 +35,38 @@ set -m  # each background job in a process group of its own, so a stop reaches i
 start=$(date +%s)
 echo "# $(date -u +%FT%TZ) gpu_evidence: device $dev, limit ${limit} s"
 
+pids=()
+if [[ $want == *" ref164 "* ]]; then
 python3 benchmarks/fidelity_reference.py --data-dir "$data" --device "$dev" --workers 6 --threads 2 \
   --epochs "${EV_REF_EPOCHS:-164}" --seed 0 $sub --out "$work/reference164.json" \
   --checkpoint "$work/reference164.ckpt" > "$work/reference164.log" 2>&1 &
-ref=$!
+pids+=($!)
+fi
+if [[ $want == *" tost "* ]]; then
 ( for sched in step linear; do
     python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_$sched" --arm resnet20 --schedule "$sched" \
       --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_TOST_SEEDS:-14}" --device "$dev" --lanes 4 $sub || exit
   done ) > "$work/tost.log" 2>&1 &
-tost=$!
+pids+=($!)
+fi
+if [[ $want == *" tost_mean "* ]]; then
+python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_step_mean" --arm resnet20 --schedule step --pad-fill mean \
+  --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_TOST_SEEDS:-14}" --device "$dev" --lanes 4 $sub > "$work/tost_mean.log" 2>&1 &
+pids+=($!)
+fi
+if [[ $want == *" abc "* ]]; then
 python3 -m resbench compare --shortcuts A,B,C --data-dir "$data" --no-download --device "$dev" $sub \
   --epochs "${EV_ABC_EPOCHS:-13}" --seeds "${EV_ABC_SEEDS:-8}" --schedule linear \
   --results-dir "$work/abc" --csv "$work/abc.csv" --plot "$work/abc.png" --json > "$work/abc.json" 2> "$work/abc.log" &
-abc=$!
+pids+=($!)
+fi
 
-jobs_left() { local n=0; for p in $ref $tost $abc; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
+jobs_left() { local n=0 p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
 while [ "$(jobs_left)" -gt 0 ] && [ $(( $(date +%s) - start )) -lt "$limit" ]; do sleep 5; done
-for p in $ref $tost $abc; do kill -0 "$p" 2>/dev/null && kill -TERM -- -"$p" 2>/dev/null; done
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && kill -TERM -- -"$p" 2>/dev/null; done
 sleep 3
-for p in $ref $tost $abc; do kill -KILL -- -"$p" 2>/dev/null; done
+for p in "${pids[@]}"; do kill -KILL -- -"$p" 2>/dev/null; done
 wait 2>/dev/null
 echo "# after $(( $(date +%s) - start )) s:"
-for f in reference164.log tost.log abc.log; do echo "## $f"; tail -5 "$work/$f"; done
-ls "$work"/tost_step "$work"/tost_linear 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'
+for f in reference164.log tost.log tost_mean.log abc.log; do [ -f "$work/$f" ] && { echo "## $f"; tail -5 "$work/$f"; }; done
+ls "$work"/tost_step "$work"/tost_linear "$work"/tost_step_mean 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'
