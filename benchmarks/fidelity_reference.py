@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
         print("fidelity_reference.py: error: --stop-after needs --checkpoint FILE: a stopped run resumes from it",
               file=sys.stderr)
         raise SystemExit(2)
-    if a.device != "cpu" and not (a.device.startswith("cuda") and torch.cuda.is_available()):
+    import re
+
+    if a.device != "cpu" and not (re.fullmatch(r"cuda(:\d+)?", a.device) and torch.cuda.is_available()):
         print(f"fidelity_reference.py: error: --device {a.device} is not available here; give cpu"
               + (" or cuda" if torch.cuda.is_available() else ""), file=sys.stderr)
         raise SystemExit(2)

@@ -70,7 +70,9 @@ def run(a) -> None:
 
     def reference(seed: int) -> None:
         target = out / f"reference-s{seed}.json"
-        if not (target.is_file() and target.stat().st_size):
+        if target.is_file() and target.stat().st_size:
+            _same_run(target, a)
+        else:
             cmd = [sys.executable, str(HERE / "benchmarks" / "fidelity_reference.py"), "--data-dir", a.data, "--seed",
                    str(seed), "--threads", "1", "--workers", "2" if cuda else "0", "--device", a.device, "--arch", arch, "--shortcut", shortcut or "A",
                    "--pad-fill", a.pad_fill,
@@ -92,6 +94,16 @@ def run(a) -> None:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         print(f"{a.seeds} pairs finished in {out}", flush=True)
+
+
+def _same_run(done: Path, a) -> None:
+    """A finished reference run is reused only if it is the run asked for now."""
+    doc = json.loads(done.read_text())
+    have = (doc.get("epochs"), doc.get("schedule"), doc.get("subset"), doc.get("pad_fill", "black"))
+    want = (a.epochs, a.schedule, a.subset, a.pad_fill)
+    if have != want:
+        raise SystemExit(f"{done} is another run (epochs, schedule, subset, border {have}, asked {want}): "
+                         "give another OUTDIR")
 
 
 def pairs(outdir: Path) -> list[tuple[int, float, float]]:
@@ -224,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--sd", type=float, required=True, help="sd of the paired differences, points")
     s.add_argument("--margin", type=float, default=1.0)
     a = ap.parse_args(argv)
+    if a.what == "run" and a.lanes < 1:
+        ap.error(f"--lanes must be at least 1, got {a.lanes}")
     if a.what == "run":
         run(a)
     elif a.what == "report":

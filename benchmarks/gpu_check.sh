@@ -14,7 +14,7 @@ python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'" ||
 {
   echo "# $(date -u +%FT%TZ) $(python3 -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)')"
   echo "## CUDA tests"
-  timeout 240 python3 -m pytest -q -p no:cacheprovider tests/measure/test_timing.py tests/train/test_recipe.py tests/model/test_packed.py -k "cuda or graph or pack" 2>&1 | tail -15
+  timeout 240 python3 -m pytest -q -p no:cacheprovider tests/measure/test_timing.py tests/train/test_recipe.py tests/model/test_packed.py tests/train/test_graphs.py tests/measure/test_counters.py -k "cuda or graph or pack" 2>&1 | tail -15
   echo "## training throughput (resnet20, CUDA)"
   timeout 180 python3 benchmarks/train_throughput.py --device cuda --steps 100 --out "$out/train_throughput_cuda.txt" 2>&1
   echo "## profile fidelity and breakdown (CUDA)"

@@ -22,8 +22,9 @@
 # EV_TOST_EPOCHS=1 EV_TOST_SEEDS=3 EV_ABC_EPOCHS=1 EV_ABC_SEEDS=2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS [JOB...]]" >&2; exit 2; }
 data=$1; work=$2; limit=${3:-420}; shift $(( $# < 3 ? $# : 3 ))
+[[ $limit =~ ^[0-9]+$ ]] || { echo "gpu_evidence.sh: SECONDS must be a whole number of seconds, got $limit" >&2; exit 2; }
 want=" ${*:-ref164 tost tost_mean abc} "
 for j in $want; do case $j in ref164|tost|tost_mean|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean or abc" >&2; exit 2;; esac; done
 [ -d "$data/cifar-10-batches-py" ] || { echo "gpu_evidence.sh: $data has no cifar-10-batches-py/; give the folder prepare.py wrote" >&2; exit 2; }

@@ -23,7 +23,7 @@ AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 # * cuda: NCHW, fp32. A plain loop on an H100 (torch 2.11): ResNet-20 batch 128,
 #   9.4 ms/step fp32 NCHW vs 11.8 NHWC vs 12.0 bf16 NHWC. resbench on an H200
 #   (benchmarks/train_throughput.py, results/benchmarks/train_throughput_cuda.txt): 10,993 img/s
-#   NCHW fp32, 11,241 NHWC (within run-to-run noise), 9,604 bf16: fp32 NCHW stays.
+#   NCHW fp32, 11,241 NHWC (one run each, 2 % apart), 9,604 bf16: fp32 NCHW stays.
 # * mps: NCHW, fp32 (not measured: PyTorch's default).
 TRAIN_DEFAULTS = {
     "cpu": {"channels_last": True, "dtype": "fp32"},

@@ -73,7 +73,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
             ran, stored = _stored(runs, spec, config)
             if stored is not None:
                 hooks.say(f"drawn from the store, not trained again: record {stored.id} ({store.records_dir}) is "
-                          "this configuration (another seed trains another run)")
+                          f"this configuration, in {ran.dtype} (another seed trains another run)")
                 return TrainJob(spec, stored.typed_result(), stored.env, store.records_dir / "train" / f"{stored.id}.json",
                                 paper_figure(spec, ran))
         config, why = resolve_dtype(spec, config, data, hooks.warning)

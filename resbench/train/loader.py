@@ -40,9 +40,10 @@ class DeviceLoader:
         x = (images.to(device).float() / 255 - mean.to(device).view(1, -1, 1, 1)) / std.to(device).view(1, -1, 1, 1)
         # Pad once: a crop is then a window into the padded tensor. The border is zeros after
         # normalising, i.e. the mean colour (as fb.resnet.torch); torchvision-based trainers pad
-        # black before normalising. That is the one computational difference from the independent
-        # reference (benchmarks/fidelity_reference.py, --pad-fill), whose error was 0.61 points
-        # higher at 6 epochs (results/experiments/fidelity_tost_resnet20_step_h200.txt).
+        # black before normalising. The independent reference (benchmarks/fidelity_reference.py)
+        # pads black unless --pad-fill mean; its error was 0.61 points higher at 6 epochs
+        # (results/experiments/fidelity_tost_resnet20_step_h200.txt), and whether the border is
+        # why is the hypothesis that --pad-fill mean tests.
         self.images = torch.nn.functional.pad(x, (PAD,) * 4) if train else x
         self.labels = labels.to(device)
         self.size = images.shape[-1]

@@ -73,12 +73,13 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
         failed = seed == 3 and side == "reference"
         __import__("time").sleep(0 if failed else 0.3)  # the other lane is mid-run when the failure comes
         if out and not failed:
-            Path(out).write_text(json.dumps({"final_test_error": 0.1}))
+            Path(out).write_text(json.dumps({"final_test_error": 0.1, "epochs": 6, "schedule": "step", "subset": None}))
         return __import__("types").SimpleNamespace(returncode=int(failed), stdout='{"final_test_error": 0.1}',
                                                    stderr="boom" if failed else "")
 
     monkeypatch.setattr(ft.subprocess, "run", fake_run)
-    (tmp_path / "reference-s0.json").write_text(json.dumps({"final_test_error": 0.1}))  # finished before: kept
+    (tmp_path / "reference-s0.json").write_text(json.dumps({"final_test_error": 0.1, "epochs": 6, "schedule": "step",
+                                                             "subset": None}))  # finished before: kept
     with pytest.raises(SystemExit, match="boom"):
         ft.main(["run", "DATA", str(tmp_path), "--seeds", "8"])
     seeds = [s for _, s, _ in started]
@@ -89,3 +90,17 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
     assert max(seeds) <= 4  # the failure stopped the queue: seeds 5-7 never started
     assert ft.main(["run", "DATA", str(tmp_path), "--seeds", "3"]) is None  # finished runs are not rerun
     assert len([s for s in started if s[1] < 3]) == 5
+
+
+def test_a_finished_reference_run_of_another_recipe_is_refused(tmp_path):
+    """A --pad-fill mean rerun into an OUTDIR of black-border runs must not pair the old runs."""
+    import argparse
+
+    done = tmp_path / "reference-s0.json"
+    done.write_text(json.dumps({"epochs": 6, "schedule": "step", "subset": None}))  # from before --pad-fill: black
+    asked = argparse.Namespace(epochs=6, schedule="step", subset=None, pad_fill="black")
+    ft._same_run(done, asked)  # the same run: reused
+    with pytest.raises(SystemExit, match="another run"):
+        ft._same_run(done, argparse.Namespace(**{**vars(asked), "pad_fill": "mean"}))
+    with pytest.raises(SystemExit, match="another run"):
+        ft._same_run(done, argparse.Namespace(**{**vars(asked), "epochs": 13}))
