@@ -57,6 +57,7 @@ class PairedDifference:
     n: int
     sd: float | None = None  # standard deviation of the per-seed differences (None with one pair)
     level: float = 0.95  # the interval's confidence level
+    df: int | None = None  # the interval's degrees of freedom (None: n - 1, a t over seeds)
 
     @property
     def significant(self) -> bool | None:
@@ -132,10 +133,12 @@ def familywise_level(comparisons: int, alpha: float = 0.05) -> float:
 # noncentrality delta * sqrt(n) / sd (scipy.stats.nct).
 
 
-def paired_power(delta: float, sd: float, n: int, alpha: float = 0.05) -> float:
+def paired_power(delta: float, sd: float, n: int, alpha: float = 0.05, df: int | None = None) -> float:
+    """The power of a two-sided t test of n pairs at spread ``sd`` (se = sd / sqrt(n)) on
+    ``df`` degrees of freedom (default n - 1: a t over seeds)."""
     from scipy import stats as st
 
-    df = n - 1
+    df = n - 1 if df is None else df
     t_crit = float(st.t.ppf(1 - alpha / 2, df))
     nc = abs(delta) * np.sqrt(n) / sd
     # The lower tail underflows (scipy returns NaN there) once nc is large: it is 0 then.
@@ -143,9 +146,11 @@ def paired_power(delta: float, sd: float, n: int, alpha: float = 0.05) -> float:
     return min(1.0, upper + lower)
 
 
-def min_detectable_difference(sd: float | None, n: int, alpha: float = 0.05, power: float = 0.8) -> float | None:
-    """The smallest true difference that n pairs detect with the given power; None when it
-    cannot be estimated (fewer than 2 pairs, or no spread measured)."""
+def min_detectable_difference(sd: float | None, n: int, alpha: float = 0.05, power: float = 0.8,
+                              df: int | None = None) -> float | None:
+    """The smallest true difference that n pairs detect with the given power, by the test on
+    ``df`` degrees of freedom that made the interval (default n - 1); None when it cannot be
+    estimated (fewer than 2 pairs, or no spread measured)."""
     from scipy.optimize import brentq
 
     if sd is None or n < 2 or not sd > 0:
@@ -154,7 +159,7 @@ def min_detectable_difference(sd: float | None, n: int, alpha: float = 0.05, pow
 
     # Bracket: the normal approximation's difference, doubled, always has more power than asked.
     hi = 2 * (st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)) * sd / np.sqrt(n) * (1 + 10 / n)
-    return float(brentq(lambda d: paired_power(d, sd, n, alpha) - power, 1e-9 * sd, hi))
+    return float(brentq(lambda d: paired_power(d, sd, n, alpha, df) - power, 1e-9 * sd, hi))
 
 
 def seeds_needed(sd: float | None, effect: float, alpha: float = 0.05, power: float = 0.8, most: int = 100_000) -> int | None:
@@ -298,4 +303,4 @@ def per_image_difference(reference: dict, other: dict, level: float = 0.95) -> P
     se = math.sqrt(var)
     half = float(st.t.ppf(0.5 + level / 2, df)) * se
     p = float(2 * st.t.sf(abs(mean) / se, df))
-    return PairedDifference(mean, (mean - half, mean + half), p, n, se * math.sqrt(n), level)
+    return PairedDifference(mean, (mean - half, mean + half), p, n, se * math.sqrt(n), level, df)

@@ -154,3 +154,23 @@ def test_differences_equal_up_to_rounding_are_no_estimate_of_a_spread():
     assert pd_.ci is None and pd_.p_value is None and pd_.sd == 0.0 and pd_.significant is None
     assert sequential_interval(d, look=1) is None
     assert not flat([0.0, 1 / 10_000])  # one image apart is a real spread
+
+
+def test_the_detectable_difference_follows_the_intervals_degrees_of_freedom():
+    """Three seeds whose runs differ by no more than per-image flips explain: the interval is on
+    the images' N - 1 df, and so is the detectable difference (smaller than a t over 2 df)."""
+    from resbench.stats import min_detectable_difference, per_image_difference
+
+    rng = np.random.default_rng(1)  # a draw whose seeds show no run component (seed 0's shows one)
+    hard = rng.random(10_000) < 0.17  # images both arms tend to miss
+    ref = {s: ~(hard ^ (rng.random(10_000) < 0.03)) for s in range(3)}
+    other = {s: ~(hard ^ (rng.random(10_000) < 0.04)) for s in range(3)}
+    diff = per_image_difference(ref, other)
+    assert diff.df == 9_999
+    on_images = min_detectable_difference(diff.sd, diff.n, 0.05, df=diff.df)
+    on_seeds = min_detectable_difference(diff.sd, diff.n, 0.05)
+    assert on_images < 0.5 * on_seeds
+    half = diff.ci[1] - diff.mean  # about (1.96 + 0.84) / 1.96 of the interval's half-width
+    assert on_images == pytest.approx(half * (1.96 + 0.84) / 1.96, rel=0.02)
+    # the df=None default is the seeds' t, as before
+    assert min_detectable_difference(0.01, 3) == min_detectable_difference(0.01, 3, df=2)

@@ -410,7 +410,7 @@ def _difference(ref: dict[int, TrainResult], arm: dict[int, TrainResult], m: int
         return {"pairs": 0}
     return {"pairs": diff.n, "delta_test_error": diff.mean, "delta_ci": tuple(diff.ci) if diff.ci else None,
             "ci_level": level, "interval_method": method + ("" if m == 1 else "-bonferroni"),
-            "p_value": diff.p_value, "min_detectable_diff": min_detectable_difference(diff.sd, diff.n, ALPHA / m),
+            "p_value": diff.p_value, "min_detectable_diff": min_detectable_difference(diff.sd, diff.n, ALPHA / m, df=diff.df),
             "seeds_needed": seeds_needed(diff.sd, effect, ALPHA / m)}
 
 
