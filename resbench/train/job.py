@@ -69,13 +69,9 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         data = load_data(config, spec.input_size, warn=hooks.warning)
         spec = fit_to_data(spec, data)
         runs = CellRuns(store)
-        if save and dist is None and not checkpoint:
-            ran, stored = _stored(runs, spec, config)
-            if stored is not None:
-                hooks.say(f"drawn from the store, not trained again: record {stored.id} ({store.records_dir}) is "
-                          f"this configuration, in {ran.dtype} (another seed trains another run)")
-                return TrainJob(spec, stored.typed_result(), stored.env, store.records_dir / "train" / f"{stored.id}.json",
-                                paper_figure(spec, ran))
+        drawn = _drawn(runs, spec, config, hooks) if save and dist is None and not checkpoint else None
+        if drawn is not None:
+            return drawn
         config, why = resolve_dtype(spec, config, data, hooks.warning)
         if why:
             hooks.say(why)
@@ -107,6 +103,18 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
             if lock is not None:
                 lock.release()
     return TrainJob(spec, result, env, path, paper_figure(spec, config))
+
+
+def _drawn(runs: CellRuns, spec: NetSpec, config: TrainConfig, hooks: Hooks) -> TrainJob | None:
+    """The stored lone run of this configuration as a job, said so in one line; else None."""
+    ran, stored = _stored(runs, spec, config)
+    if stored is None:
+        return None
+    records = runs.store.records_dir
+    hooks.say(f"drawn from the store, not trained again: record {stored.id} ({records}) is this configuration, "
+              f"in {ran.dtype} (another seed trains another run)")
+    return TrainJob(spec, stored.typed_result(), stored.env, records / "train" / f"{stored.id}.json",
+                    paper_figure(spec, ran))
 
 
 def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
