@@ -92,8 +92,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         try:  # the claim is released however this ends (Ctrl-C, an error, a record written)
             overlapping = _overlapping(runs, cell.key, started) if lock is not None and not checkpoint else None
             if overlapping is not None:
-                return TrainJob(spec, overlapping.typed_result(), overlapping.env,
-                                store.records_dir / "train" / f"{overlapping.id}.json", paper_figure(spec, config))
+                return _stored_job(spec, config, overlapping, store.records_dir)
             result = _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch)
             if not is_main:
                 return None
@@ -110,11 +109,19 @@ def _drawn(runs: CellRuns, spec: NetSpec, config: TrainConfig, hooks: Hooks) -> 
     ran, stored = _stored(runs, spec, config)
     if stored is None:
         return None
-    records = runs.store.records_dir
-    hooks.say(f"drawn from the store, not trained again: record {stored.id} ({records}) is this configuration, "
-              f"in {ran.dtype} (another seed trains another run)")
-    return TrainJob(spec, stored.typed_result(), stored.env, records / "train" / f"{stored.id}.json",
-                    paper_figure(spec, ran))
+    hooks.say(f"drawn from the store, not trained again: record {stored.id} ({runs.store.records_dir}) is this "
+              f"configuration, in {ran.dtype} (another seed trains another run)")
+    return _stored_job(spec, ran, stored, runs.store.records_dir)
+
+
+def _stored_job(spec: NetSpec, config: TrainConfig, rec, records_dir: Path) -> TrainJob:
+    """A stored run as the job that would have trained it."""
+    return TrainJob(spec, rec.typed_result(), rec.env, records_dir / "train" / f"{rec.id}.json", paper_figure(spec, config))
+
+
+def _lone(rec):
+    """``rec`` if it is a one-process run (a DDP run's record is not drawn for a lone one), else None."""
+    return rec if rec is not None and rec.config.get("world_size", 1) == 1 else None
 
 
 def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
@@ -122,8 +129,8 @@ def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
     made concrete by a measurement, so a stored run of either dtype it can pick counts."""
     for dtype in ("fp32", "bf16") if config.dtype == "auto" else (config.dtype,):
         ran = replace(config, dtype=dtype)
-        rec = runs.stored(Cell(spec, ran.seed, ran).key)
-        if rec is not None and rec.config.get("world_size", 1) == 1:
+        rec = _lone(runs.stored(Cell(spec, ran.seed, ran).key))
+        if rec is not None:
             return ran, rec
     return config, None
 
@@ -132,8 +139,7 @@ def _overlapping(runs: CellRuns, key: str, started: str):
     """The record of a lone run of the same configuration that finished after this one
     started (it held the claim, or finished before this one reached it): taken, not
     trained again."""
-    rec = runs.stored(key, since=started)
-    return rec if rec is not None and rec.config.get("world_size", 1) == 1 else None
+    return _lone(runs.stored(key, since=started))
 
 
 def _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch) -> TrainResult:
