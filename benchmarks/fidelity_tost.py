@@ -12,6 +12,7 @@ of "equivalent" can be told from one that could not have failed.
         [--device cuda --lanes 4]
     python3 benchmarks/fidelity_tost.py report OUTDIR PREFIX [--margin 1.0]
     python3 benchmarks/fidelity_tost.py seeds --sd 1.2 [--margin 1.0]
+    python3 benchmarks/fidelity_tost.py contrast OUTDIR1 OUTDIR2 [--side reference]
 
 `run` trains in two lanes side by side (--lanes), one thread each on the CPU (accuracy does not
 depend on it), taking the runs in pair order; with --device cuda both sides train on the GPU
@@ -20,11 +21,15 @@ It keeps every finished run (OUTDIR/<side>-s<seed>.json) and every unfinished on
 epoch: the same command resumes, and more --seeds add pairs.
 `report` writes PREFIX.txt (the verdict, margin, interval and power), PREFIX.csv (the
 pairs) and PREFIX.png (each pair's difference, the 90 % interval and the margin). `seeds` says how many pairs give 80 % power at a paired spread.
+`contrast` pairs one side's runs in two OUTDIRs by seed (a 95 % t interval of the difference):
+what the one recipe change between the folders does, such as the reference's crop border.
+Pairs may come from several machines (each compares the trainers on one); the report names each with its count.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -118,6 +123,38 @@ def pairs(outdir: Path) -> list[tuple[int, float, float]]:
     return got
 
 
+def _machine(outdir: Path, seed: int) -> str:
+    """Where a pair ran: the reference run's machine, cores, device and versions (both sides ran together)."""
+    doc = json.loads((outdir / f"reference-s{seed}.json").read_text())
+    device = doc.get("device") or "cpu"
+    return (f"{doc.get('machine') or _cpu_model()}, {doc.get('cores') or os.cpu_count()} cores, {device}; "
+            f"torch {doc['torch']}, torchvision {doc['torchvision']}")
+
+
+def _where(outdir: Path, seeds: list[int]) -> dict[str, int]:
+    """Each machine the pairs ran on, with its number of pairs (a pair compares the trainers on one machine)."""
+    return dict(collections.Counter(_machine(outdir, s) for s in seeds))
+
+
+def contrast(a) -> None:
+    """One side's runs in two folders, paired by seed: what the one recipe change between them does
+    (for example the reference with a black against a mean-colour crop border)."""
+    from scipy import stats
+
+    first, second = Path(a.first), Path(a.second)
+    seeds = sorted(int(f.stem.split("-s")[1]) for f in first.glob(f"{a.side}-s*.json")
+                   if (second / f.name).is_file())
+    if len(seeds) < 3:
+        raise SystemExit(f"{first} and {second} share {len(seeds)} finished {a.side} run(s): the contrast needs at least 3")
+    err = lambda d, s: 100 * json.loads((d / f"{a.side}-s{s}.json").read_text())["final_test_error"]
+    d = np.array([err(first, s) - err(second, s) for s in seeds])
+    t = stats.ttest_1samp(d, 0.0)
+    lo, hi = t.confidence_interval(0.95)
+    print(f"{a.side} runs, {first} minus {second}, paired on seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}):\n"
+          f"mean difference {d.mean():+.2f} points, sd {d.std(ddof=1):.2f}, 95 % t interval [{lo:+.2f}, {hi:+.2f}], "
+          f"two-sided p = {t.pvalue:.3g}")
+
+
 def tost(diffs: np.ndarray, margin: float) -> dict:
     """Paired TOST at ALPHA per side: the 90 % interval, both one-sided p values, the verdict."""
     from scipy import stats
@@ -161,14 +198,13 @@ def report(a) -> None:
     need = seeds_for_power(t["sd"], a.margin)
     first = json.loads((outdir / f"resbench-s{got[0][0]}.json").read_text())
     ref_doc = json.loads((outdir / f"reference-s{got[0][0]}.json").read_text())
+    where = _where(outdir, [s for s, _, _ in got])
     lines = [
         f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
         f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule, "
         f"{ref_doc.get('pad_fill', 'black')} crop border), "
         f"{ref_doc['epochs']} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
-        f"machine: {ref_doc.get('machine') or _cpu_model()}, {ref_doc.get('cores') or os.cpu_count()} cores"
-        + (f", {ref_doc['device']}" if "cuda" in str(ref_doc.get("device")) else "")
-        + f"; torch {ref_doc['torch']}, torchvision {ref_doc['torchvision']}",
+        "machine: " + "; ".join(f"{m} ({n} pair{'s' if n > 1 else ''})" for m, n in where.items()),
         f"pairs (same seed on both sides): {t['n']}; margin fixed before the runs: +-{a.margin:g} points of test error",
         f"resbench mean {np.mean([o for _, o, _ in got]):.2f} %, reference mean {np.mean([r for _, _, r in got]):.2f} %",
         f"difference (resbench - reference): {t['mean']:+.2f} points, sd of the pairs {t['sd']:.2f}",
@@ -183,8 +219,8 @@ def report(a) -> None:
                      f"{'lower' if hi < 0 else 'higher'} than the reference's at this budget")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     (prefix.with_suffix(".txt")).write_text("\n".join(lines) + "\n")
-    (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference\n" + "".join(
-        f"{s},{o:.4f},{r:.4f},{o - r:.4f}\n" for s, o, r in got))
+    (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference,machine\n" + "".join(
+        f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{_machine(outdir, s)}\"\n" for s, o, r in got))
     _plot(prefix.with_suffix(".png"), diffs, t, a.margin, lines[0])
     print("\n".join(lines))
 
@@ -232,6 +268,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("outdir")
     p.add_argument("prefix")
     p.add_argument("--margin", type=float, default=1.0)
+    c = sub.add_parser("contrast")
+    c.add_argument("first")
+    c.add_argument("second")
+    c.add_argument("--side", choices=("resbench", "reference"), default="reference")
     s = sub.add_parser("seeds")
     s.add_argument("--sd", type=float, required=True, help="sd of the paired differences, points")
     s.add_argument("--margin", type=float, default=1.0)
@@ -242,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
         run(a)
     elif a.what == "report":
         report(a)
+    elif a.what == "contrast":
+        contrast(a)
     else:
         print(f"{seeds_for_power(a.sd, a.margin)} pairs give {POWER:.0%} power at +-{a.margin:g} points, "
               f"paired sd {a.sd:g}")

@@ -13,6 +13,7 @@
 #      on the same seeds), ResNet-20 option A, 6 epochs, 14 seeds, step then linear schedule;
 #   tost_mean: WORK/tost_step_mean, the same step-schedule pairs with the reference's crop border
 #      the mean colour, as resbench's (--pad-fill mean): is the border the bias tost found?
+#   tost_mean_linear: WORK/tost_linear_mean, those pairs under the linear schedule --budget plans use;
 #   abc: WORK/abc, resbench compare --shortcuts A,B,C, 13 epochs (the planner's floor), 8 seeds
 #      packed per arm, linear schedule, per-seed records in WORK/abc/records.
 # Side by side they share the GPU by time slices: on one H200 (2026-12-04) ref164, tost and abc
@@ -25,8 +26,8 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS [JOB...]]" >&2; exit 2; }
 data=$1; work=$2; limit=${3:-420}; shift $(( $# < 3 ? $# : 3 ))
 [[ $limit =~ ^[0-9]+$ ]] || { echo "gpu_evidence.sh: SECONDS must be a whole number of seconds, got $limit" >&2; exit 2; }
-want=" ${*:-ref164 tost tost_mean abc} "
-for j in $want; do case $j in ref164|tost|tost_mean|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean or abc" >&2; exit 2;; esac; done
+want=" ${*:-ref164 tost tost_mean tost_mean_linear abc} "
+for j in $want; do case $j in ref164|tost|tost_mean|tost_mean_linear|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean, tost_mean_linear or abc" >&2; exit 2;; esac; done
 [ -d "$data/cifar-10-batches-py" ] || { echo "gpu_evidence.sh: $data has no cifar-10-batches-py/; give the folder prepare.py wrote" >&2; exit 2; }
 dev=${EV_DEVICE:-cuda}
 sub=${EV_SUBSET:+--subset $EV_SUBSET}
@@ -55,6 +56,11 @@ python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_step_mean" --arm res
   --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_TOST_SEEDS:-14}" --device "$dev" --lanes 4 $sub > "$work/tost_mean.log" 2>&1 &
 pids+=($!)
 fi
+if [[ $want == *" tost_mean_linear "* ]]; then
+python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_linear_mean" --arm resnet20 --schedule linear --pad-fill mean \
+  --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_TOST_SEEDS:-14}" --device "$dev" --lanes 4 $sub > "$work/tost_mean_linear.log" 2>&1 &
+pids+=($!)
+fi
 if [[ $want == *" abc "* ]]; then
 python3 -m resbench compare --shortcuts A,B,C --data-dir "$data" --no-download --device "$dev" $sub \
   --epochs "${EV_ABC_EPOCHS:-13}" --seeds "${EV_ABC_SEEDS:-8}" --schedule linear \
@@ -69,5 +75,5 @@ sleep 3
 for p in "${pids[@]}"; do kill -KILL -- -"$p" 2>/dev/null; done
 wait 2>/dev/null
 echo "# after $(( $(date +%s) - start )) s:"
-for f in reference164.log tost.log tost_mean.log abc.log; do [ -f "$work/$f" ] && { echo "## $f"; tail -5 "$work/$f"; }; done
-ls "$work"/tost_step "$work"/tost_linear "$work"/tost_step_mean 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'
+for f in reference164.log tost.log tost_mean.log tost_mean_linear.log abc.log; do [ -f "$work/$f" ] && { echo "## $f"; tail -5 "$work/$f"; }; done
+ls "$work"/tost_step "$work"/tost_linear "$work"/tost_step_mean "$work"/tost_linear_mean 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'

@@ -263,11 +263,14 @@ def measure_step(spec, cfg, device, batch, channels_last, warmup, iters, min_tim
 def kernel_ms_per_step(step, device: torch.device, steps: int = 5) -> float | None:
     """GPU kernel time of one step, from torch.profiler's CUDA kernel events (CUPTI). With
     the step's median wall time this says how busy the GPU is; None when the profiler
-    cannot see the device (no CUPTI, another profiler running)."""
+    cannot see the device (no CUPTI, another profiler running). CPU activity is recorded
+    too: without it kernel events can go missing (meta-pytorch/tritonbench#401), and on one
+    H200 a CUDA-only pass read ResNet-50 at batch 128 as 49 % busy though CUDA graphs sped
+    its step by only 2 % (results/benchmarks/gpu_check_h200_launch.log)."""
     try:
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
-        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+        with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             for _ in range(steps):
                 step()
             synchronize(device)

@@ -255,7 +255,8 @@ def _notes(cfg: ProfileConfig, device: torch.device, batch: int, requested: int,
         notes.append("this CPU has no native bf16 (no AVX512-BF16/AMX): bf16 is emulated and usually slower than fp32")
     if is_launch_bound(gpu_busy):
         hint = "; try `cuda_graphs=True`" if cfg.mode == "infer" and not cfg.cuda_graphs else ""
-        notes.append(f"launch-bound: the GPU is busy {gpu_busy:.0%} of each step (kernel time / wall time){hint}")
+        notes.append(f"launch-bound: the profiler's kernel time covers {gpu_busy:.0%} of each step (kernel time / wall "
+                     f"time); a step that CUDA graphs do not speed up was not launch-bound, and its kernel time is undercounted{hint}")
     if summary.noisy:
         notes.append(f"noisy: IQR is {summary.iqr / summary.median:.0%} of the median (> 10%); close other work or raise `min_time`")
     return notes

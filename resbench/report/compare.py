@@ -84,6 +84,11 @@ def method_lines(rows: Sequence[ArmRow]) -> list[str]:
     for r in rows:
         if r.resolution is not None or r.look:
             lines.append(f"{r.arm}: {r.resolution or 'not resolved'} at look {r.look}")
+    for r in rows:
+        if r.significant and r.delta_ci and r.delta_ci[0] <= 0 <= r.delta_ci[1] and r.p_adjust_method == "holm":
+            lines.append(f"{r.arm}: significant by Holm's step-down (p adj. {r.p_adjusted:.2g}) though its interval "
+                         "touches 0: Holm spends the alpha the arms tested before it left; the interval is the "
+                         "Bonferroni one, which holds for all arms together")
     return lines
 
 
