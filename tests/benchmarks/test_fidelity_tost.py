@@ -104,3 +104,39 @@ def test_a_finished_reference_run_of_another_recipe_is_refused(tmp_path):
         ft._same_run(done, argparse.Namespace(**{**vars(asked), "pad_fill": "mean"}))
     with pytest.raises(SystemExit, match="another run"):
         ft._same_run(done, argparse.Namespace(**{**vars(asked), "epochs": 13}))
+
+
+def test_pairs_from_two_machines_are_named_with_their_counts(tmp_path):
+    """Pairs trained on a GPU and on a CPU: the report's machine line and CSV name each."""
+    for seed in range(5):
+        where = {"device": "cuda (NVIDIA H200)", "machine": "Xeon", "cores": 16} if seed < 3 else {"device": "cpu", "machine": "EPYC", "cores": 2}
+        ref = {"final_test_error": 0.2 + 0.001 * seed, "arch": "resnet20", "shortcut": "A", "schedule": "step", "epochs": 6,
+               "subset": None, "torch": "2.x", "torchvision": "0.x", **where}
+        (tmp_path / f"resbench-s{seed}.json").write_text(json.dumps({"spec": "resnet20", "final_test_error": 0.2}))
+        (tmp_path / f"reference-s{seed}.json").write_text(json.dumps(ref))
+    ft.main(["report", str(tmp_path), str(tmp_path / "tost")])
+    machine = next(x for x in (tmp_path / "tost.txt").read_text().splitlines() if x.startswith("machine:"))
+    assert "Xeon, 16 cores, cuda (NVIDIA H200); torch 2.x, torchvision 0.x (3 pairs)" in machine
+    assert "EPYC, 2 cores, cpu; torch 2.x, torchvision 0.x (2 pairs)" in machine
+    csv = (tmp_path / "tost.csv").read_text().splitlines()
+    assert csv[0].endswith(",machine") and "EPYC" in csv[4] and "Xeon" in csv[1]
+
+
+def test_contrast_pairs_one_sides_runs_across_two_folders_by_seed(tmp_path, capsys):
+    """The reference with a black border against the same seeds with the mean border: a paired t
+    interval equal to scipy's, over the seeds both folders finished."""
+    black, mean = tmp_path / "black", tmp_path / "mean"
+    black.mkdir(), mean.mkdir()
+    rng = np.random.default_rng(3)
+    a, b = 24 + rng.normal(0, 1, 6), None
+    b = a - 0.9 + rng.normal(0, 0.5, 6)
+    for seed in range(6):
+        (black / f"reference-s{seed}.json").write_text(json.dumps({"final_test_error": a[seed] / 100}))
+        (mean / f"reference-s{seed}.json").write_text(json.dumps({"final_test_error": b[seed] / 100}))
+    (black / "reference-s9.json").write_text(json.dumps({"final_test_error": 0.5}))  # unpaired: left out
+    ft.main(["contrast", str(black), str(mean)])
+    out = capsys.readouterr().out
+    lo, hi = stats.ttest_1samp(a - b, 0.0).confidence_interval(0.95)
+    assert "seeds 0-5 (6)" in out and f"mean difference {np.mean(a - b):+.2f}" in out and f"[{lo:+.2f}, {hi:+.2f}]" in out
+    with pytest.raises(SystemExit, match="share 0 finished resbench"):
+        ft.main(["contrast", str(black), str(mean), "--side", "resbench"])
