@@ -47,6 +47,12 @@ ALPHA = 0.05  # each one-sided test: the 90 % interval
 POWER = 0.8
 
 
+def _bad_input(message: str) -> None:
+    """Bad input: one line on stderr, exit 2."""
+    print(f"fidelity_tost.py: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _run_json(cmd: list[str], out: Path, env: dict | None = None) -> None:
     if out.is_file() and out.stat().st_size:
         return  # finished before: kept
@@ -142,10 +148,13 @@ def contrast(a) -> None:
     from scipy import stats
 
     first, second = Path(a.first), Path(a.second)
+    for folder in (first, second):
+        if not folder.is_dir():
+            _bad_input(f"{folder} is not a folder: give two OUTDIRs `run` wrote")
     seeds = sorted(int(f.stem.split("-s")[1]) for f in first.glob(f"{a.side}-s*.json")
                    if (second / f.name).is_file())
     if len(seeds) < 3:
-        raise SystemExit(f"{first} and {second} share {len(seeds)} finished {a.side} run(s): the contrast needs at least 3")
+        _bad_input(f"{first} and {second} share {len(seeds)} finished {a.side} run(s): the contrast needs at least 3")
     err = lambda d, s: 100 * json.loads((d / f"{a.side}-s{s}.json").read_text())["final_test_error"]
     d = np.array([err(first, s) - err(second, s) for s in seeds])
     t = stats.ttest_1samp(d, 0.0)
@@ -190,8 +199,10 @@ def seeds_for_power(sd: float, margin: float, most: int = 200) -> int | None:
 def report(a) -> None:
     outdir, prefix = Path(a.outdir), Path(a.prefix)
     got = pairs(outdir)
+    if not outdir.is_dir():
+        _bad_input(f"{outdir} is not a folder: give the OUTDIR `run` wrote")
     if len(got) < 3:
-        raise SystemExit(f"{outdir} holds {len(got)} finished pair(s): TOST needs at least 3")
+        _bad_input(f"{outdir} holds {len(got)} finished pair(s): TOST needs at least 3")
     diffs = np.array([o - r for _, o, r in got])
     t = tost(diffs, a.margin)
     power = tost_power(t["sd"], t["n"], a.margin)

@@ -138,5 +138,11 @@ def test_contrast_pairs_one_sides_runs_across_two_folders_by_seed(tmp_path, caps
     out = capsys.readouterr().out
     lo, hi = stats.ttest_1samp(a - b, 0.0).confidence_interval(0.95)
     assert "seeds 0-5 (6)" in out and f"mean difference {np.mean(a - b):+.2f}" in out and f"[{lo:+.2f}, {hi:+.2f}]" in out
-    with pytest.raises(SystemExit, match="share 0 finished resbench"):
-        ft.main(["contrast", str(black), str(mean), "--side", "resbench"])
+    for argv, said in ((["contrast", str(black), str(mean), "--side", "resbench"], "share 0 finished resbench run(s)"),
+                       (["contrast", str(black), str(tmp_path / "nowhere")], "nowhere is not a folder"),
+                       (["report", str(tmp_path / "nowhere"), str(tmp_path / "x")], "nowhere is not a folder"),
+                       (["report", str(mean), str(tmp_path / "x")], "holds 0 finished pair(s)")):
+        with pytest.raises(SystemExit) as stop:
+            ft.main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and said in err and len(err.strip().splitlines()) == 1
