@@ -61,11 +61,11 @@ def test_stored_spread_is_scaled_to_the_planned_epochs_by_the_priors_shape():
 
 
 def test_the_prior_falls_faster_than_one_over_root_epochs_to_a_floor_of_flips():
-    from resbench.train.budget import FLIP_SD, SD_AT_1, one_arm_sd
+    from resbench.train.budget import FLOOR_SD, SD_AT_1, one_arm_sd
 
-    assert one_arm_sd(1) == pytest.approx((SD_AT_1 ** 2 + FLIP_SD ** 2) ** 0.5)
+    assert one_arm_sd(1) == pytest.approx((SD_AT_1 ** 2 + FLOOR_SD ** 2) ** 0.5)
     assert one_arm_sd(4) < SD_AT_1 / 4 ** 0.5 / 1.5  # much faster than 1/sqrt(E)
-    assert one_arm_sd(10_000) == pytest.approx(FLIP_SD, rel=1e-3)  # converged: test-image flips
+    assert one_arm_sd(10_000) == pytest.approx(FLOOR_SD, rel=1e-3)  # converged: test-image flips
 
 
 def test_expected_error_passes_its_anchors_and_sets_the_floor():
