@@ -117,16 +117,16 @@ def _same_run(done: Path, a) -> None:
                          "give another OUTDIR")
 
 
+def _errors(folder: Path, side: str) -> dict[int, float]:
+    """Final test error in points of each finished run of ``side`` in ``folder``, by seed."""
+    return {int(f.stem.split("-s")[1]): 100 * json.loads(f.read_text())["final_test_error"]
+            for f in folder.glob(f"{side}-s*.json")}
+
+
 def pairs(outdir: Path) -> list[tuple[int, float, float]]:
     """(seed, resbench test error, reference test error) in points, for seeds both sides finished."""
-    got = []
-    for f in sorted(outdir.glob("resbench-s*.json"), key=lambda p: int(p.stem.split("-s")[1])):
-        seed = int(f.stem.split("-s")[1])
-        ref = outdir / f"reference-s{seed}.json"
-        if ref.is_file():
-            ours, theirs = json.loads(f.read_text()), json.loads(ref.read_text())
-            got.append((seed, 100 * ours["final_test_error"], 100 * theirs["final_test_error"]))
-    return got
+    ours, theirs = _errors(outdir, "resbench"), _errors(outdir, "reference")
+    return [(seed, ours[seed], theirs[seed]) for seed in sorted(ours) if seed in theirs]
 
 
 def _machine(outdir: Path, seed: int) -> str:
@@ -135,11 +135,6 @@ def _machine(outdir: Path, seed: int) -> str:
     device = doc.get("device") or "cpu"
     return (f"{doc.get('machine') or _cpu_model()}, {doc.get('cores') or os.cpu_count()} cores, {device}; "
             f"torch {doc['torch']}, torchvision {doc['torchvision']}")
-
-
-def _where(outdir: Path, seeds: list[int]) -> dict[str, int]:
-    """Each machine the pairs ran on, with its number of pairs (a pair compares the trainers on one machine)."""
-    return dict(collections.Counter(_machine(outdir, s) for s in seeds))
 
 
 def contrast(a) -> None:
@@ -151,12 +146,11 @@ def contrast(a) -> None:
     for folder in (first, second):
         if not folder.is_dir():
             _bad_input(f"{folder} is not a folder: give two OUTDIRs `run` wrote")
-    seeds = sorted(int(f.stem.split("-s")[1]) for f in first.glob(f"{a.side}-s*.json")
-                   if (second / f.name).is_file())
+    one, other = _errors(first, a.side), _errors(second, a.side)
+    seeds = sorted(set(one) & set(other))
     if len(seeds) < 3:
         _bad_input(f"{first} and {second} share {len(seeds)} finished {a.side} run(s): the contrast needs at least 3")
-    err = lambda d, s: 100 * json.loads((d / f"{a.side}-s{s}.json").read_text())["final_test_error"]
-    d = np.array([err(first, s) - err(second, s) for s in seeds])
+    d = np.array([one[s] - other[s] for s in seeds])
     t = stats.ttest_1samp(d, 0.0)
     lo, hi = t.confidence_interval(0.95)
     print(f"{a.side} runs, {first} minus {second}, paired on seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}):\n"
@@ -198,9 +192,9 @@ def seeds_for_power(sd: float, margin: float, most: int = 200) -> int | None:
 
 def report(a) -> None:
     outdir, prefix = Path(a.outdir), Path(a.prefix)
-    got = pairs(outdir)
     if not outdir.is_dir():
         _bad_input(f"{outdir} is not a folder: give the OUTDIR `run` wrote")
+    got = pairs(outdir)
     if len(got) < 3:
         _bad_input(f"{outdir} holds {len(got)} finished pair(s): TOST needs at least 3")
     diffs = np.array([o - r for _, o, r in got])
@@ -209,7 +203,8 @@ def report(a) -> None:
     need = seeds_for_power(t["sd"], a.margin)
     first = json.loads((outdir / f"resbench-s{got[0][0]}.json").read_text())
     ref_doc = json.loads((outdir / f"reference-s{got[0][0]}.json").read_text())
-    where = _where(outdir, [s for s, _, _ in got])
+    machine = {s: _machine(outdir, s) for s, _, _ in got}
+    where = collections.Counter(machine.values())
     lines = [
         f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
         f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule, "
@@ -231,7 +226,7 @@ def report(a) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     (prefix.with_suffix(".txt")).write_text("\n".join(lines) + "\n")
     (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference,machine\n" + "".join(
-        f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{_machine(outdir, s)}\"\n" for s, o, r in got))
+        f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{machine[s]}\"\n" for s, o, r in got))
     _plot(prefix.with_suffix(".png"), diffs, t, a.margin, lines[0])
     print("\n".join(lines))
 
