@@ -199,7 +199,7 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
     plan = replace(plan, schedule=config.schedule, epochs_floor=floor,
                    expected_test_error=expected_error(full_epochs(plan.epochs, len(data.train_y))) if paper_question else None,
                    full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
-    why = useless_plan(plan)
+    why = useless_plan(plan, config.dtype)
     if why:
         hooks.warning(why)
     return plan

@@ -81,6 +81,8 @@ def test_expected_error_passes_its_anchors_and_sets_the_floor():
     assert all(expected_error(e) > expected_error(e + 1) for e in range(1, 163))
     floor = epochs_floor()
     assert expected_error(floor) <= FLOOR_RATIO * 0.0875 < expected_error(floor - 1)
+    # the measured 13-epoch ResNet-20s (results/experiments/abc_13ep) put the floor at 12
+    assert (13, 0.1675) in ERROR_ANCHORS and floor == 12
 
 
 def test_a_plan_respects_the_floor_and_fixed_epochs():
@@ -302,3 +304,25 @@ def test_a_short_run_accepted_below_the_floor_says_so_in_every_output(cli, fake_
     assert doc["plan"]["epochs"] == 1 < doc["plan"]["epochs_floor"]
     assert all("below the epochs floor" in r["answers"] for r in doc["rows"]) and "below the epochs floor" in doc["answers"]
     assert all("below the epochs floor" in a for a in pd.read_csv(csv)["answers"])
+
+
+def test_the_13_epoch_anchor_and_the_floor_sd_recompute_from_the_committed_cells():
+    """ERROR_ANCHORS' 13-epoch point and FLOOR_SD are fitted to results/experiments/abc_13ep:
+    this test redoes the fit from the committed records."""
+    import json
+    import statistics
+    from pathlib import Path
+
+    from resbench.train.budget import DECAY, ERROR_ANCHORS, FLOOR_SD, SD_AT_1
+
+    folder = Path(__file__).resolve().parents[2] / "results/experiments/abc_13ep/records/train"
+    by_arm: dict[str, list[float]] = {}
+    for path in folder.glob("*.json"):
+        rec = json.loads(path.read_text())
+        assert rec["config"]["epochs"] == 13 and rec["config"]["schedule"] == "linear"
+        by_arm.setdefault(rec["config"]["spec"], []).append(rec["result"]["final_test_error"])
+    assert len(by_arm) == 3 and all(len(v) == 6 for v in by_arm.values())
+    assert dict(ERROR_ANCHORS)[13] == pytest.approx(statistics.mean(by_arm["resnet20"]), abs=5e-5)
+    ss = sum((x - statistics.mean(v)) ** 2 for v in by_arm.values() for x in v)
+    pooled = (ss / sum(len(v) - 1 for v in by_arm.values())) ** 0.5
+    assert FLOOR_SD == pytest.approx((pooled ** 2 - (SD_AT_1 / 13 ** DECAY) ** 2) ** 0.5, abs=5e-5)
