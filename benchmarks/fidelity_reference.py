@@ -233,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
         history, before = ck["history"], ck["seconds"]
         print(f"resumed after epoch {len(history)} from {a.checkpoint}", flush=True)
     t0 = time.perf_counter() - before
+    # where each epoch ran: a run resumed on another machine or device says so epoch by epoch
+    where = (f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
+             else f"cpu ({_cpu_name()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''})")
     for epoch in range(len(history), a.epochs):
         model.train()
         t_epoch = time.perf_counter()
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
                 test_seen += len(y)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / seen,
                "train_error": wrong / seen, "test_error": test_wrong / test_seen,
-               "seconds": time.perf_counter() - t_epoch}
+               "seconds": time.perf_counter() - t_epoch, "device": where}
         history.append(row)
         print(f"epoch {row['epoch']}/{a.epochs} lr {row['lr']:.4g} train loss {row['train_loss']:.4f} "
               f"train error {100 * row['train_error']:.2f} % test error {100 * row['test_error']:.2f} % "
@@ -273,7 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     doc = {"trainer": "benchmarks/fidelity_reference.py (torchvision CIFAR10 + DataLoader + own CIFAR ResNet)",
            "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "seed": a.seed, "epochs": a.epochs,
            "arch": a.arch, "shortcut": a.shortcut, "pad_fill": a.pad_fill, "device": str(device)
-           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "schedule": a.schedule, "subset": a.subset,
+           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+           "epochs_by_device": _epochs_by_device(history), "schedule": a.schedule, "subset": a.subset,
            "params": sum(p.numel() for p in model.parameters()),
            "final_test_error": history[-1]["test_error"], "seconds": time.perf_counter() - t0,
            "torch": torch.__version__, "torchvision": torchvision.__version__, "machine": _cpu_name(), "cores": os.cpu_count(),
@@ -292,6 +296,14 @@ def _cpu_name() -> str:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
+
+
+def _epochs_by_device(history: list[dict]) -> dict[str, int]:
+    """How many of the run's epochs ran where (rows from before devices were recorded: "unrecorded")."""
+    counts: dict[str, int] = {}
+    for row in history:
+        counts[row.get("device", "unrecorded")] = counts.get(row.get("device", "unrecorded"), 0) + 1
+    return counts
 
 
 def _run_args(a) -> dict:

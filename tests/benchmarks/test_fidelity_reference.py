@@ -46,6 +46,9 @@ def test_a_stopped_and_resumed_run_is_the_uninterrupted_run(data, tmp_path):
     assert not ck.exists()  # a finished run removes its checkpoint
     whole, split = _curve(tmp_path / "whole.json"), _curve(tmp_path / "split.json")
     assert len(whole) == 3 and split == whole
+    doc = json.loads((tmp_path / "split.json").read_text())  # each epoch says where it ran, and the run sums it up
+    assert all(r["device"].startswith("cpu (") and r["device"].endswith(", 1 thread)") for r in doc["history"])
+    assert doc["epochs_by_device"] == {doc["history"][0]["device"]: 3}
     assert whole[0][0] != whole[-1][0]  # the schedule decayed, so the scheduler's state was carried too
 
 
