@@ -1,0 +1,63 @@
+"""resbench's full-schedule run beside the reference's (benchmarks/fidelity_164.py): the verdict, a partial
+reference said to be partial, and bad input."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location("fidelity_164", Path(__file__).parents[2] / "benchmarks" / "fidelity_164.py")
+f164 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(f164)
+
+
+def _history(n, end, device=None):
+    rows = [{"epoch": e, "lr": 0.1, "train_error": 0.5 / e, "test_error": end + 0.3 / e} for e in range(1, n + 1)]
+    return [dict(r, device=device) if device else r for r in rows]
+
+
+@pytest.mark.parametrize("ours,theirs,says", [
+    (0.1192, 0.1180, "belongs to what both share"),  # both far from 8.75 %, within the margin of each other
+    (0.1192, 0.0850, "a bias in resbench"),
+    (0.0850, 0.1192, "no bound on it"),
+    (0.0900, 0.0880, "the copy costs little"),
+])
+def test_the_verdict_names_whose_gap_it_is(ours, theirs, says):
+    assert says in " ".join(f164.verdict(ours, theirs))
+
+
+def test_a_complete_pair_writes_the_table_the_curve_and_the_figure(tmp_path):
+    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(164, 0.1192), "env": {"cpu": "X"}}))
+    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(164, 0.1180, "cpu (Y, 2 threads)"),
+                                                   "epochs": 164, "final_test_error": 0.1198}))
+    f164.main([str(tmp_path / "ours.json"), str(tmp_path / "ref.json"), str(tmp_path / "out")])
+    text = (tmp_path / "out.txt").read_text()
+    assert "belongs to what both share" in text and "PARTIAL" not in text and "cpu (Y, 2 threads)" in text
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 165 and (tmp_path / "out.png").stat().st_size > 0
+
+
+def test_a_partial_reference_says_it_is_partial(tmp_path):
+    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(164, 0.1192)}))
+    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(38, 0.18), "epochs": 164}))
+    f164.main([str(tmp_path / "ours.json"), str(tmp_path / "ref.json"), str(tmp_path / "out")])
+    text = (tmp_path / "out.txt").read_text()
+    assert "PARTIAL: the reference has 38 of 164" in text and "over epochs 21-38" in text and "bias" not in text
+
+
+@pytest.mark.parametrize("args,says", [
+    (["a"], "usage"),
+    (["{nope}", "{ref}", "{out}"], "not a resbench train record"),
+    (["{ours}", "{ours_txt}", "{out}"], "neither fidelity_reference.py's JSON nor its checkpoint"),
+    (["{ours}", "{ref}", "{missing}/out"], "is not a folder"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
+    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(3, 0.2)}))
+    (tmp_path / "ours.txt").write_text("not json")
+    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(3, 0.2), "epochs": 164}))
+    names = {"nope": tmp_path / "nope.json", "ref": tmp_path / "ref.json", "out": tmp_path / "out",
+             "ours": tmp_path / "ours.json", "ours_txt": tmp_path / "ours.txt", "missing": tmp_path / "missing"}
+    with pytest.raises(SystemExit) as e:
+        f164.main([a.format(**names) for a in args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
