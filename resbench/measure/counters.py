@@ -165,12 +165,16 @@ def count_ops_and_memory(model, step) -> dict:
 
 
 def count_kernels(step, device: torch.device, steps: int = 3) -> dict:
-    """Kernels launched per step, by name, and their summed time (ms) from torch.profiler."""
+    """Kernels launched per step, by name, and their summed time (ms) from torch.profiler.
+    The events are read as ``resbench.measure.steps.kernel_ms_per_step`` reads them for
+    ``profile`` (CPU activity recorded too, or kernel events can go missing:
+    meta-pytorch/tritonbench#401); the reading is written here again, not imported, because
+    under `check --against REF` the counting code must be this file's (tests hold the two alike)."""
     from torch.profiler import ProfilerActivity, profile
 
     step()
     torch.cuda.synchronize(device)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for _ in range(steps):
             step()
         torch.cuda.synchronize(device)

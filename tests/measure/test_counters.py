@@ -99,3 +99,40 @@ def test_an_fp16_train_step_counts_its_loss_scaling():
     timed one does (a step built without the scaler would count fewer)."""
     detail = _count({**ENTRY, "mode": "train", "dtype": "fp16"})["ops"]["detail"]
     assert any("_amp_foreach_non_finite_check_and_unscale_" in k for k in detail)
+
+
+def test_the_ci_counter_and_profile_read_kernel_events_alike(monkeypatch):
+    """count_kernels (CI) and kernel_ms_per_step (profile's GPU-busy figure) are two copies of one
+    reading (counters.py must not import it under --against): same activities, same sum."""
+    import types
+
+    import torch.profiler
+
+    from resbench.measure import counters
+    from resbench.measure.steps import kernel_ms_per_step
+
+    seen = []
+
+    class FakeProfile:  # stands in for torch.profiler.profile; the events are made up, no GPU result is claimed
+        def __init__(self, activities):
+            seen.append(sorted(str(a) for a in activities))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def events(self):
+            cuda, cpu = torch.autograd.DeviceType.CUDA, torch.autograd.DeviceType.CPU
+            span = lambda us: types.SimpleNamespace(elapsed_us=lambda: us)  # noqa: E731
+            return 2 * [types.SimpleNamespace(name="gemm", device_type=cuda, time_range=span(300.0)),
+                        types.SimpleNamespace(name="relu", device_type=cuda, time_range=span(100.0)),
+                        types.SimpleNamespace(name="aten::mm", device_type=cpu, time_range=span(9999.0))]
+
+    monkeypatch.setattr(torch.profiler, "profile", FakeProfile)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    counted = counters.count_kernels(lambda: None, torch.device("cpu"), steps=2)
+    timed = kernel_ms_per_step(lambda: None, torch.device("cpu"), steps=2)
+    assert len(seen) == 2 and seen[0] == seen[1] and len(seen[0]) == 2  # CPU and CUDA activity, both times
+    assert counted["kernel_ms"] == timed == 0.4 and counted["detail"] == {"gemm": 1, "relu": 1}  # per step
