@@ -14,6 +14,9 @@
 #   tost_mean: WORK/tost_step_mean, the same step-schedule pairs with the reference's crop border
 #      the mean colour, as resbench's (--pad-fill mean): is the border the bias tost found?
 #   tost_mean_linear: WORK/tost_linear_mean, those pairs under the linear schedule --budget plans use;
+#   tost_arms: WORK/tost_arms_{B,C,bottleneck}, the same pairs (linear schedule, border matched)
+#      for shortcut options B and C and the 29-layer bottleneck net, against the reference's own
+#      implementations of them, one arm after another, EV_ARM_SEEDS (default 14) pairs each;
 #   abc: WORK/abc, resbench compare --shortcuts A,B,C, 13 epochs (the planner's floor), 8 seeds
 #      packed per arm, linear schedule, per-seed records in WORK/abc/records.
 # Side by side they share the GPU by time slices: on one H200 (2026-12-04) ref164, tost and abc
@@ -26,8 +29,8 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS [JOB...]]" >&2; exit 2; }
 data=$1; work=$2; limit=${3:-420}; shift $(( $# < 3 ? $# : 3 ))
 [[ $limit =~ ^[0-9]+$ ]] || { echo "gpu_evidence.sh: SECONDS must be a whole number of seconds, got $limit" >&2; exit 2; }
-want=" ${*:-ref164 tost tost_mean tost_mean_linear abc} "
-for j in $want; do case $j in ref164|tost|tost_mean|tost_mean_linear|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean, tost_mean_linear or abc" >&2; exit 2;; esac; done
+want=" ${*:-ref164 tost tost_mean tost_mean_linear tost_arms abc} "
+for j in $want; do case $j in ref164|tost|tost_mean|tost_mean_linear|tost_arms|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean, tost_mean_linear, tost_arms or abc" >&2; exit 2;; esac; done
 [ -d "$data/cifar-10-batches-py" ] || { echo "gpu_evidence.sh: $data has no cifar-10-batches-py/; give the folder prepare.py wrote" >&2; exit 2; }
 dev=${EV_DEVICE:-cuda}
 sub=${EV_SUBSET:+--subset $EV_SUBSET}
@@ -61,6 +64,13 @@ python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_linear_mean" --arm r
   --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_TOST_SEEDS:-14}" --device "$dev" --lanes 4 $sub > "$work/tost_mean_linear.log" 2>&1 &
 pids+=($!)
 fi
+if [[ $want == *" tost_arms "* ]]; then
+( for arm in B:resnet20:shortcut=B C:resnet20:shortcut=C bottleneck:cifar-resnet29-bottleneck; do
+    python3 benchmarks/fidelity_tost.py run "$data" "$work/tost_arms_${arm%%:*}" --arm "${arm#*:}" --schedule linear \
+      --pad-fill mean --epochs "${EV_TOST_EPOCHS:-6}" --seeds "${EV_ARM_SEEDS:-14}" --device "$dev" --lanes 4 $sub || exit
+  done ) > "$work/tost_arms.log" 2>&1 &
+pids+=($!)
+fi
 if [[ $want == *" abc "* ]]; then
 python3 -m resbench compare --shortcuts A,B,C --data-dir "$data" --no-download --device "$dev" $sub \
   --epochs "${EV_ABC_EPOCHS:-13}" --seeds "${EV_ABC_SEEDS:-8}" --schedule linear \
@@ -75,5 +85,5 @@ sleep 3
 for p in "${pids[@]}"; do kill -KILL -- -"$p" 2>/dev/null; done
 wait 2>/dev/null
 echo "# after $(( $(date +%s) - start )) s:"
-for f in reference164.log tost.log tost_mean.log tost_mean_linear.log abc.log; do [ -f "$work/$f" ] && { echo "## $f"; tail -5 "$work/$f"; }; done
-ls "$work"/tost_step "$work"/tost_linear "$work"/tost_step_mean "$work"/tost_linear_mean 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'
+for f in reference164.log tost.log tost_mean.log tost_mean_linear.log tost_arms.log abc.log; do [ -f "$work/$f" ] && { echo "## $f"; tail -5 "$work/$f"; }; done
+ls "$work"/tost_step "$work"/tost_linear "$work"/tost_step_mean "$work"/tost_linear_mean "$work"/tost_arms_* 2>/dev/null | grep -c '\.json$' | sed 's/^/finished TOST runs: /'
