@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter() - before
     # where each epoch ran: a run resumed on another machine or device says so epoch by epoch
     where = (f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
-             else f"cpu ({_cpu_name()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''})")
+             else f"{device.type} ({_cpu_name()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''})")
     for epoch in range(len(history), a.epochs):
         model.train()
         t_epoch = time.perf_counter()

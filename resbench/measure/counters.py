@@ -246,7 +246,9 @@ def count_instructions(entry: dict, root: str | None = None, repeats: int = INST
 # What each counter depends on besides the code: counts taken where these differ are not
 # compared (the same ops run other kernels under another torch; oneDNN picks other
 # instructions on another CPU).
-DEPENDS_ON = {"ops": ("torch",), "memory": ("torch",), "kernels": ("torch", "gpu"),
+# How kernel events are read: counts read another way are "not compared", never a regression.
+KERNEL_READING = "CUDA kernel events with CPU activity recorded"
+DEPENDS_ON = {"ops": ("torch",), "memory": ("torch",), "kernels": ("torch", "gpu", "kernel_reading"),
               "instructions": ("torch", "python", "cpu", "isa")}
 ISA_FLAGS = ("avx512_bf16", "amx_bf16", "avx512f", "avx2", "fma", "neon", "asimd")
 
@@ -264,7 +266,8 @@ def counting_env(device: torch.device) -> dict:
         pass
     return {"torch": torch.__version__, "python": platform.python_version(), "cpu": cpu,
             "isa": " ".join(f for f in ISA_FLAGS if f in flags),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "kernel_reading": KERNEL_READING}
 
 
 # --- all of them -----------------------------------------------------------------------------------------

@@ -171,7 +171,8 @@ PAPER_SPAN = max(TABLE6.values()) - min(TABLE6.values())
 def useless_plan(plan: "Plan", dtype: str | None = None) -> str | None:
     """Why ``plan`` cannot resolve a useful difference (None: it can). A plan about the
     paper's question (one with an expected test error) is held to the span of the paper's
-    own table; ``dtype``, the training dtype, adds the cheaper step to the advice when fp32."""
+    own table. ``dtype``, the dtype the user asked for: when it is fp32, the advice adds
+    `dtype='auto'` (a resolved fp32 from "auto" gets no such advice: bf16 was slower)."""
     d = plan.expected_detectable_diff
     if d is None:
         return "this plan has no estimate of the detectable difference: its results may resolve nothing"
@@ -179,13 +180,14 @@ def useless_plan(plan: "Plan", dtype: str | None = None) -> str | None:
     limit = PAPER_SPAN if paper else USEFUL_DIFF
     if d <= limit:
         return None
-    size = "more than 100" if d > 1 else f"{100 * d:.1f}" if paper else f"{100 * d:.0f}"
+    size = "more than 100" if d > 1 else f"{100 * d:.2f}" if paper else f"{100 * d:.0f}"
     what = (f"more than the {100 * PAPER_SPAN:.2f} points between the paper's best and worst CIFAR-10 ResNets "
             f"in Table 6, so it cannot resolve a difference the paper reports" if paper
             else f"above {100 * USEFUL_DIFF:.0f}, so it cannot resolve a useful difference")
-    advice = ["a larger `budget`"] + (["fewer arms"] if len(plan.arms) > 2 else []) + (
-        ["`dtype='auto'` (bf16 where it is faster here)"] if dtype == "fp32" else ["more data per epoch"])
-    advice = "give " + ", ".join(advice[:-1]) + " or " + advice[-1]
+    advice = (["a larger `budget`"] + (["fewer arms"] if len(plan.arms) > 2 else [])
+              + ([] if paper else ["more data per epoch"])
+              + (["`dtype='auto'` (bf16 where it is faster here)"] if dtype == "fp32" else []))
+    advice = "give " + (", ".join(advice[:-1]) + " or " if len(advice) > 1 else "") + advice[-1]
     return f"this plan detects only differences of {size} points of test error ({what}); {advice}"
 
 

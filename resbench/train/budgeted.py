@@ -154,11 +154,12 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
     ref_name = resolve_reference(arms, reference).name
     if schedule is not None and budget is not None:
         config = replace(config, schedule=schedule)  # validated by TrainConfig
+    asked_dtype = config.dtype  # before "auto" is made concrete: the advice depends on what was asked
     fitted, _, config = fit_arms(arms, 1, config, hooks)
     ref = fitted[[a.name for a in arms].index(ref_name)]
     plan = None
     if budget is not None:
-        plan = _make_plan(fitted, ref, config, budget, max_seeds, epochs, allow_short, results_dir, hooks)
+        plan = _make_plan(fitted, ref, config, budget, max_seeds, epochs, allow_short, results_dir, hooks, asked_dtype)
         if plan_only:
             return Budgeted(plan, None, None)
         for line in plan.lines():
@@ -182,7 +183,7 @@ def _below_floor_said(cmp: Comparison, plan: Plan | None) -> Comparison:
 
 
 def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget: float, max_seeds: int | None,
-               epochs: int | None, allow_short: bool, results_dir, hooks: Hooks) -> Plan:
+               epochs: int | None, allow_short: bool, results_dir, hooks: Hooks, asked_dtype: str) -> Plan:
     """Calibrate each arm here, then choose seeds and epochs for the smallest detectable
     difference (alpha split over the arms), at or above the floor on CIFAR-10."""
     data = load_data(config, fitted[0].input_size, warn=hooks.warning)
@@ -199,7 +200,7 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
     plan = replace(plan, schedule=config.schedule, epochs_floor=floor,
                    expected_test_error=expected_error(full_epochs(plan.epochs, len(data.train_y))) if paper_question else None,
                    full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
-    why = useless_plan(plan, config.dtype)
+    why = useless_plan(plan, asked_dtype)
     if why:
         hooks.warning(why)
     return plan

@@ -18,28 +18,32 @@ def _history(n, end, device=None):
 
 
 @pytest.mark.parametrize("ours,theirs,says", [
-    (0.1192, 0.1180, "belongs to what both share"),  # both far from 8.75 %, within the margin of each other
+    (0.1192, 0.1180, "points to what both share"),  # both far from 8.75 %, within the margin of each other
     (0.1192, 0.0850, "a bias in resbench"),
-    (0.0850, 0.1192, "no bound on it"),
-    (0.0900, 0.0880, "the copy costs little"),
+    (0.0850, 0.1192, "bounds nothing here"),
+    (0.0900, 0.0880, "both end within 1.5 points"),
+    (0.1100, 0.1000, "no verdict"),  # resbench 2.25 points above, the reference only 1.25
+    (0.0700, 0.0680, "no verdict"),  # both well below the paper
 ])
 def test_the_verdict_names_whose_gap_it_is(ours, theirs, says):
-    assert says in " ".join(f164.verdict(ours, theirs))
+    text = " ".join(f164.verdict(ours, theirs))
+    assert says in text and "one seed a side" in text and "sd of about 0.38 points" in text
 
 
 def test_a_complete_pair_writes_the_table_the_curve_and_the_figure(tmp_path):
-    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(164, 0.1192), "env": {"cpu": "X"}}))
+    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(164, 0.1192), "env": {"cpu": "X"},
+                                                    "spec": "resnet20", "epochs": 164}))
     (tmp_path / "ref.json").write_text(json.dumps({"history": _history(164, 0.1180, "cpu (Y, 2 threads)"),
                                                    "epochs": 164, "final_test_error": 0.1198}))
     f164.main([str(tmp_path / "ours.json"), str(tmp_path / "ref.json"), str(tmp_path / "out")])
     text = (tmp_path / "out.txt").read_text()
-    assert "belongs to what both share" in text and "PARTIAL" not in text and "cpu (Y, 2 threads)" in text
+    assert "points to what both share" in text and "PARTIAL" not in text and "cpu (Y, 2 threads)" in text
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 165 and (tmp_path / "out.png").stat().st_size > 0
 
 
 def test_a_partial_reference_says_it_is_partial(tmp_path):
     (tmp_path / "ours.json").write_text(json.dumps({"history": _history(164, 0.1192)}))
-    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(38, 0.18), "epochs": 164}))
+    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(38, 0.18), "epochs": 164, "arch": "resnet20"}))
     f164.main([str(tmp_path / "ours.json"), str(tmp_path / "ref.json"), str(tmp_path / "out")])
     text = (tmp_path / "out.txt").read_text()
     assert "PARTIAL: the reference has 38 of 164" in text and "over epochs 21-38" in text and "bias" not in text
@@ -49,14 +53,23 @@ def test_a_partial_reference_says_it_is_partial(tmp_path):
     (["a"], "usage"),
     (["{nope}", "{ref}", "{out}"], "not a resbench train record"),
     (["{ours}", "{ours_txt}", "{out}"], "neither fidelity_reference.py's JSON nor its checkpoint"),
-    (["{ours}", "{ref}", "{missing}/out"], "is not a folder"),
+    (["{ours}", "{ref}", "{missing}/out"], "is not a PREFIX inside an existing folder"),
+    (["{ours}", "{ref}", "."], "is not a PREFIX"),
+    (["{short}", "{ref}", "{out}"], "not a finished 164-epoch resnet20 run"),
+    (["{ours}", "{ref3}", "{out}"], "is a run of"),
+    (["{ours}", "{bad_rows}", "{out}"], "not a list of epochs"),
+    (["{ours}", "{empty}", "{out}"], "no finished epoch"),
+    (["{ours}", "{tmp}/nope.ckpt", "{out}"], "neither fidelity_reference.py's JSON nor its checkpoint"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
-    (tmp_path / "ours.json").write_text(json.dumps({"history": _history(3, 0.2)}))
+    files = {"ours": {"history": _history(164, 0.12)}, "short": {"history": _history(3, 0.2)},
+             "ref": {"history": _history(3, 0.2), "epochs": 164}, "ref3": {"history": _history(3, 0.2), "epochs": 3},
+             "bad_rows": {"history": {"1": 0.2}, "epochs": 164}, "empty": {"history": [], "epochs": 164}}
+    for name, doc in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
     (tmp_path / "ours.txt").write_text("not json")
-    (tmp_path / "ref.json").write_text(json.dumps({"history": _history(3, 0.2), "epochs": 164}))
-    names = {"nope": tmp_path / "nope.json", "ref": tmp_path / "ref.json", "out": tmp_path / "out",
-             "ours": tmp_path / "ours.json", "ours_txt": tmp_path / "ours.txt", "missing": tmp_path / "missing"}
+    names = {**{n: tmp_path / f"{n}.json" for n in files}, "nope": tmp_path / "nope.json", "out": tmp_path / "out",
+             "ours_txt": tmp_path / "ours.txt", "missing": tmp_path / "missing", "tmp": tmp_path}
     with pytest.raises(SystemExit) as e:
         f164.main([a.format(**names) for a in args])
     err = capsys.readouterr().err

@@ -80,3 +80,18 @@ def test_new_unavailable_and_elsewhere_counters_never_fail():
     elsewhere = {"ops": {**cur["ops"], "env": {"torch": "9.9"}}}
     v = counter_verdicts(elsewhere, {"ops": {**cur["ops"], "env": {"torch": torch.__version__}}})[0]
     assert v.verdict == "not compared" and not v.fails and "torch 9.9" in v.note
+
+
+def test_kernel_counts_read_the_old_way_are_not_compared():
+    """A baseline whose kernels were read from CUDA activity alone (before CPU activity was
+    recorded beside it) may hold fewer kernels: it is not compared, never a regression."""
+    from resbench.measure.counters import DEPENDS_ON, KERNEL_READING
+
+    assert "kernel_reading" in DEPENDS_ON["kernels"]
+    env = {"torch": "2.11", "gpu": "NVIDIA H200"}
+    old = {"kernels": {"count": 90, "kernel_ms": 1.0, "detail": {}, "env": env}}
+    new = {"kernels": {"count": 120, "kernel_ms": 2.0, "detail": {}, "env": {**env, "kernel_reading": KERNEL_READING}}}
+    (v,) = counter_verdicts(old, new)
+    assert v.verdict == "not compared" and not v.fails and "kernel_reading" in v.note
+    (same,) = counter_verdicts(new, {"kernels": {**new["kernels"], "count": 121}})
+    assert same.verdict != "not compared" and same.fails  # read alike: one more kernel is caught
