@@ -30,6 +30,7 @@ import stat
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -319,28 +320,26 @@ class Store:
         records.sort(key=lambda r: r.created)
         return records, problems
 
-    def newest(self, kind: str, key: str, since: str = "") -> Record | None:
-        """The newest readable record of ``key`` created at or after ``since`` (ISO 8601)."""
-        for path in reversed(self._paths(kind, key)):
-            try:
-                rec = read_record(path)
-            except StoreError as e:
-                self._skip(e, path)
-                continue
-            if rec.key == key and rec.created >= since:
-                return rec
-        return None
+    def newest(self, kind: str, key: str, since: str = "",
+               where: Callable[[Record], bool] | None = None) -> Record | None:
+        """The newest readable record of ``key`` created at or after ``since`` (ISO 8601)
+        for which ``where(record)`` holds (every one when ``where`` is None)."""
+        return next(self._of_key(kind, key, reversed(self._paths(kind, key)),
+                                 lambda rec: rec.created >= since and (where is None or where(rec))), None)
 
-    def find(self, kind: str, key: str) -> Record | None:
-        for path in self._paths(kind, key):
+    def find(self, kind: str, key: str, where: Callable[[Record], bool] | None = None) -> Record | None:
+        """The oldest readable record of ``key`` for which ``where(record)`` holds (every one when None)."""
+        return next(self._of_key(kind, key, self._paths(kind, key), where), None)
+
+    def _of_key(self, kind: str, key: str, paths, where: Callable[[Record], bool] | None) -> Iterator[Record]:
+        for path in paths:
             try:
                 rec = read_record(path)
             except StoreError as e:
                 self._skip(e, path)
                 continue
-            if rec.key == key:
-                return rec
-        return None
+            if rec.key == key and (where is None or where(rec)):
+                yield rec
 
 
 def read_cache_table(path: Path, lo: float, hi: float, what: str, warn=None) -> dict:

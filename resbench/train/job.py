@@ -119,9 +119,9 @@ def _stored_job(spec: NetSpec, config: TrainConfig, rec, records_dir: Path) -> T
     return TrainJob(spec, rec.typed_result(), rec.env, records_dir / "train" / f"{rec.id}.json", paper_figure(spec, config))
 
 
-def _lone(rec):
-    """``rec`` if it is a one-process run (a DDP run's record is not drawn for a lone one), else None."""
-    return rec if rec is not None and rec.config.get("world_size", 1) == 1 else None
+def _lone(rec) -> bool:
+    """Whether ``rec`` is a one-process run (a DDP run's record is not drawn for a lone one)."""
+    return rec.config.get("world_size", 1) == 1
 
 
 def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
@@ -129,7 +129,7 @@ def _stored(runs: CellRuns, spec: NetSpec, config: TrainConfig):
     made concrete by a measurement, so a stored run of either dtype it can pick counts."""
     for dtype in ("fp32", "bf16") if config.dtype == "auto" else (config.dtype,):
         ran = replace(config, dtype=dtype)
-        rec = _lone(runs.stored(Cell(spec, ran.seed, ran).key))
+        rec = runs.stored(Cell(spec, ran.seed, ran).key, where=_lone)
         if rec is not None:
             return ran, rec
     return config, None
@@ -139,7 +139,7 @@ def _overlapping(runs: CellRuns, key: str, started: str):
     """The record of a lone run of the same configuration that finished after this one
     started (it held the claim, or finished before this one reached it): taken, not
     trained again."""
-    return _lone(runs.stored(key, since=started))
+    return runs.stored(key, since=started, where=_lone)
 
 
 def _train(spec, config, data, hooks, dist, is_main, checkpoint, resume, keep_checkpoints, on_epoch) -> TrainResult:

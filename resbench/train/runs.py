@@ -76,11 +76,13 @@ class CellRuns:
         finally:
             lock.release()
 
-    def stored(self, key: str, since: str | None = None) -> Record | None:
-        """The cell's record (the oldest), or with ``since`` the newest made at or after it."""
+    def stored(self, key: str, since: str | None = None, where=None) -> Record | None:
+        """The cell's record (the oldest), or with ``since`` the newest made at or after it;
+        with ``where``, only records for which ``where(record)`` holds (a lone run's lookup
+        passes over the cell's DDP runs to its lone ones)."""
         if since is None:
-            return self.store.find("train", key)
-        return self.store.newest("train", key, since=since)
+            return self.store.find("train", key, where)
+        return self.store.newest("train", key, since=since, where=where)
 
     def record(self, cell: Cell, result: TrainResult | dict, env: dict, *, tags: dict | None = None,
                key: str | None = None) -> Path:

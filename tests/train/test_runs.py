@@ -138,3 +138,17 @@ def test_a_cell_another_run_holds_is_waited_for_and_read(tmp_path):
 def test_cells_are_keyed_by_their_whole_configuration():
     a, b = _cells(1, 2)
     assert isinstance(a, Cell) and a.key != b.key and a.key_config["spec"] == "cifar-resnet8"
+
+
+def test_a_lone_lookup_passes_over_the_cells_ddp_runs(tmp_path):
+    """A cell's key does not hold the world size: a DDP run stored first must not hide the
+    lone run stored after it (or every lone `train` of the cell would train again)."""
+    from resbench.train.job import _lone
+
+    runs = CellRuns(Store(tmp_path))
+    cell = _cells(1, 1)[0]
+    runs.record(cell, RESULT, {}, tags={"world_size": 2})
+    assert runs.stored(cell.key, where=_lone) is None and runs.stored(cell.key) is not None
+    lone = runs.record(cell, RESULT, {}, tags={"world_size": 1})
+    assert runs.stored(cell.key, where=_lone).id == lone.stem
+    assert runs.stored(cell.key, since="", where=_lone).id == lone.stem
