@@ -44,8 +44,10 @@ def _rows(history, where: str) -> list[dict]:
     """``history`` if it is a list of epochs with errors, else bad input."""
     if not isinstance(history, list) or not all(
             isinstance(h, dict) and isinstance(h.get("epoch"), int)
-            and all(isinstance(h.get(k), (int, float)) for k in ("test_error", "train_error")) for h in history):
-        _fail(f"{where} has a history that is not a list of epochs with test_error and train_error")
+            and all(isinstance(h.get(k), (int, float)) and 0 <= h[k] <= 1 for k in ("test_error", "train_error"))
+            for h in history):
+        _fail(f"{where} has a history that is not a list of epochs with test_error and train_error "
+              "(fractions from 0 to 1)")
     return history
 
 
@@ -121,15 +123,21 @@ def verdict(ours: float, theirs: float) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if len(argv) != 3:
         _fail("usage: fidelity_164.py RESBENCH.json REFERENCE.json|.ckpt PREFIX")
     ours, ours_doc = load_resbench(Path(argv[0]))
     theirs, theirs_doc, complete = load_reference(Path(argv[1]))
     prefix = Path(argv[2])
-    if not prefix.name or prefix.name in (".", "..") or not prefix.parent.is_dir():
+    if argv[2].endswith(("/", os.sep)) or prefix.name in ("", ".", "..") or not prefix.parent.is_dir():
         _fail(f"{argv[2]} is not a PREFIX inside an existing folder; give one such as results/experiments/resnet20_164ep_vs_reference")
     if not os.access(prefix.parent, os.W_OK):
         _fail(f"{prefix.parent} is not writable here; give PREFIX in a folder you can write")
+    taken = [p for p in (Path(f"{prefix}{ext}") for ext in (".txt", ".csv", ".png")) if p.exists() and not p.is_file()]
+    if taken:
+        _fail(f"{taken[0]} is a folder, not a file; give another PREFIX")
     common = [e for e in range(1, len(ours) + 1) if _at(ours, e) and _at(theirs, e)]
     if not common:
         _fail(f"{argv[1]} has no finished epoch that the resbench run also has; give it after the reference's first epoch")
@@ -162,17 +170,17 @@ def main(argv: list[str]) -> None:
                 f"{100 * statistics.mean(_at(theirs, e)['test_error'] for e in last):.2f} %; training error "
                 f"{100 * statistics.mean(_at(ours, e)['train_error'] for e in last):.2f} % against "
                 f"{100 * statistics.mean(_at(theirs, e)['train_error'] for e in last):.2f} %"]
-    _write(prefix.with_suffix(".txt"), "\n".join(out) + "\n")
-    _write(prefix.with_suffix(".csv"), "epoch,resbench_test_error,resbench_train_error,reference_test_error,"
+    _write(Path(f"{prefix}.txt"), "\n".join(out) + "\n")
+    _write(Path(f"{prefix}.csv"), "epoch,resbench_test_error,resbench_train_error,reference_test_error,"
            "reference_train_error,reference_device\n" + "".join(
                f"{e},{_at(ours, e)['test_error']:.4f},{_at(ours, e)['train_error']:.5f},{_at(theirs, e)['test_error']:.4f},"
                f"{_at(theirs, e)['train_error']:.5f},\"{_at(theirs, e).get('device', 'unrecorded')}\"\n" for e in common))
-    _plot(ours, theirs, complete, prefix.with_suffix(".png"))
+    _plot(ours, theirs, complete, Path(f"{prefix}.png"))
     print("\n".join(out))
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text)
         tmp.replace(path)
@@ -200,9 +208,13 @@ def _plot(ours: list[dict], theirs: list[dict], complete: bool, path: Path) -> N
     ax.set_title("ResNet-20, 164-epoch step schedule, JPEG copy of CIFAR-10: resbench and the reference")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    Path(tmp).replace(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        _fail(f"cannot write {path} ({e.strerror}); give PREFIX in a folder you can write")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,14 @@ def _run_json(cmd: list[str], out: Path, env: dict | None = None) -> None:
 
 def run(a) -> None:
     out = Path(a.outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not (Path(a.data) / "cifar-10-batches-py").is_dir():
+        _bad_input(f"{a.data} has no cifar-10-batches-py/: give the folder prepare.py wrote")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _bad_input(f"cannot make {out} ({e.strerror}): give an OUTDIR you can write")
+    if not os.access(out, os.W_OK):
+        _bad_input(f"{out} is not writable here: give an OUTDIR you can write")
     arch, _, shortcut = a.arm.partition(":shortcut=")
     common = ["--epochs", str(a.epochs), "--schedule", a.schedule] + (["--subset", str(a.subset)] if a.subset else [])
     path = os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
@@ -118,9 +125,19 @@ def _same_run(done: Path, a) -> None:
 
 
 def _errors(folder: Path, side: str) -> dict[int, float]:
-    """Final test error in points of each finished run of ``side`` in ``folder``, by seed."""
-    return {int(f.stem.split("-s")[1]): 100 * json.loads(f.read_text())["final_test_error"]
-            for f in folder.glob(f"{side}-s*.json")}
+    """Final test error in points of each finished run of ``side`` in ``folder``, by seed
+    (a file named so that is not such a run: bad input, one line)."""
+    out = {}
+    for f in folder.glob(f"{side}-s*.json"):
+        try:
+            seed, err = int(f.stem.split("-s", 1)[1]), json.loads(f.read_text())["final_test_error"]
+            if not (isinstance(err, (int, float)) and 0 <= err <= 1):
+                raise ValueError(err)
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+            _bad_input(f"{f} is not a finished run of seed N with a final_test_error from 0 to 1 "
+                       f"({e.__class__.__name__}); remove it or give another OUTDIR")
+        out[seed] = 100 * err
+    return out
 
 
 def pairs(outdir: Path) -> list[tuple[int, float, float]]:
@@ -194,10 +211,13 @@ def report(a) -> None:
     outdir, prefix = Path(a.outdir), Path(a.prefix)
     if not outdir.is_dir():
         _bad_input(f"{outdir} is not a folder: give the OUTDIR `run` wrote")
+    _writable_prefix(prefix)
     got = pairs(outdir)
     if len(got) < 3:
         _bad_input(f"{outdir} holds {len(got)} finished pair(s): TOST needs at least 3")
     diffs = np.array([o - r for _, o, r in got])
+    if np.ptp(diffs) == 0:
+        _bad_input(f"the {len(got)} pairs in {outdir} all differ by {diffs[0]:+.2f} points: no spread, so no interval")
     t = tost(diffs, a.margin)
     power = tost_power(t["sd"], t["n"], a.margin)
     need = seeds_for_power(t["sd"], a.margin)
@@ -223,12 +243,36 @@ def report(a) -> None:
     if lo > 0 or hi < 0:  # the interval excludes no difference: name the bias, whatever the verdict
         lines.append(f"bias: the 90 % interval excludes 0: resbench's test error is {abs(t['mean']):.2f} points "
                      f"{'lower' if hi < 0 else 'higher'} than the reference's at this budget")
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    (prefix.with_suffix(".txt")).write_text("\n".join(lines) + "\n")
-    (prefix.with_suffix(".csv")).write_text("seed,resbench_test_error,reference_test_error,difference,machine\n" + "".join(
-        f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{machine[s]}\"\n" for s, o, r in got))
-    _plot(prefix.with_suffix(".png"), diffs, t, a.margin, lines[0])
+    _atomic(prefix.with_suffix(".txt"), lambda p: p.write_text("\n".join(lines) + "\n"))
+    _atomic(prefix.with_suffix(".csv"), lambda p: p.write_text(
+        "seed,resbench_test_error,reference_test_error,difference,machine\n" + "".join(
+            f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{machine[s]}\"\n" for s, o, r in got)))
+    _atomic(prefix.with_suffix(".png"), lambda p: _plot(p, diffs, t, a.margin, lines[0]))
     print("\n".join(lines))
+
+
+def _writable_prefix(prefix: Path) -> None:
+    """PREFIX's folder exists (or can be made) and can be written, and none of its three files is a folder."""
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _bad_input(f"cannot make {prefix.parent} ({e.strerror}): give PREFIX in a folder you can write")
+    if not os.access(prefix.parent, os.W_OK) or prefix.name in ("", ".", ".."):
+        _bad_input(f"{prefix} is not a PREFIX in a folder you can write: give one such as results/experiments/fidelity_x")
+    for ext in (".txt", ".csv", ".png"):
+        if prefix.with_suffix(ext).is_dir():
+            _bad_input(f"{prefix.with_suffix(ext)} is a folder, not a file: give another PREFIX")
+
+
+def _atomic(path: Path, write) -> None:
+    """``write(tmp)`` then the temporary file takes ``path``'s place: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        _bad_input(f"cannot write {path} ({e.strerror}): give PREFIX in a folder you can write")
 
 
 def _plot(path: Path, diffs: np.ndarray, t: dict, margin: float, title: str) -> None:
@@ -284,6 +328,10 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.what == "run" and a.lanes < 1:
         ap.error(f"--lanes must be at least 1, got {a.lanes}")
+    if getattr(a, "margin", 1.0) is not None and not 0 < getattr(a, "margin", 1.0) < math.inf:
+        _bad_input(f"--margin must be a positive number of points, got {a.margin}")
+    if a.what == "seeds" and not 0 <= a.sd < math.inf:
+        _bad_input(f"--sd must be a number of points, 0 or more, got {a.sd}")
     if a.what == "run":
         run(a)
     elif a.what == "report":

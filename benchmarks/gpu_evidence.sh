@@ -28,13 +28,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: gpu_evidence.sh DATA WORK [SECONDS [JOB...]]" >&2; exit 2; }
 data=$1; work=$2; limit=${3:-420}; shift $(( $# < 3 ? $# : 3 ))
-[[ $limit =~ ^[0-9]+$ ]] || { echo "gpu_evidence.sh: SECONDS must be a whole number of seconds, got $limit" >&2; exit 2; }
+[[ $limit =~ ^[0-9]{1,6}$ ]] && [ "$limit" -ge 1 ] || { echo "gpu_evidence.sh: SECONDS must be a whole number of seconds from 1 to 999999, got '$limit'" >&2; exit 2; }
+for j in "$@"; do [ -n "$j" ] || { echo "gpu_evidence.sh: an empty job name; give ref164, tost, tost_mean, tost_mean_linear, tost_arms or abc" >&2; exit 2; }; done
 want=" ${*:-ref164 tost tost_mean tost_mean_linear tost_arms abc} "
 for j in $want; do case $j in ref164|tost|tost_mean|tost_mean_linear|tost_arms|abc) ;; *) echo "gpu_evidence.sh: unknown job $j; give ref164, tost, tost_mean, tost_mean_linear, tost_arms or abc" >&2; exit 2;; esac; done
 [ -d "$data/cifar-10-batches-py" ] || { echo "gpu_evidence.sh: $data has no cifar-10-batches-py/; give the folder prepare.py wrote" >&2; exit 2; }
 dev=${EV_DEVICE:-cuda}
 sub=${EV_SUBSET:+--subset $EV_SUBSET}
-mkdir -p "$work"
+mkdir -p "$work" 2>/dev/null && [ -w "$work" ] || { echo "gpu_evidence.sh: cannot write WORK $work; give a folder you can write" >&2; exit 2; }
 export PYTHONUNBUFFERED=1
 set -m  # each background job in a process group of its own, so a stop reaches its children
 start=$(date +%s)

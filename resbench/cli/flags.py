@@ -57,6 +57,7 @@ FLAGS: dict[str, str] = {
     "max_blocks_per_stage": "--max-blocks-per-stage",
     "max_latency_ms": "--max-latency-ms",
     "max_macs": "--max-macs",
+    "max_seeds": "--seeds",  # with a budget or --until-resolved, --seeds is the most seeds
     "max_memory": "--max-memory",
     "max_params": "--max-params",
     "min_blocks_per_stage": "--min-blocks-per-stage",

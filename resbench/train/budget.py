@@ -238,6 +238,15 @@ def epochs_floor() -> int:
     return next(e for e in range(1, FULL_EPOCHS + 1) if expected_error(e) <= FLOOR_RATIO * trained)
 
 
+def check_epochs(epochs: int | None, floor: int | None) -> None:
+    """Fixed ``epochs`` below the ``floor`` answer about nets far from trained: refused (it
+    needs no costs, so a plan checks it before it calibrates anything)."""
+    if epochs is not None and floor and epochs < floor:
+        raise UsageError(f"`epochs` {epochs} is below the floor of {floor} epochs, below which the answer is about "
+                         f"nets far from trained: give `epochs` of at least {floor}, or accept the shorter question "
+                         f"with `allow_short=True`")
+
+
 def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seeds: int,
            variance_source: str, *, alpha: float = 0.05, floor: int | None = None, epochs: int | None = None) -> Plan:
     """The (seeds, epochs) within ``budget`` whose expected detectable difference (a test
@@ -245,10 +254,7 @@ def choose(arms: list[str], costs: list[ArmCost], budget: float, sd_at, max_seed
     the fewest epochs allowed; ``epochs``: fixed, only the seeds are chosen. Ties go to
     fewer epochs (more seeds: a better estimate of the spread itself)."""
     per_epoch = sum(c.seconds_per_epoch for c in costs)
-    if epochs is not None and floor and epochs < floor:
-        raise UsageError(f"`epochs` {epochs} is below the floor of {floor} epochs, below which the answer is about "
-                         f"nets far from trained: give `epochs` of at least {floor}, or accept the shorter question "
-                         f"with `allow_short=True`")
+    check_epochs(epochs, floor)
     lo = epochs if epochs is not None else (floor or 1)
     hi = epochs if epochs is not None else MAX_EPOCHS
     smallest = MIN_SEEDS * per_epoch * lo

@@ -33,6 +33,7 @@ from resbench.train.budget import (
     FULL_EPOCHS,
     Plan,
     calibrate,
+    check_epochs,
     choose,
     epochs_floor,
     expected_error,
@@ -146,7 +147,7 @@ def budgeted_compare(arms: list[NetSpec | str], config: TrainConfig, budget: flo
         v.number(budget, "budget (seconds)", 0, lo_open=True)
     v.number(effect, "effect (a fraction of test error)", 0, 1, lo_open=True, hi_open=True)
     if max_seeds is not None:
-        v.whole(max_seeds, "most seeds", 2, MAX_SEEDS)
+        v.whole(max_seeds, "max_seeds", 2, MAX_SEEDS)  # the most seeds a plan or its looks may take
     arms = [parse_spec(a) if isinstance(a, str) else a for a in arms]
     if len(arms) < 2:
         raise UsageError("a budgeted or sequential comparison needs at least two arms")
@@ -187,14 +188,15 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
     """Calibrate each arm here, then choose seeds and epochs for the smallest detectable
     difference (alpha split over the arms), at or above the floor on CIFAR-10."""
     data = load_data(config, fitted[0].input_size, warn=hooks.warning)
+    paper_question = config.dataset == "cifar10"
+    full = full_epochs(1, len(data.train_y))  # full-data epochs per epoch here
+    floor = math.ceil(epochs_floor() / full) if paper_question else None
+    check_epochs(epochs, None if allow_short else floor)  # before any calibration: it needs no costs
     costs = []
     for i, arm in enumerate(fitted):
         hooks.report("calibrating", i, len(fitted))
         costs.append(calibrate(arm, config, data, hooks.warning))
     sd_at, source = _spread_model(fitted, ref, config, len(data.train_y), results_dir)
-    paper_question = config.dataset == "cifar10"
-    full = full_epochs(1, len(data.train_y))  # full-data epochs per epoch here
-    floor = math.ceil(epochs_floor() / full) if paper_question else None
     plan = choose([a.name for a in fitted], costs, budget, sd_at, max_seeds or MAX_SEEDS, source,
                   alpha=ALPHA / max(1, len(fitted) - 1), floor=None if allow_short else floor, epochs=epochs)
     plan = replace(plan, schedule=config.schedule, epochs_floor=floor,

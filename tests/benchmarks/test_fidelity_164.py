@@ -60,11 +60,17 @@ def test_a_partial_reference_says_it_is_partial(tmp_path):
     (["{ours}", "{bad_rows}", "{out}"], "not a list of epochs"),
     (["{ours}", "{empty}", "{out}"], "no finished epoch"),
     (["{ours}", "{tmp}/nope.ckpt", "{out}"], "neither fidelity_reference.py's JSON nor its checkpoint"),
+    (["{ours}", "{nan}", "{out}"], "fractions from 0 to 1"),
+    (["{ours}", "{ref}", "{tmp}/"], "is not a PREFIX"),
+    (["{ours}", "{ref}", "{tmp}/taken"], "is a folder, not a file"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
     files = {"ours": {"history": _history(164, 0.12)}, "short": {"history": _history(3, 0.2)},
              "ref": {"history": _history(3, 0.2), "epochs": 164}, "ref3": {"history": _history(3, 0.2), "epochs": 3},
-             "bad_rows": {"history": {"1": 0.2}, "epochs": 164}, "empty": {"history": [], "epochs": 164}}
+             "bad_rows": {"history": {"1": 0.2}, "epochs": 164}, "empty": {"history": [], "epochs": 164},
+             "nan": {"history": [{"epoch": 1, "test_error": float("nan"), "train_error": 0.1}], "epochs": 164}}
+    (tmp_path / "taken.png").mkdir()
+    (tmp_path / "taken.txt").write_text("kept")
     for name, doc in files.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(doc))
     (tmp_path / "ours.txt").write_text("not json")
@@ -74,3 +80,4 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
         f164.main([a.format(**names) for a in args])
     err = capsys.readouterr().err
     assert e.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "taken.txt").read_text() == "kept" and not (tmp_path / "out.txt").exists()  # nothing written

@@ -80,15 +80,17 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
     monkeypatch.setattr(ft.subprocess, "run", fake_run)
     (tmp_path / "reference-s0.json").write_text(json.dumps({"final_test_error": 0.1, "epochs": 6, "schedule": "step",
                                                              "subset": None}))  # finished before: kept
+    data = tmp_path / "data"
+    (data / "cifar-10-batches-py").mkdir(parents=True)  # only checked for: the runs are faked
     with pytest.raises(SystemExit, match="boom"):
-        ft.main(["run", "DATA", str(tmp_path), "--seeds", "8"])
+        ft.main(["run", str(data), str(tmp_path), "--seeds", "8"])
     seeds = [s for _, s, _ in started]
     # pair order, up to two lanes starting at once (their records may swap neighbours)
     assert seeds[0] == 0 and all(abs(x - y) <= 1 for x, y in zip(seeds, sorted(seeds)))
     assert ("reference", 0, True) not in started
     assert all(ck for side, _, ck in started if side == "reference")  # the reference checkpoints every epoch
     assert max(seeds) <= 4  # the failure stopped the queue: seeds 5-7 never started
-    assert ft.main(["run", "DATA", str(tmp_path), "--seeds", "3"]) is None  # finished runs are not rerun
+    assert ft.main(["run", str(data), str(tmp_path), "--seeds", "3"]) is None  # finished runs are not rerun
     assert len([s for s in started if s[1] < 3]) == 5
 
 
@@ -146,3 +148,27 @@ def test_contrast_pairs_one_sides_runs_across_two_folders_by_seed(tmp_path, caps
             ft.main(argv)
         err = capsys.readouterr().err
         assert stop.value.code == 2 and said in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["seeds", "--sd", "-1"], "--sd must be"), (["seeds", "--sd", "1", "--margin", "nan"], "--margin must be"),
+    (["report", "{d}", "{d}/r", "--margin", "0"], "--margin must be"),
+    (["report", "{d}", "/proc/none/r"], "cannot make /proc/none"),
+    (["report", "{d}", "{d}/taken"], "is a folder, not a file"),
+    (["report", "{flat}", "{d}/r"], "no spread"),
+    (["report", "{bad}", "{d}/r"], "is not a finished run"),
+    (["run", "{d}/nodata", "{d}/out"], "has no cifar-10-batches-py"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, says):
+    (tmp_path / "taken.png").mkdir()
+    for name, errs in (("flat", [(0.2, 0.21)] * 3), ("bad", [(0.2, 0.21)] * 3)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for seed, (o, r) in enumerate(errs):
+            (folder / f"resbench-s{seed}.json").write_text(json.dumps({"final_test_error": o}))
+            (folder / f"reference-s{seed}.json").write_text(json.dumps({"final_test_error": r}))
+    (tmp_path / "bad" / "resbench-sX.json").write_text("{}")
+    with pytest.raises(SystemExit) as e:
+        ft.main([a.format(d=tmp_path, flat=tmp_path / "flat", bad=tmp_path / "bad") for a in argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
