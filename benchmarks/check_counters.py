@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from resbench.measure.env import _cpu_model
+from resbench.measure.env import cpu_model
 from resbench.check.counter_verdict import counter_verdicts
 from resbench.check.run import _worker, measure_counters
 from resbench.check.suite import Entry
@@ -118,7 +118,7 @@ def main() -> None:
     say(f"$ python3 benchmarks/check_counters.py --aa {a.aa} --instr-aa {a.instr_aa} --runs {a.runs}"
         + (" --busy" if a.busy else "") + (f" --condition '{a.condition}'" if a.condition else "")
         + f"   # {time.strftime('%Y-%m-%d %H:%M')}")
-    say(f"# {platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}; "
+    say(f"# {platform.machine()} {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}; "
         f"entry {ENTRY.id}; {a.runs} runs a side; "
         + (a.condition or ("ONE CORE KEPT BUSY by a second process" if a.busy else "no other work")))
     t_all = time.perf_counter()

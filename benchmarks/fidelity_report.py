@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from resbench.measure.env import _cpu_model
+from resbench.measure.env import cpu_model
 
 SIDES = {"resbench": "resbench (this code)", "reference": "independent reference", "old": "resbench before the fix",
          "resbench15": "resbench, 15 epochs", "bf16": "resbench, bf16 autocast"}
@@ -46,7 +46,7 @@ def main(outdir: Path, prefix: Path) -> None:
     df = load(outdir)
     last = df.loc[df.groupby(["side", "seed"]).epoch.idxmax()]
     lines = [f"# ResNet-20 on the JPEG CIFAR-10 copy: resbench against an independent trainer, {df.epoch.max()} epochs",
-             f"# machine: {platform.machine()} {platform.processor() or ''} ({_cpu_model()}), 2 cores; torch {torch.__version__}, "
+             f"# machine: {platform.machine()} {platform.processor() or ''} ({cpu_model()}), 2 cores; torch {torch.__version__}, "
              f"torchvision {torchvision.__version__}, Python {platform.python_version()}; reference and resbench in fp32, bf16: resbench with bf16 autocast",
              f"# command: bash benchmarks/fidelity.sh DATA {outdir.name} {df.epoch.max()}; "
              f"python3 benchmarks/fidelity_report.py {outdir.name} {prefix}",

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resbench.measure.env import _cpu_model
+from resbench.measure.env import cpu_model
 
 HERE = Path(__file__).resolve().parent.parent
 ALPHA = 0.05  # each one-sided test: the 90 % interval
@@ -150,7 +150,7 @@ def _machine(outdir: Path, seed: int) -> str:
     """Where a pair ran: the reference run's machine, cores, device and versions (both sides ran together)."""
     doc = json.loads((outdir / f"reference-s{seed}.json").read_text())
     device = doc.get("device") or "cpu"
-    return (f"{doc.get('machine') or _cpu_model()}, {doc.get('cores') or os.cpu_count()} cores, {device}; "
+    return (f"{doc.get('machine') or cpu_model()}, {doc.get('cores') or os.cpu_count()} cores, {device}; "
             f"torch {doc['torch']}, torchvision {doc['torchvision']}")
 
 

@@ -119,12 +119,12 @@ def aa_coverage(results: dict[int, object], k: int, splits: int, seed: int = 0) 
 def report(a) -> None:
     import torch
 
-    from resbench.measure.env import _cpu_model
+    from resbench.measure.env import cpu_model
     from resbench.train.budget import full_epochs, one_arm_sd
 
     out = Path(a.outdir)
     lines = [f"# benchmarks/repeated_cells.py report {a.outdir} {a.prefix}",
-             f"# {_cpu_model()} ({platform.machine()}), torch {torch.__version__}, Python {platform.python_version()}; "
+             f"# {cpu_model()} ({platform.machine()}), torch {torch.__version__}, Python {platform.python_version()}; "
              f"records in {out / 'records'}"]
     rows = []
     for key, results in sorted(groups(out).items(), key=lambda kv: str(kv[0])):

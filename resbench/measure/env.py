@@ -13,7 +13,7 @@ import torch
 import resbench
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -56,7 +56,7 @@ def collect_env(device: torch.device | None = None) -> dict:
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "device": str(device) if device is not None else None,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from resbench.train.comparison import ArmRow
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display needed, ever
@@ -60,7 +60,7 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     ``references`` (label -> test error, a fraction) are drawn as horizontal lines, on a
     log error axis (linear below 0.1 %, so that an error of 0 is drawn) so that a trained
     net's last points and the lines stay apart."""
-    plt = _plt()
+    plt = pyplot()
     panels = panels or {"": list(arms)}
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False, sharey=True)
     cmap = plt.get_cmap("tab10")
@@ -80,7 +80,7 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -95,7 +95,7 @@ def run_curves(result, paper, path: str, title: str = "") -> str:
 def forest(rows: Sequence[ArmRow], seed_errors: dict[str, dict[int, float]], path: str, title: str = "") -> str:
     """Each arm's difference to the reference (points of test error) with the interval the
     table shows, and the per-seed paired differences as small points behind it."""
-    plt = _plt()
+    plt = pyplot()
     ref = next(r.arm for r in rows if r.reference)
     others = [r for r in rows if not r.reference]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.6 * max(1, len(others))))
@@ -122,7 +122,7 @@ def forest(rows: Sequence[ArmRow], seed_errors: dict[str, dict[int, float]], pat
     ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -141,7 +141,7 @@ def comparison_figure(cmp, path: str) -> str:
 def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: str, log: bool = False, sorted_panel: bool = True) -> str:
     """Per-layer values for several nets: original order (left) and sorted by magnitude
     (right), as the paper's Fig. 7."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2 if sorted_panel else 1, figsize=(12 if sorted_panel else 6.5, 4.2), squeeze=False)
     for name, values in nets.items():
         x = np.arange(1, len(values) + 1)
@@ -160,7 +160,7 @@ def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: st
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -168,7 +168,7 @@ def layer_values(nets: dict[str, list[float]], path: str, ylabel: str, title: st
 def scatter(xs: list[float], ys: list[float], path: str, xlabel: str, ylabel: str, labels: list[str] | None = None,
             logx: bool = True) -> str:
     """One point per stored record (``resbench plot``)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
     ax.scatter(xs, ys, s=22, color="tab:blue")
     for x, y, text in zip(xs, ys, labels or []):
@@ -179,14 +179,14 @@ def scatter(xs: list[float], ys: list[float], path: str, xlabel: str, ylabel: st
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
 
 def breakdown_bars(results, path: str) -> str:
     """A stacked bar per profiled result (spec, batch): each stage's median ms, the rest on top."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(results) + 2), 4.5))
     names = []
     for r in results:
@@ -208,12 +208,12 @@ def breakdown_bars(results, path: str) -> str:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path) -> None:
     """Write the figure atomically: a failed write never replaces an existing figure."""
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".").lower() or "png")

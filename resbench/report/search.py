@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from resbench.format import ms, pct_pm, si
-from resbench.report.plots import _plt, _save
+from resbench.report.plots import pyplot, save_figure
 
 
 def front_table(summary, confirmed: dict[str, bool], split: str = "test") -> Table:
@@ -27,7 +27,7 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     epoch it stopped), the front as a step line, and the paper's presets: a star where the
     study trained them, a dashed line at their cost where it did not (outside the space or
     constraints)."""
-    plt = _plt()
+    plt = pyplot()
     key = {"macs": "macs", "params": "params", "latency": "latency_ms"}[cost]
     label = {"macs": "MACs per image", "params": "parameters", "latency": "latency (ms)"}[cost]
     history = hypervolume.history if hypervolume is not None and hypervolume.history else ()
@@ -73,7 +73,7 @@ def search_scatter(summary, path: str, presets: dict[str, dict], cost: str = "ma
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or f"study {summary.study}", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 

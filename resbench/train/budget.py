@@ -33,7 +33,7 @@ from resbench.cache import cache_dir
 from resbench.errors import UsageError
 from resbench.measure.busy import Meter
 from resbench.measure.busy import warning as busy_warning
-from resbench.measure.env import _cpu_model
+from resbench.measure.env import cpu_model
 from resbench.runtime import resolve_device
 from resbench.spec import NetSpec
 from resbench.stats import flat, min_detectable_difference
@@ -316,7 +316,7 @@ def calibrate(spec: NetSpec, cfg: TrainConfig, data, warn=None) -> ArmCost:
 
 def _cache_key(spec: NetSpec, cfg: TrainConfig, data) -> str:
     device = resolve_device(cfg.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model()
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     what = {**cfg.key_fields(), "seed": 0, "epochs": 0, "subset": None, "data": [len(data.train_y), len(data.test_y)]}
     return json.dumps([where, torch.__version__, torch.get_num_threads(), spec.name, what], sort_keys=True, default=str)
 

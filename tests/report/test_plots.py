@@ -43,7 +43,7 @@ def test_reference_lines_are_drawn_on_a_log_error_axis_that_still_shows_zero(tmp
     import resbench.report.plots as plots
 
     drawn = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig))
     hist = [[{"epoch": e, "train_error": 0.5 / e if e < 10 else 0.0, "test_error": 0.6 / e} for e in range(1, 11)]]
     plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"), references={"paper": 0.0875, "repro": 0.0827})
     (ax,) = drawn[0].axes
