@@ -41,7 +41,7 @@ from scipy import stats
 
 from resbench.measure.env import cpu_model
 from resbench.check.counter_verdict import counter_verdicts
-from resbench.check.run import _worker, measure_counters
+from resbench.check.run import run_worker, measure_counters
 from resbench.check.suite import Entry
 from resbench.check.verdict import DEFAULT_ALPHA, DEFAULT_TOLERANCE, NOISE_K, timing_verdict
 
@@ -78,8 +78,8 @@ def make_copies(tmp: Path) -> dict[str, Path]:
 def timed_runs(base: Path, cand: Path, runs: int) -> tuple[list[float], list[float]]:
     b, c = [], []
     for _ in range(runs):  # interleaved A B A B, as check --against
-        b.append(_worker(base, CHEAP)["timing"])
-        c.append(_worker(cand, CHEAP)["timing"])
+        b.append(run_worker(base, CHEAP)["timing"])
+        c.append(run_worker(cand, CHEAP)["timing"])
     return [t["median_ms"] for t in b], [t["median_ms"] for t in c]
 
 

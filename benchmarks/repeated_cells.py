@@ -93,7 +93,7 @@ def aa_coverage(results: dict[int, object], k: int, splits: int, seed: int = 0) 
     """compare's interval for random disjoint k-vs-k splits of one arm's finished seeds (the
     diverged left out first): the share that holds 0 (the true difference of an arm with
     itself), and how many splits gave no interval."""
-    from resbench.train.comparison import _difference
+    from resbench.train.comparison import arm_difference
 
     seeds = sorted(s for s, r in results.items() if not r.diverged)
     rng = np.random.default_rng(seed)
@@ -104,7 +104,7 @@ def aa_coverage(results: dict[int, object], k: int, splits: int, seed: int = 0) 
         # pair the two halves seed by seed: relabel both to 0..k-1 (compare pairs by seed number)
         ref = {i: results[int(s)] for i, s in enumerate(pick[:k])}
         other = {i: results[int(s)] for i, s in enumerate(pick[k:])}
-        d = _difference(ref, other, 1, 0.01)
+        d = arm_difference(ref, other, 1, 0.01)
         if not d.get("delta_ci"):
             none += 1
             continue

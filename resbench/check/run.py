@@ -61,7 +61,7 @@ def measure_entry(entry: Entry) -> dict:
     return out
 
 
-def _worker(root: Path, entry: Entry) -> dict:
+def run_worker(root: Path, entry: Entry) -> dict:
     """One run of ``entry`` in a fresh process, with the resbench found in ``root``.
     resbench.check_worker is the stable entry point: REF's code may predate this package."""
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -150,7 +150,7 @@ def measure_suite(suite: Suite, entries=None, hooks: Hooks = Hooks(), rounds: in
             if not e.timing:
                 results.append(measure_entry(e))
                 continue
-            results.append(merge_runs([_worker(_here(), e) for _ in range(e.rounds or rounds)]))
+            results.append(merge_runs([run_worker(_here(), e) for _ in range(e.rounds or rounds)]))
         except (UsageError, BenchmarkFailed):
             raise
         except Exception as ex:  # the benchmark itself broke: exit 4, not a regression
@@ -226,8 +226,8 @@ def measure_against(suite: Suite, ref: str, rounds: int, hooks: Hooks = Hooks())
             runs: dict[str, list] = {"base": [], "cand": []}
             for r in range(n):
                 hooks.report(e.id, i, len(suite.entries))
-                runs["base"].append(_worker(ref_root, e))
-                runs["cand"].append(_worker(_here(), e))
+                runs["base"].append(run_worker(ref_root, e))
+                runs["cand"].append(run_worker(_here(), e))
             base.append(merge_runs(runs["base"]))
             cand.append(merge_runs(runs["cand"]))
         if any(e.counters for e in suite.entries):

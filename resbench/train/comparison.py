@@ -358,7 +358,7 @@ def summarize_arms(arms: list[NetSpec], results: list[tuple[NetSpec, int, TrainR
     for arm in arms:
         row = _arm_row(arm, by_arm[arm.name], reference, effect, target_error, config)
         if arm.name != reference.name:
-            row = replace(row, **_difference(by_arm[reference.name], by_arm[arm.name], m, effect))
+            row = replace(row, **arm_difference(by_arm[reference.name], by_arm[arm.name], m, effect))
         rows.append(row)
     return [row if row.reference else replace(row, p_adjusted=p, p_adjust_method="holm" if m > 1 else "none",
                                               significant=None if p is None else p < ALPHA)
@@ -388,7 +388,7 @@ def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, 
 PER_IMAGE_FROM = 3  # seeds from which the per-image interval is used (benchmarks/per_image_coverage.py)
 
 
-def _difference(ref: dict[int, TrainResult], arm: dict[int, TrainResult], m: int, effect: float) -> dict:
+def arm_difference(ref: dict[int, TrainResult], arm: dict[int, TrainResult], m: int, effect: float) -> dict:
     """The paired difference to the reference over the seeds both finished, at the level
     that holds for all m comparisons together, and its power at alpha/m. With every pair's
     per-image results recorded and at least PER_IMAGE_FROM pairs, the interval accounts for
