@@ -324,14 +324,15 @@ class Store:
                where: Callable[[Record], bool] | None = None) -> Record | None:
         """The newest readable record of ``key`` created at or after ``since`` (ISO 8601)
         for which ``where(record)`` holds (every one when ``where`` is None)."""
-        return next(self._of_key(kind, key, reversed(self._paths(kind, key)),
+        return next(self._of_key(key, reversed(self._paths(kind, key)),
                                  lambda rec: rec.created >= since and (where is None or where(rec))), None)
 
     def find(self, kind: str, key: str, where: Callable[[Record], bool] | None = None) -> Record | None:
         """The oldest readable record of ``key`` for which ``where(record)`` holds (every one when None)."""
-        return next(self._of_key(kind, key, self._paths(kind, key), where), None)
+        return next(self._of_key(key, self._paths(kind, key), where), None)
 
-    def _of_key(self, kind: str, key: str, paths, where: Callable[[Record], bool] | None) -> Iterator[Record]:
+    def _of_key(self, key: str, paths, where: Callable[[Record], bool] | None) -> Iterator[Record]:
+        """The readable records of ``key`` among ``paths``, in their order, that ``where`` accepts."""
         for path in paths:
             try:
                 rec = read_record(path)
