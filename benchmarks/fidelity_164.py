@@ -44,7 +44,8 @@ def _rows(history, where: str) -> list[dict]:
     """``history`` if it is a list of epochs with errors, else bad input."""
     if not isinstance(history, list) or not all(
             isinstance(h, dict) and isinstance(h.get("epoch"), int)
-            and all(isinstance(h.get(k), (int, float)) and 0 <= h[k] <= 1 for k in ("test_error", "train_error"))
+            and all(isinstance(h.get(k), (int, float)) and not isinstance(h[k], bool) and 0 <= h[k] <= 1
+                    for k in ("test_error", "train_error"))
             for h in history):
         _fail(f"{where} has a history that is not a list of epochs with test_error and train_error "
               "(fractions from 0 to 1)")
@@ -58,9 +59,10 @@ def load_resbench(path: Path) -> tuple[list[dict], dict]:
     except (OSError, ValueError, KeyError, TypeError) as e:
         _fail(f"{path} is not a resbench train record with a history ({e.__class__.__name__}); "
               "give the --json output of `resbench train resnet20 --epochs 164`")
-    spec = doc.get("spec")
+    history = _rows(history, str(path))
+    spec = doc.get("spec") if isinstance(doc, dict) else None
     spec = spec.get("name") if isinstance(spec, dict) else spec
-    if spec not in (None, "resnet20") or doc.get("epochs", PAPER_EPOCHS) != PAPER_EPOCHS or len(_rows(history, str(path))) != PAPER_EPOCHS:
+    if spec not in (None, "resnet20") or doc.get("epochs", PAPER_EPOCHS) != PAPER_EPOCHS or len(history) != PAPER_EPOCHS:
         _fail(f"{path} is not a finished {PAPER_EPOCHS}-epoch resnet20 run ({len(history)} epochs of {spec or 'a net'}); "
               f"give the record of `resbench train resnet20 --epochs {PAPER_EPOCHS}`")
     return history, doc
@@ -81,6 +83,8 @@ def load_reference(path: Path) -> tuple[list[dict], dict, bool]:
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same bad input
         _fail(f"{path} is neither fidelity_reference.py's JSON nor its checkpoint ({e.__class__.__name__}); "
               "give the --out or --checkpoint file of benchmarks/fidelity_reference.py")
+    if not isinstance(args, dict):
+        _fail(f"{path} has no arguments of a run (its args are {type(args).__name__}); give fidelity_reference.py's output")
     want = {"epochs": PAPER_EPOCHS, "arch": "resnet20", "shortcut": "A", "schedule": "step", "subset": None}
     got = {k: args.get(k, want[k]) for k in want}
     if got != want:
@@ -142,17 +146,17 @@ def main(argv: list[str]) -> None:
     if not common:
         _fail(f"{argv[1]} has no finished epoch that the resbench run also has; give it after the reference's first epoch")
     paper = TABLE6["resnet20"]
-    env = ours_doc.get("env", {})
-    where = sorted({h.get("device", "unrecorded") for h in theirs})
+    env = ours_doc.get("env") if isinstance(ours_doc.get("env"), dict) else {}
+    where = sorted({str(h.get("device", "unrecorded")) for h in theirs})
     if where == ["unrecorded"] and theirs_doc.get("machine"):  # runs from before rows said where
-        where = [theirs_doc["machine"]]
+        where = [str(theirs_doc["machine"])]
     out = [f"# ResNet-20 (option A), the paper's {PAPER_EPOCHS}-epoch step schedule: resbench (seed "
            f"{ours_doc.get('seed', '0, its default')}) beside the independent reference (benchmarks/fidelity_reference.py, "
            f"seed {theirs_doc.get('seed', theirs_doc.get('args', {}).get('seed', '?'))}) on the same files",
            f"# resbench: {argv[0]} ({len(ours)} epochs; {env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores, "
            f"{env.get('device', '?')}; torch {env.get('torch', '?')}; crop border: the mean colour)",
            f"# reference: {argv[1]} ({len(theirs)} of {theirs_doc.get('epochs', PAPER_EPOCHS)} epochs; ran on "
-           f"{'; '.join(where)}{'; torch ' + theirs_doc['torch'] if 'torch' in theirs_doc else ''}; crop border: {theirs_doc.get('pad_fill', 'black')})",
+           f"{'; '.join(where)}{'; torch ' + str(theirs_doc['torch']) if 'torch' in theirs_doc else ''}; crop border: {theirs_doc.get('pad_fill', 'black')})",
            f"# paper (He et al. 2015, Table 6) {100 * paper:.2f} %; akamaster {100 * AKAMASTER:.2f} %",
            "", "after epoch   resbench test / train %   reference test / train %"]
     for e in MILESTONES:

@@ -102,6 +102,10 @@ def run(a) -> None:
     # One queue in pair order (seed 0 both sides, then seed 1, ...), taken by two lanes:
     # pairs finish in order, both cores stay busy though the sides' speeds differ, and a
     # run stopped part-way resumes from its last epoch (both sides checkpoint every epoch).
+    for seed in range(a.seeds):  # finished runs that are not the run asked for: said before anything trains
+        done = out / f"reference-s{seed}.json"
+        if done.is_file() and done.stat().st_size:
+            _same_run(done, a)
     tasks = [(side, seed) for seed in range(a.seeds) for side in (ours, reference)]
     with ThreadPoolExecutor(a.lanes) as pool:
         futures = [pool.submit(side, seed) for side, seed in tasks]
@@ -116,12 +120,15 @@ def run(a) -> None:
 
 def _same_run(done: Path, a) -> None:
     """A finished reference run is reused only if it is the run asked for now."""
-    doc = json.loads(done.read_text())
-    have = (doc.get("epochs"), doc.get("schedule"), doc.get("subset"), doc.get("pad_fill", "black"))
+    try:
+        doc = json.loads(done.read_text())
+        have = (doc.get("epochs"), doc.get("schedule"), doc.get("subset"), doc.get("pad_fill", "black"))
+    except (OSError, ValueError, AttributeError) as e:
+        _bad_input(f"{done} is not a finished reference run ({e.__class__.__name__}); remove it or give another OUTDIR")
     want = (a.epochs, a.schedule, a.subset, a.pad_fill)
     if have != want:
-        raise SystemExit(f"{done} is another run (epochs, schedule, subset, border {have}, asked {want}): "
-                         "give another OUTDIR")
+        _bad_input(f"{done} is another run (epochs, schedule, subset, border {have}, asked {want}): "
+                   "give another OUTDIR")
 
 
 def _errors(folder: Path, side: str) -> dict[int, float]:
@@ -131,7 +138,7 @@ def _errors(folder: Path, side: str) -> dict[int, float]:
     for f in folder.glob(f"{side}-s*.json"):
         try:
             seed, err = int(f.stem.split("-s", 1)[1]), json.loads(f.read_text())["final_test_error"]
-            if not (isinstance(err, (int, float)) and 0 <= err <= 1):
+            if isinstance(err, bool) or not (isinstance(err, (int, float)) and 0 <= err <= 1):
                 raise ValueError(err)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             _bad_input(f"{f} is not a finished run of seed N with a final_test_error from 0 to 1 "
@@ -148,10 +155,10 @@ def pairs(outdir: Path) -> list[tuple[int, float, float]]:
 
 def _machine(outdir: Path, seed: int) -> str:
     """Where a pair ran: the reference run's machine, cores, device and versions (both sides ran together)."""
-    doc = json.loads((outdir / f"reference-s{seed}.json").read_text())
+    doc = json.loads((outdir / f"reference-s{seed}.json").read_text())  # read before by _errors
     device = doc.get("device") or "cpu"
     return (f"{doc.get('machine') or cpu_model()}, {doc.get('cores') or os.cpu_count()} cores, {device}; "
-            f"torch {doc['torch']}, torchvision {doc['torchvision']}")
+            f"torch {doc.get('torch', '?')}, torchvision {doc.get('torchvision', '?')}")
 
 
 def contrast(a) -> None:
@@ -209,6 +216,8 @@ def seeds_for_power(sd: float, margin: float, most: int = 200) -> int | None:
 
 def report(a) -> None:
     outdir, prefix = Path(a.outdir), Path(a.prefix)
+    if a.prefix.endswith(("/", os.sep)):
+        _bad_input(f"{a.prefix} is a folder, not a PREFIX: give one such as {a.prefix.rstrip('/')}/fidelity_x")
     if not outdir.is_dir():
         _bad_input(f"{outdir} is not a folder: give the OUTDIR `run` wrote")
     _writable_prefix(prefix)
@@ -226,10 +235,10 @@ def report(a) -> None:
     machine = {s: _machine(outdir, s) for s, _, _ in got}
     where = collections.Counter(machine.values())
     lines = [
-        f"Fidelity by TOST: {first['spec']} in resbench against benchmarks/fidelity_reference.py "
+        f"Fidelity by TOST: {first.get('spec', '?')} in resbench against benchmarks/fidelity_reference.py "
         f"({ref_doc.get('arch')}, shortcut {ref_doc.get('shortcut')}, {ref_doc.get('schedule')} schedule, "
         f"{ref_doc.get('pad_fill', 'black')} crop border), "
-        f"{ref_doc['epochs']} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
+        f"{ref_doc.get('epochs', '?')} epochs" + (f" on a {ref_doc['subset']}-image subset" if ref_doc.get("subset") else ""),
         "machine: " + "; ".join(f"{m} ({n} pair{'s' if n > 1 else ''})" for m, n in where.items()),
         f"pairs (same seed on both sides): {t['n']}; margin fixed before the runs: +-{a.margin:g} points of test error",
         f"resbench mean {np.mean([o for _, o, _ in got]):.2f} %, reference mean {np.mean([r for _, _, r in got]):.2f} %",
@@ -243,11 +252,11 @@ def report(a) -> None:
     if lo > 0 or hi < 0:  # the interval excludes no difference: name the bias, whatever the verdict
         lines.append(f"bias: the 90 % interval excludes 0: resbench's test error is {abs(t['mean']):.2f} points "
                      f"{'lower' if hi < 0 else 'higher'} than the reference's at this budget")
-    _atomic(prefix.with_suffix(".txt"), lambda p: p.write_text("\n".join(lines) + "\n"))
-    _atomic(prefix.with_suffix(".csv"), lambda p: p.write_text(
+    _atomic(Path(f"{prefix}.txt"), lambda p: p.write_text("\n".join(lines) + "\n"))
+    _atomic(Path(f"{prefix}.csv"), lambda p: p.write_text(
         "seed,resbench_test_error,reference_test_error,difference,machine\n" + "".join(
             f"{s},{o:.4f},{r:.4f},{o - r:.4f},\"{machine[s]}\"\n" for s, o, r in got)))
-    _atomic(prefix.with_suffix(".png"), lambda p: _plot(p, diffs, t, a.margin, lines[0]))
+    _atomic(Path(f"{prefix}.png"), lambda p: _plot(p, diffs, t, a.margin, lines[0]))
     print("\n".join(lines))
 
 
@@ -260,8 +269,8 @@ def _writable_prefix(prefix: Path) -> None:
     if not os.access(prefix.parent, os.W_OK) or prefix.name in ("", ".", ".."):
         _bad_input(f"{prefix} is not a PREFIX in a folder you can write: give one such as results/experiments/fidelity_x")
     for ext in (".txt", ".csv", ".png"):
-        if prefix.with_suffix(ext).is_dir():
-            _bad_input(f"{prefix.with_suffix(ext)} is a folder, not a file: give another PREFIX")
+        if Path(f"{prefix}{ext}").is_dir():
+            _bad_input(f"{prefix}{ext} is a folder, not a file: give another PREFIX")
 
 
 def _atomic(path: Path, write) -> None:

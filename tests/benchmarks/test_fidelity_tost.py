@@ -94,7 +94,7 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
     assert len([s for s in started if s[1] < 3]) == 5
 
 
-def test_a_finished_reference_run_of_another_recipe_is_refused(tmp_path):
+def test_a_finished_reference_run_of_another_recipe_is_refused(tmp_path, capsys):
     """A --pad-fill mean rerun into an OUTDIR of black-border runs must not pair the old runs."""
     import argparse
 
@@ -102,10 +102,10 @@ def test_a_finished_reference_run_of_another_recipe_is_refused(tmp_path):
     done.write_text(json.dumps({"epochs": 6, "schedule": "step", "subset": None}))  # from before --pad-fill: black
     asked = argparse.Namespace(epochs=6, schedule="step", subset=None, pad_fill="black")
     ft._same_run(done, asked)  # the same run: reused
-    with pytest.raises(SystemExit, match="another run"):
-        ft._same_run(done, argparse.Namespace(**{**vars(asked), "pad_fill": "mean"}))
-    with pytest.raises(SystemExit, match="another run"):
-        ft._same_run(done, argparse.Namespace(**{**vars(asked), "epochs": 13}))
+    for change in ({"pad_fill": "mean"}, {"epochs": 13}):
+        with pytest.raises(SystemExit) as e:
+            ft._same_run(done, argparse.Namespace(**{**vars(asked), **change}))
+        assert e.value.code == 2 and "another run" in capsys.readouterr().err
 
 
 def test_pairs_from_two_machines_are_named_with_their_counts(tmp_path):
