@@ -86,7 +86,7 @@ def test_run_takes_pairs_in_order_resumes_and_stops_at_a_failure(tmp_path, monke
         ft.main(["run", str(data), str(tmp_path), "--seeds", "8"])
     seeds = [s for _, s, _ in started]
     # pair order, up to two lanes starting at once (their records may swap neighbours)
-    assert seeds[0] == 0 and all(abs(x - y) <= 1 for x, y in zip(seeds, sorted(seeds)))
+    assert 0 in seeds[:2] and all(abs(x - y) <= 1 for x, y in zip(seeds, sorted(seeds)))
     assert ("reference", 0, True) not in started
     assert all(ck for side, _, ck in started if side == "reference")  # the reference checkpoints every epoch
     assert max(seeds) <= 4  # the failure stopped the queue: seeds 5-7 never started
