@@ -24,6 +24,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from resbench.errors import WriteFailed
+from resbench.store import atomic_output
 from resbench.train.budget import FLOOR_SD
 from resbench.train.paper import PAPER_EPOCHS, REPRODUCTIONS, TABLE6
 
@@ -184,12 +186,11 @@ def main(argv: list[str]) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    except OSError as e:
-        _fail(f"cannot write {path} ({e.strerror}); give PREFIX in a folder you can write")
+        with atomic_output(path) as tmp:
+            tmp.write_text(text)
+    except (OSError, WriteFailed) as e:
+        _fail(f"cannot write {path} ({getattr(e, 'strerror', None) or e}); give PREFIX in a folder you can write")
 
 
 def _plot(ours: list[dict], theirs: list[dict], complete: bool, path: Path) -> None:
@@ -212,13 +213,11 @@ def _plot(ours: list[dict], theirs: list[dict], complete: bool, path: Path) -> N
     ax.set_title("ResNet-20, 164-epoch step schedule, JPEG copy of CIFAR-10: resbench and the reference")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        _fail(f"cannot write {path} ({e.strerror}); give PREFIX in a folder you can write")
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    except (OSError, WriteFailed) as e:
+        _fail(f"cannot write {path} ({getattr(e, 'strerror', None) or e}); give PREFIX in a folder you can write")
 
 
 if __name__ == "__main__":

@@ -274,14 +274,16 @@ def _writable_prefix(prefix: Path) -> None:
 
 
 def _atomic(path: Path, write) -> None:
-    """``write(tmp)`` then the temporary file takes ``path``'s place: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    """``write(tmp)`` then the temporary file takes ``path``'s place (resbench.store.atomic_output):
+    a reader never sees half a file."""
+    from resbench.errors import WriteFailed
+    from resbench.store import atomic_output
+
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        _bad_input(f"cannot write {path} ({e.strerror}): give PREFIX in a folder you can write")
+        with atomic_output(path) as tmp:
+            write(tmp)
+    except (OSError, WriteFailed) as e:
+        _bad_input(f"cannot write {path} ({getattr(e, 'strerror', None) or e}): give PREFIX in a folder you can write")
 
 
 def _plot(path: Path, diffs: np.ndarray, t: dict, margin: float, title: str) -> None:
