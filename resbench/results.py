@@ -77,6 +77,7 @@ class TrainResult:
 
     test_images: int | None = None  # images behind test_correct
     contention: float | None = None  # share of the cores other processes used while it trained (resbench.measure.busy)
+    data_official: bool | None = None  # the data files are the official release's (resbench.train.data.Dataset.official)
 
     def correct(self) -> np.ndarray | None:
         """The final net's right answers per test image (bool), None when not recorded."""
@@ -118,6 +119,8 @@ def check_train_result(d: dict) -> TrainResult:
     number(r.data_fraction, "result data fraction", -1, 1)
     if r.contention is not None:
         number(r.contention, "result contention", 0, 1)
+    if r.data_official is not None and not isinstance(r.data_official, bool):
+        raise TypeError(f"data_official is {r.data_official!r}, not true, false or null")
     for i, h in enumerate(r.history):
         where = f"result history[{i}]"
         whole(h.epoch, f"{where} epoch", 1, None)

@@ -41,6 +41,7 @@ DAMAGE = ["created-number", "key-list", "spec-number", "result-empty", "history-
           "history-value-text", "schema-future", "schema-text", "env-list",
           # counts are positive, times positive, shares in [0, 1]
           "result:contention=5", "result:contention=-1", "result:contention=\"x\"", "result:world_size=0", "result:packed=0",
+          "result:data_official=1",
           "result:effective_batch_size=0", "result:params=0", "result:seconds=0", "result:images_per_second=0"]
 RAW = {"deep": "[" * 100_000 + "]" * 100_000, "not-json": "{", "empty": "", "list": "[]", "binary": "\udcff"}
 

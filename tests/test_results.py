@@ -52,6 +52,7 @@ def test_a_train_result_reads_back_as_itself():
     ({"epochs": 2}, "history holds 1"),
     ({"history": [], "epochs": 0}, "no history"),
     ({"contention": 2.0}, "contention"),
+    ({"data_official": "yes"}, "data_official"),
     ({"history": "none"}, "not a list"),
 ])
 def test_a_train_result_no_run_could_have_produced_is_refused(changes, match):

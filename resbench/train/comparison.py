@@ -32,7 +32,7 @@ from resbench.train.cells import Cell, fit_to_data, load_data, run_cell, run_pac
 from resbench.train.config import TrainConfig
 from resbench.train.engine import pack_key
 from resbench.train.executors import EXECUTORS, run_cells
-from resbench.train.paper import paper_figure, recipe_differences
+from resbench.train.paper import official_data, paper_figure, recipe_differences
 from resbench.results import TrainResult
 from resbench.train.runs import CellRuns, CellStatus
 from resbench.train.sweep import build_arms, build_cells
@@ -102,6 +102,7 @@ class Comparison:
     cells: int  # planned
     failed: int  # cells that failed in this run (not stored: the next run retries them)
     seed_errors: dict[str, dict[int, float]] = field(default_factory=dict)  # arm -> seed -> final test error (finished runs)
+    data_official: bool | None = None  # the runs' data files were the official release's (None: unknown)
 
     @property
     def title(self) -> str:
@@ -109,16 +110,16 @@ class Comparison:
 
     @property
     def answers(self) -> str:
-        return answers(self.config, self.reference)
+        return answers(self.config, self.reference, self.data_official)
 
 
-def answers(config: TrainConfig, reference: NetSpec) -> str:
+def answers(config: TrainConfig, reference: NetSpec, data_official: bool | None = None) -> str:
     """What a comparison's differences are about, in one sentence: the nets' training, and
     whether that is the paper's recipe (so whether the paper's claims are what it tests)."""
     about = f"final test error of {config.epochs}-epoch nets ({config.schedule} schedule) on {config.dataset}"
     if config.dataset != "cifar10":
         return about + ", not the paper's data set"
-    differs = recipe_differences(config, reference)
+    differs = recipe_differences(config, reference, data_official)
     if differs:
         return about + f"; not the paper's recipe ({'; '.join(differs)}), so not about the paper's trained nets"
     return about + ", trained with the paper's recipe"
@@ -239,12 +240,13 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     hooks.say(f"{len(fitted)} arm(s) x {seeds} seed(s) = {len(cells)} cell{'' if len(cells) == 1 else 's'} on {config.dataset}, {config.epochs} epoch(s) each")
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.typed_result()) for spec, seed, rec in done]
-    about = answers(config, ref)
+    official = official_data(r.data_official for _, _, r in results)
+    about = answers(config, ref, official)
     rows = tuple(replace(row, answers=about) for row in summarize_arms(fitted, results, ref, effect, target_error, config))
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
     errors = {a.name: {seed: r.final_test_error for s, seed, r in results if s.name == a.name and not r.diverged}
               for a in fitted}
-    return Comparison(tuple(fitted), ref, seeds, config, rows, hist, len(cells), failed, errors)
+    return Comparison(tuple(fitted), ref, seeds, config, rows, hist, len(cells), failed, errors, official)
 
 
 def degradation_arms(depths: list[int], shortcut: str = "A") -> tuple[list[NetSpec], list[NetSpec]]:
@@ -373,7 +375,7 @@ def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, 
     test_m, test_s = _mean_std([r.final_test_error for r in ok.values()])
     epoch_secs = [h.seconds for r in ok.values() for h in r.history]
     any_result = next(iter(results.values()), None)
-    paper = paper_figure(arm, config) if config is not None else None
+    paper = paper_figure(arm, config, official_data(r.data_official for r in results.values())) if config is not None else None
     return ArmRow(
         arm=arm.name, spec=arm.name, shortcut=arm.shortcut, block=arm.block, depth=arm.depth, plain=arm.plain,
         params=any_result.params if any_result else None, macs=any_result.macs if any_result else None,

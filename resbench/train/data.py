@@ -41,6 +41,9 @@ class Dataset:
     test_y: torch.Tensor
     classes: tuple[str, ...]
     test_split: str  # "test" (the set's own) or "val-split" (held out of train)
+    # CIFAR-10/100: whether every data file has the official release's md5 sum (a re-encoded
+    # copy has not); None where there is no release to check against (synthetic, ImageFolder)
+    official: bool | None = None
 
     @property
     def num_classes(self) -> int:
@@ -370,4 +373,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, input_
             idx = balanced_subset(test_y, test_subset, seed=30_000)
             test_x, test_y = test_x[idx], test_y[idx]
     return Dataset(name=name, train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y,
-                   classes=tuple(d["classes"]), test_split=test_split)
+                   classes=tuple(d["classes"]), test_split=test_split,
+                   official=not d["md5_differs"] if isinstance(d.get("md5_differs"), list) else None)

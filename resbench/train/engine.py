@@ -435,7 +435,8 @@ def _result(spec: NetSpec, cfg: TrainConfig, data, state: _State, j: int, second
         test_split=data.test_split, effective_batch_size=batch, lr=cfg.base_lr, world_size=world,
         notes=tuple(notes), stopped_early=state.stopped_early, packed=state.k,
         test_correct=state.test_correct[j] if done and state.test_correct else None,
-        test_images=len(data.test_y) if done and state.test_correct else None)
+        test_images=len(data.test_y) if done and state.test_correct else None,
+        data_official=data.official)
 
 
 def train(spec: NetSpec, cfg: TrainConfig, data, progress: Progress | None = None, dist=None,

@@ -101,7 +101,7 @@ def train_job(spec: NetSpec, config: TrainConfig, *, save: bool = True, results_
         finally:
             if lock is not None:
                 lock.release()
-    return TrainJob(spec, result, env, path, paper_figure(spec, config))
+    return TrainJob(spec, result, env, path, paper_figure(spec, config, result.data_official))
 
 
 def _drawn(runs: CellRuns, spec: NetSpec, config: TrainConfig, hooks: Hooks) -> TrainJob | None:
@@ -116,7 +116,9 @@ def _drawn(runs: CellRuns, spec: NetSpec, config: TrainConfig, hooks: Hooks) -> 
 
 def _stored_job(spec: NetSpec, config: TrainConfig, rec, records_dir: Path) -> TrainJob:
     """A stored run as the job that would have trained it."""
-    return TrainJob(spec, rec.typed_result(), rec.env, records_dir / "train" / f"{rec.id}.json", paper_figure(spec, config))
+    result = rec.typed_result()
+    return TrainJob(spec, result, rec.env, records_dir / "train" / f"{rec.id}.json",
+                    paper_figure(spec, config, result.data_official))
 
 
 def _lone(rec) -> bool:

@@ -71,17 +71,29 @@ class PaperFigure:
         return text + ". The paper's recipe: the gap is the reproduction's."
 
 
-def paper_figure(spec: NetSpec, cfg: TrainConfig) -> PaperFigure | None:
-    """The paper's figure for a CIFAR-10 net of Table 6 (None for any other net or data set)."""
+def paper_figure(spec: NetSpec, cfg: TrainConfig, data_official: bool | None = None) -> PaperFigure | None:
+    """The paper's figure for a CIFAR-10 net of Table 6 (None for any other net or data set).
+    ``data_official``: whether the run's data files were the official release's (None: unknown)."""
     name = _SPECS.get(spec)
     if name is None or cfg.dataset != "cifar10":
         return None
-    return PaperFigure(name, TABLE6[name], recipe_differences(cfg, spec))
+    return PaperFigure(name, TABLE6[name], recipe_differences(cfg, spec, data_official))
 
 
-def recipe_differences(cfg: TrainConfig, spec: NetSpec) -> tuple[str, ...]:
-    """How ``cfg`` departs from the paper's CIFAR-10 recipe for ``spec``, each in a few words."""
+def official_data(flags) -> bool | None:
+    """Several runs' `data_official` as one: False when any ran on other files than the
+    official release's, True when all that know ran on the official ones, None when none knows."""
+    known = [f for f in flags if f is not None]
+    return all(known) if known else None
+
+
+def recipe_differences(cfg: TrainConfig, spec: NetSpec, data_official: bool | None = None) -> tuple[str, ...]:
+    """How ``cfg`` (and, when known, the data files) depart from the paper's CIFAR-10 recipe
+    for ``spec``, each in a few words. A copy whose files differ from the official release
+    (a re-encoding, such as a JPEG copy) is a different data set for this purpose."""
     out = []
+    if data_official is False:
+        out.append("data files whose md5 sums differ from the official CIFAR-10 release's, a re-encoded or altered copy")
     if cfg.epochs != PAPER_EPOCHS:
         out.append(f"{cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'} of {PAPER_EPOCHS}")
     if cfg.schedule != "step":

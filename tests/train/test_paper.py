@@ -6,7 +6,7 @@ import pytest
 
 from resbench.spec import parse_spec
 from resbench.train.config import TrainConfig
-from resbench.train.paper import PAPER_EPOCHS, TABLE6, paper_figure, recipe_differences
+from resbench.train.paper import PAPER_EPOCHS, TABLE6, official_data, paper_figure, recipe_differences
 
 PAPER = TrainConfig(epochs=PAPER_EPOCHS, device="cpu")
 
@@ -45,6 +45,21 @@ def test_every_departure_from_the_recipe_is_named():
     assert recipe_differences(TrainConfig(epochs=PAPER_EPOCHS, val_split=0.1, device="cpu"), parse_spec("resnet20"))
 
 
+def test_data_other_than_the_official_release_is_a_departure():
+    r20 = parse_spec("resnet20")
+    assert recipe_differences(PAPER, r20, data_official=True) == recipe_differences(PAPER, r20, None) == ()
+    got = recipe_differences(PAPER, r20, data_official=False)
+    assert len(got) == 1 and "official CIFAR-10 release" in got[0]
+    fig = paper_figure(r20, PAPER, data_official=False)
+    assert not fig.same_recipe and "not a failure to reproduce" in fig.line(0.12)
+
+
+def test_several_runs_data_is_official_only_when_none_is_known_otherwise():
+    assert official_data([True, None, True]) is True
+    assert official_data([True, False]) is False
+    assert official_data([None, None]) is None and official_data([]) is None
+
+
 def test_the_line_and_json_carry_the_gap():
     fig = paper_figure(parse_spec("resnet20"), TrainConfig(epochs=3, device="cpu"))
     d = fig.to_dict(0.2)
@@ -73,6 +88,36 @@ def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_
     assert code == 0 and (tmp_path / "curve.png").stat().st_size > 5_000, err
     assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 1  # every repeat drew the one stored run
     assert "drawn from the store, not trained again" in err
+
+
+def test_a_copy_of_cifar10_with_other_md5_sums_is_not_the_papers_data(cli, fake_cifar, tmp_path, monkeypatch):
+    """The loader's md5 check reaches the record and the paper's line; with the files taken
+    for the official ones (their md5 sums made the expected ones), the data is not named."""
+    import hashlib
+
+    import torchvision
+
+    args = ("train", "resnet20", "--data-dir", fake_cifar, "--subset", "100", "--epochs", "1", "--device", "cpu",
+            "--json", "--results-dir")
+    code, out, err = cli(*args, tmp_path / "copy")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["data_official"] is False and any("official CIFAR-10 release" in x for x in d["recipe_differs"])
+    (record,) = (tmp_path / "copy" / "records" / "train").glob("*.json")
+    assert json.loads(record.read_text())["result"]["data_official"] is False
+
+    folder = fake_cifar / "cifar-10-batches-py"
+    official = [(name, hashlib.md5((folder / name).read_bytes()).hexdigest()) for name, _ in torchvision.datasets.CIFAR10.train_list]
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "train_list", official)
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "test_list", [("test_batch", hashlib.md5((folder / "test_batch").read_bytes()).hexdigest())])
+    for p in folder.iterdir():  # other modification times: the data cache is built again
+        p.touch()
+    from resbench.train import cells
+    cells._DATA.clear()
+    code, out, err = cli(*args, tmp_path / "official")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["data_official"] is True and d["recipe_differs"] == ["1 epoch of 164", "100 of 50,000 training images"]
 
 
 def test_the_references_are_the_papers_and_the_reproductions():
@@ -114,3 +159,12 @@ def test_dtype_auto_draws_a_stored_run_of_either_dtype_without_measuring(cli, tm
     code, out, err = cli(*args, "--dtype", "auto", "--seed", "1")  # another seed is another run: measured, trained
     assert code != 0 and "calibrated although" in err + out
     assert len(list((tmp_path / "records" / "train").glob("*.json"))) == 1
+
+
+def test_compare_on_a_copy_of_cifar10_says_its_answer_is_not_about_the_papers_data(cli, fake_cifar, tmp_path):
+    code, out, err = cli("compare", "--specs", "resnet20,resnet20:shortcut=B", "--data-dir", fake_cifar, "--subset", "100",
+                         "--epochs", "1", "--seeds", "1", "--device", "cpu", "--results-dir", tmp_path, "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert all("official CIFAR-10 release" in r["answers"] for r in rows)
+    assert rows[0]["paper_test_error"] == 0.0875 and rows[1]["paper_test_error"] is None
