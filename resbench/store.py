@@ -293,7 +293,8 @@ class Store:
         _check_kind(kind)
         key = key or config_key(config)
         created = dt.datetime.now(dt.timezone.utc)
-        rid = f"{created.strftime('%Y%m%dT%H%M%S')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
+        # to the microsecond, so that file names sort as the records were made, within a second too
+        rid = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{key[:8]}-{uuid.uuid4().hex[:6]}"
         record = {"schema": SCHEMA_VERSION, "kind": kind, "id": rid, "key": key,
                   "created": created.isoformat(timespec="milliseconds"), "config": config, "result": result, "env": env}
         remove_temporaries(self.records_dir / kind, f".*-{key[:8]}-*", stale_after)
@@ -317,7 +318,7 @@ class Store:
                 records.append(read_record(path))
             except StoreError as e:
                 problems.append(str(e))
-        records.sort(key=lambda r: r.created)
+        records.sort(key=lambda r: (r.created, r.id))
         return records, problems
 
     def newest(self, kind: str, key: str, since: str = "",

@@ -106,3 +106,14 @@ def test_a_killed_records_temporary_is_never_read_and_removed_when_stale(tmp_pat
     store.put("example", config=config, result={"x": 1}, env={})
     assert not stale.exists() and fresh.exists()  # a write in progress elsewhere is left alone
     assert store.find("example", key).result == {"x": 1} and warned == []
+
+
+def test_records_made_within_one_second_keep_the_order_they_were_made_in(tmp_path):
+    """Ids carry the microsecond: oldest and newest mean what they say within a second too."""
+    store = Store(tmp_path)
+    for i in range(20):
+        store.put("example", {"n": 1}, {"i": i}, {})
+    key = store.newest("example", config_key({"n": 1})).key
+    assert store.newest("example", key).result == {"i": 19} and store.find("example", key).result == {"i": 0}
+    records, _ = store.load("example")
+    assert [r.result["i"] for r in records] == list(range(20))
