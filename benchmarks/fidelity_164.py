@@ -115,13 +115,17 @@ def verdict(ours: float, theirs: float) -> list[str]:
     if d > MARGIN:
         lines.append("resbench ends worse than the reference by more than the margin: this points to a bias in resbench "
                      "at the full schedule")
-    elif d < -MARGIN:
-        lines.append("resbench ends better than the reference by more than the margin: the reference bounds nothing here")
     elif min(ours, theirs) - paper > BAND:
-        lines.append(f"the reference, the published recipe in independent code, also ends more than {100 * BAND:.1f} points "
-                     "above the paper on these files: this points to what both share, the data copy, not to resbench")
+        apart = "within the margin of resbench" if d >= -MARGIN else "worse than resbench by more than the margin"
+        lines.append(f"the reference, the published recipe in independent code, ends {apart} and also more than "
+                     f"{100 * BAND:.1f} points above the paper on these files: this points to what both share, the data "
+                     "copy, not to resbench")
     elif max(abs(ours - paper), abs(theirs - paper)) <= BAND:
         lines.append(f"both end within {100 * BAND:.1f} points of the paper")
+    elif abs(ours - paper) <= BAND:
+        lines.append(f"resbench ends within {100 * BAND:.1f} points of the paper and the reference does not")
+    elif d < -MARGIN:
+        lines.append("resbench ends better than the reference by more than the margin: the reference bounds nothing here")
     else:
         lines.append(f"the two agree within the margin, but not both within {100 * BAND:.1f} points of the paper, nor both "
                      "beyond it: no verdict on the copy")

@@ -20,7 +20,9 @@ def _history(n, end, device=None):
 @pytest.mark.parametrize("ours,theirs,says", [
     (0.1192, 0.1180, "points to what both share"),  # both far from 8.75 %, within the margin of each other
     (0.1192, 0.0850, "a bias in resbench"),
-    (0.0850, 0.1192, "bounds nothing here"),
+    (0.1192, 0.1320, "worse than resbench by more than the margin and also more than 1.5 points above"),
+    (0.0850, 0.1192, "resbench ends within 1.5 points of the paper and the reference does not"),
+    (0.0650, 0.0900, "bounds nothing here"),  # resbench far below the paper, the reference near it
     (0.0900, 0.0880, "both end within 1.5 points"),
     (0.1100, 0.1000, "no verdict"),  # resbench 2.25 points above, the reference only 1.25
     (0.0700, 0.0680, "no verdict"),  # both well below the paper
