@@ -20,12 +20,18 @@ def _history(n, end, device=None):
 @pytest.mark.parametrize("ours,theirs,says", [
     (0.1192, 0.1180, "points to what both share"),  # both far from 8.75 %, within the margin of each other
     (0.1192, 0.0850, "a bias in resbench"),
-    (0.1192, 0.1320, "worse than resbench by more than the margin and also more than 1.5 points above"),
+    (0.1192, 0.1320, "worse than resbench by more than the margin, and both end more than 1.5 points above"),
     (0.0850, 0.1192, "resbench ends within 1.5 points of the paper and the reference does not"),
     (0.0650, 0.0900, "bounds nothing here"),  # resbench far below the paper, the reference near it
+    (0.1400, 0.1250, "a bias in resbench at the full schedule (the reference too ends more than 1.5 points above"),
+    # exactly 1.00 and 1.50 points are inside the margin and the band, whatever the floating point makes of them
+    (0.1292, 0.1192, "ends within the margin of resbench"),
+    (0.1192, 0.1292, "ends within the margin of resbench"),
+    (0.1093, 0.1193, "ends within the margin of resbench"),
+    (0.1025, 0.1025, "both end within 1.5 points"),
     (0.0900, 0.0880, "both end within 1.5 points"),
     (0.1100, 0.1000, "no verdict"),  # resbench 2.25 points above, the reference only 1.25
-    (0.0700, 0.0680, "no verdict"),  # both well below the paper
+    (0.0700, 0.0680, "neither both within 1.5 points of the paper nor both more than that above it"),  # both well below
 ])
 def test_the_verdict_names_whose_gap_it_is(ours, theirs, says):
     text = " ".join(f164.verdict(ours, theirs))
