@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
-import pickle
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from resbench.errors import WriteFailed
 from resbench.store import atomic_output
+from resbench.train.data import DataError, read_cifar_pickle
 
 # The JPEG standard's example tables (ITU-T T.81 Annex K.1), in natural (row-major) order.
 LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
@@ -59,7 +59,7 @@ def encoding(path: Path) -> tuple[str, str]:
     ("non-standard tables", ...) when no IJG quality gives its tables."""
     from PIL import Image, JpegImagePlugin
 
-    with Image.open(path) as im:
+    with Image.open(path) as im:  # a file that is no image raises PIL.UnidentifiedImageError, an OSError
         if im.format != "JPEG":
             return "not JPEG", "-"
         q = im.quantization
@@ -77,26 +77,30 @@ def official_files(folder: Path) -> dict[str, bool]:
     return {name: check_integrity(str(folder / name), md5) for name, md5 in CIFAR10.train_list + CIFAR10.test_list}
 
 
-def decoded_match(py_dir: Path, jpeg_dir: Path, rng: np.random.Generator) -> tuple[int, int]:
-    """(rows checked, rows whose pixels equal their JPEG decoded), over SAMPLE rows per file."""
+def decoded_match(py_dir: Path, jpeg_dir: Path, rng: np.random.Generator) -> tuple[int, int, int]:
+    """(rows sampled, rows with a JPEG of their name, rows equal to it decoded), over SAMPLE
+    rows per file. Rows are matched by ``filenames`` as prepare.py writes them (class_NNNN.jpg)."""
     from PIL import Image
 
-    checked = same = 0
+    sampled = found = same = 0
     for name, split in [(f"data_batch_{i}", "train") for i in range(1, 6)] + [("test_batch", "test")]:
-        with open(py_dir / name, "rb") as f:
-            batch = pickle.load(f, encoding="latin1")
-        names = batch.get("filenames")
+        batch = read_cifar_pickle(py_dir / name)
+        names, data = batch.get("filenames"), batch.get("data")
         if not isinstance(names, list):
-            continue  # the official files name their rows otherwise: nothing to match
+            continue  # rows without names: nothing to match them to
+        if not isinstance(data, np.ndarray) or data.shape != (len(names), 3072):
+            _fail(f"{py_dir / name} has no 'data' array of {len(names)} x 3072 images beside its 'filenames'; "
+                  "give the folder prepare.py wrote")
         for i in rng.choice(len(names), size=min(SAMPLE, len(names)), replace=False):
             cls, _, file = str(names[i]).partition("_")
             path = jpeg_dir / split / cls / file
-            checked += 1
+            sampled += 1
             if path.is_file():
+                found += 1
                 with Image.open(path) as im:
                     pixels = np.asarray(im.convert("RGB")).transpose(2, 0, 1).reshape(-1)
-                same += bool(np.array_equal(pixels, batch["data"][i]))
-    return checked, same
+                same += bool(np.array_equal(pixels, data[i]))
+    return sampled, found, same
 
 
 def survey(data: Path) -> list[str]:
@@ -120,9 +124,10 @@ def survey(data: Path) -> list[str]:
             for (quality, sampling), n in sorted(c.items()):
                 lines.append(f"  {split}: {n} files at quality {quality}, {sampling}")
         if py_dir.is_dir():
-            checked, same = decoded_match(py_dir, jpeg_dir, np.random.default_rng(0))
-            if checked:
-                lines.append(f"python layout against the JPEGs decoded: {same} of {checked} sampled rows equal pixel for pixel")
+            sampled, found, same = decoded_match(py_dir, jpeg_dir, np.random.default_rng(0))
+            if sampled:
+                lines.append(f"python layout against the JPEGs decoded: {same} of {sampled} sampled rows equal pixel "
+                             "for pixel" + (f" ({sampled - found} have no JPEG of their name)" if found < sampled else ""))
     if len(lines) == 2:
         _fail(f"{data} holds neither cifar-10-batches-py/ nor cifar10-jpeg/{{train,test}}/; give the folder "
               "../shared/data/cifar10/prepare.py wrote")
@@ -151,12 +156,17 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{args.out} is not a .txt file name; give e.g. results/experiments/data_copy.txt")
     if not args.out.parent.is_dir():
         _fail(f"{args.out.parent} is not a folder; make it or give a report path in one")
-    lines = survey(args.data)
+    try:
+        lines = survey(args.data)
+    except DataError as e:  # a damaged pickle: one line naming it
+        _fail(str(e))
+    except OSError as e:  # a damaged image, an unreadable file
+        _fail(f"{e}; give the folder ../shared/data/cifar10/prepare.py wrote")
     try:
         with atomic_output(args.out) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n")
-    except WriteFailed as e:
-        _fail(str(e))
+    except (WriteFailed, OSError) as e:
+        _fail(f"cannot write {args.out} ({e}); give a report path in a folder you can write")
     print("\n".join(lines))
 
 

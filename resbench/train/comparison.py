@@ -241,6 +241,10 @@ def compare(arms: list[NetSpec | str], config: TrainConfig, *, seeds: int = 1, r
     done, failed = _sweep(fitted, cells, results_dir, scale, hooks)
     results = [(spec, seed, rec.typed_result()) for spec, seed, rec in done]
     official = official_data(r.data_official for _, _, r in results)
+    if len({r.data_official for _, _, r in results} - {None}) > 1:
+        hooks.warning("these cells were trained on different copies of the data, some on the official release's files "
+                      "and some not: their differences are the data's as well as the nets'; train them again on one "
+                      "copy (another `results_dir`)")
     about = answers(config, ref, official)
     rows = tuple(replace(row, answers=about) for row in summarize_arms(fitted, results, ref, effect, target_error, config))
     hist = {a.name: [[vars(h) for h in r.history] for s, _, r in results if s.name == a.name] for a in fitted}
@@ -375,7 +379,7 @@ def _arm_row(arm: NetSpec, results: dict[int, TrainResult], reference: NetSpec, 
     test_m, test_s = _mean_std([r.final_test_error for r in ok.values()])
     epoch_secs = [h.seconds for r in ok.values() for h in r.history]
     any_result = next(iter(results.values()), None)
-    paper = paper_figure(arm, config, official_data(r.data_official for r in results.values())) if config is not None else None
+    paper = paper_figure(arm, config) if config is not None else None  # its figure and gap: the same whatever the data
     return ArmRow(
         arm=arm.name, spec=arm.name, shortcut=arm.shortcut, block=arm.block, depth=arm.depth, plain=arm.plain,
         params=any_result.params if any_result else None, macs=any_result.macs if any_result else None,

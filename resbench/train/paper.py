@@ -40,10 +40,15 @@ class PaperFigure:
     name: str  # the Table 6 net, e.g. "resnet20"
     test_error: float  # fraction
     differs: tuple[str, ...]  # the run's departures from the recipe; empty: the paper's recipe
+    data_known: bool = True  # whether the run recorded if its data files were the official release's
 
     @property
-    def same_recipe(self) -> bool:
-        return not self.differs
+    def same_recipe(self) -> bool | None:
+        """False when the run departs from the recipe; None when nothing recorded departs but
+        the data files were not recorded; True when it is the paper's recipe on the paper's data."""
+        if self.differs:
+            return False
+        return True if self.data_known else None
 
     @property
     def references(self) -> dict[str, float]:
@@ -68,6 +73,9 @@ class PaperFigure:
             text += f"; measured {measured:.2%} ({gap * 100:+.2f} points)"
         if self.differs:
             return text + f". Not the paper's recipe ({'; '.join(self.differs)}): the gap is not a failure to reproduce."
+        if not self.data_known:
+            return text + (". The paper's recipe, but whether the data files were the official release's was not "
+                           "recorded: part of the gap may be the data's.")
         return text + ". The paper's recipe: the gap is the reproduction's."
 
 
@@ -77,7 +85,7 @@ def paper_figure(spec: NetSpec, cfg: TrainConfig, data_official: bool | None = N
     name = _SPECS.get(spec)
     if name is None or cfg.dataset != "cifar10":
         return None
-    return PaperFigure(name, TABLE6[name], recipe_differences(cfg, spec, data_official))
+    return PaperFigure(name, TABLE6[name], recipe_differences(cfg, spec, data_official), data_official is not None)
 
 
 def official_data(flags) -> bool | None:

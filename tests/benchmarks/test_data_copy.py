@@ -66,15 +66,37 @@ def test_the_report_is_written_whole(tmp_path, capsys):
     assert (tmp_path / "copy.txt").read_text().strip() == capsys.readouterr().out.strip()
 
 
-@pytest.mark.parametrize("args, says", [
-    (["missing", "out.txt"], "is not a folder"),
-    (["empty", "out.txt"], "holds neither"),
-    (["d", "out.csv"], "is not a .txt file name"),
-    (["d", "nowhere/out.txt"], "is not a folder; make it"),
+def test_rows_whose_jpeg_is_missing_are_counted_apart(tmp_path):
+    _copy(tmp_path / "d")
+    (tmp_path / "d" / "cifar10-jpeg" / "test" / "cat" / "0000.jpg").unlink()
+    text = " ".join(dc.survey(tmp_path / "d"))
+    assert "14 of 16 sampled rows equal pixel for pixel (1 have no JPEG of their name)" in text
+
+
+def _damage(root, how):
+    if how == "pickle":
+        (root / "cifar-10-batches-py" / "data_batch_2").write_bytes(b"\x80\x04trunc")
+    elif how == "image":
+        (root / "cifar10-jpeg" / "train" / "cat" / "0000.jpg").write_bytes(b"not a jpeg")
+
+
+@pytest.mark.parametrize("args, damage, says", [
+    (["missing", "out.txt"], None, "is not a folder"),
+    (["empty", "out.txt"], None, "holds neither"),
+    (["d", "out.csv"], None, "is not a .txt file name"),
+    (["d", "nowhere/out.txt"], None, "is not a folder; make it"),
+    (["d", "out.txt"], "pickle", "data_batch_2 is not"),
+    (["d", "out.txt"], "image", "cannot identify image file"),
+    (["d", "out.txt"], "disk", "cannot write"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args, damage, says):
+    if damage == "disk":  # the report's write fails (a full disk, a folder no longer writable)
+        def full(path):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(dc, "atomic_output", full)
     (tmp_path / "empty").mkdir()
     _copy(tmp_path / "d", n=1)
+    _damage(tmp_path / "d", damage)
     with pytest.raises(SystemExit) as e:
         dc.main([str(tmp_path / a) for a in args])
     err = capsys.readouterr().err.strip()

@@ -18,8 +18,8 @@ def test_table6_figures_are_the_papers():
 
 @pytest.mark.parametrize("name", sorted(TABLE6))
 def test_each_table6_net_on_cifar10_gets_its_figure(name):
-    fig = paper_figure(parse_spec(name), PAPER)
-    assert fig is not None and fig.test_error == TABLE6[name] and fig.same_recipe
+    fig = paper_figure(parse_spec(name), PAPER, data_official=True)
+    assert fig is not None and fig.test_error == TABLE6[name] and fig.same_recipe is True
 
 
 @pytest.mark.parametrize("spec", ["plain20", "resnet20:shortcut=B", "resnet18", "cifar-resnet8", "resnet20:width=2x",
@@ -51,7 +51,10 @@ def test_data_other_than_the_official_release_is_a_departure():
     got = recipe_differences(PAPER, r20, data_official=False)
     assert len(got) == 1 and "official CIFAR-10 release" in got[0]
     fig = paper_figure(r20, PAPER, data_official=False)
-    assert not fig.same_recipe and "not a failure to reproduce" in fig.line(0.12)
+    assert fig.same_recipe is False and "not a failure to reproduce" in fig.line(0.12)
+    unknown = paper_figure(r20, PAPER)  # a record that did not keep it: the recipe is not claimed whole
+    assert unknown.same_recipe is None and unknown.to_dict(0.12)["paper_recipe"] is None
+    assert "was not recorded" in unknown.line(0.12) and "the gap is the reproduction's" not in unknown.line(0.12)
 
 
 def test_several_runs_data_is_official_only_when_none_is_known_otherwise():
@@ -67,7 +70,7 @@ def test_the_line_and_json_carry_the_gap():
     assert d["recipe_differs"] == ["3 epochs of 164"]
     line = fig.line(0.2)
     assert "8.75%" in line and "+11.25 points" in line and "not a failure to reproduce" in line
-    assert "the gap is the reproduction's" in paper_figure(parse_spec("resnet20"), PAPER).line(0.09)
+    assert "the gap is the reproduction's" in paper_figure(parse_spec("resnet20"), PAPER, data_official=True).line(0.09)
 
 
 def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_cifar, tmp_path):
@@ -93,10 +96,6 @@ def test_train_on_cifar10_shows_the_paper_and_says_the_recipe_differs(cli, fake_
 def test_a_copy_of_cifar10_with_other_md5_sums_is_not_the_papers_data(cli, fake_cifar, tmp_path, monkeypatch):
     """The loader's md5 check reaches the record and the paper's line; with the files taken
     for the official ones (their md5 sums made the expected ones), the data is not named."""
-    import hashlib
-
-    import torchvision
-
     args = ("train", "resnet20", "--data-dir", fake_cifar, "--subset", "100", "--epochs", "1", "--device", "cpu",
             "--json", "--results-dir")
     code, out, err = cli(*args, tmp_path / "copy")
@@ -105,15 +104,11 @@ def test_a_copy_of_cifar10_with_other_md5_sums_is_not_the_papers_data(cli, fake_
     assert d["data_official"] is False and any("official CIFAR-10 release" in x for x in d["recipe_differs"])
     (record,) = (tmp_path / "copy" / "records" / "train").glob("*.json")
     assert json.loads(record.read_text())["result"]["data_official"] is False
+    code, out, err = cli(*args, tmp_path / "copy")  # drawn from the store: the record still says so
+    assert code == 0 and "drawn from the store" in err, err
+    assert json.loads(out)["data_official"] is False and any("official CIFAR-10 release" in x for x in json.loads(out)["recipe_differs"])
 
-    folder = fake_cifar / "cifar-10-batches-py"
-    official = [(name, hashlib.md5((folder / name).read_bytes()).hexdigest()) for name, _ in torchvision.datasets.CIFAR10.train_list]
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "train_list", official)
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "test_list", [("test_batch", hashlib.md5((folder / "test_batch").read_bytes()).hexdigest())])
-    for p in folder.iterdir():  # other modification times: the data cache is built again
-        p.touch()
-    from resbench.train import cells
-    cells._DATA.clear()
+    _as_official(monkeypatch, fake_cifar / "cifar-10-batches-py")
     code, out, err = cli(*args, tmp_path / "official")
     assert code == 0, err
     d = json.loads(out)
@@ -168,3 +163,39 @@ def test_compare_on_a_copy_of_cifar10_says_its_answer_is_not_about_the_papers_da
     rows = json.loads(out)
     assert all("official CIFAR-10 release" in r["answers"] for r in rows)
     assert rows[0]["paper_test_error"] == 0.0875 and rows[1]["paper_test_error"] is None
+
+
+def _as_official(monkeypatch, folder):
+    """Take the files in ``folder`` for the official release (their md5 sums made the expected ones)."""
+    import hashlib
+
+    import torchvision
+
+    def md5(name):
+        return hashlib.md5((folder / name).read_bytes()).hexdigest()
+
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "train_list", [(f"data_batch_{i}", md5(f"data_batch_{i}")) for i in range(1, 6)])
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "test_list", [("test_batch", md5("test_batch"))])
+    _reread(folder)
+
+
+def _reread(folder):
+    from resbench.train import cells
+
+    for p in folder.iterdir():  # other modification times: the data cache is built again
+        p.touch()
+    cells._DATA.clear()
+
+
+def test_a_comparison_over_cells_of_two_data_copies_says_so(cli, fake_cifar, tmp_path, monkeypatch):
+    folder = fake_cifar / "cifar-10-batches-py"
+    common = ("--data-dir", fake_cifar, "--subset", "100", "--epochs", "1", "--device", "cpu", "--results-dir", tmp_path)
+    _as_official(monkeypatch, folder)
+    code, _, err = cli("train", "resnet20", *common)
+    assert code == 0, err
+    monkeypatch.undo()
+    _reread(folder)
+    code, out, err = cli("compare", "--specs", "resnet20,resnet20:shortcut=B", "--seeds", "1", *common, "--json")
+    assert code == 0, err
+    assert "different copies of the data" in err and "Traceback" not in err
+    assert all("official CIFAR-10 release" in r["answers"] for r in json.loads(out))
