@@ -122,6 +122,8 @@ def answers(config: TrainConfig, reference: NetSpec, data_official: bool | None 
     differs = recipe_differences(config, reference, data_official)
     if differs:
         return about + f"; not the paper's recipe ({'; '.join(differs)}), so not about the paper's trained nets"
+    if data_official is None:
+        return about + ", trained with the paper's recipe on data files not recorded as the official release's"
     return about + ", trained with the paper's recipe"
 
 

@@ -57,6 +57,15 @@ def test_data_other_than_the_official_release_is_a_departure():
     assert "was not recorded" in unknown.line(0.12) and "the gap is the reproduction's" not in unknown.line(0.12)
 
 
+def test_a_comparison_at_the_papers_recipe_says_what_is_known_of_its_data():
+    from resbench.train.comparison import answers
+
+    r20 = parse_spec("resnet20")
+    assert answers(PAPER, r20, True).endswith("trained with the paper's recipe")
+    assert "not recorded as the official release's" in answers(PAPER, r20, None)
+    assert "official CIFAR-10 release" in answers(PAPER, r20, False)
+
+
 def test_several_runs_data_is_official_only_when_none_is_known_otherwise():
     assert official_data([True, None, True]) is True
     assert official_data([True, False]) is False
