@@ -97,6 +97,7 @@ class Plan:
     epochs_floor: int | None = None  # the fewest epochs that answer about trained nets (None: no floor on this data)
     expected_test_error: float | None = None  # of the nets after the plan's epochs (CIFAR-10 ResNet-20 curve)
     full_schedule_error: float | None = None  # of the trained nets (the paper's 164 epochs)
+    data_official: bool | None = None  # the data files are the official release's (None: unknown or not CIFAR)
 
     @property
     def answers(self) -> str:
@@ -106,6 +107,9 @@ class Plan:
             return text
         text += (f", expected near {100 * self.expected_test_error:.1f} % test error against "
                  f"{100 * self.full_schedule_error:.2f} % after the full {FULL_EPOCHS}-epoch schedule")
+        if self.data_official is False:
+            text += (" (the paper's figure, on the official files: on this copy, whose files differ from the release, "
+                     "expect the full schedule to end higher)")
         return text + (f"; {self.below_floor}" if self.below_floor else "")
 
     @property
@@ -121,7 +125,7 @@ class Plan:
                 "expected_detectable_diff": self.expected_detectable_diff, "variance_source": self.variance_source,
                 "schedule": self.schedule, "epochs_floor": self.epochs_floor,
                 "expected_test_error": self.expected_test_error, "full_schedule_error": self.full_schedule_error,
-                "answers": self.answers,
+                "answers": self.answers, "data_official": self.data_official,
                 "seconds_per_epoch": {c.arm: c.seconds_per_epoch for c in self.costs},
                 "calibration": {c.arm: c.source for c in self.costs}}
 

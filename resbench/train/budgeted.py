@@ -201,7 +201,8 @@ def _make_plan(fitted: list[NetSpec], ref: NetSpec, config: TrainConfig, budget:
                   alpha=ALPHA / max(1, len(fitted) - 1), floor=None if allow_short else floor, epochs=epochs)
     plan = replace(plan, schedule=config.schedule, epochs_floor=floor,
                    expected_test_error=expected_error(full_epochs(plan.epochs, len(data.train_y))) if paper_question else None,
-                   full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None)
+                   full_schedule_error=expected_error(FULL_EPOCHS) if paper_question else None,
+                   data_official=data.official)
     why = useless_plan(plan, asked_dtype)
     if why:
         hooks.warning(why)

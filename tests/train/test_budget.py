@@ -281,6 +281,7 @@ def test_budget_on_cifar10_plans_at_the_floor_or_says_what_it_would_take(cli, fa
     plan = json.loads(out)["plan"]
     assert code == 0 and plan["epochs_floor"] > plan["epochs"] and "below the epochs floor" in plan["answers"]
     assert plan["expected_test_error"] > plan["full_schedule_error"] == pytest.approx(0.0875)
+    assert plan["data_official"] is False and "on this copy, whose files differ from the release" in plan["answers"]
     code, out, err = cli(*args, "--budget", "1m", "--short-runs", "--epochs", "2")
     assert code == 0 and json.loads(out)["plan"]["epochs"] == 2
     code, out, err = cli(*args, "--budget", "1h", "--epochs", "2")  # a fixed --epochs below the floor is refused too
