@@ -72,6 +72,7 @@ FLAGS: dict[str, str] = {
     "pruning": "--pruning",
     "reduction_factor": "--reduction-factor",
     "reference": "--reference",
+    "results_dir": "--results-dir",
     "retries": "--retries",
     "rounds": "--rounds",
     "sampler": "--sampler",
