@@ -117,3 +117,30 @@ def test_records_made_within_one_second_keep_the_order_they_were_made_in(tmp_pat
     assert store.newest("example", key).result == {"i": 19} and store.find("example", key).result == {"i": 0}
     records, _ = store.load("example")
     assert [r.result["i"] for r in records] == list(range(20))
+
+
+def _second_style_copy(store: Store, new_path, stamp: str, result: dict):
+    """A record as ids were once written, to the second: ``<YYYYmmddTHHMMSS>-<key8>-<rand>``."""
+    doc = json.loads(new_path.read_text())
+    rid = f"{stamp}-{doc['key'][:8]}-0ld0ld"
+    doc.update(id=rid, result=result,
+               created=f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}.000+00:00")
+    write_json_atomic(new_path.parent / f"{rid}.json", doc)
+
+
+@pytest.mark.parametrize("offset, newest_is_old", [(-1, False), (0, False), (1, True)])
+def test_ids_to_the_second_and_to_the_microsecond_sort_together(tmp_path, offset, newest_is_old):
+    """A store holding records written before ids carried the microsecond: oldest and newest
+    still follow the time they were made, across both forms of id (an old id of the same
+    second sorts first: it was made at that second's start)."""
+    import datetime as dt
+
+    store = Store(tmp_path)
+    path = store.put("example", {"n": 1}, {"which": "new"}, {})
+    new = read_record(path)
+    made = dt.datetime.fromisoformat(new.created) + dt.timedelta(seconds=offset)
+    _second_style_copy(store, path, made.strftime("%Y%m%dT%H%M%S"), {"which": "old"})
+    newest, oldest = store.newest("example", new.key).result, store.find("example", new.key).result
+    assert (newest, oldest) == (({"which": "old"}, {"which": "new"}) if newest_is_old else ({"which": "new"}, {"which": "old"}))
+    records, problems = store.load("example")
+    assert problems == [] and [r.result for r in records][-1] == newest

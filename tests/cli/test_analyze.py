@@ -37,6 +37,11 @@ def test_degradation_cli(cli, tmp_path):
     d = json.loads(out)
     assert {r["arm"] for r in d["rows"]} == {"cifar-resnet8", "cifar-resnet14", "cifar-plain8", "cifar-plain14"}
     assert d["trend"]["plain"].startswith("plain: depth 14 trains") and png.stat().st_size > 10_000
+    # what the differences are about: 1-epoch nets on synthetic data, not the paper's question
+    assert d["answers"].startswith("final test error of 1-epoch nets") and d["answers"].endswith("not the paper's data set")
+    code, out, err = cli("degradation", "--depths", "8,14", *SYN, "--epochs", "1", "--plot", png, "--results-dir", tmp_path)
+    assert code == 0, err
+    assert f"answers: {d['answers']}" in " ".join(out.split())  # the table's last lines, from the stored cells
 
 
 @pytest.mark.parametrize("args, fragment", [
