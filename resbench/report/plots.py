@@ -72,6 +72,7 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
                        label=f"{label}: {error:.2%}")
         if references:  # log above 0.1 %, linear below: a training error of exactly 0 is still drawn
             ax.set_yscale("symlog", linthresh=0.1)
+            ax.set_ylim(bottom=0)  # errors are never negative: no ticks below 0
             ax.set_ylabel("error (%, log scale above 0.1)")
         ax.set_title(panel_title)
         ax.legend(fontsize=7)

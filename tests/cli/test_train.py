@@ -62,3 +62,17 @@ def test_a_run_whose_output_is_a_log_prints_plain_progress_lines(cli, tmp_path):
     lines = [line for line in err.splitlines() if "epoch" in line]
     assert any("epoch 1/2" in line for line in lines) and any("epoch 2/2" in line for line in lines)
     assert "\x1b" not in err and "\r" not in err
+
+
+def test_train_figure_names_the_machine_it_ran_on(cli, tmp_path, monkeypatch):
+    """A figure is a number too: its title says where the run ran (the record's environment)."""
+    import resbench.report.plots as plots
+    from resbench.measure.env import collect_env
+
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig._suptitle.get_text()))
+    code, _, err = cli("train", "cifar-resnet8", *TINY_RUN, "--plot", tmp_path / "c.png", "--results-dir", tmp_path)
+    assert code == 0, err
+    env = collect_env(torch.device("cpu"))
+    (title,) = drawn
+    assert title.splitlines()[1] == f"{env['device_name']}, torch {env['torch']}"

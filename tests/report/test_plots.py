@@ -50,7 +50,8 @@ def test_reference_lines_are_drawn_on_a_log_error_axis_that_still_shows_zero(tmp
     flat = sorted(line.get_ydata()[0] for line in ax.get_lines() if len(set(line.get_ydata())) == 1)
     assert flat == [8.27, 8.75] and ax.get_yscale() == "symlog"
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"paper: 8.75%", "repro: 8.27%"}
-    assert ax.get_ylim()[0] <= 0  # the last epoch's training error of 0 is inside the axis
+    assert ax.get_ylim()[0] == 0  # the last epoch's training error of 0 is inside the axis, and nothing below it
+    assert all(t >= 0 for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1])  # no negative error ticks
     drawn.clear()
     plots.error_curves({"resnet20": hist}, str(tmp_path / "c.png"))  # no references: a linear axis, as before
     assert drawn[0].axes[0].get_yscale() == "linear"
