@@ -76,9 +76,8 @@ def _render(job, cfg, tables: TableOutputs, as_json: bool, plot: str | None) -> 
     if plot is not None:
         from resbench.report.plots import run_curves
 
-        where = ", ".join(str(v) for v in (job.env.get("device_name"), job.env.get("torch") and f"torch {job.env['torch']}") if v)
-        run_curves(job.result, job.paper, plot, f"{job.result.spec}: {cfg.epochs} epochs, {cfg.schedule} schedule, {cfg.dataset}"
-                   + (f"\n{where}" if where else ""))
+        run_curves(job.result, job.paper, plot, f"{job.result.spec}: {cfg.epochs} epochs, {cfg.schedule} schedule, {cfg.dataset}",
+                   env=job.env)
     if tables.emit(lambda: export.train_frame(job.result, job.paper)):
         return
     if as_json:

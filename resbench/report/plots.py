@@ -86,9 +86,12 @@ def error_curves(arms: dict[str, list[list[dict]]], path: str, title: str = "", 
     return path
 
 
-def run_curves(result, paper, path: str, title: str = "") -> str:
+def run_curves(result, paper, path: str, title: str = "", env: dict | None = None) -> str:
     """One training run's error curves (a TrainResult), with the paper's figure and the
-    published reproductions' as lines when ``paper`` (a PaperFigure) is given."""
+    published reproductions' as lines when ``paper`` (a PaperFigure) is given; ``env`` (the
+    record's environment) puts the machine and torch version under the title."""
+    where = ", ".join(v for v in ((env or {}).get("device_name"), (env or {}).get("torch") and f"torch {env['torch']}") if v)
+    title = f"{title}\n{where}" if where else title
     return error_curves({result.spec: [[asdict(h) for h in result.history]]}, path, title=title,
                         references=paper.references if paper else None)
 
